@@ -1,0 +1,7 @@
+import { runProcess } from '../src/main.js';
+import { startProducerRuntime } from '../src/runtime/producer-runtime.js';
+import { schedules } from './schedules.js';
+
+runProcess('producer', async ({ config, logger, lifecycle }) => {
+  await startProducerRuntime({ config, logger, lifecycle, schedules });
+});

@@ -1,0 +1,269 @@
+import type { Job, JobsOptions } from 'bullmq';
+import type { Config } from './config.js';
+import type { JobName, Jobs } from './contracts/index.js';
+import { Continuations, type ContinueOn, type JobRef } from './continuations.js';
+import { NotFoundError, UnavailableError, ValidationError } from './errors.js';
+import { parsePayload, type PayloadInput } from './jobs/contract.js';
+import { contractFor, jobOptions, validateJobId } from './jobs/options.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { Logger } from './logger.js';
+import { Queues } from './queues.js';
+import { Schedules, type OverlapPolicy, type Repeat, type ScheduleInfo } from './schedules.js';
+
+export type { JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo };
+
+/** Per-call options of {@link JobCenterClient.enqueue}. */
+export interface EnqueueOptions {
+  /** Idempotency key: enqueueing twice with the same key creates one job (its id is the key). */
+  jobId?: string;
+  /** Wait this many ms before the job becomes runnable. @defaultValue 0 */
+  delay?: number;
+  /** Run at (or soon after) this time. Mutually exclusive with `delay`. */
+  at?: Date;
+  /** Lower runs first (1 = highest). @defaultValue none (FIFO) */
+  priority?: number;
+  /** Overrides the contract's `attempts`. */
+  attempts?: number;
+}
+
+/** A job as the client and the HTTP API report it. */
+export interface JobInfo {
+  id: string;
+  queue: string;
+  name: string;
+  state: string;
+  data: unknown;
+  progress: unknown;
+  attemptsMade: number;
+  returnValue: unknown;
+  failedReason: string | null;
+  createdAt: string | null;
+  processedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** A newly created job: where to find it and its state right after creation. */
+export interface Created extends JobRef {
+  name: string;
+  state: string;
+}
+
+const iso = (ms: number | undefined | null): string | null => (ms ? new Date(ms).toISOString() : null);
+
+function delayFrom(opts: { delay?: number; at?: Date }): number {
+  if (opts.delay !== undefined && opts.at !== undefined) {
+    throw new ValidationError('Give either delay or runAt, not both', [
+      { field: 'delay', message: 'delay and runAt are mutually exclusive' },
+    ]);
+  }
+  if (opts.at !== undefined) {
+    if (!(opts.at instanceof Date) || Number.isNaN(opts.at.getTime())) {
+      throw new ValidationError('runAt must be a valid date', [{ field: 'runAt', message: 'runAt must be an ISO 8601 date-time' }]);
+    }
+    return Math.max(0, opts.at.getTime() - Date.now());
+  }
+  const delay = opts.delay ?? 0;
+  if (typeof delay !== 'number' || !Number.isInteger(delay) || delay < 0 || delay > 10 * 365 * 24 * 3600 * 1000) {
+    throw new ValidationError(`delay must be a whole number of milliseconds >= 0, got ${String(delay)}`, [
+      { field: 'delay', message: 'delay must be an integer >= 0 (milliseconds, at most 10 years)' },
+    ]);
+  }
+  return delay;
+}
+
+/**
+ * The typed client other services use to hand work to the center: enqueue, schedule, continue,
+ * recurring jobs and job status. Payloads are checked against the job's contract before anything
+ * is written; while Redis is unreachable, calls fail at once with {@link UnavailableError}.
+ */
+export class JobCenterClient {
+  readonly queues: Queues;
+  readonly schedules: Schedules;
+  readonly continuations: Continuations;
+
+  constructor(config: Config, logger: Logger, lifecycle?: Lifecycle) {
+    this.queues = new Queues(config, logger, lifecycle);
+    this.schedules = new Schedules(this.queues);
+    this.continuations = new Continuations(this.queues, logger);
+  }
+
+  /** Runs `fn`, turning connection failures into {@link UnavailableError}. */
+  async #guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof ValidationError || err instanceof NotFoundError) throw err;
+      if (this.queues.redis.status !== 'ready' || /Connection is closed|enableOfflineQueue|ECONNREFUSED|max retries/i.test((err as Error).message)) {
+        throw new UnavailableError(`Redis is unreachable, nothing was written: ${(err as Error).message}`);
+      }
+      throw err;
+    }
+  }
+
+  /** Adds a job to run now (or after `opts.delay` / at `opts.at`). */
+  enqueue<N extends JobName>(name: N, data: PayloadInput<Jobs[N]>, opts: EnqueueOptions = {}): Promise<Created> {
+    return this.#add(name, data, opts);
+  }
+
+  /** Adds a job to run after `when.delay` ms or at `when.at`. */
+  schedule<N extends JobName>(
+    name: N,
+    data: PayloadInput<Jobs[N]>,
+    when: { delay: number } | { at: Date },
+    opts: Omit<EnqueueOptions, 'delay' | 'at'> = {},
+  ): Promise<Created> {
+    if (!when || (!('delay' in when) && !('at' in when))) {
+      throw new ValidationError('schedule needs { delay } or { at }', [{ field: 'delay', message: 'delay or runAt is required' }]);
+    }
+    return this.#add(name, data, { ...opts, ...when });
+  }
+
+  /** Untyped entry for callers that receive names at run time (HTTP, CLI); validates the same way. */
+  async add(name: string, data: unknown, opts: EnqueueOptions = {}): Promise<Created> {
+    return this.#add(name, data, opts);
+  }
+
+  async #add(name: string, data: unknown, opts: EnqueueOptions): Promise<Created> {
+    const contract = contractFor(name);
+    const payload = parsePayload(contract, data);
+    const delay = delayFrom(opts);
+    const overrides: JobsOptions = {};
+    if (delay > 0) overrides.delay = delay;
+    if (opts.jobId !== undefined) overrides.jobId = validateJobId(opts.jobId);
+    if (opts.priority !== undefined) {
+      if (!Number.isInteger(opts.priority) || opts.priority < 1 || opts.priority > 2_097_152) {
+        throw new ValidationError('priority must be an integer from 1 (highest) to 2097152', [
+          { field: 'priority', message: 'priority must be an integer from 1 to 2097152' },
+        ]);
+      }
+      overrides.priority = opts.priority;
+    }
+    if (opts.attempts !== undefined) {
+      if (!Number.isInteger(opts.attempts) || opts.attempts < 1 || opts.attempts > 1000) {
+        throw new ValidationError('attempts must be an integer from 1 to 1000', [
+          { field: 'attempts', message: 'attempts must be an integer from 1 to 1000' },
+        ]);
+      }
+      overrides.attempts = opts.attempts;
+    }
+    return this.#guard(async () => {
+      const job = await this.queues.get(contract.queue).add(contract.name, payload, jobOptions(contract, overrides));
+      return { id: String(job.id), queue: contract.queue, name: contract.name, state: delay > 0 ? 'delayed' : 'waiting' };
+    });
+  }
+
+  /**
+   * Runs `name(data)` once `parent` finishes: on `success` only if it completed (a failed parent
+   * leaves the continuation failed with a "Cancelled" reason), on `finished` either way. The
+   * continuation's handler reads the parent's outcome from `ctx.parent()`.
+   */
+  continueWith<N extends JobName>(
+    parent: JobRef,
+    name: N,
+    data: PayloadInput<Jobs[N]>,
+    opts: { on?: ContinueOn; jobId?: string } = {},
+  ): Promise<Created> {
+    return this.continueWithUnchecked(parent, name, data, opts);
+  }
+
+  /** Untyped {@link continueWith} for names known only at run time. */
+  continueWithUnchecked(parent: JobRef, name: string, data: unknown, opts: { on?: ContinueOn; jobId?: string } = {}): Promise<Created> {
+    return this.#guard(() => this.continuations.register(parent, name, data, { on: opts.on, key: opts.jobId }));
+  }
+
+  /** Starts a new sequence: each step runs after the previous one (on success unless told otherwise). */
+  chain(): ChainBuilder {
+    return new ChainBuilder(this);
+  }
+
+  /** Recurring jobs (Hangfire's RecurringJob.AddOrUpdate / RemoveIfExists / Trigger). */
+  readonly recurring = {
+    upsert: <N extends JobName>(
+      id: string,
+      repeat: Repeat,
+      name: N,
+      data: PayloadInput<Jobs[N]>,
+      opts: { overlap?: OverlapPolicy } = {},
+    ): Promise<ScheduleInfo> => this.#guard(() => this.schedules.upsert({ id, repeat, name, data, overlap: opts.overlap })),
+    remove: (id: string): Promise<boolean> => this.#guard(() => this.schedules.remove(id)),
+    list: (): Promise<ScheduleInfo[]> => this.#guard(() => this.schedules.list()),
+    get: (id: string): Promise<ScheduleInfo | undefined> => this.#guard(() => this.schedules.get(id)),
+    trigger: (id: string): Promise<JobRef> => this.#guard(() => this.schedules.trigger(id)),
+  };
+
+  /** A job's state and result, or undefined when it does not exist (or retention removed it). */
+  getJob(ref: JobRef): Promise<JobInfo | undefined> {
+    return this.#guard(async () => {
+      const queue = this.queues.get(ref.queue);
+      const job = await queue.getJob(ref.id);
+      if (job) return toInfo(job, ref.queue, await job.getState());
+      const awaiting = await this.continuations.awaiting(ref);
+      if (!awaiting) return undefined;
+      return {
+        id: ref.id,
+        queue: ref.queue,
+        name: awaiting.name,
+        state: 'awaiting',
+        data: awaiting.data,
+        progress: 0,
+        attemptsMade: 0,
+        returnValue: null,
+        failedReason: null,
+        createdAt: iso(awaiting.createdAt),
+        processedAt: null,
+        finishedAt: null,
+      };
+    });
+  }
+
+  /** Closes the client's connections. */
+  close(): Promise<void> {
+    return this.queues.close();
+  }
+}
+
+function toInfo(job: Job, queue: string, state: string): JobInfo {
+  return {
+    id: String(job.id),
+    queue,
+    name: job.name,
+    state,
+    data: job.data,
+    progress: job.progress,
+    attemptsMade: job.attemptsMade,
+    returnValue: job.returnvalue ?? null,
+    failedReason: job.failedReason || null,
+    createdAt: iso(job.timestamp),
+    processedAt: iso(job.processedOn),
+    finishedAt: iso(job.finishedOn),
+  };
+}
+
+/** Builds a new sequence of jobs: `client.chain().then('a', {...}).then('b', {...}).enqueue()`. */
+export class ChainBuilder {
+  readonly #steps: { name: string; data: unknown; on: ContinueOn }[] = [];
+
+  constructor(private readonly client: JobCenterClient) {}
+
+  /** Appends a step; `on` decides whether it also runs after the previous step failed. */
+  then<N extends JobName>(name: N, data: PayloadInput<Jobs[N]>, opts: { on?: ContinueOn } = {}): this {
+    const contract = contractFor(name);
+    parsePayload(contract, data);
+    this.#steps.push({ name, data, on: opts.on ?? 'success' });
+    return this;
+  }
+
+  /** Enqueues the first step and registers the rest as continuations; returns every step. */
+  async enqueue(): Promise<Created[]> {
+    const [first, ...rest] = this.#steps;
+    if (!first) throw new ValidationError('A chain needs at least one step');
+    const created = [await this.client.add(first.name, first.data)];
+    for (const step of rest) {
+      const parent = created[created.length - 1]!;
+      created.push(await this.client.continueWithUnchecked(parent, step.name, step.data, { on: step.on }));
+    }
+    return created;
+  }
+}
+
+export { NotFoundError, UnavailableError, ValidationError };

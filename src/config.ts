@@ -1,0 +1,243 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { queueNames } from './contracts/index.js';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const hostPortList = z
+  .string()
+  .trim()
+  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+  .pipe(
+    z
+      .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each entry must be host:port'))
+      .min(1, 'must list at least one host:port'),
+  );
+
+const optionalSecret = z.string().min(1).optional();
+
+/**
+ * Every environment variable the center reads, with its default. `.env.example` documents each one.
+ * Values arrive as strings; the schema turns them into typed values or explains what is allowed.
+ */
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+    LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
+
+    REDIS_URL: z
+      .string()
+      .trim()
+      .regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL')
+      .default('redis://127.0.0.1:6379'),
+    REDIS_CLUSTER_NODES: hostPortList.optional(),
+    REDIS_SENTINELS: hostPortList.optional(),
+    REDIS_SENTINEL_MASTER: z.string().trim().min(1).optional(),
+    QUEUE_PREFIX: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1-32 letters, digits, "_" or "-"')
+      .default('jc'),
+
+    WORKER_CONCURRENCY: int(1, 1000).default(5),
+    WORKER_QUEUES: z.string().trim().default('all'),
+    WORKER_LOCK_DURATION_MS: int(1000, 3_600_000).default(30_000),
+    WORKER_STALLED_INTERVAL_MS: int(1000, 3_600_000).default(30_000),
+    WORKER_MAX_STALLED_COUNT: int(0, 100).default(1),
+    SHUTDOWN_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
+    CONTINUATION_SWEEP_MS: int(100, 3_600_000).default(5_000),
+    TEST_CRASH_AFTER_COMPLETE: z.string().trim().min(1).optional(),
+
+    PRODUCER_ID: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, ".", "_" or "-"')
+      .default('default'),
+
+    PRODUCER_RESYNC_MS: int(1000, 86_400_000).default(30_000),
+
+    HOST: z.string().trim().min(1).default('127.0.0.1'),
+    PORT: int(0, 65535).default(3000),
+    API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    API_BODY_LIMIT: z
+      .string()
+      .trim()
+      .regex(/^\d+(b|kb|mb)$/i, 'must be a size such as 100kb or 1mb')
+      .default('100kb'),
+    BOARD_USER: optionalSecret,
+    BOARD_PASSWORD: optionalSecret,
+    BOARD_VIEWER_USER: optionalSecret,
+    BOARD_VIEWER_PASSWORD: optionalSecret,
+    BOARD_TITLE: z.string().trim().min(1).max(100).default('Job Center'),
+    BOARD_BASE_PATH: z
+      .string()
+      .trim()
+      .regex(/^\/[A-Za-z0-9/_-]*[A-Za-z0-9_-]$/, 'must start with "/" and not end with "/", e.g. /board')
+      .default('/board'),
+    AUTH_MAX_FAILURES: int(1, 10_000).default(10),
+    AUTH_WINDOW_MS: int(1000, 86_400_000).default(60_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_MASTER) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_SENTINEL_MASTER'],
+        message: 'is required when REDIS_SENTINELS is set (the name of the monitored master)',
+      });
+    }
+    if (env.REDIS_SENTINELS && env.REDIS_CLUSTER_NODES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_CLUSTER_NODES'],
+        message: 'cannot be combined with REDIS_SENTINELS: choose Cluster or Sentinel',
+      });
+    }
+    const pairs = [
+      ['BOARD_USER', 'BOARD_PASSWORD'],
+      ['BOARD_VIEWER_USER', 'BOARD_VIEWER_PASSWORD'],
+    ] as const;
+    for (const [user, pass] of pairs) {
+      if (Boolean(env[user]) !== Boolean(env[pass])) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [env[user] ? pass : user],
+          message: `must be set together with ${env[user] ? user : pass}`,
+        });
+      }
+    }
+    if (env.WORKER_QUEUES !== 'all') {
+      for (const q of env.WORKER_QUEUES.split(',').map((s) => s.trim())) {
+        if (!queueNames.includes(q)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['WORKER_QUEUES'],
+            message: `names unknown queue "${q}"; allowed: "all" or a comma list of ${queueNames.join(', ')}`,
+          });
+        }
+      }
+    }
+  });
+
+type Env = z.output<typeof envSchema>;
+
+/** The validated, frozen configuration of one process. */
+export interface Config {
+  readonly env: Env['NODE_ENV'];
+  readonly log: { readonly level: Env['LOG_LEVEL']; readonly format: Env['LOG_FORMAT'] };
+  readonly redis: {
+    readonly url: string;
+    readonly clusterNodes?: readonly string[];
+    readonly sentinels?: readonly string[];
+    readonly sentinelMaster?: string;
+  };
+  readonly prefix: string;
+  readonly worker: {
+    readonly concurrency: number;
+    readonly queues: readonly string[];
+    readonly lockDurationMs: number;
+    readonly stalledIntervalMs: number;
+    readonly maxStalledCount: number;
+    readonly shutdownTimeoutMs: number;
+    readonly continuationSweepMs: number;
+    /** Fault-injection for tests only: SIGKILL self right after a job of this name completes. */
+    readonly crashAfterComplete?: string;
+  };
+  readonly producerId: string;
+  readonly producerResyncMs: number;
+  readonly server: {
+    readonly host: string;
+    readonly port: number;
+    readonly apiToken?: string;
+    readonly bodyLimit: string;
+    readonly board: {
+      readonly title: string;
+      readonly basePath: string;
+      readonly admin?: { readonly user: string; readonly password: string };
+      readonly viewer?: { readonly user: string; readonly password: string };
+    };
+    readonly authMaxFailures: number;
+    readonly authWindowMs: number;
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Parses the environment into a {@link Config}. Empty strings count as unset, so `FOO=` in a `.env`
+ * file falls back to the default.
+ * @throws ConfigError naming each bad variable, its value and what is allowed.
+ */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const v = source[key];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      const secret = /PASSWORD|TOKEN/.test(name);
+      const value = raw[name] === undefined ? '(unset)' : secret ? '(hidden)' : JSON.stringify(raw[name]);
+      return { field: name, message: `${name}=${value} ${issue.message}` };
+    });
+    throw new ConfigError(details);
+  }
+  const e = parsed.data;
+  return deepFreeze({
+    env: e.NODE_ENV,
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
+    redis: {
+      url: e.REDIS_URL,
+      clusterNodes: e.REDIS_CLUSTER_NODES,
+      sentinels: e.REDIS_SENTINELS,
+      sentinelMaster: e.REDIS_SENTINEL_MASTER,
+    },
+    prefix: e.QUEUE_PREFIX,
+    worker: {
+      concurrency: e.WORKER_CONCURRENCY,
+      queues:
+        e.WORKER_QUEUES === 'all' ? [...queueNames] : [...new Set(e.WORKER_QUEUES.split(',').map((s) => s.trim()))],
+      lockDurationMs: e.WORKER_LOCK_DURATION_MS,
+      stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
+      maxStalledCount: e.WORKER_MAX_STALLED_COUNT,
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      continuationSweepMs: e.CONTINUATION_SWEEP_MS,
+      crashAfterComplete: e.TEST_CRASH_AFTER_COMPLETE,
+    },
+    producerId: e.PRODUCER_ID,
+    producerResyncMs: e.PRODUCER_RESYNC_MS,
+    server: {
+      host: e.HOST,
+      port: e.PORT,
+      apiToken: e.API_TOKEN,
+      bodyLimit: e.API_BODY_LIMIT,
+      board: {
+        title: e.BOARD_TITLE,
+        basePath: e.BOARD_BASE_PATH,
+        admin: e.BOARD_USER && e.BOARD_PASSWORD ? { user: e.BOARD_USER, password: e.BOARD_PASSWORD } : undefined,
+        viewer:
+          e.BOARD_VIEWER_USER && e.BOARD_VIEWER_PASSWORD
+            ? { user: e.BOARD_VIEWER_USER, password: e.BOARD_VIEWER_PASSWORD }
+            : undefined,
+      },
+      authMaxFailures: e.AUTH_MAX_FAILURES,
+      authWindowMs: e.AUTH_WINDOW_MS,
+    },
+  });
+}

@@ -1,0 +1,45 @@
+/** One problem with one input field: `field` is a dotted path such as `data.ms` or `REDIS_URL`. */
+export interface FieldIssue {
+  readonly field: string;
+  readonly message: string;
+}
+
+/** Input that was rejected before anything was written. The HTTP layer answers 400 with `details`. */
+export class ValidationError extends Error {
+  override readonly name = 'ValidationError';
+  constructor(
+    message: string,
+    readonly details: readonly FieldIssue[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** The environment is invalid; entry points print the details and exit 1. */
+export class ConfigError extends ValidationError {
+  override readonly name = 'ValidationError';
+  constructor(details: readonly FieldIssue[]) {
+    super(`Invalid configuration:\n${details.map((d) => `  - ${d.message}`).join('\n')}`, details);
+  }
+}
+
+/** A job, schedule or queue that does not exist. HTTP: 404. */
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
+}
+
+/** Redis cannot be reached right now; nothing was written. HTTP: 503. Safe to retry. */
+export class UnavailableError extends Error {
+  override readonly name = 'UnavailableError';
+}
+
+/** Builds field issues from a zod error, prefixing each path with `root` (e.g. `data`). */
+export function issuesFromZod(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+  root: string,
+): FieldIssue[] {
+  return issues.map((i) => {
+    const field = [root, ...i.path.map(String)].filter(Boolean).join('.');
+    return { field: field || root, message: `${field || root}: ${i.message}` };
+  });
+}

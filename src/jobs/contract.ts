@@ -1,0 +1,92 @@
+import type { JobsOptions } from 'bullmq';
+import { z } from 'zod';
+import { ValidationError, issuesFromZod } from '../errors.js';
+
+/** Retry, retention and timeout defaults of one job type; an enqueue call may override per job. */
+export interface JobDefaults {
+  /** Total tries, first run included. @defaultValue 3 */
+  readonly attempts: number;
+  /** @defaultValue exponential, 1 s base, 50 % jitter */
+  readonly backoff: NonNullable<JobsOptions['backoff']>;
+  /** Completed jobs kept. @defaultValue 1 day or 1000 jobs, whichever is fewer */
+  readonly removeOnComplete: NonNullable<JobsOptions['removeOnComplete']>;
+  /** Failed jobs kept, with reason and stack. @defaultValue 7 days or 5000 jobs */
+  readonly removeOnFail: NonNullable<JobsOptions['removeOnFail']>;
+  /** A run longer than this fails (and is retried by `attempts`); 0 = no limit. @defaultValue 0 */
+  readonly timeoutMs: number;
+}
+
+export const DEFAULT_JOB_DEFAULTS: JobDefaults = Object.freeze({
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+  removeOnComplete: { age: 24 * 3600, count: 1000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
+  timeoutMs: 0,
+});
+
+/** A job type declared once: producers, clients and the worker all read it from here. */
+export interface JobContract<Name extends string = string, Schema extends z.ZodType = z.ZodType> {
+  readonly name: Name;
+  readonly queue: string;
+  readonly description: string;
+  readonly schema: Schema;
+  readonly defaults: JobDefaults;
+}
+
+/** What a caller passes when enqueueing (before defaults are applied by the schema). */
+export type PayloadInput<C extends JobContract> = z.input<C['schema']>;
+/** What a handler receives (after the schema applied defaults). */
+export type Payload<C extends JobContract> = z.output<C['schema']>;
+
+const NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
+const QUEUE_RE = /^[a-z][a-z0-9-]{0,62}$/;
+
+/**
+ * Declares a job type.
+ * @example
+ * export const sendEmail = defineJob({ name: 'send-email', queue: 'mail', schema: z.object({ to: z.email() }) });
+ */
+export function defineJob<const Name extends string, Schema extends z.ZodType>(spec: {
+  name: Name;
+  queue: string;
+  schema: Schema;
+  description?: string;
+  defaults?: Partial<JobDefaults>;
+}): JobContract<Name, Schema> {
+  if (!NAME_RE.test(spec.name)) {
+    throw new Error(`Expected job name to match ${NAME_RE} (kebab-case), got ${JSON.stringify(spec.name)}`);
+  }
+  if (!QUEUE_RE.test(spec.queue)) {
+    throw new Error(`Expected queue name to match ${QUEUE_RE} (kebab-case), got ${JSON.stringify(spec.queue)}`);
+  }
+  const defaults = { ...DEFAULT_JOB_DEFAULTS, ...spec.defaults };
+  if (!Number.isInteger(defaults.attempts) || defaults.attempts < 1) {
+    throw new Error(`Expected defaults.attempts of "${spec.name}" to be an integer >= 1, got ${defaults.attempts}`);
+  }
+  return Object.freeze({
+    name: spec.name,
+    queue: spec.queue,
+    description: spec.description ?? '',
+    schema: spec.schema,
+    defaults: Object.freeze(defaults),
+  });
+}
+
+/**
+ * Checks `data` against the contract's schema.
+ * @throws ValidationError whose details name each bad field as `data.<path>`.
+ */
+export function parsePayload<C extends JobContract>(contract: C, data: unknown): Payload<C> {
+  const result = contract.schema.safeParse(data);
+  if (!result.success) {
+    const details = issuesFromZod(result.error.issues, 'data');
+    throw new ValidationError(
+      `Invalid payload for job "${contract.name}": ${details.map((d) => d.message).join('; ')}`,
+      details,
+    );
+  }
+  return result.data as Payload<C>;
+}
+
+/** A map from job name to contract, the type that makes enqueue calls checked at compile time. */
+export type ContractMap = { readonly [name: string]: JobContract };

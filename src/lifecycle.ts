@@ -1,0 +1,66 @@
+import type { Logger } from './logger.js';
+
+type Cleanup = () => Promise<unknown> | unknown;
+
+/**
+ * Owns the cleanups of one process: every Queue, Worker and connection registers here when it is
+ * opened; `shutdown()` runs them in reverse order, once, each bounded by a deadline.
+ */
+export class Lifecycle {
+  readonly #cleanups: { name: string; fn: Cleanup }[] = [];
+  #shutdown?: Promise<void>;
+  #signalHandler?: (signal: NodeJS.Signals) => void;
+
+  constructor(private readonly logger: Logger) {}
+
+  get stopping(): boolean {
+    return this.#shutdown !== undefined;
+  }
+
+  /** Registers a cleanup; returns `resource` so opening and registering read as one line. */
+  add<T>(name: string, resource: T, fn: Cleanup): T {
+    this.#cleanups.push({ name, fn });
+    return resource;
+  }
+
+  /** On SIGTERM/SIGINT: shut down, then call `onDone` (usually exiting). */
+  handleSignals(onDone: (signal: NodeJS.Signals) => void): void {
+    this.#signalHandler = (signal) => {
+      if (this.stopping) {
+        this.logger.warn({ signal }, 'Second signal during shutdown: exiting now');
+        process.exit(1);
+      }
+      this.logger.info({ signal }, 'Shutting down');
+      void this.shutdown().then(() => onDone(signal));
+    };
+    process.on('SIGTERM', this.#signalHandler);
+    process.on('SIGINT', this.#signalHandler);
+  }
+
+  /** Idempotent: every call returns the same promise. */
+  shutdown(deadlineMs = 60_000): Promise<void> {
+    this.#shutdown ??= this.#run(deadlineMs);
+    return this.#shutdown;
+  }
+
+  async #run(deadlineMs: number): Promise<void> {
+    for (const { name, fn } of this.#cleanups.reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), deadlineMs);
+      });
+      try {
+        const result = await Promise.race([Promise.resolve().then(fn), deadline]);
+        if (result === 'timeout') this.logger.warn({ name, deadlineMs }, 'Cleanup exceeded its deadline');
+      } catch (err) {
+        this.logger.warn({ name, err: (err as Error).message }, 'Cleanup failed');
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    if (this.#signalHandler) {
+      process.off('SIGTERM', this.#signalHandler);
+      process.off('SIGINT', this.#signalHandler);
+    }
+  }
+}

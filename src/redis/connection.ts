@@ -1,0 +1,114 @@
+import { Redis, Cluster, type RedisOptions } from 'ioredis';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+
+export type RedisClient = Redis | Cluster;
+
+/**
+ * What the connection is for. `worker` connections block and must retry forever
+ * (`maxRetriesPerRequest: null`); `producer` connections fail fast while Redis is down
+ * (`enableOfflineQueue: false`) so enqueue calls answer at once instead of hanging.
+ */
+export type ConnectionRole = 'worker' | 'producer';
+
+function urlOptions(url: string): RedisOptions {
+  const u = new URL(url);
+  const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0;
+  return {
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: u.port ? Number(u.port) : 6379,
+    username: u.username ? decodeURIComponent(u.username) : undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    db: Number.isInteger(db) ? db : 0,
+    tls: u.protocol === 'rediss:' ? {} : undefined,
+  };
+}
+
+function hostPort(entry: string): { host: string; port: number } {
+  const i = entry.lastIndexOf(':');
+  return { host: entry.slice(0, i), port: Number(entry.slice(i + 1)) };
+}
+
+/** Reconnect forever with a capped backoff: a Redis outage must never end a process. */
+const retryStrategy = (times: number): number => Math.min(100 * 2 ** Math.min(times, 5), 3000);
+
+/**
+ * Opens a new Redis connection (standalone, Sentinel or Cluster, as configured). The caller owns it
+ * and must `quit()` it. Errors are logged, throttled, never thrown as unhandled events.
+ */
+export function createRedis(config: Config, role: ConnectionRole, logger?: Logger): RedisClient {
+  const base = urlOptions(config.redis.url);
+  const common: RedisOptions = {
+    maxRetriesPerRequest: role === 'worker' ? null : 1,
+    enableOfflineQueue: role === 'worker',
+    retryStrategy,
+    connectTimeout: 5000,
+    lazyConnect: false,
+  };
+  let client: RedisClient;
+  if (config.redis.clusterNodes) {
+    client = new Cluster(config.redis.clusterNodes.map(hostPort), {
+      redisOptions: { ...common, username: base.username, password: base.password, tls: base.tls },
+      enableOfflineQueue: role === 'worker',
+      clusterRetryStrategy: retryStrategy,
+    });
+  } else if (config.redis.sentinels) {
+    client = new Redis({
+      ...common,
+      sentinels: config.redis.sentinels.map(hostPort),
+      name: config.redis.sentinelMaster,
+      username: base.username,
+      password: base.password,
+      sentinelPassword: base.password,
+      db: base.db,
+      sentinelRetryStrategy: retryStrategy,
+    });
+  } else {
+    client = new Redis({ ...common, ...base });
+  }
+  let lastLog = 0;
+  client.on('error', (err: Error) => {
+    const now = Date.now();
+    if (now - lastLog > 5000) {
+      lastLog = now;
+      logger?.warn({ err: err.message, role }, 'Redis connection error; reconnecting with backoff');
+    }
+  });
+  client.on('ready', () => {
+    if (lastLog) logger?.info({ role }, 'Redis connection restored');
+    lastLog = 0;
+  });
+  return client;
+}
+
+/**
+ * The BullMQ prefix for a queue. On a Cluster the queue name is hash-tagged so that all keys of one
+ * queue share a slot (BullMQ's Lua scripts need that) while different queues spread over the nodes.
+ */
+export function queuePrefix(config: Config, queue: string): string {
+  return config.redis.clusterNodes ? `${config.prefix}:{${queue}}` : config.prefix;
+}
+
+/** Key for the center's own bookkeeping (continuations, schedule metadata), outside BullMQ's keys. */
+export function centerKey(config: Config, ...parts: string[]): string {
+  return [config.prefix, 'jc', ...parts].join(':');
+}
+
+/** Warns once when Redis may evict keys: BullMQ needs `maxmemory-policy noeviction`. */
+export async function checkEvictionPolicy(client: RedisClient, logger: Logger): Promise<void> {
+  try {
+    const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+    for (const node of nodes) {
+      const reply = (await node.config('GET', 'maxmemory-policy')) as string[];
+      const policy = reply[1];
+      if (policy && policy !== 'noeviction') {
+        logger.warn(
+          { policy },
+          `Redis maxmemory-policy is "${policy}": set it to "noeviction" or Redis may delete queued jobs under memory pressure`,
+        );
+      }
+    }
+  } catch (err) {
+    logger.debug({ err: (err as Error).message }, 'Could not read maxmemory-policy (CONFIG may be disabled)');
+  }
+}
