@@ -65,6 +65,9 @@ const envSchema = z
 
     PRODUCER_RESYNC_MS: int(1000, 86_400_000).default(30_000),
 
+    LOCAL_REDIS_PORT: int(1, 65535).default(6379),
+    LOCAL_REDIS_DIR: z.string().trim().min(1).default('.data/redis'),
+
     HOST: z.string().trim().min(1).default('127.0.0.1'),
     PORT: int(0, 65535).default(3000),
     API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -140,6 +143,8 @@ export interface Config {
     readonly sentinelMaster?: string;
   };
   readonly prefix: string;
+  /** Where `npm start` looks for, or starts, a local Redis when REDIS_URL is unset. */
+  readonly localRedis: { readonly port: number; readonly dir: string; readonly urlGiven: boolean };
   readonly worker: {
     readonly concurrency: number;
     readonly queues: readonly string[];
@@ -209,6 +214,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       sentinelMaster: e.REDIS_SENTINEL_MASTER,
     },
     prefix: e.QUEUE_PREFIX,
+    localRedis: {
+      port: e.LOCAL_REDIS_PORT,
+      dir: e.LOCAL_REDIS_DIR,
+      urlGiven: raw.REDIS_URL !== undefined || Boolean(e.REDIS_CLUSTER_NODES || e.REDIS_SENTINELS),
+    },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       queues:

@@ -8,7 +8,7 @@ export type { Logger };
 export function createLogger(config: Pick<Config, 'log'>, name: string): Logger {
   const options = { level: config.log.level, base: { proc: name } };
   if (config.log.format === 'pretty') {
-    return pino(options, pretty({ colorize: process.stdout.isTTY, sync: true, ignore: 'pid,hostname' }));
+    return pino(options, pretty({ colorize: process.stdout.isTTY, sync: true, singleLine: true, ignore: 'pid,hostname,proc' }));
   }
   return pino(options);
 }

@@ -28,6 +28,14 @@ export function runProcess(
     logger.info('Stopped');
     process.exit(0);
   });
+  if (process.send) {
+    // Run by the `npm start` supervisor: if it dies, do not outlive it.
+    process.channel?.unref();
+    process.once('disconnect', () => {
+      logger.info('Supervisor gone; shutting down');
+      void lifecycle.shutdown().then(() => process.exit(0));
+    });
+  }
   process.on('unhandledRejection', (reason) => {
     logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'Unhandled rejection');
   });

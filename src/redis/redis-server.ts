@@ -23,6 +23,8 @@ export interface RedisServerOptions {
   args?: readonly string[];
   /** @defaultValue 'redis-server' from PATH */
   binary?: string;
+  /** Own process group, so a terminal's Ctrl-C does not stop it before its clients. @defaultValue false */
+  detached?: boolean;
 }
 
 export function hasRedisServer(binary = 'redis-server'): boolean {
@@ -58,7 +60,10 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
     '--daemonize', 'no',
     ...(options.args ?? []),
   ];
-  const child = spawn(options.binary ?? 'redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(options.binary ?? 'redis-server', args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+  });
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`redis-server did not start within 10 s:\n${output}`)), 10_000);

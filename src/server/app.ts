@@ -1,0 +1,39 @@
+import express, { type Express } from 'express';
+import type { JobCenterClient } from '../client.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { apiRouter } from './api.js';
+import type { AuditLog } from './audit.js';
+import { mountBoard } from './board.js';
+import { healthHandler } from './health.js';
+import { errorBody, errorHandler } from './http-errors.js';
+import { metricsRouter } from './metrics.js';
+
+/** What every part of the server is built from. */
+export interface ServerDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly client: JobCenterClient;
+  readonly audit: AuditLog;
+}
+
+/** The express app: `/healthz`, `/metrics`, `/api` (when API_TOKEN is set) and the board. */
+export function buildApp(deps: ServerDeps): Express {
+  const { config, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', healthHandler(deps.client.queues.redis));
+  app.use('/metrics', metricsRouter(deps));
+  if (config.server.apiToken) {
+    app.use('/api', apiRouter(deps));
+  } else {
+    logger.warn('API_TOKEN is not set: the HTTP API (/api) is not served');
+  }
+  mountBoard(app, deps);
+  app.get('/', (_req, res) => res.redirect(config.server.board.basePath));
+  app.use((req, res) => {
+    res.status(404).json(errorBody(`No route for ${req.method} ${req.path}`));
+  });
+  app.use(errorHandler(logger));
+  return app;
+}

@@ -1,0 +1,51 @@
+import type { ErrorRequestHandler } from 'express';
+import { NotFoundError, UnavailableError, ValidationError } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+/** The JSON error body every 4xx/5xx answer of the center uses. */
+export interface ErrorBody {
+  error: string;
+  details: { field: string; message: string }[];
+}
+
+/** Sends `{ error, details }` with `status`. */
+export function errorBody(error: string, details: ErrorBody['details'] = []): ErrorBody {
+  return { error, details };
+}
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  limit?: number;
+}
+
+/**
+ * The one error middleware: validation → 400, unknown → 404, Redis down → 503, body parser
+ * problems → 400/413/415, anything else → a logged 500 without a stack in the body.
+ */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const bp = err as BodyParserError;
+    if (err instanceof ValidationError) {
+      res.status(400).json(errorBody(err.message, [...err.details]));
+    } else if (err instanceof NotFoundError) {
+      res.status(404).json(errorBody(err.message));
+    } else if (err instanceof UnavailableError) {
+      res.status(503).set('Retry-After', '5').json(errorBody(err.message));
+    } else if (bp?.type === 'entity.parse.failed') {
+      res.status(400).json(errorBody('Malformed JSON body', [{ field: 'body', message: 'body must be valid JSON' }]));
+    } else if (bp?.type === 'entity.too.large') {
+      res
+        .status(413)
+        .json(errorBody(`Body larger than the limit of ${bp.limit ?? '?'} bytes`, [{ field: 'body', message: 'body too large' }]));
+    } else if (bp?.type === 'encoding.unsupported' || bp?.type === 'charset.unsupported') {
+      res.status(415).json(errorBody('Unsupported body encoding', [{ field: 'body', message: 'use UTF-8 JSON' }]));
+    } else if (typeof bp?.status === 'number' && bp.status >= 400 && bp.status < 500) {
+      res.status(bp.status).json(errorBody((err as Error).message || 'Bad request'));
+    } else {
+      logger.error({ err: (err as Error)?.message, method: req.method, path: req.path }, 'Unhandled error');
+      res.status(500).json(errorBody('Internal error; see the server log'));
+    }
+  };
+}

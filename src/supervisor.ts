@@ -1,0 +1,166 @@
+import 'dotenv/config';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createConnection } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, type Config } from './config.js';
+import { ConfigError } from './errors.js';
+import { hasRedisServer, startRedisServer, type RedisServer } from './redis/redis-server.js';
+
+/*
+ * `npm start`: runs the whole center locally as separate child processes (producer, worker,
+ * server) with prefixed logs, and a private redis-server when no Redis is configured or running.
+ * Children run in their own process groups so that Ctrl-C reaches only this supervisor, which then
+ * stops them in order (workers finish their jobs while Redis is still up) and Redis last.
+ */
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const fromSource = import.meta.url.endsWith('.ts');
+const ext = fromSource ? 'ts' : 'js';
+const base = fromSource ? root : resolve(root, '..');
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+const CHILDREN = [
+  { name: 'producer', entry: `producers/main.${ext}` },
+  { name: 'worker', entry: `workers/main.${ext}` },
+  { name: 'server', entry: `src/server/main.${ext}` },
+] as const;
+
+function answers(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      done(ok);
+    };
+    socket.setTimeout(1000, () => finish(false));
+    socket.once('error', () => finish(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (d) => finish(d.toString().startsWith('+PONG') || d.toString().startsWith('-NOAUTH')));
+  });
+}
+
+async function chooseRedis(config: Config): Promise<{ url?: string; server?: RedisServer }> {
+  if (config.localRedis.urlGiven) return {};
+  const port = config.localRedis.port;
+  if (await answers(port)) return { url: `redis://127.0.0.1:${port}` };
+  if (!hasRedisServer()) {
+    process.stderr.write(
+      `No Redis: nothing answers on 127.0.0.1:${port}, REDIS_URL is not set, and there is no redis-server on PATH.\n` +
+        'Do one of:\n' +
+        '  - install Redis: sudo apt-get install redis-server   (macOS: brew install redis)\n' +
+        '  - run one in Docker: docker compose up -d redis\n' +
+        '  - point at an existing one: REDIS_URL=redis://host:6379 npm start\n',
+    );
+    process.exit(1);
+  }
+  const dir = resolve(root, config.localRedis.dir);
+  const server = await startRedisServer({ port, dir, appendonly: true, detached: true });
+  out(`[supervisor] Started a private redis-server on 127.0.0.1:${port} (AOF in ${dir}); it stops with this process`);
+  return { url: server.url, server };
+}
+
+function pipeWithPrefix(child: ChildProcess, name: string): void {
+  const tag = `[${name}]`.padEnd(11);
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue;
+    createInterface({ input: stream }).on('line', (line) => out(`${tag}${line}`));
+  }
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\nSee .env.example for every variable and its allowed values.\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  env.LOG_FORMAT ??= 'pretty';
+  const redis = await chooseRedis(config);
+  if (redis.url) env.REDIS_URL = redis.url;
+
+  const notes: string[] = [];
+  if (!config.server.board.admin && config.env !== 'production') {
+    env.BOARD_USER = 'admin';
+    env.BOARD_PASSWORD = randomBytes(12).toString('base64url');
+    notes.push(`Board login (generated for this run; set BOARD_USER/BOARD_PASSWORD to choose): admin / ${env.BOARD_PASSWORD}`);
+  }
+  if (!config.server.apiToken && config.env !== 'production') {
+    env.API_TOKEN = randomBytes(24).toString('base64url');
+    notes.push(`API token (generated for this run; set API_TOKEN to choose): ${env.API_TOKEN}`);
+  }
+  const url = `http://${config.server.host === '0.0.0.0' ? 'localhost' : config.server.host}:${config.server.port}`;
+  out(`[supervisor] Board:   ${url}${config.server.board.basePath}`);
+  out(`[supervisor] API:     ${url}/api  (docs: ${url}/api/openapi.json)`);
+  for (const n of notes) out(`[supervisor] ${n}`);
+
+  const running = new Map<string, ChildProcess>();
+  let stopping = false;
+
+  const startChild = (name: string, entry: string, restarts = 0): void => {
+    const args = fromSource ? ['--import', 'tsx', join(base, entry)] : [join(base, 'dist', entry)];
+    const child = spawn(process.execPath, args, {
+      cwd: root,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    running.set(name, child);
+    pipeWithPrefix(child, name);
+    const startedAt = Date.now();
+    child.once('exit', (code, signal) => {
+      running.delete(name);
+      if (stopping) return;
+      // A config error (exit 1 within a second) will not heal by restarting: stop everything.
+      if (code === 1 && Date.now() - startedAt < 3000 && restarts === 0) {
+        out(`[supervisor] ${name} could not start (exit 1); stopping`);
+        void stop(1);
+        return;
+      }
+      const wait = Math.min(30_000, 500 * 2 ** restarts);
+      out(`[supervisor] ${name} exited (${signal ?? code}); restarting in ${wait} ms`);
+      setTimeout(() => !stopping && startChild(name, entry, Date.now() - startedAt > 60_000 ? 0 : restarts + 1), wait);
+    });
+  };
+
+  const stop = async (exitCode: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    out('[supervisor] Stopping…');
+    const grace = config.worker.shutdownTimeoutMs + 10_000;
+    await Promise.all(
+      [...running.values()].map(
+        (child) =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done();
+            const killer = setTimeout(() => child.kill('SIGKILL'), grace);
+            child.once('exit', () => {
+              clearTimeout(killer);
+              done();
+            });
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+    if (redis.server) {
+      await redis.server.stop();
+      out('[supervisor] Private redis-server stopped');
+    }
+    out('[supervisor] Stopped');
+    process.exit(exitCode);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+  process.on('SIGHUP', () => void stop(0));
+
+  for (const c of CHILDREN) startChild(c.name, c.entry);
+}
+
+void main();

@@ -1,0 +1,142 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export const ENTRIES = {
+  worker: 'workers/main.ts',
+  producer: 'producers/main.ts',
+  server: 'src/server/main.ts',
+  supervisor: 'src/supervisor.ts',
+  cli: 'src/cli/main.ts',
+} as const;
+
+/** One parsed JSON log line of a center process. */
+export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
+
+/**
+ * A real center process (tsx over the TypeScript entry). Its JSON log lines are parsed and kept
+ * so tests can wait for events; on failure, `output()` is the evidence.
+ */
+export class CenterProcess {
+  readonly child: ChildProcess;
+  readonly lines: LogLine[] = [];
+  readonly raw: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  #waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+
+  constructor(
+    readonly name: string,
+    entry: string,
+    env: NodeJS.ProcessEnv,
+    args: string[] = [],
+  ) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, entry), ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', LOG_FORMAT: 'json', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.exited = new Promise((r) => this.child.once('exit', (code, signal) => r({ code, signal })));
+    let buf = '';
+    const onData = (chunk: Buffer) => {
+      buf += chunk.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const text = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        this.raw.push(text);
+        let line: LogLine;
+        try {
+          line = JSON.parse(text) as LogLine;
+        } catch {
+          line = { msg: text };
+        }
+        this.lines.push(line);
+        this.#waiters = this.#waiters.filter((w) => {
+          if (!w.pred(line)) return true;
+          w.resolve(line);
+          return false;
+        });
+      }
+    };
+    this.child.stdout!.on('data', onData);
+    this.child.stderr!.on('data', onData);
+  }
+
+  /** Resolves with the first log line (past or future) matching `pred`. */
+  waitForLog(pred: (l: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> {
+    const seen = this.lines.find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`${this.name}: no matching log line within ${timeoutMs} ms. Output:\n${this.output()}`));
+      }, timeoutMs);
+      this.#waiters.push({
+        pred,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
+    });
+  }
+
+  waitForMessage(text: string, timeoutMs?: number): Promise<LogLine> {
+    return this.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes(text), timeoutMs);
+  }
+
+  output(): string {
+    return this.raw.slice(-60).join('\n');
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
+    if (this.running) this.child.kill(signal);
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when gone. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.kill('SIGTERM');
+    const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Tracks every process a test starts, so `stopAll()` in `after` leaves none behind. */
+export class ProcessGroup {
+  readonly all: CenterProcess[] = [];
+
+  constructor(private readonly baseEnv: NodeJS.ProcessEnv) {}
+
+  start(kind: keyof typeof ENTRIES, env: NodeJS.ProcessEnv = {}, args: string[] = []): CenterProcess {
+    const p = new CenterProcess(`${kind}#${this.all.length}`, ENTRIES[kind], { ...this.baseEnv, ...env }, args);
+    this.all.push(p);
+    return p;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.all.map((p) => p.stop(5000)));
+  }
+}
+
+/** Polls `fn` until it returns a truthy value; fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(fn: () => Promise<T> | T, what: string, timeoutMs = 15_000, everyMs = 50): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+}
