@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadConfig } from '../src/config.js';
+import { ConfigError } from '../src/errors.js';
+import { CenterProcess, ENTRIES } from './support/processes.js';
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail(`expected ${JSON.stringify(env)} to be rejected`);
+}
+
+describe('config', () => {
+  it('applies documented defaults and freezes the result', () => {
+    const c = loadConfig({});
+    assert.equal(c.redis.url, 'redis://127.0.0.1:6379');
+    assert.equal(c.prefix, 'jc');
+    assert.equal(c.worker.concurrency, 5);
+    assert.deepEqual(c.worker.queues, ['default', 'batch']);
+    assert.equal(c.log.level, 'info');
+    assert.equal(c.server.board.admin, undefined);
+    assert.ok(Object.isFrozen(c) && Object.isFrozen(c.worker));
+    assert.throws(() => {
+      (c.worker as { concurrency: number }).concurrency = 9;
+    });
+  });
+
+  it('treats empty values as unset, as a .env file with FOO= means', () => {
+    assert.equal(loadConfig({ WORKER_CONCURRENCY: '' }).worker.concurrency, 5);
+  });
+
+  it('parses typed values', () => {
+    const c = loadConfig({ WORKER_CONCURRENCY: '12', WORKER_QUEUES: 'batch', LOG_LEVEL: 'debug', QUEUE_PREFIX: 'my-app' });
+    assert.equal(c.worker.concurrency, 12);
+    assert.deepEqual(c.worker.queues, ['batch']);
+    assert.equal(c.log.level, 'debug');
+    assert.equal(c.prefix, 'my-app');
+  });
+
+  it('names the variable, the value and what is allowed', () => {
+    const err = configError({ WORKER_CONCURRENCY: 'many', LOG_LEVEL: 'loud' });
+    assert.match(err.message, /WORKER_CONCURRENCY="many" must be a whole number from 1 to 1000/);
+    assert.match(err.message, /LOG_LEVEL="loud"/);
+    assert.match(err.message, /fatal.*silent/);
+    assert.deepEqual(err.details.map((d) => d.field).sort(), ['LOG_LEVEL', 'WORKER_CONCURRENCY']);
+  });
+
+  it('rejects out-of-range numbers, bad URLs, prefixes and unknown queues', () => {
+    assert.match(configError({ WORKER_CONCURRENCY: '0' }).message, /WORKER_CONCURRENCY="0"/);
+    assert.match(configError({ REDIS_URL: 'localhost:6379' }).message, /REDIS_URL=.*redis:\/\//);
+    assert.match(configError({ QUEUE_PREFIX: 'a:b' }).message, /QUEUE_PREFIX/);
+    assert.match(configError({ WORKER_QUEUES: 'default,nope' }).message, /unknown queue "nope".*default, batch/);
+  });
+
+  it('rejects half-set credentials and Sentinel without a master name', () => {
+    assert.match(configError({ BOARD_USER: 'admin' }).message, /BOARD_PASSWORD.*must be set together with BOARD_USER/);
+    assert.match(configError({ BOARD_VIEWER_PASSWORD: 'x' }).message, /BOARD_VIEWER_USER/);
+    assert.match(configError({ REDIS_SENTINELS: '127.0.0.1:26379' }).message, /REDIS_SENTINEL_MASTER/);
+  });
+
+  it('never prints secrets in errors', () => {
+    const err = configError({ API_TOKEN: 'short' });
+    assert.match(err.message, /API_TOKEN=\(hidden\) must be at least 16 characters/);
+    assert.doesNotMatch(err.message, /short/);
+  });
+
+  for (const kind of ['worker', 'producer'] as const) {
+    it(`${kind} process exits 1 with the message on a bad variable`, async () => {
+      const p = new CenterProcess(kind, ENTRIES[kind], { WORKER_CONCURRENCY: '-3', REDIS_URL: 'redis://127.0.0.1:1' });
+      const { code } = await p.exited;
+      assert.equal(code, 1, p.output());
+      assert.match(p.output(), /WORKER_CONCURRENCY="-3" must be a whole number/);
+    });
+  }
+});

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { z } from 'zod';
+import { jobs, sleep } from '../src/contracts/index.js';
+import { ValidationError } from '../src/errors.js';
+import { defineJob, parsePayload, type PayloadInput } from '../src/jobs/contract.js';
+import { contractFor, jobOptions, validateJobId } from '../src/jobs/options.js';
+
+describe('job contracts', () => {
+  it('declare the four example jobs with retention so Redis does not grow forever', () => {
+    assert.deepEqual(Object.keys(jobs).sort(), ['fail', 'hello-world', 'scheduler-test', 'sleep']);
+    for (const c of Object.values(jobs)) {
+      const opts = jobOptions(c);
+      assert.ok(opts.removeOnComplete && opts.removeOnComplete !== true, `${c.name} keeps completed jobs bounded`);
+      assert.ok(opts.removeOnFail && opts.removeOnFail !== true, `${c.name} keeps failed jobs bounded`);
+      assert.ok((opts.attempts ?? 0) >= 1);
+    }
+  });
+
+  it('validate payloads at run time, naming the field', () => {
+    assert.deepEqual(parsePayload(sleep, { ms: 5 }), { ms: 5 });
+    assert.throws(
+      () => parsePayload(sleep, { ms: -1 }),
+      (e: unknown) => e instanceof ValidationError && e.details[0]?.field === 'data.ms' && /data\.ms/.test(e.message),
+    );
+    assert.throws(
+      () => parsePayload(sleep, { ms: 1, extra: true }),
+      (e: unknown) => e instanceof ValidationError && /extra/.test(e.message),
+    );
+    assert.throws(() => parsePayload(jobs.fail, {}), /data\.message/);
+  });
+
+  it('check payloads at compile time', () => {
+    const ok: PayloadInput<typeof sleep> = { ms: 10, result: { any: ['json'] } };
+    // @ts-expect-error -- ms must be a number; the typecheck fails if this stops being an error
+    const bad: PayloadInput<typeof sleep> = { ms: 'ten' };
+    assert.ok(ok && bad);
+  });
+
+  it('reject unknown job names, listing the known ones', () => {
+    assert.throws(
+      () => contractFor('nope'),
+      (e: unknown) => e instanceof ValidationError && e.details[0]?.field === 'name' && /hello-world/.test(e.message),
+    );
+    assert.throws(() => contractFor('__proto__'), ValidationError);
+  });
+
+  it('reject bad declarations and job ids', () => {
+    assert.throws(() => defineJob({ name: 'Bad Name', queue: 'q', schema: z.object({}) }), /kebab-case/);
+    assert.throws(() => defineJob({ name: 'ok', queue: 'q', schema: z.object({}), defaults: { attempts: 0 } }), /attempts/);
+    assert.equal(validateJobId('order-42'), 'order-42');
+    for (const id of ['42', 'a:b', '', 'x'.repeat(200)]) assert.throws(() => validateJobId(id), ValidationError, id);
+  });
+});

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Queue } from 'bullmq';
+import type { JobCenterClient } from '../src/client.js';
+import { sleep } from '../src/contracts/index.js';
+import { Lifecycle } from '../src/lifecycle.js';
+import { defineHandler } from '../src/runtime/handler.js';
+import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
+import { silentLogger, testClient, testConfig } from './support/center.js';
+import { ProcessGroup, waitFor } from './support/processes.js';
+import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
+
+let redis: TestRedis;
+const groups: ProcessGroup[] = [];
+const clients: JobCenterClient[] = [];
+
+before(async () => {
+  redis = await startTestRedis();
+});
+after(async () => {
+  await Promise.all(groups.map((g) => g.stopAll()));
+  await Promise.all(clients.map((c) => c.close()));
+  await redis.stop();
+});
+
+async function setup(extra: Record<string, string> = {}) {
+  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix(), ...extra };
+  const group = new ProcessGroup(env);
+  groups.push(group);
+  const client = await testClient(env);
+  clients.push(client);
+  return { env, group, client };
+}
+
+const state = (client: JobCenterClient, ref: { queue: string; id: string }) =>
+  client.getJob(ref).then((j) => j?.state);
+
+describe('worker process', () => {
+  it('runs a sleep job with progress and returns { sleptMs, result }', async () => {
+    const { group, client } = await setup();
+    const worker = group.start('worker');
+    await worker.waitForMessage('Worker started');
+    const ref = await client.enqueue('sleep', { ms: 300, result: { hello: 'world' } });
+    const done = await waitFor(async () => ((await state(client, ref)) === 'completed' ? client.getJob(ref) : undefined), 'sleep completed');
+    assert.equal(done.progress, 100);
+    const rv = done.returnValue as { sleptMs: number; result: unknown };
+    assert.deepEqual(rv.result, { hello: 'world' });
+    assert.ok(rv.sleptMs >= 290, `slept ${rv.sleptMs} ms`);
+  });
+
+  it('fails unknown names and invalid payloads at once, without retrying or crashing', async () => {
+    const { env, group, client } = await setup();
+    const worker = group.start('worker');
+    await worker.waitForMessage('Worker started');
+    // Bypass the client's checks the way a foreign producer could.
+    const raw = new Queue('default', { connection: { url: redis.url }, prefix: env.QUEUE_PREFIX });
+    const unknown = await raw.add('no-such-job', {}, { attempts: 5 });
+    const invalid = await raw.add('fail', { message: 42 }, { attempts: 5 });
+    await raw.close();
+    for (const [job, reason] of [
+      [unknown, /No handler for job "no-such-job" on queue "default"/],
+      [invalid, /Invalid payload for "fail": data\.message/],
+    ] as const) {
+      const info = await waitFor(async () => {
+        const j = await client.getJob({ queue: 'default', id: String(job.id) });
+        return j?.state === 'failed' ? j : undefined;
+      }, `job ${job.name} failed`);
+      assert.match(info.failedReason ?? '', reason, JSON.stringify(info));
+      assert.equal(info.attemptsMade, 1, `not retried: ${JSON.stringify(info)}`);
+    }
+    const ok = await client.enqueue('sleep', { ms: 0 });
+    await waitFor(async () => (await state(client, ok)) === 'completed', 'worker still processing');
+    assert.ok(worker.running, worker.output());
+  });
+
+  it('retries by the contract policy: fail { times: 2 } succeeds on attempt 3; without times it ends failed', async () => {
+    const { group, client } = await setup();
+    await group.start('worker').waitForMessage('Worker started');
+    const flaky = await client.enqueue('fail', { message: 'boom', times: 2 });
+    const always = await client.enqueue('fail', { message: 'always boom' }, { attempts: 2 });
+    const done = await waitFor(async () => ((await state(client, flaky)) === 'completed' ? client.getJob(flaky) : undefined), 'flaky completed');
+    assert.deepEqual(done.returnValue, { succeededOnAttempt: 3 });
+    const failed = await waitFor(async () => ((await state(client, always)) === 'failed' ? client.getJob(always) : undefined), 'always failed');
+    assert.equal(failed.failedReason, 'always boom');
+    assert.equal(failed.attemptsMade, 2);
+  });
+
+  it('consumes only WORKER_QUEUES', async () => {
+    const { group, client } = await setup({ WORKER_QUEUES: 'batch' });
+    await group.start('worker').waitForMessage('Worker started');
+    const onDefault = await client.enqueue('fail', { message: 'x', times: 0 });
+    const onBatch = await client.enqueue('sleep', { ms: 0 });
+    await waitFor(async () => (await state(client, onBatch)) === 'completed', 'batch job done');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await state(client, onDefault), 'waiting');
+  });
+
+  it('on SIGTERM lets an active job finish, then exits 0', async () => {
+    const { group, client } = await setup();
+    const worker = group.start('worker');
+    await worker.waitForMessage('Worker started');
+    const ref = await client.enqueue('sleep', { ms: 1500 });
+    await waitFor(async () => (await state(client, ref)) === 'active', 'job active');
+    worker.kill('SIGTERM');
+    const { code } = await worker.exited;
+    assert.equal(code, 0, worker.output());
+    assert.equal(await state(client, ref), 'completed');
+  });
+
+  it('past SHUTDOWN_TIMEOUT_MS hands the unfinished job back to the queue, where another worker completes it', async () => {
+    const { group, client } = await setup({ SHUTDOWN_TIMEOUT_MS: '300' });
+    const first = group.start('worker');
+    await first.waitForMessage('Worker started');
+    const ref = await client.enqueue('sleep', { ms: 4000 });
+    await waitFor(async () => (await state(client, ref)) === 'active', 'job active');
+    const t0 = Date.now();
+    first.kill('SIGTERM');
+    assert.equal((await first.exited).code, 0, first.output());
+    assert.ok(Date.now() - t0 < 3500, 'did not wait for the job');
+    assert.equal(await state(client, ref), 'waiting', 'back in the queue at once, not left active');
+    await group.start('worker').waitForMessage('Worker started');
+    await waitFor(async () => (await state(client, ref)) === 'completed', 'completed by the second worker', 20_000);
+  });
+});
+
+describe('worker runtime timeouts', () => {
+  it('fails a run that exceeds the contract timeout and aborts its signal, then retries it', async () => {
+    const { env, client } = await setup();
+    const lifecycle = new Lifecycle(silentLogger);
+    const aborted: string[] = [];
+    const slowSleep = { ...sleep, defaults: { ...sleep.defaults, timeoutMs: 200, attempts: 2, backoff: { type: 'fixed', delay: 10 } } };
+    await startWorkerRuntime({
+      config: testConfig(env),
+      logger: silentLogger,
+      lifecycle,
+      handlers: [
+        defineHandler(slowSleep, async (data, ctx) => {
+          ctx.signal.addEventListener('abort', () => aborted.push(String(ctx.signal.reason)));
+          await new Promise((r) => setTimeout(r, data.ms));
+          return 'too late';
+        }),
+      ],
+    });
+    try {
+      const ref = await client.enqueue('sleep', { ms: 1000 }, { attempts: 2 });
+      const failed = await waitFor(async () => ((await state(client, ref)) === 'failed' ? client.getJob(ref) : undefined), 'timed out');
+      assert.match(failed.failedReason ?? '', /exceeded its timeout of 200 ms/);
+      assert.equal(failed.attemptsMade, 2);
+      assert.equal(aborted.length, 2);
+    } finally {
+      await lifecycle.shutdown();
+    }
+  });
+});
