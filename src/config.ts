@@ -42,6 +42,7 @@ const envSchema = z
     REDIS_CLUSTER_NODES: hostPortList.optional(),
     REDIS_SENTINELS: hostPortList.optional(),
     REDIS_SENTINEL_MASTER: z.string().trim().min(1).optional(),
+    REDIS_SENTINEL_PASSWORD: optionalSecret,
     QUEUE_PREFIX: z
       .string()
       .trim()
@@ -141,6 +142,8 @@ export interface Config {
     readonly clusterNodes?: readonly string[];
     readonly sentinels?: readonly string[];
     readonly sentinelMaster?: string;
+    /** Password of the sentinels themselves (the data nodes' password comes from REDIS_URL). */
+    readonly sentinelPassword?: string;
   };
   readonly prefix: string;
   /** Where `npm start` looks for, or starts, a local Redis when REDIS_URL is unset. */
@@ -212,6 +215,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       clusterNodes: e.REDIS_CLUSTER_NODES,
       sentinels: e.REDIS_SENTINELS,
       sentinelMaster: e.REDIS_SENTINEL_MASTER,
+      sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
     },
     prefix: e.QUEUE_PREFIX,
     localRedis: {

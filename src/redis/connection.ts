@@ -33,8 +33,23 @@ function hostPort(entry: string): { host: string; port: number } {
 const retryStrategy = (times: number): number => Math.min(100 * 2 ** Math.min(times, 5), 3000);
 
 /**
+ * A master that was demoted to a replica (a Sentinel failover, a returning old master) keeps its
+ * client connections open but answers writes with READONLY. Reconnecting makes the client ask
+ * Sentinel (or the cluster) again and find the new master; 2 = also resend the failed command,
+ * which is safe because a READONLY command changed nothing.
+ */
+const reconnectOnReadOnly = (err: Error): 2 | false => (err.message.startsWith('READONLY') ? 2 : false);
+
+/**
  * Opens a new Redis connection (standalone, Sentinel or Cluster, as configured). The caller owns it
  * and must `quit()` it. Errors are logged, throttled, never thrown as unhandled events.
+ *
+ * - Standalone: `REDIS_URL`.
+ * - Sentinel: `REDIS_SENTINELS` + `REDIS_SENTINEL_MASTER`; user, password, db and TLS of the data
+ *   nodes still come from `REDIS_URL` (its host is ignored), the sentinels' own password from
+ *   `REDIS_SENTINEL_PASSWORD`. The client subscribes to `+switch-master` so a failover moves it at
+ *   once instead of when its old socket happens to fail.
+ * - Cluster: `REDIS_CLUSTER_NODES` are seeds; the client learns the rest of the topology from them.
  */
 export function createRedis(config: Config, role: ConnectionRole, logger?: Logger): RedisClient {
   const base = urlOptions(config.redis.url);
@@ -42,6 +57,7 @@ export function createRedis(config: Config, role: ConnectionRole, logger?: Logge
     maxRetriesPerRequest: role === 'worker' ? null : 1,
     enableOfflineQueue: role === 'worker',
     retryStrategy,
+    reconnectOnError: reconnectOnReadOnly,
     connectTimeout: 5000,
     lazyConnect: false,
   };
@@ -51,6 +67,11 @@ export function createRedis(config: Config, role: ConnectionRole, logger?: Logge
       redisOptions: { ...common, username: base.username, password: base.password, tls: base.tls },
       enableOfflineQueue: role === 'worker',
       clusterRetryStrategy: retryStrategy,
+      // Only masters: BullMQ reads its own writes, a replica may lag behind them.
+      scaleReads: 'master',
+      // Managed clusters (ElastiCache, MemoryDB) with TLS announce names their certificates are
+      // issued for; resolving them to IPs first would fail the TLS host check.
+      ...(base.tls ? { dnsLookup: (address: string, done: (err: null, address: string) => void) => done(null, address) } : {}),
     });
   } else if (config.redis.sentinels) {
     client = new Redis({
@@ -59,9 +80,12 @@ export function createRedis(config: Config, role: ConnectionRole, logger?: Logge
       name: config.redis.sentinelMaster,
       username: base.username,
       password: base.password,
-      sentinelPassword: base.password,
+      sentinelPassword: config.redis.sentinelPassword,
       db: base.db,
+      tls: base.tls,
+      enableTLSForSentinelMode: Boolean(base.tls),
       sentinelRetryStrategy: retryStrategy,
+      failoverDetector: true,
     });
   } else {
     client = new Redis({ ...common, ...base });
