@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { JobCenterClient } from '../src/client.js';
+import { Cron } from '../src/cron.js';
+import { ValidationError } from '../src/errors.js';
+import { testClient } from './support/center.js';
+import { ProcessGroup, waitFor, type CenterProcess } from './support/processes.js';
+import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
+
+let redis: TestRedis;
+const groups: ProcessGroup[] = [];
+const clients: JobCenterClient[] = [];
+
+before(async () => {
+  redis = await startTestRedis();
+});
+after(async () => {
+  await Promise.all(groups.map((g) => g.stopAll()));
+  await Promise.all(clients.map((c) => c.close()));
+  await redis.stop();
+});
+
+async function setup() {
+  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix() };
+  const group = new ProcessGroup(env);
+  groups.push(group);
+  const client = await testClient(env);
+  clients.push(client);
+  return { env, group, client };
+}
+
+/** Heartbeat executions recorded by the handlers of `workers`: job id → how many times it ran, and where. */
+function heartbeats(workers: CenterProcess[]): Map<string, string[]> {
+  const runs = new Map<string, string[]>();
+  for (const w of workers) {
+    for (const line of w.lines) {
+      if (typeof line.msg === 'string' && line.msg.startsWith('Hello World!')) {
+        const id = String(line.job);
+        runs.set(id, [...(runs.get(id) ?? []), w.name]);
+      }
+    }
+  }
+  return runs;
+}
+
+describe('declared schedules', () => {
+  it('three producers and two workers: the per-second heartbeat fires once per second, every second', async () => {
+    const { group } = await setup();
+    const producers = [group.start('producer'), group.start('producer'), group.start('producer')];
+    const workers = [group.start('worker'), group.start('worker')];
+    await Promise.all(producers.map((p) => p.waitForMessage('Schedules synced')));
+    await Promise.all(workers.map((w) => w.waitForMessage('Worker started')));
+    await waitFor(() => heartbeats(workers).size >= 8, '8 heartbeats', 20_000);
+    const runs = heartbeats(workers);
+    const ticks = [...runs.keys()].map((id) => Number(id.split(':').at(-1))).sort((a, b) => a - b);
+    for (const [id, where] of runs) assert.equal(where.length, 1, `${id} ran ${where.length} times (${where.join(', ')})`);
+    for (let i = 1; i < ticks.length; i++) assert.equal(ticks[i]! - ticks[i - 1]!, 1000, `ticks ${ticks.join(', ')}`);
+    assert.ok(producers.every((p) => p.running));
+  });
+
+  it('a producer sync upserts its schedules, prunes the ones it no longer declares, and keeps run-time schedules', async () => {
+    const { group, client } = await setup();
+    // What an earlier version of this producer declared, plus a schedule another service made at run time.
+    await client.schedules.sync('default', [
+      { id: 'retired-report', repeat: { cron: Cron.daily(3) }, name: 'scheduler-test', data: {} },
+    ]);
+    await client.recurring.upsert('made-by-a-service', { every: 60_000 }, 'scheduler-test', { note: 'keep me' });
+    const producer = group.start('producer');
+    const synced = await producer.waitForMessage('Schedules synced');
+    assert.deepEqual(synced.removed, ['retired-report']);
+    const ids = (await client.recurring.list()).map((s) => s.id).sort();
+    assert.deepEqual(ids, ['heartbeat', 'made-by-a-service', 'scheduler-test']);
+    const heartbeat = await client.recurring.get('heartbeat');
+    assert.equal(heartbeat?.cron, '* * * * * *');
+    assert.equal(heartbeat?.owner, 'default');
+    assert.ok(heartbeat?.next, 'has a next run time');
+  });
+
+  it('producers of two services (different PRODUCER_ID) do not prune each other', async () => {
+    const { client } = await setup();
+    await client.schedules.sync('billing', [{ id: 'invoices', repeat: { cron: Cron.daily(2) }, name: 'scheduler-test', data: {} }]);
+    await client.schedules.sync('reports', [{ id: 'weekly', repeat: { cron: Cron.weekly('monday') }, name: 'scheduler-test', data: {} }]);
+    await client.schedules.sync('billing', [{ id: 'invoices', repeat: { cron: Cron.daily(4) }, name: 'scheduler-test', data: {} }]);
+    const all = await client.recurring.list();
+    assert.deepEqual(all.map((s) => s.id).sort(), ['invoices', 'weekly']);
+    assert.equal(all.find((s) => s.id === 'invoices')?.cron, '0 4 * * *');
+  });
+
+  it('rejects an invalid declaration before writing anything', async () => {
+    const { client } = await setup();
+    await assert.rejects(
+      client.schedules.sync('default', [{ id: 'bad', repeat: { cron: '61 * * * *' }, name: 'scheduler-test', data: {} }]),
+      (e: unknown) => e instanceof ValidationError && e.details[0]?.field === 'cron',
+    );
+    await assert.rejects(
+      client.schedules.sync('default', [{ id: 'bad', repeat: { every: 1000 }, name: 'sleep', data: { ms: 'x' } }]),
+      (e: unknown) => e instanceof ValidationError && e.details[0]?.field === 'data.ms',
+    );
+    assert.deepEqual(await client.recurring.list(), []);
+  });
+});

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { freePort } from '../src/redis/redis-server.js';
+import { CenterProcess, ENTRIES } from './support/processes.js';
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return out;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+describe('npm start (supervisor)', () => {
+  it('starts a private Redis, producer, worker and server; heartbeat within 10 s; Ctrl-C leaves nothing behind', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jc-start-'));
+    dirs.push(dir);
+    const redisPort = await freePort();
+    const sup = new CenterProcess('supervisor', ENTRIES.supervisor, {
+      LOCAL_REDIS_PORT: String(redisPort),
+      LOCAL_REDIS_DIR: dir,
+      PORT: String(await freePort()),
+      QUEUE_PREFIX: 'startup',
+    });
+    try {
+      const t0 = Date.now();
+      await sup.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes(`private redis-server on 127.0.0.1:${redisPort}`));
+      await sup.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('[worker]') && l.msg.includes('Hello World!'), 15_000);
+      const elapsed = Date.now() - t0;
+      assert.ok(elapsed < 10_000, `first heartbeat after ${elapsed} ms`);
+      assert.ok(sup.raw.some((l) => /Board login .*admin \/ \S{12,}/.test(l)), 'prints the generated board login');
+      await sup.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('[server]') && l.msg.includes('Server listening'));
+      const kids = childrenOf(sup.child.pid!);
+      const cmd = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const cmds = kids.map(cmd);
+      for (const part of ['redis-server', 'producers/main.ts', 'workers/main.ts', 'src/server/main.ts']) {
+        assert.ok(cmds.some((c) => c.includes(part)), `a child runs ${part}: ${cmds.join(' | ')}`);
+      }
+      const beats = () => sup.raw.filter((l) => l.includes('Hello World!')).length;
+      const before = beats();
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.ok(beats() - before >= 2, 'heartbeat keeps going');
+
+      sup.kill('SIGINT');
+      const { code } = await sup.exited;
+      assert.equal(code, 0, sup.output());
+      assert.ok(sup.raw.some((l) => l.includes('Private redis-server stopped')));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(kids.filter(alive), [], 'no child process left behind');
+    } finally {
+      sup.kill('SIGKILL');
+    }
+  });
+
+  it('exits 1 with an actionable message on invalid configuration', async () => {
+    const sup = new CenterProcess('supervisor', ENTRIES.supervisor, { WORKER_QUEUES: 'nope' });
+    assert.equal((await sup.exited).code, 1);
+    assert.match(sup.output(), /WORKER_QUEUES.*unknown queue "nope"/);
+  });
+});
