@@ -4,13 +4,15 @@ import { queueNames } from './contracts/index.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const int = (min: number, max: number) =>
-  z
+const int = (min: number, max: number) => {
+  const allowed = `must be a whole number from ${min} to ${max}`;
+  return z
     .string()
     .trim()
-    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .regex(/^\d+$/, allowed)
     .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+    .pipe(z.number().int().min(min, allowed).max(max, allowed));
+};
 
 const hostPortList = z
   .string()
@@ -51,8 +53,8 @@ const envSchema = z
 
     WORKER_CONCURRENCY: int(1, 1000).default(5),
     WORKER_QUEUES: z.string().trim().default('all'),
-    WORKER_LOCK_DURATION_MS: int(1000, 3_600_000).default(30_000),
-    WORKER_STALLED_INTERVAL_MS: int(1000, 3_600_000).default(30_000),
+    WORKER_LOCK_DURATION_MS: int(200, 3_600_000).default(30_000),
+    WORKER_STALLED_INTERVAL_MS: int(100, 3_600_000).default(30_000),
     WORKER_MAX_STALLED_COUNT: int(0, 100).default(1),
     SHUTDOWN_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
     CONTINUATION_SWEEP_MS: int(100, 3_600_000).default(5_000),

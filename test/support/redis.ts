@@ -18,10 +18,11 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-export async function startTestRedis(options: { appendonly?: boolean } = {}): Promise<TestRedis> {
+export async function startTestRedis(options: { appendonly?: boolean; args?: string[] } = {}): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'jc-redis-'));
-  let server = await startRedisServer({ dir, appendonly: options.appendonly ?? true });
+  let server = await startRedisServer({ dir, appendonly: options.appendonly ?? true, args: options.args });
   const client = new Redis(server.url, { maxRetriesPerRequest: null });
+  client.on('error', () => {}); // expected while a test restarts the server
   const handle: TestRedis = {
     url: server.url,
     port: server.port,
@@ -30,7 +31,7 @@ export async function startTestRedis(options: { appendonly?: boolean } = {}): Pr
     async restart(downMs = 0) {
       await server.stop();
       if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
-      server = await startRedisServer({ dir, port: handle.port, appendonly: options.appendonly ?? true });
+      server = await startRedisServer({ dir, port: handle.port, appendonly: options.appendonly ?? true, args: options.args });
       handle.server = server;
     },
     async stop() {

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { JobCenterClient } from '../src/client.js';
+import { testClient } from './support/center.js';
+import { ProcessGroup, waitFor } from './support/processes.js';
+import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
+
+let redis: TestRedis;
+const groups: ProcessGroup[] = [];
+const clients: JobCenterClient[] = [];
+
+before(async () => {
+  redis = await startTestRedis();
+});
+after(async () => {
+  await Promise.all(groups.map((g) => g.stopAll()));
+  await Promise.all(clients.map((c) => c.close()));
+  await redis.stop();
+});
+
+// Short locks so a dead worker's job is noticed within about a second.
+const FAST_STALLS = { WORKER_LOCK_DURATION_MS: '1000', WORKER_STALLED_INTERVAL_MS: '500' };
+
+async function setup(extra: Record<string, string>) {
+  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix(), ...FAST_STALLS, ...extra };
+  const group = new ProcessGroup(env);
+  groups.push(group);
+  const client = await testClient(env);
+  clients.push(client);
+  return { group, client };
+}
+
+describe('worker crashes', () => {
+  it('a job whose worker is SIGKILLed mid-run is picked up by another worker and completes', async () => {
+    const { group, client } = await setup({ WORKER_MAX_STALLED_COUNT: '1' });
+    const first = group.start('worker');
+    await first.waitForMessage('Worker started');
+    const ref = await client.enqueue('sleep', { ms: 1500, result: 'survived' });
+    await waitFor(async () => (await client.getJob(ref))?.state === 'active', 'job active');
+    first.kill('SIGKILL');
+    await first.exited;
+    const second = group.start('worker');
+    await second.waitForMessage('Worker started');
+    const done = await waitFor(async () => {
+      const j = await client.getJob(ref);
+      return j?.state === 'completed' ? j : undefined;
+    }, 'completed by the second worker', 20_000);
+    assert.equal((done.returnValue as { result: unknown }).result, 'survived');
+    await second.waitForMessage('Job stalled');
+  });
+
+  it('a job that keeps killing its workers ends failed after WORKER_MAX_STALLED_COUNT, not in a loop', async () => {
+    const { group, client } = await setup({ WORKER_MAX_STALLED_COUNT: '1' });
+    const ref = await client.enqueue('sleep', { ms: 60_000 });
+    let kills = 0;
+    let starts = 0;
+    for (;;) {
+      const worker = group.start('worker');
+      await worker.waitForMessage('Worker started');
+      // Wait until this worker has started the job (a new start), or the job has failed.
+      const job = await waitFor(async () => {
+        const j = await client.queues.get(ref.queue).getJob(ref.id);
+        const state = await j?.getState();
+        return state === 'failed' || (state === 'active' && (j?.attemptsStarted ?? 0) > starts) ? j : undefined;
+      }, 'job started again or failed', 20_000);
+      if ((await job.getState()) === 'failed') {
+        await worker.stop();
+        break;
+      }
+      starts = job.attemptsStarted;
+      worker.kill('SIGKILL');
+      await worker.exited;
+      kills++;
+      assert.ok(kills <= 3, 'the job should have been failed by now');
+    }
+    const failed = await client.getJob(ref);
+    assert.equal(kills, 2, 'one stall is forgiven (maxStalledCount 1), the second fails the job');
+    assert.match(failed?.failedReason ?? '', /stalled more than allowable limit/);
+  });
+});

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { JobCenterClient } from '../src/client.js';
+import { UnavailableError } from '../src/errors.js';
+import { freePort } from '../src/redis/redis-server.js';
+import { testClient } from './support/center.js';
+import { ProcessGroup, waitFor, type CenterProcess } from './support/processes.js';
+import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
+
+let redis: TestRedis;
+const groups: ProcessGroup[] = [];
+const clients: JobCenterClient[] = [];
+
+before(async () => {
+  redis = await startTestRedis({ appendonly: true });
+});
+after(async () => {
+  await Promise.all(groups.map((g) => g.stopAll()));
+  await Promise.all(clients.map((c) => c.close()));
+  await redis.stop();
+});
+
+const TOKEN = 'outage-test-token-0123456789';
+
+function heartbeatIds(worker: CenterProcess): string[] {
+  return worker.lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('Hello World!')).map((l) => String(l.job));
+}
+
+describe('Redis outage', () => {
+  it('every process survives a Redis restart; health says 503 and enqueues fail fast meanwhile; nothing is lost or doubled', { timeout: 90_000 }, async () => {
+    const port = await freePort();
+    const env = {
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: uniquePrefix(),
+      PORT: String(port),
+      API_TOKEN: TOKEN,
+      BOARD_USER: 'admin',
+      BOARD_PASSWORD: 'outage-test-password',
+    };
+    const group = new ProcessGroup(env);
+    groups.push(group);
+    const producer = group.start('producer');
+    const worker = group.start('worker', { WORKER_CONCURRENCY: '2' });
+    const server = group.start('server');
+    await Promise.all([
+      producer.waitForMessage('Schedules synced'),
+      worker.waitForMessage('Worker started'),
+      server.waitForMessage('Server listening'),
+    ]);
+    const client = await testClient(env);
+    clients.push(client);
+    const health = () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status);
+    assert.equal(await health(), 200);
+
+    // Accepted before the outage: a backlog the worker cannot finish before Redis goes away.
+    const accepted = [];
+    for (let i = 0; i < 12; i++) accepted.push(await client.enqueue('sleep', { ms: 250, result: i }));
+    await waitFor(() => heartbeatIds(worker).length >= 2, 'heartbeats before the outage');
+
+    await redis.server.stop();
+    await waitFor(async () => (await health()) === 503, 'healthz 503 while Redis is down', 5000);
+    const t0 = Date.now();
+    await assert.rejects(client.enqueue('sleep', { ms: 1 }), UnavailableError);
+    assert.ok(Date.now() - t0 < 1000, `client enqueue failed fast (${Date.now() - t0} ms)`);
+    const t1 = Date.now();
+    const res = await fetch(`http://127.0.0.1:${port}/api/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'sleep', data: { ms: 1 } }),
+    });
+    assert.equal(res.status, 503, await res.text());
+    assert.ok(Date.now() - t1 < 2000, `HTTP enqueue failed fast (${Date.now() - t1} ms)`);
+    await new Promise((r) => setTimeout(r, 1500));
+
+    await redis.restart();
+    await waitFor(async () => (await health()) === 200, 'healthz 200 after Redis is back', 15_000);
+    for (const ref of accepted) {
+      await waitFor(async () => (await client.getJob(ref))?.state === 'completed', `job ${ref.id} completed`, 30_000);
+    }
+    const ranSleep = worker.lines.filter((l) => l.msg === 'Job failed' || l.msg === 'Job attempt failed; will retry');
+    assert.deepEqual(ranSleep, [], 'no job failed because of the outage');
+
+    const beatsAfter = heartbeatIds(worker).length;
+    await waitFor(() => heartbeatIds(worker).length >= beatsAfter + 3, 'heartbeats keep firing after the outage', 15_000);
+    const ids = heartbeatIds(worker);
+    assert.equal(new Set(ids).size, ids.length, 'no heartbeat tick ran twice');
+    for (const p of [producer, worker, server]) assert.ok(p.running, `${p.name} survived:\n${p.output()}`);
+    assert.ok(worker.lines.some((l) => l.msg === 'Redis connection restored'), 'worker logged the reconnect');
+  });
+
+  it('warns at start when Redis may evict keys', async () => {
+    const lru = await startTestRedis({ appendonly: false, args: ['--maxmemory-policy', 'allkeys-lru'] });
+    try {
+      const group = new ProcessGroup({ REDIS_URL: lru.url, QUEUE_PREFIX: uniquePrefix() });
+      groups.push(group);
+      const worker = group.start('worker');
+      const line = await worker.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('maxmemory-policy is "allkeys-lru"'));
+      assert.equal(line.level, 40, 'logged as a warning');
+      await worker.stop();
+    } finally {
+      await lru.stop();
+    }
+  });
+});
