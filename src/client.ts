@@ -1,12 +1,12 @@
 import type { Job, JobsOptions } from 'bullmq';
-import type { Config } from './config.js';
+import { loadConfig, type Config } from './config.js';
 import type { JobName, Jobs } from './contracts/index.js';
 import { Continuations, type ContinueOn, type JobRef } from './continuations.js';
 import { NotFoundError, UnavailableError, ValidationError } from './errors.js';
 import { parsePayload, type PayloadInput } from './jobs/contract.js';
 import { contractFor, jobOptions, validateJobId } from './jobs/options.js';
 import type { Lifecycle } from './lifecycle.js';
-import type { Logger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
 import { Queues } from './queues.js';
 import { Schedules, type OverlapPolicy, type Repeat, type ScheduleInfo } from './schedules.js';
 
@@ -46,6 +46,8 @@ export interface JobInfo {
 export interface Created extends JobRef {
   name: string;
   state: string;
+  /** True when the idempotency key (`jobId`) matched an existing job: nothing new was added. */
+  duplicate?: boolean;
 }
 
 const iso = (ms: number | undefined | null): string | null => (ms ? new Date(ms).toISOString() : null);
@@ -89,6 +91,11 @@ export class JobCenterClient {
 
   /** Runs `fn`, turning connection failures into {@link UnavailableError}. */
   async #guard<T>(fn: () => Promise<T>): Promise<T> {
+    // A fail-fast connection that is not ready would reject anyway; before its first connect,
+    // BullMQ would wait for it instead, so answer at once.
+    if (this.queues.redis.status !== 'ready' && this.queues.redis.status !== 'connect') {
+      throw new UnavailableError(`Redis is unreachable (connection ${this.queues.redis.status}), nothing was written`);
+    }
     try {
       return await fn();
     } catch (err) {
@@ -146,9 +153,16 @@ export class JobCenterClient {
       }
       overrides.attempts = opts.attempts;
     }
+    const queue = this.queues.get(contract.queue);
     return this.#guard(async () => {
-      const job = await this.queues.get(contract.queue).add(contract.name, payload, jobOptions(contract, overrides));
-      return { id: String(job.id), queue: contract.queue, name: contract.name, state: delay > 0 ? 'delayed' : 'waiting' };
+      const job = await queue.add(contract.name, payload, jobOptions(contract, overrides));
+      const created: Created = { id: String(job.id), queue: contract.queue, name: contract.name, state: delay > 0 ? 'delayed' : 'waiting' };
+      if (opts.jobId === undefined) return created;
+      // BullMQ ignores an add whose id exists and returns our local copy: report the stored job.
+      const stored = await queue.getJob(created.id);
+      if (!stored) return created;
+      const duplicate = stored.timestamp !== job.timestamp || stored.name !== job.name;
+      return { ...created, name: stored.name, state: await stored.getState(), ...(duplicate ? { duplicate } : {}) };
     });
   }
 
@@ -184,7 +198,10 @@ export class JobCenterClient {
       name: N,
       data: PayloadInput<Jobs[N]>,
       opts: { overlap?: OverlapPolicy } = {},
-    ): Promise<ScheduleInfo> => this.#guard(() => this.schedules.upsert({ id, repeat, name, data, overlap: opts.overlap })),
+    ): Promise<ScheduleInfo> => this.recurring.upsertUnchecked(id, repeat, name, data, opts),
+    /** Untyped {@link upsert} for names known only at run time (HTTP, CLI); validates the same way. */
+    upsertUnchecked: (id: string, repeat: Repeat, name: string, data: unknown, opts: { overlap?: OverlapPolicy } = {}): Promise<ScheduleInfo> =>
+      this.#guard(() => this.schedules.upsert({ id, repeat, name, data, overlap: opts.overlap })),
     remove: (id: string): Promise<boolean> => this.#guard(() => this.schedules.remove(id)),
     list: (): Promise<ScheduleInfo[]> => this.#guard(() => this.schedules.list()),
     get: (id: string): Promise<ScheduleInfo | undefined> => this.#guard(() => this.schedules.get(id)),
@@ -214,6 +231,23 @@ export class JobCenterClient {
         finishedAt: null,
       };
     });
+  }
+
+  /**
+   * Resolves once Redis is connected. Calls made before that fail at once with
+   * {@link UnavailableError}, so a service that just started may want to wait here first.
+   * @throws UnavailableError after `timeoutMs`.
+   */
+  async ready(timeoutMs = 10_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new UnavailableError(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.queues.ready(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Closes the client's connections. */
@@ -264,6 +298,16 @@ export class ChainBuilder {
     }
     return created;
   }
+}
+
+/**
+ * A client configured from the environment (`REDIS_URL`, `QUEUE_PREFIX`, … as the center's own
+ * processes read it), for other Node services. Call `close()` when done.
+ * @throws ConfigError naming each bad variable.
+ */
+export function createClient(options: { env?: NodeJS.ProcessEnv; logger?: Logger } = {}): JobCenterClient {
+  const config = loadConfig(options.env ?? process.env);
+  return new JobCenterClient(config, options.logger ?? createLogger(config, 'job-center-client'));
 }
 
 export { NotFoundError, UnavailableError, ValidationError };

@@ -70,7 +70,7 @@ export class Continuations {
     name: string,
     data: unknown,
     options: { on?: ContinueOn; key?: string; opts?: JobsOptions } = {},
-  ): Promise<{ id: string; queue: string; name: string; state: string }> {
+  ): Promise<{ id: string; queue: string; name: string; state: string; duplicate?: boolean }> {
     const contract = contractFor(name);
     const payload = parsePayload(contract, data);
     const on = options.on ?? 'success';
@@ -101,8 +101,16 @@ export class Continuations {
       await redis.sadd(this.#key('cont-pending'), `${parent.queue}/${parent.id}`);
     }
     await this.resolve(parent);
-    const state = (await redis.hget(this.#specKey(ref), 'state')) ?? 'awaiting';
-    return { id, queue: contract.queue, name: contract.name, state: state === 'released' ? 'waiting' : state };
+    const [stored, spec] = await Promise.all([this.queues.get(ref.queue).getJob(id), redis.hmget(this.#specKey(ref), 'name', 'state')]);
+    // Released (or cancelled, which is added too so that it shows up failed): report the job itself.
+    const state = stored ? await stored.getState() : (spec[1] ?? 'awaiting');
+    return {
+      id,
+      queue: contract.queue,
+      name: spec[0] ?? contract.name,
+      state,
+      ...(created ? {} : { duplicate: true }),
+    };
   }
 
   async #exists(ref: JobRef): Promise<boolean> {

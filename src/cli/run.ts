@@ -1,0 +1,260 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { z } from 'zod';
+import { JobCenterClient, type Repeat } from '../client.js';
+import { loadConfig, type Config } from '../config.js';
+import { jobs } from '../contracts/index.js';
+import { ConfigError, NotFoundError, UnavailableError, ValidationError } from '../errors.js';
+import { COMMAND_USAGE, MAIN_USAGE } from './usage.js';
+
+/*
+ * `npm run cli -- <command>`: the typed client on the command line. Results are JSON on stdout,
+ * errors a message on stderr; exit 0 / 1 (failed) / 2 (bad usage or input).
+ */
+
+class UsageError extends Error {}
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  data: { type: 'string' },
+  'job-id': { type: 'string' },
+  priority: { type: 'string' },
+  attempts: { type: 'string' },
+  delay: { type: 'string' },
+  at: { type: 'string' },
+  after: { type: 'string' },
+  on: { type: 'string' },
+  cron: { type: 'string' },
+  tz: { type: 'string' },
+  every: { type: 'string' },
+  overlap: { type: 'string' },
+  timeout: { type: 'string' },
+} as const;
+
+type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+/** Options each command accepts besides --help and --timeout. */
+const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
+  enqueue: ['data', 'job-id', 'priority', 'attempts'],
+  schedule: ['data', 'job-id', 'delay', 'at'],
+  continue: ['data', 'job-id', 'after', 'on'],
+  'recurring upsert': ['data', 'cron', 'tz', 'every', 'overlap'],
+};
+
+function fail(message: string): never {
+  throw new UsageError(message);
+}
+
+/** `5000`, `250ms`, `30s`, `10m`, `2h`, `1d` → milliseconds. */
+export function parseDuration(text: string, option: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) fail(`--${option} must be a duration such as 5000 (ms), 30s, 10m, 2h or 1d, got ${JSON.stringify(text)}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 'ms']!;
+  return Number(m[1]) * unit;
+}
+
+function parseInteger(text: string | undefined, option: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text.trim())) fail(`--${option} must be a whole number, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+function parseData(text: string | undefined): unknown {
+  if (text === undefined) return {};
+  let source = text;
+  if (text === '-') source = readFileSync(0, 'utf8');
+  else if (text.startsWith('@')) {
+    try {
+      source = readFileSync(text.slice(1), 'utf8');
+    } catch (err) {
+      fail(`--data ${text}: cannot read the file (${(err as Error).message})`);
+    }
+  }
+  try {
+    return JSON.parse(source);
+  } catch (err) {
+    throw new ValidationError(`--data must be JSON: ${(err as Error).message}`, [{ field: 'data', message: 'data must be valid JSON' }]);
+  }
+}
+
+function parseRef(text: string, what: string): { queue: string; id: string } {
+  const slash = text.indexOf('/');
+  if (slash <= 0 || slash === text.length - 1) fail(`${what} must be QUEUE/ID, e.g. batch/42, got ${JSON.stringify(text)}`);
+  return { queue: text.slice(0, slash), id: text.slice(slash + 1) };
+}
+
+function arity(positionals: string[], n: number, usage: string): void {
+  if (positionals.length < n) fail(`Missing arguments. ${usage}`);
+  if (positionals.length > n) fail(`Unexpected argument ${JSON.stringify(positionals[n])}. ${usage}`);
+}
+
+type Command = (client: JobCenterClient, args: string[], v: Values) => Promise<unknown>;
+
+const COMMANDS: Record<string, Command> = {
+  enqueue: async (client, args, v) => {
+    arity(args, 1, 'Usage: enqueue <name> [--data JSON]');
+    return client.add(args[0]!, parseData(v.data), {
+      jobId: v['job-id'],
+      priority: parseInteger(v.priority, 'priority'),
+      attempts: parseInteger(v.attempts, 'attempts'),
+    });
+  },
+  schedule: async (client, args, v) => {
+    arity(args, 1, 'Usage: schedule <name> (--delay DURATION | --at TIME)');
+    if ((v.delay === undefined) === (v.at === undefined)) fail('schedule needs exactly one of --delay and --at');
+    let at: Date | undefined;
+    if (v.at !== undefined) {
+      if (!z.iso.datetime({ offset: true }).safeParse(v.at).success) {
+        fail(`--at must be an ISO 8601 time with offset, e.g. 2030-01-01T09:00:00Z, got ${JSON.stringify(v.at)}`);
+      }
+      at = new Date(v.at);
+    }
+    return client.add(args[0]!, parseData(v.data), {
+      jobId: v['job-id'],
+      ...(v.delay !== undefined ? { delay: parseDuration(v.delay, 'delay') } : { at }),
+    });
+  },
+  continue: async (client, args, v) => {
+    arity(args, 1, 'Usage: continue <name> --after QUEUE/ID [--on success|finished]');
+    if (v.after === undefined) fail('continue needs --after QUEUE/ID (the parent job)');
+    if (v.on !== undefined && v.on !== 'success' && v.on !== 'finished') fail(`--on must be success or finished, got ${JSON.stringify(v.on)}`);
+    return client.continueWithUnchecked(parseRef(v.after, '--after'), args[0]!, parseData(v.data), {
+      on: v.on as 'success' | 'finished' | undefined,
+      jobId: v['job-id'],
+    });
+  },
+  'job status': async (client, args) => {
+    if (args.length !== 1 && args.length !== 2) fail('Usage: job status <queue>/<id>  (or: job status <queue> <id>)');
+    const ref = args.length === 2 ? { queue: args[0]!, id: args[1]! } : parseRef(args[0]!, 'The job');
+    client.queues.get(ref.queue);
+    const job = await client.getJob(ref);
+    if (!job) throw new NotFoundError(`No job ${ref.queue}/${ref.id} (never existed, or removed by retention)`);
+    return job;
+  },
+  'recurring list': async (client, args) => {
+    arity(args, 0, 'Usage: recurring list');
+    return client.recurring.list();
+  },
+  'recurring upsert': async (client, args, v) => {
+    arity(args, 2, 'Usage: recurring upsert <id> <name> (--cron PATTERN [--tz ZONE] | --every DURATION)');
+    if ((v.cron === undefined) === (v.every === undefined)) fail('recurring upsert needs exactly one of --cron and --every');
+    if (v.tz !== undefined && v.cron === undefined) fail('--tz applies to --cron only');
+    if (v.overlap !== undefined && v.overlap !== 'allow' && v.overlap !== 'skip') {
+      fail(`--overlap must be allow or skip, got ${JSON.stringify(v.overlap)}`);
+    }
+    const repeat: Repeat = v.cron !== undefined ? { cron: v.cron, ...(v.tz ? { tz: v.tz } : {}) } : { every: parseDuration(v.every!, 'every') };
+    return client.recurring.upsertUnchecked(args[0]!, repeat, args[1]!, parseData(v.data), {
+      overlap: v.overlap as 'allow' | 'skip' | undefined,
+    });
+  },
+  'recurring remove': async (client, args) => {
+    arity(args, 1, 'Usage: recurring remove <id>');
+    if (!(await client.recurring.remove(args[0]!))) throw new NotFoundError(`No recurring job with id ${JSON.stringify(args[0])}`);
+    return { id: args[0], removed: true };
+  },
+  'recurring trigger': async (client, args) => {
+    arity(args, 1, 'Usage: recurring trigger <id>');
+    return client.recurring.trigger(args[0]!);
+  },
+};
+
+function jobCatalog(): unknown {
+  return Object.values(jobs).map((c) => ({
+    name: c.name,
+    queue: c.queue,
+    description: c.description,
+    payload: (({ $schema: _ignored, ...rest }) => rest)(z.toJSONSchema(c.schema, { io: 'input', unrepresentable: 'any' })),
+  }));
+}
+
+function redactedRedis(config: Config): string {
+  if (config.redis.clusterNodes) return `cluster ${config.redis.clusterNodes.join(',')}`;
+  if (config.redis.sentinels) return `sentinels ${config.redis.sentinels.join(',')}`;
+  const u = new URL(config.redis.url);
+  if (u.password) u.password = '***';
+  return u.toString();
+}
+
+/** Runs one CLI invocation; resolves with the exit code. */
+export async function run(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    err(`error: ${(e as Error).message}\nRun with --help for usage.\n`);
+    return 2;
+  }
+  const v = parsed.values as Values;
+  const positionals = [...parsed.positionals];
+  const first = positionals[0];
+  if (first === undefined || first === 'help' || (v.help && !COMMAND_USAGE[first])) {
+    const topic = first === 'help' ? positionals[1] : undefined;
+    out(topic && COMMAND_USAGE[topic] ? COMMAND_USAGE[topic] : MAIN_USAGE);
+    return first === undefined && !v.help ? 2 : 0;
+  }
+  if (v.help) {
+    out(COMMAND_USAGE[first]!);
+    return 0;
+  }
+  if (first === 'jobs') {
+    out(`${JSON.stringify(jobCatalog(), null, 2)}\n`);
+    return 0;
+  }
+  const grouped = first === 'job' || first === 'recurring';
+  const name = grouped ? `${first} ${positionals[1] ?? ''}`.trim() : first;
+  const command = COMMANDS[name];
+  if (!command) {
+    const hint = grouped ? COMMAND_USAGE[first] : MAIN_USAGE;
+    err(`error: unknown command ${JSON.stringify(name)}\n\n${hint}`);
+    return 2;
+  }
+  const allowed = new Set<string>(['help', 'timeout', ...(ALLOWED[name] ?? [])]);
+  const extra = Object.keys(v).filter((k) => !allowed.has(k));
+  if (extra.length > 0) {
+    err(`error: ${name} does not take ${extra.map((k) => `--${k}`).join(', ')}\nRun "${name} --help" for usage.\n`);
+    return 2;
+  }
+
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      err(`error: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const logger = pino({ level: process.env.LOG_LEVEL ? config.log.level : 'error', base: { proc: 'cli' } }, pino.destination(2));
+  const client = new JobCenterClient(config, logger);
+  try {
+    const timeout = v.timeout === undefined ? 5000 : (parseInteger(v.timeout, 'timeout') ?? 5000);
+    try {
+      await client.ready(timeout);
+    } catch {
+      throw new UnavailableError(`Redis at ${redactedRedis(config)} did not answer within ${timeout} ms (check REDIS_URL)`);
+    }
+    const result = await command(client, positionals.slice(grouped ? 2 : 1), v);
+    out(`${JSON.stringify(result, null, 2)}\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`error: ${e.message}\nRun "${name} --help" for usage.\n`);
+      return 2;
+    }
+    if (e instanceof ValidationError) {
+      const extra = e.details.filter((d) => !e.message.includes(d.message));
+      err(`error: ${e.message}\n${extra.map((d) => `  - ${d.message}\n`).join('')}`);
+      return 2;
+    }
+    if (e instanceof NotFoundError || e instanceof UnavailableError) {
+      err(`error: ${e.message}\n`);
+      return 1;
+    }
+    err(`error: ${(e as Error).message ?? String(e)}\n`);
+    return 1;
+  } finally {
+    await client.close().catch(() => {});
+  }
+}

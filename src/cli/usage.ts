@@ -1,0 +1,96 @@
+/** Help texts of the CLI, per command. */
+
+export const MAIN_USAGE = `Job Center CLI: enqueue, schedule and continue jobs, manage recurring jobs, read job state.
+
+Usage: npm run cli -- <command> [arguments] [options]
+
+Commands:
+  enqueue <name>                 Run a job now
+  schedule <name>                Run a job after --delay or at --at
+  continue <name>                Run a job after another one (--after QUEUE/ID) finishes
+  job status <queue>/<id>        Show a job's state, progress and result
+  recurring list                 List recurring jobs with their next run time
+  recurring upsert <id> <name>   Create or update a recurring job (--cron or --every)
+  recurring remove <id>          Remove a recurring job
+  recurring trigger <id>         Run a recurring job once now (its schedule is unchanged)
+  jobs                           List the job names, their queues and payload fields
+
+Options:
+  -h, --help                     Show help (also: help <command>, <command> --help)
+  --timeout MS                   How long to wait for Redis to answer (default 5000)
+
+Connection and key prefix come from the environment (and .env) like the other processes:
+REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS, QUEUE_PREFIX. Logs go to stderr (LOG_LEVEL, default error).
+
+Output: JSON on stdout. Exit codes: 0 done; 1 failed (not found, Redis unreachable); 2 bad usage or invalid input.
+
+Examples:
+  npm run cli -- enqueue sleep --data '{"ms":1000}'
+  npm run cli -- schedule hello-world --delay 30s
+  npm run cli -- continue sleep --after batch/42 --on finished --data '{"ms":10}'
+  npm run cli -- recurring upsert nightly-report scheduler-test --cron '0 3 * * *' --tz Europe/Paris
+  npm run cli -- job status batch/42
+`;
+
+const DATA = `  --data JSON                    The payload (default {}); @FILE reads a file, - reads stdin`;
+
+export const COMMAND_USAGE: Record<string, string> = {
+  enqueue: `Usage: npm run cli -- enqueue <name> [options]
+
+Runs job <name> now. The payload is checked against the job's contract before anything is written.
+
+Options:
+${DATA}
+  --job-id KEY                   Idempotency key: a second enqueue with the same key adds nothing
+  --priority N                   1 (highest) to 2097152
+  --attempts N                   Overrides the job's default number of tries
+`,
+  schedule: `Usage: npm run cli -- schedule <name> (--delay DURATION | --at TIME) [options]
+
+Runs job <name> later.
+
+Options:
+  --delay DURATION               e.g. 5000 (ms), 30s, 10m, 2h, 1d
+  --at TIME                      ISO 8601 time with offset, e.g. 2030-01-01T09:00:00Z
+${DATA}
+  --job-id KEY                   Idempotency key
+`,
+  continue: `Usage: npm run cli -- continue <name> --after QUEUE/ID [options]
+
+Runs job <name> once the existing job QUEUE/ID has finished (at once if it already has).
+
+Options:
+  --after QUEUE/ID               The parent job, e.g. batch/42
+  --on success|finished          success (default): only if the parent completed, else the
+                                 continuation ends failed with a "Cancelled" reason;
+                                 finished: either way
+${DATA}
+  --job-id KEY                   Idempotency key
+`,
+  job: `Usage: npm run cli -- job status <queue>/<id>
+       npm run cli -- job status <queue> <id>
+
+Prints the job's state, data, progress, attempts, return value, failure reason and times.
+Exit code 1 when there is no such job.
+`,
+  recurring: `Usage: npm run cli -- recurring <list | upsert | remove | trigger> ...
+
+  recurring list
+  recurring upsert <id> <name> (--cron PATTERN [--tz ZONE] | --every DURATION) [--data JSON] [--overlap allow|skip]
+  recurring remove <id>
+  recurring trigger <id>
+
+Options of upsert:
+  --cron PATTERN                 5 fields (minute hour day month weekday) or 6 with seconds first
+  --tz ZONE                      IANA time zone of the pattern, e.g. Europe/Paris (default: the processes' local zone)
+  --every DURATION               Fixed interval instead of cron, e.g. 60000, 30s, 5m
+  --overlap allow|skip           skip: skip a tick while the previous run is still active (default allow)
+${DATA}
+
+Ticks missed while no worker ran are not replayed: one catch-up run happens when a worker is back.
+`,
+  jobs: `Usage: npm run cli -- jobs
+
+Lists every job name this build knows, with its queue, description and payload JSON schema.
+`,
+};
