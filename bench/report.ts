@@ -1,0 +1,133 @@
+import type { FootprintResult } from './footprint.js';
+import type { EnqueueResult } from './enqueue.js';
+import type { Pair, PickupResult } from './latency.js';
+import type { Compared } from './stats.js';
+import type { ThroughputResult } from './throughput.js';
+
+/** Everything `npm run bench` writes as JSON. Sections are absent only when skipped with --only. */
+export interface Results {
+  meta: Record<string, unknown>;
+  enqueue?: EnqueueResult;
+  throughput?: ThroughputResult;
+  pickup?: PickupResult;
+  continuations?: Pair & { parentMs: number };
+  delayError?: Pair;
+  schedule?: Pair & { ticks: number };
+  footprint?: FootprintResult & {
+    rssIdleMB: Compared;
+    rssBusyMB?: Compared;
+    latenessWithLoad: Pair & { ticks: number };
+  };
+  targets: Target[];
+}
+
+export interface Target {
+  name: string;
+  ratio: number;
+  /** `>=` means ratio must be at least `bound`. */
+  op: '>=' | '<=';
+  bound: number;
+  met: boolean;
+}
+
+export function targets(r: Results): Target[] {
+  const out: Target[] = [];
+  const t = (name: string, ratio: number, op: '>=' | '<=', bound: number) =>
+    out.push({ name, ratio, op, bound, met: op === '>=' ? ratio >= bound : ratio <= bound });
+  if (r.enqueue) {
+    t('enqueue single, sequential', r.enqueue.sequential.ratio, '>=', 0.95);
+    t('enqueue single, concurrent', r.enqueue.concurrent.ratio, '>=', 0.95);
+    t('enqueue bulk', r.enqueue.bulk.ratio, '>=', 0.95);
+  }
+  if (r.throughput) {
+    t('throughput c=1', r.throughput.c1.ratio, '>=', 0.95);
+    t('throughput c=10', r.throughput.c10.ratio, '>=', 0.95);
+    t('throughput c=50', r.throughput.c50.ratio, '>=', 0.95);
+    t('throughput 2 processes', r.throughput.twoProcesses.ratio, '>=', 0.95);
+  }
+  if (r.pickup) {
+    t('pickup p99 idle', r.pickup.idle.p99Ratio, '<=', 1.2);
+    t('pickup p99 under load', r.pickup.load.p99Ratio, '<=', 1.2);
+  }
+  if (r.schedule) t('schedule lateness p99', r.schedule.p99Ratio, '<=', 1);
+  if (r.footprint) t('schedule lateness p99, many delayed jobs and schedules present', r.footprint.latenessWithLoad.p99Ratio, '<=', 1);
+  return out;
+}
+
+const fmt = (x: number | undefined, digits = 0): string =>
+  x === undefined || Number.isNaN(x) ? '-' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** The results as a Markdown table (also what the terminal shows). */
+export function table(r: Results): string {
+  const rows: string[][] = [];
+  const head = (title: string) => rows.push([`**${title}**`, '', '', '', '']);
+  const row = (name: string, center: string, bullmq: string, ratio: string, note = '') => rows.push([name, center, bullmq, ratio, note]);
+  const cmp = (name: string, c: Compared, digits = 0, note = '') =>
+    row(name, fmt(c.center, digits), fmt(c.bullmq, digits), fmt(c.ratio, 3), note);
+  const lat = (name: string, p: Pair, note = '') => {
+    row(`${name} p50`, fmt(p.center.p50, 1), fmt(p.bullmq.p50, 1), fmt(p.center.p50 / p.bullmq.p50, 2));
+    row(`${name} p99`, fmt(p.center.p99, 1), fmt(p.bullmq.p99, 1), fmt(p.p99Ratio, 2), note);
+    row(`${name} max`, fmt(p.center.max, 1), fmt(p.bullmq.max, 1), fmt(p.center.max / p.bullmq.max, 2), `n=${p.center.n}/${p.bullmq.n}`);
+  };
+  const mark = (name: string) => {
+    const found = r.targets.find((x) => x.name === name);
+    return found ? `target ${found.op} ${found.bound}: ${found.met ? 'met' : 'MISSED'}` : '';
+  };
+  if (r.enqueue) {
+    head('Enqueue (jobs/s): client.enqueue vs queue.add');
+    cmp('single adds, one at a time', r.enqueue.sequential, 0, mark('enqueue single, sequential'));
+    cmp(`single adds, ${r.meta.inFlight} in flight`, r.enqueue.concurrent, 0, mark('enqueue single, concurrent'));
+    cmp(`bulk, batches of ${r.meta.bulkBatch} (validated addBulk)`, r.enqueue.bulk, 0, mark('enqueue bulk'));
+  }
+  if (r.throughput) {
+    const tp = r.throughput;
+    head('Processing no-op jobs (jobs/s): startWorkerRuntime vs Worker');
+    cmp('1 process, concurrency 1', tp.c1, 0, mark('throughput c=1'));
+    cmp('1 process, concurrency 10', tp.c10, 0, mark('throughput c=10'));
+    cmp('1 process, concurrency 50', tp.c50, 0, mark('throughput c=50'));
+    cmp('2 processes, concurrency 10 each', tp.twoProcesses, 0, mark('throughput 2 processes'));
+    cmp('shipped `sleep` work at ms 0 (10 progress updates), c=10', tp.progressUpdates, 0, 'both sides do the same updates');
+    row('Redis round trips per job (MONITOR, c=10)', fmt(tp.roundTrips.center, 2), fmt(tp.roundTrips.bullmq, 2), fmt(tp.roundTrips.center / tp.roundTrips.bullmq, 2));
+    row('bee-queue reference, c=1 / 10 / 50', '', '', '', `${fmt(tp.bee.c1)} / ${fmt(tp.bee.c10)} / ${fmt(tp.bee.c50)} jobs/s`);
+  }
+  if (r.pickup) {
+    head(`Pickup latency, enqueue → handler start (ms), concurrency ${r.pickup.concurrency}`);
+    lat('idle', r.pickup.idle, mark('pickup p99 idle'));
+    lat(`under load (${r.pickup.load.rate} jobs/s)`, r.pickup.load, mark('pickup p99 under load'));
+  }
+  if (r.schedule) {
+    head(`Schedule lateness, per-second cron, ${r.schedule.ticks} ticks (ms)`);
+    lat('lateness', r.schedule, mark('schedule lateness p99'));
+  }
+  if (r.delayError) {
+    head('Delayed jobs (100-1000 ms): start − due (ms)');
+    lat('delay error', r.delayError);
+  }
+  if (r.continuations) {
+    head('Continuation hop, parent handler end → next job start (ms)');
+    lat('hop', r.continuations, 'bare = BullMQ flow (child → parent)');
+  }
+  if (r.footprint) {
+    const f = r.footprint;
+    head('Footprint');
+    cmp('worker RSS idle (MB)', f.rssIdleMB, 1);
+    if (f.rssBusyMB) cmp('worker RSS busy, peak at c=50 (MB)', f.rssBusyMB, 1);
+    row(
+      `Redis memory, ${fmt(f.delayed.center.count)} delayed jobs (MB)`,
+      fmt(f.delayed.center.mb, 1),
+      fmt(f.delayed.bullmq.mb, 1),
+      fmt(f.delayed.center.mb / f.delayed.bullmq.mb, 2),
+      `${f.delayed.center.bytesEach} / ${f.delayed.bullmq.bytesEach} bytes per job`,
+    );
+    row(
+      `Redis memory, ${fmt(f.schedules.center.count)} schedules (MB)`,
+      fmt(f.schedules.center.mb, 1),
+      fmt(f.schedules.bullmq.mb, 1),
+      fmt(f.schedules.center.mb / f.schedules.bullmq.mb, 2),
+      `${f.schedules.center.bytesEach} / ${f.schedules.bullmq.bytesEach} bytes per schedule`,
+    );
+    lat(`lateness with them present, ${f.latenessWithLoad.ticks} ticks`, f.latenessWithLoad, mark('schedule lateness p99, many delayed jobs and schedules present'));
+  }
+  const header = ['measurement', 'center', 'bare BullMQ', 'ratio', 'note'];
+  return [header, header.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}

@@ -1,0 +1,144 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { startRedisServer } from '../src/redis/redis-server.js';
+import { BareSide } from './bare-bullmq.js';
+import { CenterSide } from './center.js';
+import { WorkerChild } from './children.js';
+import { FULL, SMOKE, type Bench, type Side, type Sizes } from './context.js';
+import { benchEnqueue } from './enqueue.js';
+import { benchFootprint } from './footprint.js';
+import { benchContinuations, benchDelayError, benchPickup } from './latency.js';
+import { now } from './protocol.js';
+import { table, targets, type Results } from './report.js';
+import { scheduleLateness } from './schedules.js';
+import { compare, round2 } from './stats.js';
+import { benchThroughput } from './throughput.js';
+
+/*
+ * `npm run bench [-- --smoke] [--out file.json] [--rounds n] [--only a,b] [--profile dir]`
+ * Starts a private redis-server (persistence off), a center worker process and a bare BullMQ
+ * worker process, runs every measurement for both sides (alternating, several rounds), prints a
+ * Markdown table and writes the results as JSON.
+ */
+const SECTIONS = ['enqueue', 'throughput', 'pickup', 'continuations', 'delay', 'schedule', 'footprint'] as const;
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const { values: args } = parseArgs({
+  options: {
+    smoke: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    rounds: { type: 'string' },
+    only: { type: 'string' },
+    profile: { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+  },
+});
+
+const sizes: Sizes = { ...(args.smoke ? SMOKE : FULL) };
+if (args.rounds !== undefined) {
+  const n = Number(args.rounds);
+  if (!Number.isInteger(n) || n < 1 || n > 20) throw new Error(`Expected --rounds to be an integer from 1 to 20, got ${args.rounds}`);
+  sizes.rounds = n;
+}
+const only = new Set(args.only ? args.only.split(',').map((x) => x.trim()) : SECTIONS);
+for (const name of only) {
+  if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`Unknown --only section "${name}"; allowed: ${SECTIONS.join(', ')}`);
+}
+const outPath = resolve(args.out ?? join(ROOT, 'bench', 'results.json'));
+const cpuProfDir = args.profile ? resolve(args.profile) : undefined;
+if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
+
+const started = now();
+const log = (message: string): void => {
+  if (!args.quiet) process.stderr.write(`[bench +${((now() - started) / 1000).toFixed(1)}s] ${message}\n`);
+};
+
+function versionOf(pkg: string): string {
+  return (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'jc-bench-'));
+const redis = await startRedisServer({ dir, appendonly: false });
+const admin = new Redis(redis.url, { maxRetriesPerRequest: null });
+const children: WorkerChild[] = [];
+const producers: { close(): Promise<void> }[] = [];
+
+async function spawn(kind: WorkerChild['kind'], label: string, prefix: string, concurrency: number): Promise<WorkerChild> {
+  const child = new WorkerChild(kind, label, { url: redis.url, prefix, concurrency, cpuProfDir });
+  children.push(child);
+  await child.ready;
+  return child;
+}
+
+async function side(kind: 'center' | 'bullmq', prefix: string): Promise<Side> {
+  const producer = kind === 'center' ? new CenterSide(redis.url, prefix) : new BareSide(redis.url, prefix);
+  producers.push(producer);
+  await producer.ready();
+  return { kind, prefix, producer, worker: await spawn(kind, kind, prefix, 1) };
+}
+
+let exitCode = 0;
+try {
+  const cpu = /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown';
+  const redisVersion = /redis_version:(\S+)/.exec(await admin.info('server'))?.[1] ?? 'unknown';
+  log(`redis-server ${redisVersion} on ${redis.url}; rounds ${sizes.rounds}${args.smoke ? ' (smoke sizes)' : ''}`);
+  const sides = { center: await side('center', 'bc'), bullmq: await side('bullmq', 'bb') };
+  const bench: Bench = { url: redis.url, admin, sizes, sides, spawn, log };
+  await new Promise((r) => setTimeout(r, 1000));
+  const idle = { center: (await sides.center.worker.counts()).rss, bullmq: (await sides.bullmq.worker.counts()).rss };
+
+  const results: Results = {
+    meta: {
+      date: new Date().toISOString(),
+      smoke: args.smoke,
+      rounds: sizes.rounds,
+      sizes,
+      inFlight: sizes.inFlight,
+      bulkBatch: sizes.bulkBatch,
+      machine: { nproc: availableParallelism(), cpu, memoryGB: round2(totalmem() / 2 ** 30), loadavgAtStart: loadavg().map(round2) },
+      node: process.version,
+      redis: redisVersion,
+      bullmq: versionOf('bullmq'),
+      beeQueue: versionOf('bee-queue'),
+    },
+    targets: [],
+  };
+  if (only.has('enqueue')) results.enqueue = await benchEnqueue(bench);
+  if (only.has('throughput')) results.throughput = await benchThroughput(bench);
+  if (only.has('pickup')) results.pickup = await benchPickup(bench);
+  if (only.has('continuations')) results.continuations = await benchContinuations(bench);
+  if (only.has('delay')) results.delayError = await benchDelayError(bench);
+  if (only.has('schedule')) results.schedule = await scheduleLateness(bench, sizes.ticks, 'idle');
+  if (only.has('footprint')) {
+    const stored = await benchFootprint(bench);
+    const latenessWithLoad = await scheduleLateness(bench, sizes.loadedTicks, 'loaded');
+    const mb = (x: number) => x / 2 ** 20;
+    results.footprint = {
+      ...stored,
+      rssIdleMB: compare('MB', [mb(idle.center)], [mb(idle.bullmq)]),
+      rssBusyMB: results.throughput?.rssBusyMB,
+      latenessWithLoad,
+    };
+  }
+  results.targets = targets(results);
+  results.meta.durationSeconds = round2((now() - started) / 1000);
+  results.meta.loadavgAtEnd = loadavg().map(round2);
+  mkdirSync(dirname(outPath), { recursive: true });
+  writeFileSync(outPath, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`${table(results)}\n\nRounds: ${sizes.rounds}. Results written to ${outPath}\n`);
+} catch (err) {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  for (const c of children) if (c.output()) process.stderr.write(`--- ${c.label} output ---\n${c.output()}\n`);
+  exitCode = 1;
+} finally {
+  await Promise.allSettled(children.map((c) => c.stop()));
+  await Promise.allSettled(producers.map((p) => p.close()));
+  admin.disconnect();
+  await redis.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+process.exit(exitCode);

@@ -1,0 +1,202 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { sleep as sleepContract } from '../src/contracts/index.js';
+import { jobOptions } from '../src/jobs/options.js';
+import { BeeProducer } from './bare-bee.js';
+import type { WorkerChild } from './children.js';
+import { order, waitUntil, type Bench, type SideKind } from './context.js';
+import { now, type BenchData } from './protocol.js';
+import { compare, median, round2, type Compared } from './stats.js';
+
+/*
+ * Processing throughput of no-op jobs. Each run pauses the side's queue, fills it with N jobs
+ * (the same addBulk and job options for both sides: enqueue is measured elsewhere), resumes it and
+ * times resume → last handler end, as stamped inside the worker processes.
+ */
+export interface ThroughputResult {
+  c1: Compared;
+  c10: Compared;
+  c50: Compared;
+  twoProcesses: Compared;
+  /** Both sides running the shipped `sleep` handler's work at ms 0 (10 progress updates), c=10. */
+  progressUpdates: Compared;
+  /** Peak RSS of the worker process during the concurrency-50 runs, MB. */
+  rssBusyMB: Compared;
+  /** bee-queue reference, jobs/s (median of rounds). */
+  bee: { c1: number; c10: number; c50: number; rounds: Record<string, number[]> };
+  /** Client round trips to Redis per job (MONITOR, not counting commands run inside Lua scripts), c=10. */
+  roundTrips: { center: number; bullmq: number; jobs: number; byCommand: Record<SideKind, Record<string, number>> };
+}
+
+const DATA: BenchData = { ms: 0 };
+/** Both sides are filled with the options the center's contract gives `sleep` jobs. */
+const FILL_OPTS = jobOptions(sleepContract);
+
+async function fill(add: (items: BenchData[]) => Promise<unknown>, n: number): Promise<void> {
+  for (let done = 0; done < n; done += 1000) {
+    await add(Array.from({ length: Math.min(1000, n - done) }, () => DATA));
+  }
+}
+
+async function waitDone(workers: readonly WorkerChild[], n: number, timeoutMs: number) {
+  let counts = await Promise.all(workers.map((w) => w.counts()));
+  await waitUntil(
+    async () => {
+      counts = await Promise.all(workers.map((w) => w.counts()));
+      return counts.reduce((a, c) => a + c.count, 0) >= n;
+    },
+    `${n} jobs processed`,
+    timeoutMs,
+  );
+  return counts;
+}
+
+/** One timed run: jobs/s and the workers' peak RSS. */
+async function drain(queue: Queue, workers: readonly WorkerChild[], n: number): Promise<{ rate: number; rssPeak: number }> {
+  await queue.pause();
+  await fill((items) => queue.addBulk(items.map((data) => ({ name: 'sleep', data, opts: FILL_OPTS }))), n);
+  await Promise.all(workers.map((w) => w.reset()));
+  const t0 = now();
+  await queue.resume();
+  const counts = await waitDone(workers, n, 120_000 + n * 20);
+  const end = Math.max(...counts.map((c) => c.last));
+  return { rate: n / ((end - t0) / 1000), rssPeak: Math.max(...counts.map((c) => c.rssPeak)) };
+}
+
+
+export async function countRoundTrips(
+  admin: Redis,
+  run: () => Promise<void>,
+): Promise<{ total: number; byCommand: Record<string, number> }> {
+  const monitor = await admin.duplicate().monitor();
+  const byCommand: Record<string, number> = {};
+  let total = 0;
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source === 'lua') return;
+    const cmd = String(args[0]).toLowerCase();
+    byCommand[cmd] = (byCommand[cmd] ?? 0) + 1;
+    total++;
+  });
+  try {
+    await run();
+    await new Promise((r) => setTimeout(r, 200));
+  } finally {
+    monitor.disconnect();
+  }
+  return { total, byCommand };
+}
+
+export async function benchThroughput(b: Bench): Promise<ThroughputResult> {
+  const s = b.sizes;
+  const { center, bullmq } = b.sides;
+  const all = { center: [center.worker], bullmq: [bullmq.worker] } as Record<SideKind, WorkerChild[]>;
+
+  const runConfig = async (label: string, concurrency: number, n: number, workers = all) => {
+    for (const w of [...workers.center, ...workers.bullmq]) await w.setConcurrency(concurrency);
+    const rates: Record<SideKind, number[]> = { center: [], bullmq: [] };
+    const rss: Record<SideKind, number[]> = { center: [], bullmq: [] };
+    for (let round = 0; round < s.rounds; round++) {
+      for (const kind of order(round)) {
+        const r = await drain(b.sides[kind].producer.queue, workers[kind], n);
+        rates[kind].push(r.rate);
+        rss[kind].push(r.rssPeak / 2 ** 20);
+      }
+    }
+    b.log(`throughput ${label}: center ${round2(median(rates.center))} /s, bullmq ${round2(median(rates.bullmq))} /s`);
+    return { rate: compare('jobs/s', rates.center, rates.bullmq), rss: compare('MB', rss.center, rss.bullmq) };
+  };
+
+  // Warm-up run per side (JIT, script loading), not recorded.
+  for (const kind of ['center', 'bullmq'] as const) await drain(b.sides[kind].producer.queue, all[kind], Math.min(500, s.throughputJobs));
+
+  const c1 = (await runConfig('c=1', 1, s.throughputJobs)).rate;
+  const c10 = (await runConfig('c=10', 10, s.throughputJobs)).rate;
+  const r50 = await runConfig('c=50', 50, s.throughputJobs);
+  b.bareRateC10 = c10.bullmq;
+
+  const second = {
+    center: await b.spawn('center', 'center-2', center.prefix, 10),
+    bullmq: await b.spawn('bullmq', 'bullmq-2', bullmq.prefix, 10),
+  };
+  const twoProcesses = (
+    await runConfig('2 processes x c=10', 10, s.throughputJobs, {
+      center: [center.worker, second.center],
+      bullmq: [bullmq.worker, second.bullmq],
+    })
+  ).rate;
+  await Promise.all([second.center.stop(), second.bullmq.stop()]);
+
+  for (const side of [center, bullmq]) await side.worker.request({ type: 'progressMode', on: true });
+  const progressUpdates = (await runConfig('progress updates c=10', 10, s.progressJobs)).rate;
+  for (const side of [center, bullmq]) await side.worker.request({ type: 'progressMode', on: false });
+
+  // Round trips per job, counted apart from the timed runs (MONITOR slows Redis down).
+  const trips: Record<SideKind, { total: number; byCommand: Record<string, number> }> = {
+    center: { total: 0, byCommand: {} },
+    bullmq: { total: 0, byCommand: {} },
+  };
+  for (const kind of ['center', 'bullmq'] as const) {
+    await b.sides[kind].worker.setConcurrency(10);
+    const queue = b.sides[kind].producer.queue;
+    await queue.pause();
+    await fill((items) => queue.addBulk(items.map((data) => ({ name: 'sleep', data, opts: FILL_OPTS }))), s.roundTripJobs);
+    await b.sides[kind].worker.reset();
+    trips[kind] = await countRoundTrips(b.admin, async () => {
+      await queue.resume();
+      await waitDone([b.sides[kind].worker], s.roundTripJobs, 60_000);
+    });
+  }
+  const perJob = (t: { total: number }) => round2(t.total / s.roundTripJobs);
+  const byCommand = (t: { byCommand: Record<string, number> }) =>
+    Object.fromEntries(Object.entries(t.byCommand).map(([k, v]) => [k, round2(v / s.roundTripJobs)]).sort((x, y) => Number(y[1]) - Number(x[1])));
+
+  const bee = await benchBee(b);
+  return {
+    c1,
+    c10,
+    c50: r50.rate,
+    twoProcesses,
+    progressUpdates,
+    rssBusyMB: r50.rss,
+    bee,
+    roundTrips: {
+      center: perJob(trips.center),
+      bullmq: perJob(trips.bullmq),
+      jobs: s.roundTripJobs,
+      byCommand: { center: byCommand(trips.center), bullmq: byCommand(trips.bullmq) },
+    },
+  };
+}
+
+/** bee-queue at concurrency 1, 10 and 50: fill, then start processing (bee-queue has no pause). */
+async function benchBee(b: Bench): Promise<ThroughputResult['bee']> {
+  const s = b.sizes;
+  const prefix = 'bee';
+  const worker = await b.spawn('bee', 'bee', prefix, 1);
+  const producer = new BeeProducer(b.url, prefix);
+  await producer.ready();
+  const rounds: Record<string, number[]> = { c1: [], c10: [], c50: [] };
+  try {
+    for (const c of [1, 10, 50]) {
+      for (let round = 0; round < s.rounds; round++) {
+        await worker.request({ type: 'prepare', n: c });
+        await fill((items) => producer.addBulk(items), s.beeJobs);
+        await worker.reset();
+        const t0 = now();
+        await worker.request({ type: 'go' });
+        const [counts] = await waitDone([worker], s.beeJobs, 120_000);
+        rounds[`c${c}`]!.push(s.beeJobs / ((counts!.last - t0) / 1000));
+      }
+      b.log(`bee-queue c=${c}: ${round2(median(rounds[`c${c}`]!))} /s`);
+    }
+  } finally {
+    await producer.close();
+    await worker.stop();
+  }
+  return {
+    c1: round2(median(rounds.c1!)),
+    c10: round2(median(rounds.c10!)),
+    c50: round2(median(rounds.c50!)),
+    rounds: Object.fromEntries(Object.entries(rounds).map(([k, v]) => [k, v.map(round2)])),
+  };
+}
