@@ -24,7 +24,8 @@ export class CenterProcess {
   readonly lines: LogLine[] = [];
   readonly raw: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  #waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  #closed?: string;
+  #waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void; reject: (e: Error) => void }[] = [];
 
   constructor(
     readonly name: string,
@@ -38,6 +39,11 @@ export class CenterProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.exited = new Promise((r) => this.child.once('exit', (code, signal) => r({ code, signal })));
+    // After 'close' all output has been read: pending waits can only fail, so fail them now.
+    this.child.once('close', (code, signal) => {
+      this.#closed = `${this.name} exited (${signal ?? code}) before the awaited log line`;
+      for (const w of this.#waiters.splice(0)) w.reject(new Error(`${this.#closed}. Output:\n${this.output()}`));
+    });
     let buf = '';
     const onData = (chunk: Buffer) => {
       buf += chunk.toString();
@@ -68,6 +74,7 @@ export class CenterProcess {
   waitForLog(pred: (l: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> {
     const seen = this.lines.find(pred);
     if (seen) return Promise.resolve(seen);
+    if (this.#closed) return Promise.reject(new Error(`${this.#closed}. Output:\n${this.output()}`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new Error(`${this.name}: no matching log line within ${timeoutMs} ms. Output:\n${this.output()}`));
@@ -77,6 +84,10 @@ export class CenterProcess {
         resolve: (l) => {
           clearTimeout(timer);
           resolve(l);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
         },
       });
     });
