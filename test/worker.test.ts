@@ -83,6 +83,8 @@ describe('worker process', () => {
     const failed = await waitFor(async () => ((await state(client, always)) === 'failed' ? client.getJob(always) : undefined), 'always failed');
     assert.equal(failed.failedReason, 'always boom');
     assert.equal(failed.attemptsMade, 2);
+    const raw = await client.queues.get('default').getJob(always.id);
+    assert.match(raw?.stacktrace.at(-1) ?? '', /Error: always boom\n\s+at /, 'the stack is kept for the board');
   });
 
   it('consumes only WORKER_QUEUES', async () => {
