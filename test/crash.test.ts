@@ -1,34 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { JobCenterClient } from '../src/client.js';
-import { testClient } from './support/center.js';
-import { ProcessGroup, waitFor } from './support/processes.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
+import { describe, it } from 'node:test';
+import { useTestCenter } from './support/center.js';
+import { waitFor } from './support/processes.js';
 
-let redis: TestRedis;
-const groups: ProcessGroup[] = [];
-const clients: JobCenterClient[] = [];
-
-before(async () => {
-  redis = await startTestRedis();
-});
-after(async () => {
-  await Promise.all(groups.map((g) => g.stopAll()));
-  await Promise.all(clients.map((c) => c.close()));
-  await redis.stop();
-});
+const center = useTestCenter();
 
 // Short locks so a dead worker's job is noticed within about a second.
 const FAST_STALLS = { WORKER_LOCK_DURATION_MS: '1000', WORKER_STALLED_INTERVAL_MS: '500' };
-
-async function setup(extra: Record<string, string>) {
-  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix(), ...FAST_STALLS, ...extra };
-  const group = new ProcessGroup(env);
-  groups.push(group);
-  const client = await testClient(env);
-  clients.push(client);
-  return { group, client };
-}
+const setup = (extra: Record<string, string>) => center.setup({ ...FAST_STALLS, ...extra });
 
 describe('worker crashes', () => {
   it('a job whose worker is SIGKILLed mid-run is picked up by another worker and completes', async () => {

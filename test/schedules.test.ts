@@ -1,33 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { JobCenterClient } from '../src/client.js';
+import { describe, it } from 'node:test';
 import { Cron } from '../src/cron.js';
 import { ValidationError } from '../src/errors.js';
-import { testClient } from './support/center.js';
-import { ProcessGroup, waitFor, type CenterProcess } from './support/processes.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
+import { useTestCenter } from './support/center.js';
+import { waitFor, type CenterProcess } from './support/processes.js';
 
-let redis: TestRedis;
-const groups: ProcessGroup[] = [];
-const clients: JobCenterClient[] = [];
-
-before(async () => {
-  redis = await startTestRedis();
-});
-after(async () => {
-  await Promise.all(groups.map((g) => g.stopAll()));
-  await Promise.all(clients.map((c) => c.close()));
-  await redis.stop();
-});
-
-async function setup() {
-  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix() };
-  const group = new ProcessGroup(env);
-  groups.push(group);
-  const client = await testClient(env);
-  clients.push(client);
-  return { env, group, client };
-}
+const center = useTestCenter();
+const setup = (extra: Record<string, string> = {}) => center.setup(extra);
 
 /** Heartbeat executions recorded by the handlers of `workers`: job id → how many times it ran, and where. */
 function heartbeats(workers: CenterProcess[]): Map<string, string[]> {
