@@ -212,8 +212,10 @@ export class JobCenterClient {
   getJob(ref: JobRef): Promise<JobInfo | undefined> {
     return this.#guard(async () => {
       const queue = this.queues.get(ref.queue);
-      const job = await queue.getJob(ref.id);
-      if (job) return toInfo(job, ref.queue, await job.getState());
+      // State first, then the hash: a job seen as completed or failed is read with its final data.
+      const state = await queue.getJobState(ref.id);
+      const job = state === 'unknown' ? undefined : await queue.getJob(ref.id);
+      if (job) return toInfo(job, ref.queue, state);
       const awaiting = await this.continuations.awaiting(ref);
       if (!awaiting) return undefined;
       return {

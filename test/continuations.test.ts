@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { JobCenterClient, JobInfo, JobRef } from '../src/client.js';
+import { helloWorld } from '../src/contracts/index.js';
+import type { ParentOutcome } from '../src/continuations.js';
+import { Lifecycle } from '../src/lifecycle.js';
+import { defineHandler } from '../src/runtime/handler.js';
+import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
+import failHandler from '../workers/handlers/fail.js';
+import sleepHandler from '../workers/handlers/sleep.js';
+import { silentLogger, testClient, testConfig } from './support/center.js';
+import { ProcessGroup, waitFor, type CenterProcess } from './support/processes.js';
+import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
+
+/*
+ * Continuations against a real Redis and real worker processes: run once after the parent, at once
+ * for an already finished parent, cancelled visibly on a failed parent (on: success), run either way
+ * (on: finished), across queues, and exactly once when the worker is SIGKILLed between the parent's
+ * completion and the release.
+ */
+
+let redis: TestRedis;
+const groups: ProcessGroup[] = [];
+const clients: JobCenterClient[] = [];
+
+before(async () => {
+  redis = await startTestRedis();
+});
+after(async () => {
+  await Promise.all(groups.map((g) => g.stopAll()));
+  await Promise.all(clients.map((c) => c.close()));
+  await redis.stop();
+});
+
+async function setup(extra: Record<string, string> = {}) {
+  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix(), CONTINUATION_SWEEP_MS: '200', ...extra };
+  const group = new ProcessGroup(env);
+  groups.push(group);
+  const client = await testClient(env);
+  clients.push(client);
+  return { env, group, client };
+}
+
+async function settled(client: JobCenterClient, ref: JobRef, what = `${ref.queue}/${ref.id} finished`): Promise<JobInfo> {
+  return waitFor(async () => {
+    const job = await client.getJob(ref);
+    return job?.state === 'completed' || job?.state === 'failed' ? job : undefined;
+  }, what, 20_000);
+}
+
+/** Every job of `name` in `queue`, in any state: proves "exactly once" by counting. */
+async function jobsNamed(client: JobCenterClient, queue: string, name: string) {
+  const all = await client.queues.get(queue).getJobs(['completed', 'failed', 'active', 'waiting', 'delayed', 'prioritized']);
+  return all.filter((j) => j?.name === name);
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Handler runs of `scheduler-test` for job `id`, counted from the worker's own log lines. */
+function runsOf(worker: CenterProcess, id: string): number {
+  return worker.lines.filter((l) => l.msg === 'Scheduled job test ran' && l.job === id).length;
+}
+
+describe('continuations on one worker process', () => {
+  let client: JobCenterClient;
+  let worker: CenterProcess;
+  before(async () => {
+    const s = await setup();
+    client = s.client;
+    worker = s.group.start('worker');
+    await worker.waitForMessage('Worker started');
+  });
+
+  it('run once, on another queue, after the parent completes', async () => {
+    const parent = await client.enqueue('sleep', { ms: 400, result: 'p' });
+    const cont = await client.continueWith(parent, 'scheduler-test', { note: 'after sleep' });
+    assert.equal(cont.state, 'awaiting');
+    assert.equal(cont.queue, 'default');
+    assert.equal((await client.getJob(cont))?.state, 'awaiting', 'visible as awaiting before the parent ends');
+
+    const done = await settled(client, cont);
+    const p = await client.getJob(parent);
+    assert.equal(done.state, 'completed', JSON.stringify(done));
+    assert.ok(p?.finishedAt && done.processedAt && done.processedAt >= p.finishedAt, `${done.processedAt} after ${p?.finishedAt}`);
+    await pause(800); // several sweeps later, still exactly one run
+    assert.equal(runsOf(worker, cont.id), 1, worker.output());
+  });
+
+  it('run at once when the parent had already completed before registering', async () => {
+    const parent = await client.enqueue('sleep', { ms: 0 });
+    await settled(client, parent);
+    const cont = await client.continueWith(parent, 'scheduler-test', { note: 'late' });
+    assert.notEqual(cont.state, 'awaiting', 'released during registration');
+    const done = await settled(client, cont);
+    assert.equal(done.state, 'completed');
+    // Racing releases (hooks, sweepers, retries) add it once: the job id is deterministic.
+    await Promise.all(Array.from({ length: 5 }, () => client.continuations.resolve(parent)));
+    await pause(500);
+    assert.equal(runsOf(worker, cont.id), 1, worker.output());
+  });
+
+  it("on: 'success' + a parent that finally fails → the continuation ends failed, 'Cancelled', never run", async () => {
+    const parent = await client.enqueue('fail', { message: 'parent broke' }, { attempts: 2 });
+    const cont = await client.continueWith(parent, 'scheduler-test', {}, { on: 'success' });
+    const done = await settled(client, cont);
+    assert.equal(done.state, 'failed');
+    assert.match(done.failedReason ?? '', /^Cancelled: parent job default\/\d+ failed \(parent broke\)/);
+    assert.equal(done.returnValue, null);
+    assert.equal(runsOf(worker, cont.id), 0, 'the handler never ran');
+    assert.equal((await client.getJob(parent))?.attemptsMade, 2, 'cancelled only after the last attempt');
+  });
+
+  it("on: 'finished' runs after a failed parent too; idempotency keys register once", async () => {
+    const parent = await client.enqueue('fail', { message: 'nope' }, { attempts: 1 });
+    const first = await client.continueWith(parent, 'scheduler-test', { note: 'cleanup' }, { on: 'finished', jobId: 'cleanup-1' });
+    const again = await client.continueWith(parent, 'scheduler-test', { note: 'cleanup' }, { on: 'finished', jobId: 'cleanup-1' });
+    assert.equal(again.id, first.id);
+    assert.equal(again.duplicate, true);
+    const done = await settled(client, first);
+    assert.equal(done.state, 'completed', JSON.stringify(done));
+    assert.equal((await client.getJob(parent))?.state, 'failed');
+    assert.equal(runsOf(worker, first.id), 1);
+  });
+
+  it('a chain runs its steps in order, each after the previous one', async () => {
+    const steps = await client.chain().then('sleep', { ms: 100, result: 1 }).then('scheduler-test', {}).then('sleep', { ms: 0, result: 3 }).enqueue();
+    assert.deepEqual(steps.map((s) => s.state), ['waiting', 'awaiting', 'awaiting']);
+    const infos = [];
+    for (const step of steps) infos.push(await settled(client, step));
+    for (let i = 1; i < infos.length; i++) {
+      assert.equal(infos[i]!.state, 'completed');
+      assert.ok(infos[i]!.processedAt! >= infos[i - 1]!.finishedAt!, `step ${i} started after step ${i - 1} ended: ${JSON.stringify(infos)}`);
+    }
+  });
+});
+
+describe('continuations', () => {
+  it("the continuation's handler reads the parent's return value (ctx.parent())", async () => {
+    // An in-process worker runtime with a probe handler bound to an existing contract, so the test
+    // can see exactly what a handler receives.
+    const { env, client } = await setup();
+    const lifecycle = new Lifecycle(silentLogger);
+    const seen: (ParentOutcome | undefined)[] = [];
+    const probe = defineHandler(helloWorld, async (_data, ctx) => {
+      seen.push(ctx.parent());
+      return { parent: ctx.parent() };
+    });
+    await startWorkerRuntime({ config: testConfig(env), logger: silentLogger, lifecycle, handlers: [probe, failHandler, sleepHandler] });
+    try {
+      const ok = await client.enqueue('sleep', { ms: 50, result: { rows: 42 } });
+      const cont = await client.continueWith(ok, 'hello-world', {});
+      const done = await settled(client, cont);
+      assert.equal(done.state, 'completed', JSON.stringify(done));
+      const parent = (done.returnValue as { parent: ParentOutcome }).parent;
+      assert.equal(parent.state, 'completed');
+      assert.equal(parent.id, ok.id);
+      assert.deepEqual((parent.returnValue as { result: unknown }).result, { rows: 42 });
+      assert.equal(seen.length, 1);
+
+      const bad = await client.enqueue('fail', { message: 'no luck' }, { attempts: 1 });
+      const after = await client.continueWith(bad, 'hello-world', {}, { on: 'finished' });
+      const p2 = ((await settled(client, after)).returnValue as { parent: ParentOutcome }).parent;
+      assert.equal(p2.state, 'failed');
+      assert.equal(p2.failedReason, 'no luck');
+    } finally {
+      await lifecycle.shutdown();
+    }
+  });
+
+  it('a worker SIGKILLed between the parent completing and releasing: another worker releases it, exactly once', async () => {
+    const { group, client } = await setup();
+    const doomed = group.start('worker', { TEST_CRASH_AFTER_COMPLETE: 'sleep', CONTINUATION_SWEEP_MS: '3600000' });
+    await doomed.waitForMessage('Worker started');
+    const parent = await client.enqueue('sleep', { ms: 600, result: 'parent' });
+    const cont = await client.continueWith(parent, 'scheduler-test', { note: 'survives' });
+    assert.equal(cont.state, 'awaiting');
+    const exit = await waitFor(async () => (doomed.running ? undefined : doomed.exited), 'the doomed worker to die', 20_000);
+    assert.equal(exit?.signal, 'SIGKILL', doomed.output());
+    assert.equal((await client.getJob(parent))?.state, 'completed');
+    assert.equal((await client.getJob(cont))?.state, 'awaiting', 'the crash hit the window: nothing released it');
+
+    const rescuer = group.start('worker', { CONTINUATION_SWEEP_MS: '200' });
+    await rescuer.waitForMessage('Worker started');
+    const done = await settled(client, cont);
+    assert.equal(done.state, 'completed', JSON.stringify(done));
+    await pause(1000); // more sweeps: still one
+    const runs = await jobsNamed(client, 'default', 'scheduler-test');
+    assert.equal(runs.length, 1, `continuation jobs: ${runs.map((j) => j?.id).join(', ')}`);
+    assert.equal(runsOf(rescuer, cont.id), 1, rescuer.output());
+  });
+});
