@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { apiRouter } from './api.js';
 import type { AuditLog } from './audit.js';
+import { AuthFailures } from './auth.js';
 import { mountBoard } from './board.js';
 import { healthHandler } from './health.js';
 import { errorBody, errorHandler } from './http-errors.js';
@@ -22,14 +23,16 @@ export function buildApp(deps: ServerDeps): Express {
   const { config, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // One failed-login budget per client address, shared by the board and /metrics.
+  const failures = AuthFailures.fromConfig(config);
   app.get('/healthz', healthHandler(deps.client.queues.redis));
-  app.use('/metrics', metricsRouter(deps));
+  app.use('/metrics', metricsRouter(deps, failures));
   if (config.server.apiToken) {
     app.use('/api', apiRouter(deps));
   } else {
     logger.warn('API_TOKEN is not set: the HTTP API (/api) is not served');
   }
-  mountBoard(app, deps);
+  mountBoard(app, deps, failures);
   app.get('/', (_req, res) => res.redirect(config.server.board.basePath));
   app.use((req, res) => {
     res.status(404).json(errorBody(`No route for ${req.method} ${req.path}`));

@@ -1,51 +1,127 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import basicAuth from 'express-basic-auth';
-import type { Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Config } from '../config.js';
+import { jobs } from '../contracts/index.js';
 import { ConfigError } from '../errors.js';
 import type { ServerDeps } from './app.js';
-import { safeEqual } from './auth.js';
+import { auditBoardMutations } from './audit.js';
+import { accountOf, requireBoardLogin, type AuthFailures, type BoardRole } from './auth.js';
+import { errorBody } from './http-errors.js';
 
 /**
- * Refuses configurations that would expose the board: in production both BOARD_USER and
- * BOARD_PASSWORD are required.
- * @throws ConfigError naming the variables.
+ * Refuses configurations that would expose the board or make roles ambiguous. The board is never
+ * served without a login, in any environment: `npm start` generates a password for local runs.
+ * (A user without a password, or the reverse, is already refused by loadConfig.)
+ * @throws ConfigError naming the variables and how to fix them.
  */
 export function checkServerConfig(config: Config): void {
-  if (!config.server.board.admin) {
+  const { admin, viewer } = config.server.board;
+  if (!admin) {
+    const message =
+      config.env === 'production'
+        ? 'BOARD_USER and BOARD_PASSWORD are required with NODE_ENV=production: the board is never served ' +
+          'without a login. Set both (generate a password with: openssl rand -base64 24)'
+        : 'BOARD_USER and BOARD_PASSWORD are not set: the board is never served without a login. Set both in ' +
+          '.env, or run `npm start`, which generates a password for local runs and prints it';
+    throw new ConfigError([{ field: 'BOARD_PASSWORD', message }]);
+  }
+  if (viewer && viewer.user === admin.user) {
     throw new ConfigError([
       {
-        field: 'BOARD_PASSWORD',
-        message:
-          'BOARD_USER and BOARD_PASSWORD must both be set: the board is never served without authentication' +
-          (config.env === 'production' ? ' (NODE_ENV=production)' : ' (npm start generates them for local runs)'),
+        field: 'BOARD_VIEWER_USER',
+        message: `BOARD_VIEWER_USER must differ from BOARD_USER (both are ${JSON.stringify(admin.user)}): the audit log names users`,
       },
     ]);
   }
 }
 
-/** Mounts Bull Board for every declared queue at BOARD_BASE_PATH, behind basic auth. */
-export function mountBoard(app: Express, deps: ServerDeps): void {
+const BADGE_COLORS: Record<Config['env'], string> = {
+  production: '#c92a2a',
+  development: '#2b8a3e',
+  test: '#5c7cfa',
+};
+
+/** One Bull Board instance over every declared queue; the viewer's is read-only (buttons hidden, writes 405). */
+function createBoard(deps: ServerDeps, role: BoardRole): Express {
   const { config, client } = deps;
-  const admin = config.server.board.admin;
-  if (!admin) return;
-  const basePath = config.server.board.basePath;
   const serverAdapter = new ExpressAdapter();
-  serverAdapter.setBasePath(basePath);
-  createBullBoard({
-    queues: client.queues.all().map((q) => new BullMQAdapter(q)),
-    serverAdapter,
-    options: { uiConfig: { boardTitle: config.server.board.title } },
+  serverAdapter.setBasePath(config.server.board.basePath);
+  const queues = client.queues.all().map((queue) => {
+    const names = Object.values(jobs)
+      .filter((c) => c.queue === queue.name)
+      .map((c) => c.name);
+    return new BullMQAdapter(queue, {
+      readOnlyMode: role === 'viewer',
+      description: `Jobs: ${names.join(', ')}`,
+    });
   });
+  const miscLinks = [
+    ...(config.server.apiToken ? [{ text: 'HTTP API docs (OpenAPI)', url: '/api/openapi.json' }] : []),
+    { text: 'Health (/healthz)', url: '/healthz' },
+    { text: 'Prometheus metrics (/metrics)', url: '/metrics' },
+  ];
+  createBullBoard({
+    queues,
+    serverAdapter,
+    options: {
+      uiConfig: {
+        boardTitle: config.server.board.title,
+        environment: {
+          label: role === 'viewer' ? `${config.env} · read-only` : config.env,
+          color: BADGE_COLORS[config.env],
+          textColor: '#ffffff',
+        },
+        miscLinks,
+        // Every open tab polls every queue: pin Bull Board's default of 5 s so a stored
+        // per-browser preference cannot make it hammer Redis.
+        pollingInterval: { forceInterval: 5 },
+        // Per-minute completed/failed charts (needs the workers' `metrics` option to have data).
+        showMetrics: true,
+        sortQueues: true,
+      },
+    },
+  });
+  const board = serverAdapter.getRouter() as Express;
+  board.disable('x-powered-by');
+  // A sub-app per role: a request of another role leaves it with next('router') and goes on to
+  // the next board, so both boards live under the same base path.
+  const gate = express();
+  gate.disable('x-powered-by');
+  gate.use((_req, res, next) => (accountOf(res)?.role === role ? next() : next('router')));
+  gate.use(board);
+  return gate;
+}
+
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The viewer's read-only promise, enforced on the server whatever the UI shows: any write gets 403.
+ * (Bull Board's readOnlyMode answers most writes with 405 but silently accepts pause-all.)
+ */
+const refuseViewerWrites: RequestHandler = (req, res, next) => {
+  if (accountOf(res)?.role !== 'viewer' || READS.has(req.method)) return next();
+  res.status(403).json(
+    errorBody('The viewer account is read-only', [
+      { field: 'Authorization', message: 'log in with BOARD_USER to retry, remove, pause or trigger' },
+    ]),
+  );
+};
+
+/**
+ * Mounts Bull Board for every declared queue at BOARD_BASE_PATH: audit of every write, the failed
+ * login limit, basic auth, then the admin's board or the viewer's read-only one.
+ */
+export function mountBoard(app: Express, deps: ServerDeps, failures: AuthFailures): void {
+  const { config } = deps;
+  if (!config.server.board.admin) return;
+  const boards = [createBoard(deps, 'admin'), ...(config.server.board.viewer ? [createBoard(deps, 'viewer')] : [])];
   app.use(
-    basePath,
-    basicAuth({
-      authorizer: (user: string, password: string) => safeEqual(user, admin.user) && safeEqual(password, admin.password),
-      challenge: true,
-      realm: 'job-center',
-    }),
-    serverAdapter.getRouter(),
+    config.server.board.basePath,
+    auditBoardMutations(deps.audit),
+    ...requireBoardLogin(config, failures),
+    refuseViewerWrites,
+    ...boards,
   );
 }

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { JobCenterClient } from '../client.js';
+import { ConfigError } from '../errors.js';
 import { runProcess } from '../main.js';
 import { checkEvictionPolicy } from '../redis/connection.js';
 import { buildApp } from './app.js';
@@ -7,7 +8,20 @@ import { AuditLog } from './audit.js';
 import { checkServerConfig } from './board.js';
 
 runProcess('server', async ({ config, logger, lifecycle }) => {
-  checkServerConfig(config);
+  try {
+    checkServerConfig(config);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // Same shape as any other configuration error: to stderr, exit 1, before any connection opens.
+    process.stderr.write(`[server] ${err.message}\nSee .env.example for every variable and its allowed values.\n`);
+    process.exit(1);
+  }
+  const { admin, viewer, basePath } = config.server.board;
+  for (const [name, account] of [['BOARD_PASSWORD', admin], ['BOARD_VIEWER_PASSWORD', viewer]] as const) {
+    if (account && account.password.length < 12) {
+      logger.warn(`${name} is shorter than 12 characters; use a long random one (openssl rand -base64 24)`);
+    }
+  }
   const client = new JobCenterClient(config, logger, lifecycle);
   const app = buildApp({ config, logger, client, audit: new AuditLog(logger) });
   const server = app.listen(config.server.port, config.server.host);
@@ -20,9 +34,11 @@ runProcess('server', async ({ config, logger, lifecycle }) => {
     server.closeAllConnections();
   }));
   const { port } = server.address() as AddressInfo;
+  const host = config.server.host === '0.0.0.0' ? 'localhost' : config.server.host;
   logger.info(
-    { port, board: `http://${config.server.host}:${port}${config.server.board.basePath}` },
-    `Server listening on http://${config.server.host}:${port}`,
+    { port, board: `http://${host}:${port}${basePath}`, admin: admin?.user, viewer: viewer?.user ?? null },
+    `Server listening on http://${host}:${port}: board at ${basePath} (admin ${JSON.stringify(admin?.user)}` +
+      `${viewer ? `, read-only viewer ${JSON.stringify(viewer.user)}` : ', no viewer account'}), /healthz, /metrics`,
   );
   void client.queues.ready().then(() => checkEvictionPolicy(client.queues.redis, logger));
 });

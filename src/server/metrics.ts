@@ -1,15 +1,119 @@
+import type { Queue } from 'bullmq';
 import { Router } from 'express';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { ServerDeps } from './app.js';
-import { requireBearer } from './auth.js';
+import { requireTokenOrBoardLogin, type AuthFailures } from './auth.js';
 
-/** `GET /metrics`: Prometheus text for every queue (BullMQ's own exporter), behind the API token. */
-export function metricsRouter(deps: ServerDeps): Router {
+/** Job states reported per queue (BullMQ 6's JobState; a paused queue's jobs count as waiting). */
+export const JOB_STATES = ['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized', 'waiting-children'] as const;
+
+interface QueueSnapshot {
+  queue: string;
+  counts: Record<string, number>;
+  completedTotal: number;
+  failedTotal: number;
+  paused: boolean;
+  /** Undefined when Redis refuses CLIENT LIST (some managed services do). */
+  workers?: number;
+}
+
+async function snapshot(queue: Queue): Promise<QueueSnapshot> {
+  const [counts, completed, failed, paused, workers] = await Promise.all([
+    queue.getJobCounts(...JOB_STATES),
+    queue.getMetrics('completed', 0, 0),
+    queue.getMetrics('failed', 0, 0),
+    queue.isPaused(),
+    queue.getWorkersCount().catch(() => undefined),
+  ]);
+  return { queue: queue.name, counts, completedTotal: completed.meta.count, failedTotal: failed.meta.count, paused, workers };
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The center's Prometheus metrics, read from Redis on every scrape (so every server replica
+ * reports the same numbers). Completed/failed totals are BullMQ's metrics counters, which count
+ * only while workers run with the `metrics` option.
+ */
+export class CenterMetrics {
+  readonly registry = new Registry();
+  readonly #up = new Gauge({ name: 'jobcenter_redis_up', help: '1 when Redis answered this scrape, 0 otherwise', registers: [this.registry] });
+  readonly #jobs = new Gauge({
+    name: 'jobcenter_queue_jobs',
+    help: 'Jobs in the queue by state',
+    labelNames: ['queue', 'state'],
+    registers: [this.registry],
+  });
+  readonly #completed = new Counter({
+    name: 'jobcenter_jobs_completed_total',
+    help: 'Jobs completed since BullMQ metrics began (BullMQ metrics counter)',
+    labelNames: ['queue'],
+    registers: [this.registry],
+  });
+  readonly #failed = new Counter({
+    name: 'jobcenter_jobs_failed_total',
+    help: 'Jobs failed for good since BullMQ metrics began (BullMQ metrics counter)',
+    labelNames: ['queue'],
+    registers: [this.registry],
+  });
+  readonly #workers = new Gauge({
+    name: 'jobcenter_queue_workers',
+    help: 'Worker connections consuming the queue (BullMQ getWorkersCount)',
+    labelNames: ['queue'],
+    registers: [this.registry],
+  });
+  readonly #paused = new Gauge({
+    name: 'jobcenter_queue_paused',
+    help: '1 when the queue is paused',
+    labelNames: ['queue'],
+    registers: [this.registry],
+  });
+
+  constructor(
+    readonly queues: () => Queue[],
+    readonly deadlineMs = 5000,
+  ) {}
+
+  /** Prometheus text exposition (version 0.0.4) of the current state. */
+  async render(): Promise<string> {
+    let snaps: QueueSnapshot[] | undefined;
+    try {
+      snaps = await withDeadline(Promise.all(this.queues().map(snapshot)), this.deadlineMs);
+    } catch {
+      snaps = undefined;
+    }
+    for (const m of [this.#jobs, this.#completed, this.#failed, this.#workers, this.#paused]) m.reset();
+    this.#up.set(snaps ? 1 : 0);
+    for (const s of snaps ?? []) {
+      for (const state of JOB_STATES) this.#jobs.set({ queue: s.queue, state }, s.counts[state] ?? 0);
+      this.#completed.inc({ queue: s.queue }, s.completedTotal);
+      this.#failed.inc({ queue: s.queue }, s.failedTotal);
+      this.#paused.set({ queue: s.queue }, s.paused ? 1 : 0);
+      if (s.workers !== undefined) this.#workers.set({ queue: s.queue }, s.workers);
+    }
+    return this.registry.metrics();
+  }
+}
+
+/**
+ * `GET /metrics`: Prometheus text, for `Authorization: Bearer <API_TOKEN>` or board credentials
+ * (admin or viewer); 401 otherwise. Redis being down is reported as `jobcenter_redis_up 0`.
+ */
+export function metricsRouter(deps: ServerDeps, failures: AuthFailures): Router {
   const router = Router();
-  const token = deps.config.server.apiToken;
-  if (token) router.use(requireBearer(token));
+  const metrics = new CenterMetrics(() => deps.client.queues.all());
+  router.use(...requireTokenOrBoardLogin(deps.config, failures));
   router.get('/', async (_req, res) => {
-    const parts = await Promise.all(deps.client.queues.all().map((q) => q.exportPrometheusMetrics()));
-    res.type('text/plain; version=0.0.4').send(parts.join('\n'));
+    const text = await metrics.render();
+    res.set('Cache-Control', 'no-store').type(metrics.registry.contentType).send(text);
   });
   return router;
 }

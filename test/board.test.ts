@@ -1,0 +1,273 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Worker } from 'bullmq';
+import type { JobCenterClient, JobRef } from '../src/client.js';
+import { auditLines, http, parsePrometheus, startServer, type HttpOptions } from './board-support.js';
+import { testClient } from './support/center.js';
+import { ProcessGroup, waitFor, type CenterProcess } from './support/processes.js';
+import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
+
+/*
+ * One real server process (admin + viewer accounts, API token) against a private Redis: the board's
+ * authentication, roles, audit trail, failed-login limit, /metrics and /healthz over HTTP.
+ * Tests run in order and share state; the last one stops Redis.
+ */
+
+const ADMIN = { user: 'ops-admin', password: 'admin-password-123' };
+const VIEWER = { user: 'ops-viewer', password: 'viewer-password-456' };
+const TOKEN = 'api-token-0123456789abcdef';
+
+let redis: TestRedis;
+let group: ProcessGroup;
+let client: JobCenterClient;
+let server: CenterProcess;
+let base: string;
+let prefix: string;
+
+before(async () => {
+  redis = await startTestRedis({ appendonly: false });
+  prefix = uniquePrefix();
+  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: prefix };
+  group = new ProcessGroup(env);
+  client = await testClient(env);
+  ({ proc: server, base } = await startServer(group, {
+    BOARD_USER: ADMIN.user,
+    BOARD_PASSWORD: ADMIN.password,
+    BOARD_VIEWER_USER: VIEWER.user,
+    BOARD_VIEWER_PASSWORD: VIEWER.password,
+    BOARD_TITLE: 'Board Test Center',
+    BOARD_BASE_PATH: '/ops/board',
+    API_TOKEN: TOKEN,
+    AUTH_MAX_FAILURES: '4',
+    AUTH_WINDOW_MS: '60000',
+  }));
+});
+
+after(async () => {
+  await group.stopAll();
+  await client.close();
+  await redis.stop();
+});
+
+const board = (path: string, options: HttpOptions = {}) => http(`${base}/ops/board${path}`, options);
+const state = (ref: JobRef) => client.getJob(ref).then((j) => j?.state ?? 'missing');
+const metrics = async (auth: HttpOptions['auth'] = TOKEN) => {
+  const res = await http(`${base}/metrics`, { auth });
+  assert.equal(res.status, 200, res.text);
+  return parsePrometheus(res.text);
+};
+
+/** Jobs in known states, made by a metrics-enabled worker in this process (then closed). */
+let completed: JobRef;
+let failed: JobRef;
+let waiting: JobRef;
+let delayed: JobRef;
+
+describe('board behind authentication', () => {
+  it('answers 401 with a Basic challenge without or with wrong credentials, for pages, assets and API', async () => {
+    // Wrong logins count against the source address: use one of our own (see the 429 test).
+    const from = '127.0.0.2';
+    for (const path of ['', '/', '/static/favicon-32x32.png', '/api/queues']) {
+      const res = await board(path, { from });
+      assert.equal(res.status, 401, path);
+      assert.equal(res.headers['www-authenticate'], 'Basic realm="job-center"');
+      assert.equal(res.json<{ error: string }>().error, 'Missing or wrong board credentials');
+    }
+    assert.equal((await board('/', { auth: { ...ADMIN, password: 'wrong' }, from })).status, 401);
+    assert.equal((await board('/', { auth: { user: VIEWER.user, password: ADMIN.password }, from })).status, 401);
+    assert.equal((await board('/', { auth: TOKEN, from })).status, 401, 'the API token is not a board login');
+  });
+
+  it('serves the board to the admin and the viewer, read-only for the viewer', async () => {
+    for (const account of [ADMIN, VIEWER]) {
+      const page = await board('/', { auth: account });
+      assert.equal(page.status, 200);
+      assert.match(page.text, /Board Test Center/);
+      assert.match(page.text, /\/ops\/board\//, 'the UI knows its base path');
+      assert.equal(page.headers['x-powered-by'], undefined);
+      const api = await board('/api/queues', { auth: account });
+      assert.equal(api.status, 200);
+      const queues = api.json<{ queues: { name: string; readOnlyMode: boolean; description: string }[] }>().queues;
+      assert.deepEqual(queues.map((q) => q.name).sort(), ['batch', 'default']);
+      for (const q of queues) assert.equal(q.readOnlyMode, account === VIEWER, `${q.name} for ${account.user}`);
+      assert.match(queues.find((q) => q.name === 'default')!.description, /hello-world/);
+    }
+  });
+
+  it('exports per-queue counts, completed/failed totals and connected workers on /metrics', async () => {
+    const worker = new Worker(
+      'default',
+      async (job) => {
+        if (job.name === 'fail') throw new Error('boom');
+        return 'ok';
+      },
+      { connection: { url: redis.url }, prefix, metrics: { maxDataPoints: 60 } },
+    );
+    try {
+      completed = await client.enqueue('hello-world', {});
+      await client.enqueue('hello-world', {});
+      failed = await client.enqueue('fail', { message: 'boom' }, { attempts: 1 });
+      await waitFor(async () => (await state(failed)) === 'failed' && (await state(completed)) === 'completed', 'jobs finished');
+      const live = await waitFor(async () => {
+        const m = await metrics();
+        return m.get('jobcenter_queue_workers{queue="default"}') === 1 ? m : undefined;
+      }, 'one worker seen');
+      assert.equal(live.get('jobcenter_queue_workers{queue="batch"}'), 0);
+    } finally {
+      await worker.close();
+    }
+    waiting = await client.enqueue('hello-world', {});
+    delayed = await client.enqueue('hello-world', {}, { delay: 600_000 });
+
+    const m = await waitFor(async () => {
+      const s = await metrics();
+      return s.get('jobcenter_queue_workers{queue="default"}') === 0 ? s : undefined;
+    }, 'worker gone from the metrics');
+    const expected: Record<string, number> = {
+      'jobcenter_redis_up': 1,
+      'jobcenter_queue_jobs{queue="default",state="completed"}': 2,
+      'jobcenter_queue_jobs{queue="default",state="failed"}': 1,
+      'jobcenter_queue_jobs{queue="default",state="waiting"}': 1,
+      'jobcenter_queue_jobs{queue="default",state="delayed"}': 1,
+      'jobcenter_queue_jobs{queue="default",state="active"}': 0,
+      'jobcenter_queue_jobs{queue="batch",state="waiting"}': 0,
+      'jobcenter_jobs_completed_total{queue="default"}': 2,
+      'jobcenter_jobs_failed_total{queue="default"}': 1,
+      'jobcenter_jobs_completed_total{queue="batch"}': 0,
+      'jobcenter_queue_paused{queue="default"}': 0,
+    };
+    for (const [key, value] of Object.entries(expected)) assert.equal(m.get(key), value, key);
+
+    const res = await http(`${base}/metrics`, { auth: TOKEN });
+    assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    assert.equal((await metrics(ADMIN)).get('jobcenter_redis_up'), 1, 'board admin may scrape');
+    assert.equal((await metrics(VIEWER)).get('jobcenter_redis_up'), 1, 'board viewer may scrape');
+    for (const auth of [undefined, 'wrong-token-0123456789', { ...VIEWER, password: 'nope' }]) {
+      const denied = await http(`${base}/metrics`, { auth, from: '127.0.0.3' });
+      assert.equal(denied.status, 401, JSON.stringify(auth));
+      assert.match(String(denied.headers['www-authenticate']), /^Basic realm=/);
+    }
+  });
+
+  it('refuses every write with viewer credentials (403), whatever the UI shows, and changes nothing', async () => {
+    const writes: [string, string, unknown?][] = [
+      ['PUT', '/api/queues/pause'],
+      ['PUT', '/api/queues/resume'],
+      ['PUT', '/api/queues/default/pause'],
+      ['PUT', `/api/queues/default/${waiting.id}/clean`],
+      ['PUT', `/api/queues/default/${failed.id}/retry`],
+      ['PUT', `/api/queues/default/${delayed.id}/promote`],
+      ['PUT', '/api/queues/default/retry/failed'],
+      ['PUT', '/api/queues/default/clean/completed'],
+      ['PUT', '/api/queues/default/empty'],
+      ['PUT', '/api/queues/default/obliterate', {}],
+      ['POST', '/api/queues/default/add', { name: 'hello-world', data: {} }],
+      ['PATCH', `/api/queues/default/${waiting.id}/update-data`, { data: { x: 1 } }],
+      ['PUT', '/api/queues/default/job-schedulers/any/run'],
+      ['DELETE', '/api/queues/default'],
+    ];
+    const before = auditLines(server).length;
+    for (const [method, path, body] of writes) {
+      const res = await board(path, { method, auth: VIEWER, body });
+      assert.equal(res.status, 403, `${method} ${path}: ${res.text}`);
+      assert.equal(res.json<{ error: string }>().error, 'The viewer account is read-only');
+    }
+    assert.equal(await client.queues.get('default').isPaused(), false);
+    assert.deepEqual(
+      [await state(waiting), await state(failed), await state(delayed), await state(completed)],
+      ['waiting', 'failed', 'delayed', 'completed'],
+    );
+    assert.equal(await client.queues.get('default').count(), 2, 'no job added, none removed');
+    const records = await waitFor(() => {
+      const r = auditLines(server).slice(before);
+      return r.length === writes.length ? r : undefined;
+    }, 'one audit record per refused write');
+    for (const r of records) {
+      assert.equal(r.actor, VIEWER.user);
+      assert.equal(r.result, 'denied');
+      assert.equal(r.status, 403);
+    }
+    assert.deepEqual(
+      records.slice(3, 6).map((r) => [r.action, r.queue, r.job]),
+      [
+        ['board.job.remove', 'default', waiting.id],
+        ['board.job.retry', 'default', failed.id],
+        ['board.job.promote', 'default', delayed.id],
+      ],
+    );
+  });
+
+  it('lets the admin retry, promote, remove, pause and resume, and audits each action', async () => {
+    const before = auditLines(server).length;
+    const act = async (method: string, path: string) => {
+      const res = await board(path, { method, auth: ADMIN });
+      assert.ok(res.status >= 200 && res.status < 300, `${method} ${path}: ${res.status} ${res.text}`);
+    };
+    await act('PUT', `/api/queues/default/${failed.id}/retry`);
+    await act('PUT', `/api/queues/default/${delayed.id}/promote`);
+    await act('PUT', `/api/queues/default/${waiting.id}/clean`);
+    await act('PUT', '/api/queues/batch/pause');
+    assert.equal(await client.queues.get('batch').isPaused(), true);
+    await act('PUT', '/api/queues/batch/resume');
+    assert.equal(await client.queues.get('batch').isPaused(), false);
+    assert.equal(await state(failed), 'waiting', 'retried');
+    assert.equal(await state(delayed), 'waiting', 'promoted');
+    assert.equal(await state(waiting), 'missing', 'removed');
+
+    const records = await waitFor(() => {
+      const r = auditLines(server).slice(before);
+      return r.length === 5 ? r : undefined;
+    }, 'five audit records');
+    assert.deepEqual(
+      records.map((r) => [r.actor, r.action, r.queue, r.job ?? null, r.result]),
+      [
+        [ADMIN.user, 'board.job.retry', 'default', failed.id, 'ok'],
+        [ADMIN.user, 'board.job.promote', 'default', delayed.id, 'ok'],
+        [ADMIN.user, 'board.job.remove', 'default', waiting.id, 'ok'],
+        [ADMIN.user, 'board.queue.pause', 'batch', null, 'ok'],
+        [ADMIN.user, 'board.queue.resume', 'batch', null, 'ok'],
+      ],
+    );
+    for (const r of records) {
+      assert.equal(r.ip, '127.0.0.1');
+      assert.equal(typeof r.at, 'string');
+      assert.ok(typeof r.status === 'number' && r.status < 300);
+    }
+  });
+
+  it('answers 429 after AUTH_MAX_FAILURES wrong logins from one address, counting only wrong credentials', async () => {
+    const from = '127.0.0.9';
+    for (let i = 0; i < 6; i++) assert.equal((await board('/api/queues', { auth: ADMIN, from })).status, 200, 'successes do not count');
+    for (let i = 0; i < 6; i++) assert.equal((await board('/', { from })).status, 401, 'the no-credentials challenge does not count');
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await board('/api/queues/pause', { method: 'PUT', auth: VIEWER, from })).status, 403, '403s do not count');
+    }
+    for (let i = 0; i < 4; i++) {
+      assert.equal((await board('/', { auth: { ...ADMIN, password: `guess-${i}` }, from })).status, 401, `guess ${i}`);
+    }
+    const locked = await board('/', { auth: { ...ADMIN, password: 'guess-5' }, from });
+    assert.equal(locked.status, 429);
+    assert.ok(Number(locked.headers['retry-after']) > 0 && Number(locked.headers['retry-after']) <= 60, String(locked.headers['retry-after']));
+    assert.match(locked.json<{ error: string }>().error, /Too many failed logins/);
+    assert.equal((await board('/', { auth: ADMIN, from })).status, 429, 'right credentials are not checked while locked out');
+    assert.equal((await http(`${base}/metrics`, { auth: TOKEN, from })).status, 429, 'one budget for board and /metrics');
+    assert.equal((await board('/', { auth: ADMIN })).status, 200, 'other addresses are not affected');
+  });
+
+  it('GET /healthz is 200 without auth while Redis answers, 503 once it is gone', async () => {
+    const up = await http(`${base}/healthz`);
+    assert.equal(up.status, 200);
+    assert.equal(up.json<{ status: string }>().status, 'ok');
+
+    await redis.server.stop();
+    const down = await waitFor(async () => {
+      const res = await http(`${base}/healthz`);
+      return res.status === 503 ? res : undefined;
+    }, 'healthz 503', 10_000);
+    assert.equal(down.json<{ redis: string }>().redis, 'down');
+    const m = await metrics();
+    assert.equal(m.get('jobcenter_redis_up'), 0);
+    assert.equal(m.get('jobcenter_queue_jobs{queue="default",state="waiting"}'), undefined, 'no stale counts');
+    assert.ok(server.running, 'the server survives Redis going away');
+  });
+});
