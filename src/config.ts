@@ -91,6 +91,14 @@ const envSchema = z
       .default('/board'),
     AUTH_MAX_FAILURES: int(1, 10_000).default(10),
     AUTH_WINDOW_MS: int(1000, 86_400_000).default(60_000),
+    TRUST_PROXY: z
+      .string()
+      .trim()
+      .regex(
+        /^(true|false|\d{1,2}|[A-Za-z0-9.:/_ ,-]+)$/,
+        'must be false, true, a number of proxy hops, or a comma list of proxy addresses/subnets (e.g. loopback, 10.0.0.0/8)',
+      )
+      .default('false'),
   })
   .superRefine((env, ctx) => {
     if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_MASTER) {
@@ -176,6 +184,8 @@ export interface Config {
     };
     readonly authMaxFailures: number;
     readonly authWindowMs: number;
+    /** express `trust proxy`: whose X-Forwarded-For to believe for the client address (login limit, audit). */
+    readonly trustProxy: boolean | number | string;
   };
 }
 
@@ -254,6 +264,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       },
       authMaxFailures: e.AUTH_MAX_FAILURES,
       authWindowMs: e.AUTH_WINDOW_MS,
+      trustProxy:
+        e.TRUST_PROXY === 'true' ? true : e.TRUST_PROXY === 'false' ? false : /^\d+$/.test(e.TRUST_PROXY) ? Number(e.TRUST_PROXY) : e.TRUST_PROXY,
     },
   });
 }

@@ -42,6 +42,16 @@ describe('secrets and accounts', () => {
   });
 });
 
+describe('TRUST_PROXY', () => {
+  it('parses to what express "trust proxy" accepts, trusting no proxy by default', () => {
+    const trust = (v?: string) => testConfig(v === undefined ? {} : { TRUST_PROXY: v }).server.trustProxy;
+    assert.deepEqual([trust(), trust('false'), trust('true'), trust('1'), trust('loopback, 10.0.0.0/8')], [
+      false, false, true, 1, 'loopback, 10.0.0.0/8',
+    ]);
+    assert.throws(() => trust('$(rm -rf)'), /TRUST_PROXY/);
+  });
+});
+
 describe('audit naming of board requests', () => {
   it('names every Bull Board write route with its queue, job or schedule', () => {
     const cases: [string, string, Record<string, string>][] = [

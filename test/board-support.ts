@@ -20,10 +20,11 @@ export interface HttpOptions {
    * limit is per address, so a test that trips it uses its own address and leaves the rest alone.
    */
   from?: string;
+  headers?: Record<string, string>;
 }
 
 export function http(url: string, options: HttpOptions = {}): Promise<HttpResult> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...options.headers };
   if (typeof options.auth === 'string') headers.authorization = `Bearer ${options.auth}`;
   else if (options.auth) {
     headers.authorization = `Basic ${Buffer.from(`${options.auth.user}:${options.auth.password}`).toString('base64')}`;

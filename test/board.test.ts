@@ -250,6 +250,8 @@ describe('board behind authentication', () => {
     assert.ok(Number(locked.headers['retry-after']) > 0 && Number(locked.headers['retry-after']) <= 60, String(locked.headers['retry-after']));
     assert.match(locked.json<{ error: string }>().error, /Too many failed logins/);
     assert.equal((await board('/', { auth: ADMIN, from })).status, 429, 'right credentials are not checked while locked out');
+    const spoofed = await board('/', { auth: ADMIN, from, headers: { 'x-forwarded-for': '203.0.113.7' } });
+    assert.equal(spoofed.status, 429, 'X-Forwarded-For is not believed unless TRUST_PROXY says so');
     assert.equal((await http(`${base}/metrics`, { auth: TOKEN, from })).status, 429, 'one budget for board and /metrics');
     assert.equal((await board('/', { auth: ADMIN })).status, 200, 'other addresses are not affected');
   });

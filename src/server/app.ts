@@ -23,6 +23,7 @@ export function buildApp(deps: ServerDeps): Express {
   const { config, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', config.server.trustProxy);
   // One failed-login budget per client address, shared by the board and /metrics.
   const failures = AuthFailures.fromConfig(config);
   app.get('/healthz', healthHandler(deps.client.queues.redis));
