@@ -113,7 +113,7 @@ export class JobCenterClient {
   }
 
   /** Adds a job to run after `when.delay` ms or at `when.at`. */
-  schedule<N extends JobName>(
+  async schedule<N extends JobName>(
     name: N,
     data: PayloadInput<Jobs[N]>,
     when: { delay: number } | { at: Date },

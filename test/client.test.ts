@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createClient, JobCenterClient, NotFoundError, UnavailableError, ValidationError } from '../src/client.js';
+import { freePort } from '../src/redis/redis-server.js';
+import { silentLogger, testClient } from './support/center.js';
+import { waitFor } from './support/processes.js';
+import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
+
+/*
+ * The typed client against a real Redis: compile-time payload types, validation before any write,
+ * delays, idempotency keys, job lookup, and failing fast (UnavailableError) while Redis is down.
+ */
+
+let redis: TestRedis;
+const clients: JobCenterClient[] = [];
+
+before(async () => {
+  redis = await startTestRedis();
+});
+after(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await redis.stop();
+});
+
+async function setup(url = redis.url) {
+  const client = await testClient({ REDIS_URL: url, QUEUE_PREFIX: uniquePrefix() });
+  clients.push(client);
+  return client;
+}
+
+function invalid(field: string, message?: RegExp) {
+  return (err: unknown) => {
+    assert.ok(err instanceof ValidationError, `expected ValidationError, got ${String(err)}`);
+    assert.ok(err.details.some((d) => d.field === field), `expected a detail for ${field}: ${JSON.stringify(err.details)}`);
+    if (message) assert.match(err.message, message);
+    return true;
+  };
+}
+
+/** Keys the center wrote under the client's prefix (BullMQ's per-queue `meta` key aside). */
+async function written(client: JobCenterClient): Promise<string[]> {
+  const keys = await redis.client.keys(`${client.queues.config.prefix}:*`);
+  return keys.filter((k) => !k.endsWith(':meta'));
+}
+
+describe('typed client', () => {
+  it('checks payloads at compile time and again at run time', async () => {
+    const client = await setup();
+    // The typecheck over test/ fails if any of these calls stops being a type error.
+    const wrong = [
+      // @ts-expect-error ms must be a number
+      () => client.enqueue('sleep', { ms: 'soon' }),
+      // @ts-expect-error ms is required
+      () => client.enqueue('sleep', {}),
+      // @ts-expect-error hello-world takes no fields
+      () => client.enqueue('hello-world', { extra: 1 }),
+      // @ts-expect-error unknown job name
+      () => client.enqueue('no-such-job', {}),
+      // @ts-expect-error fail needs message
+      () => client.recurring.upsert('r', { every: 1000 }, 'fail', { msg: 'x' }),
+      // @ts-expect-error the continuation's payload is typed too
+      () => client.continueWith({ queue: 'default', id: '1' }, 'sleep', { ms: true }),
+    ];
+    for (const call of wrong) await assert.rejects(call, ValidationError);
+    assert.deepEqual(await written(client), [], 'nothing was written');
+    const ok = await client.enqueue('sleep', { ms: 1, result: { any: ['json'] } });
+    assert.equal(ok.state, 'waiting');
+  });
+
+  it('validates everything before writing, naming the field', async () => {
+    const client = await setup();
+    await assert.rejects(() => client.add('nope', {}), invalid('name', /known jobs: hello-world, scheduler-test, sleep, fail/));
+    await assert.rejects(() => client.add('sleep', { ms: -1 }), invalid('data.ms'));
+    await assert.rejects(() => client.add('sleep', { ms: 1, color: 'red' }), invalid('data', /color/));
+    await assert.rejects(() => client.add('sleep', { ms: 1 }, { delay: -5 }), invalid('delay', /-5/));
+    await assert.rejects(() => client.add('sleep', { ms: 1 }, { delay: 1.5 }), invalid('delay'));
+    await assert.rejects(() => client.add('sleep', { ms: 1 }, { delay: 5, at: new Date() }), invalid('delay', /not both/));
+    await assert.rejects(() => client.add('sleep', { ms: 1 }, { at: new Date('nonsense') }), invalid('runAt'));
+    await assert.rejects(() => client.add('sleep', { ms: 1 }, { jobId: 'a:b' }), invalid('jobId'));
+    await assert.rejects(() => client.add('sleep', { ms: 1 }, { jobId: '123' }), invalid('jobId', /not only digits/));
+    await assert.rejects(() => client.add('sleep', { ms: 1 }, { priority: 0 }), invalid('priority'));
+    await assert.rejects(() => client.add('sleep', { ms: 1 }, { attempts: 0 }), invalid('attempts'));
+    assert.throws(() => client.chain().then('sleep', { ms: 'x' } as never), invalid('data.ms'));
+    assert.deepEqual(await written(client), []);
+  });
+
+  it('schedules with a delay or at a time', async () => {
+    const client = await setup();
+    const later = await client.schedule('hello-world', {}, { delay: 60_000 });
+    assert.equal(later.state, 'delayed');
+    const at = new Date(Date.now() + 3_600_000);
+    const timed = await client.schedule('scheduler-test', { note: 'at' }, { at });
+    assert.equal(timed.state, 'delayed');
+    const job = await client.queues.get('default').getJob(timed.id);
+    assert.ok(Math.abs(job!.timestamp + job!.delay - at.getTime()) < 1000, 'runs at the requested time');
+    const past = await client.schedule('hello-world', {}, { at: new Date(Date.now() - 1000) });
+    assert.equal(past.state, 'waiting', 'a time in the past runs now');
+    await assert.rejects(() => client.schedule('hello-world', {}, {} as { delay: number }), invalid('delay'));
+  });
+
+  it('an idempotency key (jobId) creates one job however often it is enqueued', async () => {
+    const client = await setup();
+    const first = await client.enqueue('sleep', { ms: 1 }, { jobId: 'order-42' });
+    const second = await client.enqueue('sleep', { ms: 999 }, { jobId: 'order-42' });
+    assert.equal(first.id, 'order-42');
+    assert.equal(first.duplicate, undefined);
+    assert.equal(second.id, 'order-42');
+    assert.equal(second.duplicate, true);
+    const counts = await client.queues.get('batch').getJobCounts('waiting', 'delayed');
+    assert.deepEqual(counts, { waiting: 1, delayed: 0 });
+    assert.deepEqual((await client.getJob(first))?.data, { ms: 1 }, 'the first payload wins');
+  });
+
+  it('getJob reports state and data, awaiting continuations, and undefined / NotFound for unknowns', async () => {
+    const client = await setup();
+    const ref = await client.enqueue('fail', { message: 'x' });
+    const info = await client.getJob(ref);
+    assert.equal(info?.state, 'waiting');
+    assert.deepEqual(info?.data, { message: 'x' });
+    assert.equal(info?.attemptsMade, 0);
+    assert.ok(info?.createdAt && !Number.isNaN(Date.parse(info.createdAt)));
+    const cont = await client.continueWith(ref, 'hello-world', {});
+    assert.equal((await client.getJob(cont))?.state, 'awaiting');
+    assert.equal(await client.getJob({ queue: 'default', id: 'missing' }), undefined);
+    await assert.rejects(() => client.getJob({ queue: 'nope', id: '1' }), NotFoundError);
+    await assert.rejects(() => client.continueWith({ queue: 'default', id: 'missing' }, 'hello-world', {}), NotFoundError);
+    await assert.rejects(() => client.continueWith(ref, 'hello-world', {}, { on: 'always' as 'success' }), invalid('on'));
+  });
+
+  it('fails fast with UnavailableError while Redis is down, and recovers', async () => {
+    const own = await startTestRedis({ appendonly: false });
+    try {
+      const client = await setup(own.url);
+      await client.enqueue('hello-world', {});
+      await own.server.stop();
+      await waitFor(() => client.queues.redis.status !== 'ready', 'the client to notice');
+      const started = Date.now();
+      await assert.rejects(() => client.enqueue('hello-world', {}), UnavailableError);
+      await assert.rejects(() => client.recurring.list(), UnavailableError);
+      assert.ok(Date.now() - started < 2000, `failed fast (${Date.now() - started} ms)`);
+      await assert.rejects(() => client.enqueue('sleep', { ms: -1 }), ValidationError, 'validation still comes first');
+      await own.restart();
+      const ok = await waitFor(() => client.enqueue('hello-world', {}).catch(() => undefined), 'enqueue after Redis is back', 20_000);
+      assert.equal(ok.state, 'waiting');
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it('createClient reads the environment; ready() gives up with UnavailableError', async () => {
+    const port = await freePort();
+    const client = createClient({ env: { REDIS_URL: `redis://127.0.0.1:${port}`, QUEUE_PREFIX: uniquePrefix() }, logger: silentLogger });
+    clients.push(client);
+    assert.equal(client.queues.config.redis.url, `redis://127.0.0.1:${port}`);
+    const started = Date.now();
+    await assert.rejects(() => client.ready(300), UnavailableError);
+    await assert.rejects(() => client.enqueue('hello-world', {}), UnavailableError);
+    assert.ok(Date.now() - started < 2000);
+  });
+});
