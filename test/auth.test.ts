@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../src/redis/redis-server.js';
 import { boardAction, resultOf } from '../src/server/audit.js';
-import { bearerToken, boardAccounts, safeEqual } from '../src/server/auth.js';
+import { AuthFailures, bearerToken, boardAccounts, requireBearer, safeEqual } from '../src/server/auth.js';
 import { checkServerConfig } from '../src/server/board.js';
+import { http } from './board-support.js';
 import { testConfig } from './support/center.js';
 import { ProcessGroup } from './support/processes.js';
 
@@ -39,6 +42,30 @@ describe('secrets and accounts', () => {
     assert.equal(identify('', ''), undefined);
     const adminOnly = boardAccounts(testConfig({ BOARD_USER: 'root', BOARD_PASSWORD: 'pw-admin' }));
     assert.equal(adminOnly.identify('guest', 'pw-view'), undefined);
+  });
+});
+
+describe('bearer token with a failed-login budget', () => {
+  it('counts wrong tokens (not missing ones) and then answers 429 even to the right token', async () => {
+    const failures = new AuthFailures(2, 60_000);
+    const app = express().get('/', requireBearer('right-token', failures), (_req, res) => void res.send('ok'));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    try {
+      assert.equal((await http(url, { auth: 'right-token' })).status, 200);
+      for (let i = 0; i < 3; i++) assert.equal((await http(url)).status, 401, 'missing token');
+      for (const t of ['wrong-1', 'wrong-2']) {
+        const res = await http(url, { auth: t });
+        assert.equal(res.status, 401);
+        assert.equal(res.headers['www-authenticate'], 'Bearer realm="job-center"');
+      }
+      assert.equal((await http(url, { auth: 'right-token' })).status, 429);
+      assert.equal((await http(url, { auth: 'right-token', from: '127.0.0.4' })).status, 200, 'per address');
+    } finally {
+      server.close();
+      failures.close();
+    }
   });
 });
 

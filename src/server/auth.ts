@@ -21,16 +21,23 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
-/** Requires `Authorization: Bearer <token>`; 401 JSON with a challenge otherwise. */
-export function requireBearer(token: string): RequestHandler {
-  return (req, res, next) => {
+/**
+ * Requires `Authorization: Bearer <token>`; 401 JSON with a challenge otherwise. With `failures`,
+ * a locked-out address gets 429 and every wrong token counts as a failed login.
+ */
+export function requireBearer(token: string, failures?: AuthFailures): RequestHandler {
+  const check: RequestHandler = (req, res, next) => {
     const given = bearerToken(req.headers.authorization);
     if (given !== undefined && safeEqual(given, token)) return next();
+    if (req.headers.authorization) failures?.fail(req);
     res
       .status(401)
       .set('WWW-Authenticate', 'Bearer realm="job-center"')
       .json(errorBody('Missing or invalid API token', [{ field: 'Authorization', message: 'send Authorization: Bearer <API_TOKEN>' }]));
   };
+  if (!failures) return check;
+  const gate = failures.gate();
+  return (req, res, next) => gate(req, res, (err?: unknown) => (err ? next(err) : check(req, res, next)));
 }
 
 /** `admin` may do everything the board offers; `viewer` may only look. */
