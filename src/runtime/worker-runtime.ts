@@ -1,4 +1,4 @@
-import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { MetricsTime, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Config } from '../config.js';
 import { Continuations } from '../continuations.js';
 import type { Lifecycle } from '../lifecycle.js';
@@ -144,6 +144,8 @@ export async function startWorkerRuntime(options: {
       lockDuration: config.worker.lockDurationMs,
       stalledInterval: config.worker.stalledIntervalMs,
       maxStalledCount: config.worker.maxStalledCount,
+      // Per-minute completed/failed counts for the board's charts and /metrics (one week kept).
+      metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
       autorun: false,
     });
     worker.on('error', (err) => logger.warn({ queue, err: err.message }, 'Worker error'));
