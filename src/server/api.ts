@@ -5,7 +5,7 @@ import { queueNames } from '../contracts/index.js';
 import { NotFoundError, UnavailableError, ValidationError, type FieldIssue } from '../errors.js';
 import type { ServerDeps } from './app.js';
 import type { AuditLog, AuditRecord } from './audit.js';
-import { requireBearer } from './auth.js';
+import { requireBearer, type AuthFailures } from './auth.js';
 import { errorBody } from './http-errors.js';
 import { openApiDocument } from './openapi.js';
 
@@ -114,10 +114,10 @@ function auditMutations(audit: AuditLog): RequestHandler {
     res.once('finish', () => {
       const status = res.statusCode;
       const entry: AuditRecord = {
-        actor: status === 401 ? 'anonymous' : 'api-token',
+        actor: status === 401 || status === 429 ? 'anonymous' : 'api-token',
         action: locals.action,
         ip: req.ip,
-        result: status < 400 ? 'ok' : status === 401 || status === 403 ? 'denied' : 'error',
+        result: status < 400 ? 'ok' : status === 401 || status === 403 || status === 429 ? 'denied' : 'error',
         status,
         ...(locals.queue ? { queue: locals.queue } : {}),
         ...(locals.job ? { job: locals.job } : {}),
@@ -144,13 +144,14 @@ const auditOf = (res: Response): AuditLocals => (res.locals.audit ?? { action: '
 /**
  * The JSON API under `/api`, behind `Authorization: Bearer <API_TOKEN>`. Handlers return results;
  * the app's error middleware turns ValidationError → 400, NotFoundError → 404, UnavailableError →
- * 503 and body-parser errors → 400/413. `GET /api/openapi.json` describes every route.
+ * 503 and body-parser errors → 400/413. `GET /api/openapi.json` describes every route. Failed
+ * token checks count against `failures` (429 once an address has too many).
  */
-export function apiRouter(deps: ServerDeps): Router {
+export function apiRouter(deps: ServerDeps, failures?: AuthFailures): Router {
   const { client } = deps;
   const router = Router();
   router.use(auditMutations(deps.audit));
-  router.use(requireBearer(deps.config.server.apiToken ?? ''));
+  router.use(requireBearer(deps.config.server.apiToken ?? '', failures));
   router.use(express.json({ limit: deps.config.server.bodyLimit }));
 
   router.get('/openapi.json', (_req, res) => {

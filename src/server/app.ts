@@ -24,12 +24,12 @@ export function buildApp(deps: ServerDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.server.trustProxy);
-  // One failed-login budget per client address, shared by the board and /metrics.
+  // One failed-login budget per client address, shared by the board, /metrics and /api.
   const failures = AuthFailures.fromConfig(config);
   app.get('/healthz', healthHandler(deps.client.queues.redis));
   app.use('/metrics', metricsRouter(deps, failures));
   if (config.server.apiToken) {
-    app.use('/api', apiRouter(deps));
+    app.use('/api', apiRouter(deps, failures));
   } else {
     logger.warn('API_TOKEN is not set: the HTTP API (/api) is not served');
   }
