@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { JobCenterClient } from '../src/client.js';
+import { freePort } from '../src/redis/redis-server.js';
+import { testClient } from './support/center.js';
+import { ENTRIES, ROOT } from './support/processes.js';
+import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
+
+/*
+ * The CLI, spawned like a user runs it (`npm run cli -- …` is `node --import tsx src/cli/main.ts`),
+ * against a real Redis. Independent invocations run in parallel to keep the file fast.
+ */
+
+let redis: TestRedis;
+let client: JobCenterClient;
+let env: Record<string, string>;
+const dir = mkdtempSync(join(tmpdir(), 'jc-cli-'));
+
+before(async () => {
+  redis = await startTestRedis();
+  env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix() };
+  client = await testClient(env);
+});
+after(async () => {
+  await client?.close();
+  await redis?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  json<T = Record<string, unknown>>(): T;
+}
+
+function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', resolve(ROOT, ENTRIES.cli), ...args],
+      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, ...extraEnv }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        const code = err ? ((err as { code?: number }).code ?? null) : 0;
+        done({ code: typeof code === 'number' ? code : null, stdout, stderr, json: <T>() => JSON.parse(stdout) as T });
+      },
+    );
+  });
+}
+
+function ok(run: Run): Run {
+  assert.equal(run.code, 0, `exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+  return run;
+}
+
+describe('CLI', () => {
+  it('--help, help <command>, and usage errors (exit 2) need no Redis', async () => {
+    const [help, sub, cmdHelp, none, unknown, badOption, wrongOption] = await Promise.all([
+      cli(['--help'], { REDIS_URL: 'redis://127.0.0.1:1' }),
+      cli(['help', 'recurring']),
+      cli(['continue', '--help']),
+      cli([]),
+      cli(['frobnicate']),
+      cli(['enqueue', 'hello-world', '--colour', 'red']),
+      cli(['enqueue', 'hello-world', '--cron', '* * * * *']),
+    ]);
+    ok(help);
+    for (const word of ['enqueue', 'schedule', 'continue', 'job status', 'recurring list', 'recurring upsert', 'recurring remove', 'recurring trigger']) {
+      assert.ok(help.stdout.includes(word), `--help mentions ${word}`);
+    }
+    assert.match(ok(sub).stdout, /recurring upsert <id> <name>/);
+    assert.match(ok(cmdHelp).stdout, /--on success\|finished/);
+    assert.equal(none.code, 2);
+    assert.match(none.stdout, /Usage: npm run cli/);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command "frobnicate"/);
+    assert.equal(badOption.code, 2);
+    assert.match(badOption.stderr, /--colour/);
+    assert.equal(wrongOption.code, 2);
+    assert.match(wrongOption.stderr, /enqueue does not take --cron/);
+  });
+
+  it('enqueue, schedule (--delay / --at) and job status print JSON', async () => {
+    const dataFile = join(dir, 'payload.json');
+    writeFileSync(dataFile, JSON.stringify({ ms: 5, result: 'from-file' }));
+    const at = new Date(Date.now() + 3_600_000).toISOString();
+    const [now, fromFile, keyed, keyedAgain, delayed, timed] = await Promise.all([
+      cli(['enqueue', 'sleep', '--data', '{"ms":10}']),
+      cli(['enqueue', 'sleep', '--data', `@${dataFile}`]),
+      cli(['enqueue', 'hello-world', '--job-id', 'cli-once']),
+      cli(['enqueue', 'hello-world', '--job-id', 'cli-once']),
+      cli(['schedule', 'hello-world', '--delay', '30s']),
+      cli(['schedule', 'scheduler-test', '--at', at, '--data', '{"note":"later"}']),
+    ]);
+    const created = ok(now).json();
+    assert.equal(created.queue, 'batch');
+    assert.equal(created.state, 'waiting');
+    assert.deepEqual((await client.getJob(ok(fromFile).json() as never))?.data, { ms: 5, result: 'from-file' });
+    assert.equal(ok(keyed).json().id, 'cli-once');
+    assert.equal(ok(keyedAgain).json().id, 'cli-once');
+    assert.ok(keyed.json().duplicate === true || keyedAgain.json().duplicate === true, 'one of the two was a duplicate');
+    assert.equal((await client.queues.get('default').getJobs(['waiting'])).filter((j) => j.id === 'cli-once').length, 1);
+    const d = ok(delayed).json();
+    assert.equal(d.state, 'delayed');
+    const job = await client.queues.get('default').getJob(String(d.id));
+    assert.equal(job?.delay, 30_000);
+    assert.equal(ok(timed).json().state, 'delayed');
+
+    const [status, split, missing] = await Promise.all([
+      cli(['job', 'status', `batch/${String(created.id)}`]),
+      cli(['job', 'status', 'batch', String(created.id)]),
+      cli(['job', 'status', 'batch/does-not-exist']),
+    ]);
+    const info = ok(status).json();
+    assert.equal(info.id, created.id);
+    assert.deepEqual(info.data, { ms: 10 });
+    assert.ok('returnValue' in info && 'attemptsMade' in info && 'finishedAt' in info);
+    assert.deepEqual(ok(split).json(), info);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /No job batch\/does-not-exist/);
+  });
+
+  it('continue registers a continuation; bad references fail clearly', async () => {
+    const parent = await client.enqueue('sleep', { ms: 1 });
+    const [cont, noParent, badRef, badOn, noAfter] = await Promise.all([
+      cli(['continue', 'scheduler-test', '--after', `batch/${parent.id}`, '--on', 'finished', '--data', '{"note":"next"}']),
+      cli(['continue', 'scheduler-test', '--after', 'batch/nope']),
+      cli(['continue', 'scheduler-test', '--after', 'batch']),
+      cli(['continue', 'scheduler-test', '--after', `batch/${parent.id}`, '--on', 'sometimes']),
+      cli(['continue', 'scheduler-test']),
+    ]);
+    const c = ok(cont).json();
+    assert.equal(c.state, 'awaiting');
+    assert.equal(c.queue, 'default');
+    assert.equal((await client.getJob({ queue: 'default', id: String(c.id) }))?.state, 'awaiting');
+    assert.equal(noParent.code, 1);
+    assert.match(noParent.stderr, /Parent job batch\/nope does not exist/);
+    for (const [run, re] of [[badRef, /QUEUE\/ID/], [badOn, /--on must be success or finished/], [noAfter, /needs --after/]] as const) {
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, re);
+    }
+  });
+
+  it('recurring upsert / list / trigger / remove', async () => {
+    const [cron, every] = await Promise.all([
+      cli(['recurring', 'upsert', 'cli-daily', 'scheduler-test', '--cron', '0 6 * * *', '--tz', 'Asia/Tokyo', '--data', '{"note":"d"}']),
+      cli(['recurring', 'upsert', 'cli-often', 'hello-world', '--every', '10m', '--overlap', 'skip']),
+    ]);
+    assert.equal(ok(cron).json().tz, 'Asia/Tokyo');
+    assert.equal(ok(every).json().every, 600_000);
+    assert.equal(every.json().overlap, 'skip');
+    const [list, trig] = await Promise.all([cli(['recurring', 'list']), cli(['recurring', 'trigger', 'cli-daily'])]);
+    const items = ok(list).json<{ id: string; next: string }[]>();
+    assert.deepEqual(items.map((s) => s.id).sort(), ['cli-daily', 'cli-often']);
+    // An interval schedule's first run is due at once; a cron one waits for its next match.
+    assert.ok(Date.parse(items.find((s) => s.id === 'cli-daily')!.next) > Date.now());
+    assert.ok(items.every((s) => !Number.isNaN(Date.parse(s.next))));
+    const t = ok(trig).json();
+    assert.equal(t.queue, 'default');
+    assert.deepEqual((await client.getJob(t as never))?.data, { note: 'd' });
+    ok(await cli(['recurring', 'remove', 'cli-daily']));
+    const [again, trigMissing, badCron, both] = await Promise.all([
+      cli(['recurring', 'remove', 'cli-daily']),
+      cli(['recurring', 'trigger', 'cli-daily']),
+      cli(['recurring', 'upsert', 'x', 'hello-world', '--cron', '99 * * * *']),
+      cli(['recurring', 'upsert', 'x', 'hello-world', '--cron', '* * * * *', '--every', '5s']),
+    ]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /No recurring job with id "cli-daily"/);
+    assert.equal(trigMissing.code, 1);
+    assert.equal(badCron.code, 2);
+    assert.match(badCron.stderr, /Invalid cron pattern "99 \* \* \* \*"/);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /exactly one of --cron and --every/);
+    assert.deepEqual((await client.recurring.list()).map((s) => s.id), ['cli-often']);
+  });
+
+  it('invalid input exits 2 naming the field; an unreachable Redis exits 1 fast', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const [payload, badJson, unknownJob, noRedis, badEnv] = await Promise.all([
+      cli(['enqueue', 'sleep', '--data', '{"ms":"soon"}']),
+      cli(['enqueue', 'sleep', '--data', '{ms:1}']),
+      cli(['enqueue', 'no-such-job']),
+      cli(['enqueue', 'hello-world', '--timeout', '500'], { REDIS_URL: `redis://user:secret@127.0.0.1:${port}` }),
+      cli(['recurring', 'list'], { WORKER_CONCURRENCY: 'lots' }),
+    ]);
+    assert.equal(payload.code, 2);
+    assert.match(payload.stderr, /data\.ms/);
+    assert.equal(badJson.code, 2);
+    assert.match(badJson.stderr, /--data must be JSON/);
+    assert.equal(unknownJob.code, 2);
+    assert.match(unknownJob.stderr, /known jobs: hello-world/);
+    assert.equal(noRedis.code, 1);
+    assert.match(noRedis.stderr, /did not answer within 500 ms/);
+    assert.doesNotMatch(noRedis.stderr, /secret/, 'the password is not printed');
+    assert.ok(Date.now() - started < 20_000);
+    assert.equal(badEnv.code, 2);
+    assert.match(badEnv.stderr, /WORKER_CONCURRENCY="lots"/);
+  });
+
+  it('jobs lists the catalog with payload schemas', async () => {
+    const catalog = ok(await cli(['jobs'])).json<{ name: string; queue: string; payload: { required?: string[] } }[]>();
+    const sleep = catalog.find((j) => j.name === 'sleep');
+    assert.equal(sleep?.queue, 'batch');
+    assert.deepEqual(sleep?.payload.required, ['ms']);
+  });
+});
