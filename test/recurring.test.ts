@@ -3,7 +3,11 @@ import { after, before, describe, it } from 'node:test';
 import type { Job } from 'bullmq';
 import type { JobCenterClient, Repeat } from '../src/client.js';
 import { NotFoundError, ValidationError } from '../src/errors.js';
-import { testClient } from './support/center.js';
+import { Lifecycle } from '../src/lifecycle.js';
+import { centerKey } from '../src/redis/connection.js';
+import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
+import sleepHandler from '../workers/handlers/sleep.js';
+import { silentLogger, testClient, testConfig } from './support/center.js';
 import { ProcessGroup, waitFor } from './support/processes.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
 
@@ -178,5 +182,29 @@ describe('recurring jobs on a worker process', () => {
     await client.recurring.remove('eager');
     const overlapping = eager.some((a, i) => eager.some((b, k) => k !== i && b.processedOn! > a.processedOn! && b.processedOn! < a.finishedOn!));
     assert.ok(overlapping, `allow runs overlap: ${JSON.stringify(eager.map((j) => [j.processedOn, j.finishedOn]))}`);
+  });
+
+  it("overlap 'skip': a run retried after its worker died while holding the lock still runs", async () => {
+    const { env, client } = await setup();
+    await client.recurring.upsert('orphan', { every: 3_600_000 }, 'sleep', { ms: 1, result: 'ran' }, { overlap: 'skip' });
+    await client.recurring.upsert('blocked', { every: 3_600_000 }, 'sleep', { ms: 1, result: 'ran' }, { overlap: 'skip' });
+    const pending = await waitFor(async () => {
+      const jobs = await client.queues.get('batch').getJobs(['waiting']);
+      return jobs.length === 2 ? jobs : undefined;
+    }, 'the two first ticks');
+    const idOf = (schedule: string) => String(pending.find((j) => j.repeatJobKey === schedule)!.id);
+    // As a dead worker leaves it: the lock still names the run itself (orphan) or an older run (blocked).
+    await redis.client.set(centerKey(client.queues.config, 'running', 'orphan'), idOf('orphan'), 'PX', 60_000);
+    await redis.client.set(centerKey(client.queues.config, 'running', 'blocked'), 'repeat:blocked:1', 'PX', 60_000);
+    const lifecycle = new Lifecycle(silentLogger);
+    try {
+      await startWorkerRuntime({ config: testConfig(env), logger: silentLogger, lifecycle, handlers: [sleepHandler] });
+      const result = async (schedule: string) =>
+        waitFor(async () => (await client.getJob({ queue: 'batch', id: idOf(schedule) }))?.returnValue, `${schedule} to finish`);
+      assert.deepEqual(((await result('orphan')) as { result: unknown }).result, 'ran');
+      assert.equal(((await result('blocked')) as { skipped?: boolean }).skipped, true);
+    } finally {
+      await lifecycle.shutdown();
+    }
   });
 });

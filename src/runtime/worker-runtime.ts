@@ -77,8 +77,9 @@ export async function startWorkerRuntime(options: {
         lockKey = centerKey(config, 'running', job.repeatJobKey);
         const ttl = config.worker.lockDurationMs;
         const got = await queues.redis.set(lockKey, id, 'PX', ttl, 'NX');
-        if (got !== 'OK') {
-          const holder = await queues.redis.get(lockKey);
+        const holder = got === 'OK' ? id : await queues.redis.get(lockKey);
+        // The holder may be this very job, retried after its worker died holding the lock: run it.
+        if (holder !== id) {
           return { skipped: true, reason: `previous run ${holder ?? ''} of schedule ${job.repeatJobKey} still active` };
         }
         lockTimer = setInterval(() => void queues.redis.pexpire(lockKey!, ttl).catch(() => {}), ttl / 2);
