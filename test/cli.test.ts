@@ -43,7 +43,7 @@ function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<Run
     execFile(
       process.execPath,
       ['--import', 'tsx', resolve(ROOT, ENTRIES.cli), ...args],
-      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, ...extraEnv }, timeout: 30_000 },
+      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, ...extraEnv }, timeout: 60_000 },
       (err, stdout, stderr) => {
         const code = err ? ((err as { code?: number }).code ?? null) : 0;
         done({ code: typeof code === 'number' ? code : null, stdout, stderr, json: <T>() => JSON.parse(stdout) as T });
