@@ -166,7 +166,9 @@ export class Schedules {
         out.push(toInfo(s, queue.name, meta?.success ? meta.data : undefined));
       }
     }
-    return out.sort((a, b) => (a.next ?? '').localeCompare(b.next ?? ''));
+    // ISO strings sort by time; schedules without a next run (ended) go last.
+    const at = (s: ScheduleInfo) => (s.next ? Date.parse(s.next) : Infinity);
+    return out.sort((a, b) => at(a) - at(b) || a.id.localeCompare(b.id));
   }
 
   /** @returns false when no such schedule exists. */
