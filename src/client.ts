@@ -2,7 +2,7 @@ import type { Job, JobsOptions } from 'bullmq';
 import { loadConfig, type Config } from './config.js';
 import type { JobName, Jobs } from './contracts/index.js';
 import { Continuations, type ContinueOn, type JobRef } from './continuations.js';
-import { NotFoundError, UnavailableError, ValidationError } from './errors.js';
+import { ConflictError, NotFoundError, UnavailableError, ValidationError } from './errors.js';
 import { parsePayload, type PayloadInput } from './jobs/contract.js';
 import { contractFor, jobOptions, validateJobId } from './jobs/options.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -208,6 +208,21 @@ export class JobCenterClient {
     trigger: (id: string): Promise<JobRef> => this.#guard(() => this.schedules.trigger(id)),
   };
 
+  /**
+   * Retries a job that ended failed: it runs once more, its attempt count going on (`ctx.attempt` = previous attempts + 1).
+   * @throws NotFoundError when it does not exist; ConflictError when it is not failed.
+   */
+  retry(ref: JobRef): Promise<JobRef & { state: string }> {
+    return this.#guard(async () => {
+      const job = await this.queues.get(ref.queue).getJob(ref.id);
+      if (!job) throw new NotFoundError(`No job ${ref.queue}/${ref.id} (never existed, or removed by retention)`);
+      const state = await job.getState();
+      if (state !== 'failed') throw new ConflictError(`Only failed jobs can be retried; ${ref.queue}/${ref.id} is ${state}`);
+      await job.retry('failed');
+      return { queue: ref.queue, id: ref.id, state: 'waiting' };
+    });
+  }
+
   /** A job's state and result, or undefined when it does not exist (or retention removed it). */
   getJob(ref: JobRef): Promise<JobInfo | undefined> {
     return this.#guard(async () => {
@@ -312,4 +327,4 @@ export function createClient(options: { env?: NodeJS.ProcessEnv; logger?: Logger
   return new JobCenterClient(config, options.logger ?? createLogger(config, 'job-center-client'));
 }
 
-export { NotFoundError, UnavailableError, ValidationError };
+export { ConflictError, NotFoundError, UnavailableError, ValidationError };

@@ -28,6 +28,11 @@ export class NotFoundError extends Error {
   override readonly name = 'NotFoundError';
 }
 
+/** The request conflicts with the current state (e.g. retrying a job that has not failed). HTTP: 409. */
+export class ConflictError extends Error {
+  override readonly name = 'ConflictError';
+}
+
 /** Redis cannot be reached right now; nothing was written. HTTP: 503. Safe to retry. */
 export class UnavailableError extends Error {
   override readonly name = 'UnavailableError';

@@ -87,7 +87,7 @@ describe('HTTP API', () => {
       assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer/);
     }
     assertError(await call('GET', '/api/recurring', { token: null }), 401);
-    assertError(await call('GET', '/api/openapi.json', { token: null }), 401);
+    assert.equal((await call('GET', '/api/openapi.json', { token: null })).status, 200, 'the API description is public');
     await api.proc.waitForLog((l) => l.audit === true && l.action === 'job.enqueue' && l.result === 'denied' && l.actor === 'anonymous');
   });
 
@@ -135,6 +135,25 @@ describe('HTTP API', () => {
     const done = await completed('default', String(cont.body.id));
     assert.equal(done.state, 'completed');
     assertError(await call('POST', '/api/jobs', { json: { name: 'hello-world', after: { queue: 'batch', id: 'nope' } } }), 404);
+  });
+
+  it('POST /api/jobs/:queue/:id/retry runs a failed job once more (202); 409 when not failed, 404 when absent', async () => {
+    const r = await call('POST', '/api/jobs', { json: { name: 'fail', data: { message: 'first try fails', times: 1 }, attempts: 1 } });
+    assert.equal(r.status, 201);
+    const id = String(r.body.id);
+    const failed = await completed('default', id);
+    assert.equal(failed.state, 'failed');
+    const retried = await call('POST', `/api/jobs/default/${id}/retry`);
+    assert.equal(retried.status, 202, JSON.stringify(retried.body));
+    const done = await waitFor(async () => {
+      const j = await call('GET', `/api/jobs/default/${id}`);
+      return j.body.state === 'completed' ? j.body : undefined;
+    }, 'retried job completed');
+    assert.deepEqual(done.returnValue, { succeededOnAttempt: 2 });
+    assertError(await call('POST', `/api/jobs/default/${id}/retry`), 409);
+    assertError(await call('POST', '/api/jobs/default/no-such-job/retry'), 404);
+    assertError(await call('POST', '/api/jobs/nope/x/retry'), 404);
+    await api.proc.waitForLog((l) => l.audit === true && l.action === 'job.retry' && l.job === id && l.result === 'ok');
   });
 
   it('recurring: PUT creates and updates (200), GET lists with next, trigger (202) leaves the schedule, DELETE 204 then 404', async () => {
@@ -266,6 +285,7 @@ describe('HTTP API', () => {
       'GET /api/recurring',
       'GET /api/recurring/{id}',
       'POST /api/jobs',
+      'POST /api/jobs/{queue}/{id}/retry',
       'POST /api/recurring/{id}/trigger',
       'PUT /api/recurring/{id}',
     ]);

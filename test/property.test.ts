@@ -132,7 +132,7 @@ describe('HTTP API under random input (property-based)', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'),
-        fc.constantFrom('/api/jobs', '/api/jobs/default/', '/api/jobs/batch/', '/api/recurring/', '/api/recurring/x/trigger', '/api/'),
+        fc.constantFrom('/api/jobs', '/api/jobs/default/', '/api/jobs/batch/', '/api/jobs/default/x/retry', '/api/recurring/', '/api/recurring/x/trigger', '/api/'),
         fc.string({ maxLength: 30 }),
         fc.string({ maxLength: 30 }),
         fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin-9', ''),

@@ -98,6 +98,7 @@ const MUTATIONS: [method: string, path: RegExp, action: string][] = [
   ['PUT', /^\/recurring\/([^/]+)\/?$/, 'recurring.upsert'],
   ['DELETE', /^\/recurring\/([^/]+)\/?$/, 'recurring.remove'],
   ['POST', /^\/recurring\/([^/]+)\/trigger\/?$/, 'recurring.trigger'],
+  ['POST', /^\/jobs\/[^/]+\/[^/]+\/retry\/?$/, 'job.retry'],
 ];
 
 /**
@@ -150,13 +151,13 @@ const auditOf = (res: Response): AuditLocals => (res.locals.audit ?? { action: '
 export function apiRouter(deps: ServerDeps, failures?: AuthFailures): Router {
   const { client } = deps;
   const router = Router();
-  router.use(auditMutations(deps.audit));
-  router.use(requireBearer(deps.config.server.apiToken ?? '', failures));
-  router.use(express.json({ limit: deps.config.server.bodyLimit }));
-
+  // The API's description is public (the board links to it); everything else needs the token.
   router.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument());
   });
+  router.use(auditMutations(deps.audit));
+  router.use(requireBearer(deps.config.server.apiToken ?? '', failures));
+  router.use(express.json({ limit: deps.config.server.bodyLimit }));
 
   router.post('/jobs', async (req, res) => {
     const body = parseBody(enqueueBody, req.body);
@@ -188,6 +189,12 @@ export function apiRouter(deps: ServerDeps, failures?: AuthFailures): Router {
     const job = await client.getJob(ref);
     if (!job) throw new NotFoundError(`No job ${ref.queue}/${ref.id} (never existed, or removed by retention)`);
     res.json(job);
+  });
+
+  router.post('/jobs/:queue/:id/retry', async (req, res) => {
+    const ref = { queue: req.params.queue, id: req.params.id };
+    Object.assign(auditOf(res), { queue: ref.queue, job: ref.id });
+    res.status(202).json(await client.retry(ref));
   });
 
   router.get('/recurring', async (_req, res) => {

@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler } from 'express';
-import { NotFoundError, UnavailableError, ValidationError } from '../errors.js';
+import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /** The JSON error body every 4xx/5xx answer of the center uses. */
@@ -20,7 +20,7 @@ interface BodyParserError {
 }
 
 /**
- * The one error middleware: validation → 400, unknown → 404, Redis down → 503, body parser
+ * The one error middleware: validation → 400, unknown → 404, conflict → 409, Redis down → 503, body parser
  * problems → 400/413/415, anything else → a logged 500 without a stack in the body.
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
@@ -31,6 +31,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.status(400).json(errorBody(err.message, [...err.details]));
     } else if (err instanceof NotFoundError) {
       res.status(404).json(errorBody(err.message));
+    } else if (err instanceof ConflictError) {
+      res.status(409).json(errorBody(err.message));
     } else if (err instanceof UnavailableError) {
       res.status(503).set('Retry-After', '5').json(errorBody(err.message));
     } else if (bp?.type === 'entity.parse.failed') {

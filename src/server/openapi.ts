@@ -188,6 +188,22 @@ export function openApiDocument(): Schema {
           responses: { '200': json(ref('JobInfo'), 'The job'), '404': error('Unknown queue, or no such job'), ...common },
         },
       },
+      '/api/jobs/{queue}/{id}/retry': {
+        post: {
+          summary: 'Retry a failed job: it runs once more, its attempt count going on',
+          operationId: 'retryJob',
+          parameters: [
+            { name: 'queue', in: 'path', required: true, schema: ref('QueueName') },
+            { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+          ],
+          responses: {
+            '202': json(ref('JobRef'), 'Back in the queue'),
+            '404': error('Unknown queue, or no such job'),
+            '409': error('The job is not failed'),
+            ...common,
+          },
+        },
+      },
       '/api/recurring': {
         get: {
           summary: 'Every recurring job with its next run time, soonest first',
@@ -230,7 +246,7 @@ export function openApiDocument(): Schema {
         },
       },
       '/api/openapi.json': {
-        get: { summary: 'This document', operationId: 'openapi', responses: { '200': { description: 'OpenAPI 3.1 document' }, ...common } },
+        get: { summary: 'This document (no token needed)', operationId: 'openapi', security: [], responses: { '200': { description: 'OpenAPI 3.1 document' } } },
       },
     },
     components: {
