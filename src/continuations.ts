@@ -166,6 +166,16 @@ export class Continuations {
     await redis.expire(linksKey, KEEP_SECONDS);
   }
 
+  /**
+   * What a worker calls for every job it finishes: one EXISTS for the (usual) job that nobody
+   * continues. Racing a registration is safe: registering links first and then reads the parent's
+   * state, so a link written after this check is released by the registration itself.
+   */
+  async onFinished(parent: JobRef, outcome: Outcome): Promise<void> {
+    if ((await this.queues.redis.exists(this.#key('cont-of', parent.queue, parent.id))) === 0) return;
+    await this.resolve(parent, outcome);
+  }
+
   async #outcome(parent: JobRef, hint?: Outcome): Promise<Outcome | undefined> {
     const job = await this.queues.get(parent.queue).getJob(parent.id);
     if (job) {

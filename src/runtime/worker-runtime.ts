@@ -160,7 +160,7 @@ export async function startWorkerRuntime(options: {
       );
       if (final) {
         void continuations
-          .resolve({ queue, id: String(job.id) }, { state: 'failed', returnValue: null, failedReason: err.message })
+          .onFinished({ queue, id: String(job.id) }, { state: 'failed', returnValue: null, failedReason: err.message })
           .catch((e: Error) => logger.warn({ err: e.message }, 'Could not release continuations; the sweeper will'));
       }
     });
@@ -170,7 +170,7 @@ export async function startWorkerRuntime(options: {
         process.kill(process.pid, 'SIGKILL');
       }
       void continuations
-        .resolve({ queue, id: String(job.id) }, { state: 'completed', returnValue: job.returnvalue ?? null, failedReason: null })
+        .onFinished({ queue, id: String(job.id) }, { state: 'completed', returnValue: job.returnvalue ?? null, failedReason: null })
         .catch((e: Error) => logger.warn({ err: e.message }, 'Could not release continuations; the sweeper will'));
     });
     workers.push(worker);
