@@ -1,0 +1,18 @@
+/*
+ * The public surface of the job center library. Services that hand work to the center import
+ * the client and the contracts; workers import defineHandler and the runtime.
+ */
+export { createClient, JobCenterClient, ChainBuilder } from './client.js';
+export type { Created, EnqueueOptions, JobInfo, JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo } from './client.js';
+export { loadConfig, type Config } from './config.js';
+export { jobs, queueNames, type JobName, type Jobs } from './contracts/index.js';
+export { defineJob, parsePayload, type JobContract, type JobDefaults, type Payload, type PayloadInput } from './jobs/contract.js';
+export { Cron, validateCron, validateTimeZone, nextRuns, type Weekday } from './cron.js';
+export { ConfigError, ConflictError, NotFoundError, UnavailableError, ValidationError, type FieldIssue } from './errors.js';
+export type { ParentOutcome } from './continuations.js';
+export type { ScheduleSpec } from './schedules.js';
+export { defineHandler, type BoundHandler, type JobContext } from './runtime/handler.js';
+export { startWorkerRuntime, JobTimeoutError, type WorkerRuntime } from './runtime/worker-runtime.js';
+export { startProducerRuntime } from './runtime/producer-runtime.js';
+export { Lifecycle } from './lifecycle.js';
+export { createLogger, type Logger } from './logger.js';
