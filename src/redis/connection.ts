@@ -87,6 +87,10 @@ export function createRedis(config: Config, role: ConnectionRole, logger?: Logge
       sentinelRetryStrategy: retryStrategy,
       failoverDetector: true,
     });
+    // ioredis closes the failover detector's sentinel subscriptions on disconnect() but not on
+    // quit(): without this they outlive the client, keep the event loop alive and keep reconnecting.
+    const sentinelClient = client;
+    sentinelClient.once('end', () => sentinelClient.disconnect());
   } else {
     client = new Redis({ ...common, ...base });
   }

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { JobCenterClient } from '../src/client.js';
+import { queueNames } from '../src/contracts/index.js';
+import { startTestCluster, type TestCluster } from './support/cluster.js';
+import { ProcessGroup, waitFor } from './support/processes.js';
+import { uniquePrefix } from './support/redis.js';
+import { basicAuth, clientFor, duplicateRuns, helloRuns, missingSeconds, serverPort, ticksOf } from './support/scale.js';
+
+/*
+ * Redis Cluster end to end: three masters on free ports joined by `redis-cli --cluster create`;
+ * the real producer, two workers and the server connect with REDIS_CLUSTER_NODES only.
+ */
+
+let cluster: TestCluster;
+const groups: ProcessGroup[] = [];
+const clients: JobCenterClient[] = [];
+
+before(async () => {
+  cluster = await startTestCluster(3);
+});
+after(async () => {
+  await Promise.all(groups.map((g) => g.stopAll()));
+  await Promise.all(clients.map((c) => c.close()));
+  await cluster?.stop();
+});
+
+const BOARD = { user: 'admin', password: 'cluster-test-password' };
+
+describe('Redis Cluster', () => {
+  it('producer, two workers and the server on 3 masters: schedules, jobs, a continuation, the board; queues spread over nodes', { timeout: 120_000 }, async (t) => {
+    const prefix = uniquePrefix();
+    const env = {
+      REDIS_CLUSTER_NODES: cluster.seeds,
+      QUEUE_PREFIX: prefix,
+      BOARD_USER: BOARD.user,
+      BOARD_PASSWORD: BOARD.password,
+      HOST: '127.0.0.1',
+      PORT: '0',
+    };
+    const group = new ProcessGroup(env);
+    groups.push(group);
+    const producer = group.start('producer');
+    const workers = [group.start('worker'), group.start('worker')];
+    const server = group.start('server');
+    await producer.waitForMessage('Schedules synced', 30_000);
+    await Promise.all(workers.map((w) => w.waitForMessage('Worker started', 30_000)));
+    const port = await serverPort(server, 30_000);
+    const client = await clientFor(env);
+    clients.push(client);
+
+    // Jobs on both queues, and a continuation whose parent is on the other queue (other node).
+    const parent = await client.enqueue('sleep', { ms: 300, result: 'slept on the cluster' });
+    const cont = await client.continueWith(parent, 'hello-world', {});
+    const direct = await client.enqueue('hello-world', {});
+    for (const ref of [parent, cont, direct]) {
+      await waitFor(async () => (await client.getJob(ref))?.state === 'completed', `${ref.queue}/${ref.id} completed`, 30_000, 100);
+    }
+    const parentInfo = await client.getJob(parent);
+    assert.equal((parentInfo?.returnValue as { result?: unknown } | null)?.result, 'slept on the cluster');
+    const parentDone = Date.parse(parentInfo!.finishedAt!);
+    const contStarted = Date.parse((await client.getJob(cont))!.processedAt!);
+    assert.ok(contStarted >= parentDone, 'the continuation started after its parent finished');
+
+    // The per-second schedule fires on the cluster: consecutive ticks, each run once.
+    await waitFor(() => ticksOf(helloRuns(workers), 'heartbeat').length >= 5, 'five heartbeat ticks', 30_000, 100);
+    const runs = helloRuns(workers);
+    const ticks = ticksOf(runs, 'heartbeat');
+    assert.deepEqual(duplicateRuns(runs), [], 'no job ran twice');
+    assert.deepEqual(missingSeconds(ticks), [], `ticks ${ticks.join(', ')}`);
+    assert.ok(runs.has(cont.id) && runs.has(direct.id), 'the handler ran the continuation and the direct job');
+    const schedules = (await client.recurring.list()).map((s) => s.id).sort();
+    assert.deepEqual(schedules, ['heartbeat', 'scheduler-test']);
+
+    // The board behind basic auth, reading every queue through the cluster.
+    const page = await fetch(`http://127.0.0.1:${port}/board`, { headers: basicAuth(BOARD.user, BOARD.password) });
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<html/i);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/board`)).status, 401, 'no credentials, no board');
+    const api = await fetch(`http://127.0.0.1:${port}/board/api/queues`, { headers: basicAuth(BOARD.user, BOARD.password) });
+    assert.equal(api.status, 200);
+    const listed = ((await api.json()) as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
+    assert.deepEqual(listed, [...queueNames].sort());
+    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+
+    // Each queue's keys live in one slot (hash tag), on one node; different queues on different slots.
+    const placement: Record<string, { slot: number; owner: number; holders: number[] }> = {};
+    for (const queue of queueNames) {
+      const slot = (await cluster.client.cluster('KEYSLOT', `${prefix}:{${queue}}:wait`)) as number;
+      const holders: number[] = [];
+      for (const node of cluster.nodes) {
+        if ((await cluster.node(node.port).keys(`${prefix}:{${queue}}:*`)).length > 0) holders.push(node.port);
+      }
+      placement[queue] = { slot, owner: await cluster.portForSlot(slot), holders };
+      assert.deepEqual(holders, [placement[queue]!.owner], `all keys of queue ${queue} are on the node serving slot ${slot}`);
+    }
+    const [a, b] = queueNames.map((q) => placement[q]!);
+    t.diagnostic(`queue placement: ${queueNames.map((q) => `${q} → slot ${placement[q]!.slot} on :${placement[q]!.owner}`).join(', ')}`);
+    assert.notEqual(a!.slot, b!.slot, 'different queues hash to different slots');
+    // redis-cli splits the slots evenly (0-5460, 5461-10922, 10923-16383): {batch} and {default} land on different masters.
+    assert.notEqual(a!.owner, b!.owner, 'different queues live on different masters');
+  });
+});
