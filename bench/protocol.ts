@@ -42,6 +42,8 @@ export interface Counts {
   last: number;
   rss: number;
   rssPeak: number;
+  /** CPU time (user + system) of the worker process since the last reset, ms. */
+  cpuMs: number;
 }
 
 export interface Samples {

@@ -23,6 +23,7 @@ export class Recorder {
   samples: Samples = { pickup: [], lateness: [], delayError: [], hops: [] };
   readonly #ends = new Map<string, number>();
   readonly #rssTimer: NodeJS.Timeout;
+  #cpuBase = process.cpuUsage();
 
   constructor(private readonly send: (msg: unknown) => void) {
     this.#rssTimer = setInterval(() => {
@@ -58,7 +59,15 @@ export class Recorder {
 
   counts(): Counts {
     const rss = process.memoryUsage.rss();
-    return { count: this.count, first: this.first, last: this.last, rss, rssPeak: Math.max(this.rssPeak, rss) };
+    const cpu = process.cpuUsage(this.#cpuBase);
+    return {
+      count: this.count,
+      first: this.first,
+      last: this.last,
+      rss,
+      rssPeak: Math.max(this.rssPeak, rss),
+      cpuMs: (cpu.user + cpu.system) / 1000,
+    };
   }
 
   reset(): void {
@@ -66,6 +75,7 @@ export class Recorder {
     this.first = 0;
     this.last = 0;
     this.rssPeak = 0;
+    this.#cpuBase = process.cpuUsage();
     this.samples = { pickup: [], lateness: [], delayError: [], hops: [] };
   }
 

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { startRedisServer } from '../src/redis/redis-server.js';
@@ -19,7 +19,7 @@ import { compare, round2 } from './stats.js';
 import { benchThroughput } from './throughput.js';
 
 /*
- * `npm run bench [-- --smoke] [--out file.json] [--rounds n] [--only a,b] [--profile dir]`
+ * `npm run bench [-- --smoke] [--out file.json] [--rounds n] [--only a,b] [--profile dir] [--child-import file]`
  * Starts a private redis-server (persistence off), a center worker process and a bare BullMQ
  * worker process, runs every measurement for both sides (alternating, several rounds), prints a
  * Markdown table and writes the results as JSON.
@@ -27,29 +27,44 @@ import { benchThroughput } from './throughput.js';
 const SECTIONS = ['enqueue', 'throughput', 'pickup', 'continuations', 'delay', 'schedule', 'footprint'] as const;
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-const { values: args } = parseArgs({
+function usage(message: string): never {
+  process.stderr.write(
+    `bench: ${message}\nUsage: npm run bench -- [--smoke] [--out file.json] [--rounds n] [--only ${SECTIONS.join(',')}] [--profile dir] [--child-import file] [--quiet]\n`,
+  );
+  process.exit(2);
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
   options: {
     smoke: { type: 'boolean', default: false },
     out: { type: 'string' },
     rounds: { type: 'string' },
     only: { type: 'string' },
     profile: { type: 'string' },
+    'child-import': { type: 'string' },
     quiet: { type: 'boolean', default: false },
   },
-});
+  });
+} catch (err) {
+  usage((err as Error).message);
+}
+const args = parsed.values;
 
 const sizes: Sizes = { ...(args.smoke ? SMOKE : FULL) };
 if (args.rounds !== undefined) {
   const n = Number(args.rounds);
-  if (!Number.isInteger(n) || n < 1 || n > 20) throw new Error(`Expected --rounds to be an integer from 1 to 20, got ${args.rounds}`);
+  if (!Number.isInteger(n) || n < 1 || n > 20) usage(`Expected --rounds to be an integer from 1 to 20, got ${args.rounds}`);
   sizes.rounds = n;
 }
 const only = new Set(args.only ? args.only.split(',').map((x) => x.trim()) : SECTIONS);
 for (const name of only) {
-  if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`Unknown --only section "${name}"; allowed: ${SECTIONS.join(', ')}`);
+  if (!(SECTIONS as readonly string[]).includes(name)) usage(`Unknown --only section "${name}"; allowed: ${SECTIONS.join(', ')}`);
 }
 const outPath = resolve(args.out ?? join(ROOT, 'bench', 'results.json'));
 const cpuProfDir = args.profile ? resolve(args.profile) : undefined;
+const childImport = args['child-import'] ? pathToFileURL(resolve(args['child-import'])).href : undefined;
 if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
 
 const started = now();
@@ -68,7 +83,7 @@ const children: WorkerChild[] = [];
 const producers: { close(): Promise<void> }[] = [];
 
 async function spawn(kind: WorkerChild['kind'], label: string, prefix: string, concurrency: number): Promise<WorkerChild> {
-  const child = new WorkerChild(kind, label, { url: redis.url, prefix, concurrency, cpuProfDir });
+  const child = new WorkerChild(kind, label, { url: redis.url, prefix, concurrency, cpuProfDir, childImport });
   children.push(child);
   await child.ready;
   return child;

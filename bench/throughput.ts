@@ -20,6 +20,11 @@ export interface ThroughputResult {
   twoProcesses: Compared;
   /** Both sides running the shipped `sleep` handler's work at ms 0 (10 progress updates), c=10. */
   progressUpdates: Compared;
+  /**
+   * CPU per job (µs) in the worker process(es) and in redis-server, per configuration: which
+   * resource a gap comes from. Redis CPU includes the (paused) bench parent's polling, a few calls.
+   */
+  cpuPerJobUs: Record<string, { worker: Compared; redis: Compared }>;
   /** Peak RSS of the worker process during the concurrency-50 runs, MB. */
   rssBusyMB: Compared;
   /** bee-queue reference, jobs/s (median of rounds). */
@@ -51,16 +56,37 @@ async function waitDone(workers: readonly WorkerChild[], n: number, timeoutMs: n
   return counts;
 }
 
-/** One timed run: jobs/s and the workers' peak RSS. */
-async function drain(queue: Queue, workers: readonly WorkerChild[], n: number): Promise<{ rate: number; rssPeak: number }> {
+async function redisCpuMs(admin: Redis): Promise<number> {
+  const info = await admin.info('cpu');
+  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? Number.NaN);
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1000;
+}
+
+interface RunResult {
+  rate: number;
+  rssPeak: number;
+  /** CPU per job in the worker process(es) and in redis-server, µs. */
+  workerCpuUs: number;
+  redisCpuUs: number;
+}
+
+/** One timed run: jobs/s, the workers' peak RSS and CPU per job. */
+async function drain(admin: Redis, queue: Queue, workers: readonly WorkerChild[], n: number): Promise<RunResult> {
   await queue.pause();
   await fill((items) => queue.addBulk(items.map((data) => ({ name: 'sleep', data, opts: FILL_OPTS }))), n);
   await Promise.all(workers.map((w) => w.reset()));
+  const redisBefore = await redisCpuMs(admin);
   const t0 = now();
   await queue.resume();
   const counts = await waitDone(workers, n, 120_000 + n * 20);
+  const redisAfter = await redisCpuMs(admin);
   const end = Math.max(...counts.map((c) => c.last));
-  return { rate: n / ((end - t0) / 1000), rssPeak: Math.max(...counts.map((c) => c.rssPeak)) };
+  return {
+    rate: n / ((end - t0) / 1000),
+    rssPeak: Math.max(...counts.map((c) => c.rssPeak)),
+    workerCpuUs: (counts.reduce((a, c) => a + c.cpuMs, 0) * 1000) / n,
+    redisCpuUs: ((redisAfter - redisBefore) * 1000) / n,
+  };
 }
 
 
@@ -68,7 +94,7 @@ export async function countRoundTrips(
   admin: Redis,
   run: () => Promise<void>,
 ): Promise<{ total: number; byCommand: Record<string, number> }> {
-  const monitor = await admin.duplicate().monitor();
+  const monitor = await admin.monitor();
   const byCommand: Record<string, number> = {};
   let total = 0;
   monitor.on('monitor', (_time: string, args: string[], source: string) => {
@@ -90,24 +116,30 @@ export async function benchThroughput(b: Bench): Promise<ThroughputResult> {
   const s = b.sizes;
   const { center, bullmq } = b.sides;
   const all = { center: [center.worker], bullmq: [bullmq.worker] } as Record<SideKind, WorkerChild[]>;
+  const cpuPerJobUs: ThroughputResult['cpuPerJobUs'] = {};
 
   const runConfig = async (label: string, concurrency: number, n: number, workers = all) => {
     for (const w of [...workers.center, ...workers.bullmq]) await w.setConcurrency(concurrency);
     const rates: Record<SideKind, number[]> = { center: [], bullmq: [] };
     const rss: Record<SideKind, number[]> = { center: [], bullmq: [] };
+    const workerCpu: Record<SideKind, number[]> = { center: [], bullmq: [] };
+    const redisCpu: Record<SideKind, number[]> = { center: [], bullmq: [] };
     for (let round = 0; round < s.rounds; round++) {
       for (const kind of order(round)) {
-        const r = await drain(b.sides[kind].producer.queue, workers[kind], n);
+        const r = await drain(b.admin, b.sides[kind].producer.queue, workers[kind], n);
         rates[kind].push(r.rate);
         rss[kind].push(r.rssPeak / 2 ** 20);
+        workerCpu[kind].push(r.workerCpuUs);
+        redisCpu[kind].push(r.redisCpuUs);
       }
     }
     b.log(`throughput ${label}: center ${round2(median(rates.center))} /s, bullmq ${round2(median(rates.bullmq))} /s`);
+    cpuPerJobUs[label] = { worker: compare('µs/job', workerCpu.center, workerCpu.bullmq), redis: compare('µs/job', redisCpu.center, redisCpu.bullmq) };
     return { rate: compare('jobs/s', rates.center, rates.bullmq), rss: compare('MB', rss.center, rss.bullmq) };
   };
 
   // Warm-up run per side (JIT, script loading), not recorded.
-  for (const kind of ['center', 'bullmq'] as const) await drain(b.sides[kind].producer.queue, all[kind], Math.min(500, s.throughputJobs));
+  for (const kind of ['center', 'bullmq'] as const) await drain(b.admin, b.sides[kind].producer.queue, all[kind], Math.min(500, s.throughputJobs));
 
   const c1 = (await runConfig('c=1', 1, s.throughputJobs)).rate;
   const c10 = (await runConfig('c=10', 10, s.throughputJobs)).rate;
@@ -157,6 +189,7 @@ export async function benchThroughput(b: Bench): Promise<ThroughputResult> {
     c50: r50.rate,
     twoProcesses,
     progressUpdates,
+    cpuPerJobUs,
     rssBusyMB: r50.rss,
     bee,
     roundTrips: {
