@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -96,6 +97,67 @@ function heartbeatTicks(lines: readonly string[]): number[] {
   return ticks.sort((a, b) => a - b);
 }
 
+/** The HEALTHCHECK command of the Dockerfile (exec form), e.g. ['node', '-e', '...']. */
+function dockerHealthcheck(): string[] {
+  const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n\s*/g, '');
+  const m = /^HEALTHCHECK\b.*?\bCMD\s+(\[.*\])\s*$/m.exec(text);
+  assert.ok(m, 'the Dockerfile has an exec-form HEALTHCHECK');
+  return JSON.parse(m[1]!) as string[];
+}
+
+/** `docker-compose config` (Debian's docker-compose, as CI runs it) with only `env` as variables. */
+async function composeConfig(env: Record<string, string>): Promise<string> {
+  // An empty env file, so a developer's own .env does not leak into the check.
+  const dir = mkdtempSync(join(tmpdir(), 'jc-compose-'));
+  writeFileSync(join(dir, 'empty.env'), '');
+  try {
+    const { stdout } = await promisify(execFile)(
+      'docker-compose',
+      ['--env-file', join(dir, 'empty.env'), '-f', join(ROOT, 'docker-compose.yml'), 'config'],
+      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 60_000 },
+    );
+    return stdout;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('Docker packaging', () => {
+  it('Dockerfile: multi-stage, production dependencies only, non-root, compiled JS, a health check', () => {
+    const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    assert.equal(text.match(/^FROM /gm)?.length, 2, 'a build stage and a runtime stage');
+    assert.match(text, /RUN npm ci --no-audit --no-fund\nCOPY[\s\S]*RUN npm run build/);
+    assert.match(text, /RUN npm ci --omit=dev/);
+    assert.match(text, /COPY --from=build \/app\/dist \.\/dist/);
+    assert.match(text, /^USER node$/m);
+    assert.match(text, /^CMD \["node", "dist\/src\/server\/main\.js"\]$/m);
+    const instructions = text.split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n');
+    assert.doesNotMatch(instructions, /tsx/, 'no TypeScript loader at run time');
+    assert.equal(dockerHealthcheck()[0], 'node');
+  });
+
+  it('docker-compose.yml: valid; Redis with AOF, noeviction, a volume and a health check; credentials only from the environment', async () => {
+    const bare = await composeConfig({});
+    for (const entry of ['dist/producers/main.js', 'dist/workers/main.js', 'dist/src/server/main.js']) {
+      assert.ok(bare.includes(`- ${entry}`), `a service runs ${entry}`);
+      assert.ok(existsSync(join(ROOT, entry)), `${entry} is what npm run build emits`);
+    }
+    assert.match(bare, /- --appendonly\n\s+- 'yes'|- --appendonly\n\s+- "yes"|- --appendonly\n\s+- yes/);
+    assert.match(bare, /- --maxmemory-policy\n\s+- noeviction/);
+    assert.match(bare, /redis-data:\/data/);
+    assert.match(bare, /test:\n\s+- CMD\n\s+- redis-cli\n\s+- ping/, 'redis has a health check');
+    assert.match(bare, /condition: service_healthy/);
+    assert.match(bare, /replicas: 3/);
+    assert.match(bare, /HOST: 0\.0\.0\.0/);
+    // No default secret: unset in the environment, empty in the container (the server then refuses to start).
+    for (const secret of ['BOARD_PASSWORD', 'API_TOKEN']) assert.match(bare, new RegExp(`${secret}: ''`));
+    const set = await composeConfig({ BOARD_PASSWORD: 'from-the-env-123', API_TOKEN: 'token-from-the-env-123', WORKER_REPLICAS: '8' });
+    assert.match(set, /BOARD_PASSWORD: from-the-env-123/);
+    assert.match(set, /API_TOKEN: token-from-the-env-123/);
+    assert.match(set, /replicas: 8/);
+  });
+});
+
 describe('compiled build (what the Docker image runs)', () => {
   it('npm run build emits every entry the image and npm run start:prod start', () => {
     for (const entry of ENTRIES) assert.ok(existsSync(join(ROOT, 'dist', entry)), `dist/${entry} exists`);
@@ -152,6 +214,16 @@ describe('compiled build (what the Docker image runs)', () => {
     const port = (JSON.parse(listening) as { port: number }).port;
     assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
     assert.equal((await fetch(`http://127.0.0.1:${port}/board`, { headers: basicAuth('admin', 'build-test-password') })).status, 200);
+
+    // The Dockerfile's HEALTHCHECK command, run as Docker would: healthy here, unhealthy without a server.
+    const check = dockerHealthcheck();
+    const probe = (p: number) =>
+      new Promise<number | null>((resolve) => {
+        const c = spawn(check[0]!, check.slice(1), { env: { PATH: process.env.PATH, PORT: String(p) }, stdio: 'ignore' });
+        c.once('exit', (code) => resolve(code));
+      });
+    assert.equal(await probe(port), 0, 'HEALTHCHECK passes against the running server');
+    assert.equal(await probe(redis.port), 1, 'HEALTHCHECK fails where no server answers /healthz');
   });
 
   it('npm run start:prod (dist/src/supervisor.js) starts the compiled producer, worker and server', { timeout: 60_000 }, async () => {
