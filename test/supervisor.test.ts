@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../src/redis/redis-server.js';
-import { CenterProcess, ENTRIES } from './support/processes.js';
+import { CenterProcess, ENTRIES, waitFor } from './support/processes.js';
 
 function childrenOf(pid: number): number[] {
   const out: number[] = [];
@@ -21,10 +21,11 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
+/** Running, not merely a zombie waiting to be reaped (containers often have no reaping init). */
 const alive = (pid: number) => {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
@@ -55,8 +56,11 @@ describe('npm start (supervisor)', () => {
       const kids = childrenOf(sup.child.pid!);
       const cmd = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
       const cmds = kids.map(cmd);
+      const ours: number[] = [];
       for (const part of ['redis-server', 'producers/main.ts', 'workers/main.ts', 'src/server/main.ts']) {
-        assert.ok(cmds.some((c) => c.includes(part)), `a child runs ${part}: ${cmds.join(' | ')}`);
+        const i = cmds.findIndex((c) => c.includes(part));
+        assert.ok(i >= 0, `a child runs ${part}: ${cmds.join(' | ')}`);
+        ours.push(kids[i]!);
       }
       const beats = () => sup.raw.filter((l) => l.includes('Hello World!')).length;
       const before = beats();
@@ -67,8 +71,8 @@ describe('npm start (supervisor)', () => {
       const { code } = await sup.exited;
       assert.equal(code, 0, sup.output());
       assert.ok(sup.raw.some((l) => l.includes('Private redis-server stopped')));
-      await new Promise((r) => setTimeout(r, 200));
-      assert.deepEqual(kids.filter(alive), [], 'no child process left behind');
+      await waitFor(() => ours.every((pid) => !alive(pid)), 'every child to be gone', 5000).catch(() => {});
+      assert.deepEqual(ours.filter(alive).map(cmd), [], 'no child process left behind');
     } finally {
       sup.kill('SIGKILL');
     }
