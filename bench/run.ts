@@ -19,7 +19,8 @@ import { compare, round2 } from './stats.js';
 import { benchThroughput } from './throughput.js';
 
 /*
- * `npm run bench [-- --smoke] [--out file.json] [--rounds n] [--only a,b] [--profile dir] [--child-import file]`
+ * `npm run bench [-- --smoke] [--out file.json] [--rounds n] [--only a,b] [--profile dir] [--child-import file]
+ *  [--redis-args="--hz 100"]`
  * Starts a private redis-server (persistence off), a center worker process and a bare BullMQ
  * worker process, runs every measurement for both sides (alternating, several rounds), prints a
  * Markdown table and writes the results as JSON.
@@ -29,7 +30,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 function usage(message: string): never {
   process.stderr.write(
-    `bench: ${message}\nUsage: npm run bench -- [--smoke] [--out file.json] [--rounds n] [--only ${SECTIONS.join(',')}] [--profile dir] [--child-import file] [--quiet]\n`,
+    `bench: ${message}\nUsage: npm run bench -- [--smoke] [--out file.json] [--rounds n] [--only ${SECTIONS.join(',')}] [--profile dir] [--child-import file] [--redis-args="--hz 100"] [--quiet]\n`,
   );
   process.exit(2);
 }
@@ -44,6 +45,7 @@ try {
     only: { type: 'string' },
     profile: { type: 'string' },
     'child-import': { type: 'string' },
+    'redis-args': { type: 'string' },
     quiet: { type: 'boolean', default: false },
   },
   });
@@ -77,7 +79,9 @@ function versionOf(pkg: string): string {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'jc-bench-'));
-const redis = await startRedisServer({ dir, appendonly: false });
+// Extra redis-server flags, e.g. --redis-args="--hz 100" to see how Redis's timer rate bounds delay precision.
+const redisArgs = args['redis-args'] ? args['redis-args'].split(/\s+/).filter(Boolean) : [];
+const redis = await startRedisServer({ dir, appendonly: false, args: redisArgs });
 const admin = new Redis(redis.url, { maxRetriesPerRequest: null });
 const children: WorkerChild[] = [];
 const producers: { close(): Promise<void> }[] = [];
@@ -117,6 +121,7 @@ try {
       machine: { nproc: availableParallelism(), cpu, memoryGB: round2(totalmem() / 2 ** 30), loadavgAtStart: loadavg().map(round2) },
       node: process.version,
       redis: redisVersion,
+      redisArgs,
       bullmq: versionOf('bullmq'),
       beeQueue: versionOf('bee-queue'),
     },
