@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { JobCenterClient, JobInfo, JobRef } from '../src/client.js';
 import { helloWorld } from '../src/contracts/index.js';
 import type { ParentOutcome } from '../src/continuations.js';
@@ -8,9 +8,8 @@ import { defineHandler } from '../src/runtime/handler.js';
 import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
 import failHandler from '../workers/handlers/fail.js';
 import sleepHandler from '../workers/handlers/sleep.js';
-import { silentLogger, testClient, testConfig } from './support/center.js';
-import { ProcessGroup, waitFor, type CenterProcess } from './support/processes.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
+import { silentLogger, testConfig, useTestCenter } from './support/center.js';
+import { waitFor, type CenterProcess } from './support/processes.js';
 
 /*
  * Continuations against a real Redis and real worker processes: run once after the parent, at once
@@ -19,27 +18,8 @@ import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js
  * completion and the release.
  */
 
-let redis: TestRedis;
-const groups: ProcessGroup[] = [];
-const clients: JobCenterClient[] = [];
-
-before(async () => {
-  redis = await startTestRedis();
-});
-after(async () => {
-  await Promise.all(groups.map((g) => g.stopAll()));
-  await Promise.all(clients.map((c) => c.close()));
-  await redis.stop();
-});
-
-async function setup(extra: Record<string, string> = {}) {
-  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix(), CONTINUATION_SWEEP_MS: '200', ...extra };
-  const group = new ProcessGroup(env);
-  groups.push(group);
-  const client = await testClient(env);
-  clients.push(client);
-  return { env, group, client };
-}
+const center = useTestCenter();
+const setup = (extra: Record<string, string> = {}) => center.setup({ CONTINUATION_SWEEP_MS: '200', ...extra });
 
 async function settled(client: JobCenterClient, ref: JobRef, what = `${ref.queue}/${ref.id} finished`): Promise<JobInfo> {
   return waitFor(async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Job } from 'bullmq';
 import type { JobCenterClient, Repeat } from '../src/client.js';
 import { NotFoundError, ValidationError } from '../src/errors.js';
@@ -7,9 +7,8 @@ import { Lifecycle } from '../src/lifecycle.js';
 import { centerKey } from '../src/redis/connection.js';
 import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
 import sleepHandler from '../workers/handlers/sleep.js';
-import { silentLogger, testClient, testConfig } from './support/center.js';
-import { ProcessGroup, waitFor } from './support/processes.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
+import { silentLogger, testConfig, useTestCenter } from './support/center.js';
+import { waitFor } from './support/processes.js';
 
 /*
  * Recurring jobs through the typed client: upsert / list (with next) / remove / trigger, time
@@ -17,27 +16,8 @@ import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js
  * worker ran (one catch-up run, never a burst).
  */
 
-let redis: TestRedis;
-const groups: ProcessGroup[] = [];
-const clients: JobCenterClient[] = [];
-
-before(async () => {
-  redis = await startTestRedis();
-});
-after(async () => {
-  await Promise.all(groups.map((g) => g.stopAll()));
-  await Promise.all(clients.map((c) => c.close()));
-  await redis.stop();
-});
-
-async function setup() {
-  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix() };
-  const group = new ProcessGroup(env);
-  groups.push(group);
-  const client = await testClient(env);
-  clients.push(client);
-  return { env, group, client };
-}
+const center = useTestCenter();
+const setup = () => center.setup();
 
 function rejectsWith(fn: () => Promise<unknown>, field: string, message?: RegExp) {
   return assert.rejects(fn, (err: unknown) => {
@@ -119,7 +99,7 @@ describe('recurring jobs (client)', () => {
     await rejectsWith(() => untyped('x', { every: 1000 }, 'sleep', { ms: 'long' }), 'data.ms');
     await rejectsWith(() => untyped('x', { every: 1000 }, 'sleep', { ms: 1 }, { overlap: 'maybe' as 'skip' }), 'overlap');
     assert.deepEqual(await client.recurring.list(), []);
-    const keys = await redis.client.keys(`${client.queues.config.prefix}:*`);
+    const keys = await center.redis.client.keys(`${client.queues.config.prefix}:*`);
     assert.deepEqual(keys.filter((k) => !k.endsWith(':meta')), [], 'nothing written but BullMQ queue metadata');
   });
 });
@@ -196,8 +176,8 @@ describe('recurring jobs on a worker process', () => {
     }, 'the two first ticks');
     const idOf = (schedule: string) => String(pending.find((j) => j.repeatJobKey === schedule)!.id);
     // As a dead worker leaves it: the lock still names the run itself (orphan) or an older run (blocked).
-    await redis.client.set(centerKey(client.queues.config, 'running', 'orphan'), idOf('orphan'), 'PX', 60_000);
-    await redis.client.set(centerKey(client.queues.config, 'running', 'blocked'), 'repeat:blocked:1', 'PX', 60_000);
+    await center.redis.client.set(centerKey(client.queues.config, 'running', 'orphan'), idOf('orphan'), 'PX', 60_000);
+    await center.redis.client.set(centerKey(client.queues.config, 'running', 'blocked'), 'repeat:blocked:1', 'PX', 60_000);
     const lifecycle = new Lifecycle(silentLogger);
     try {
       await startWorkerRuntime({ config: testConfig(env), logger: silentLogger, lifecycle, handlers: [sleepHandler] });
