@@ -87,6 +87,13 @@ export function table(r: Results): string {
     cmp('1 process, concurrency 50', tp.c50, 0, mark('throughput c=50'));
     cmp('2 processes, concurrency 10 each', tp.twoProcesses, 0, mark('throughput 2 processes'));
     cmp('shipped `sleep` work at ms 0 (10 progress updates), c=10', tp.progressUpdates, 0, 'both sides do the same updates');
+    for (const label of ['c=10', '2 processes x c=10']) {
+      const cpu = tp.cpuPerJobUs[label];
+      if (cpu) {
+        cmp(`worker CPU per job, ${label} (µs)`, cpu.worker, 0, 'user+system of the worker process(es)');
+        cmp(`redis-server CPU per job, ${label} (µs)`, cpu.redis, 0);
+      }
+    }
     row('Redis round trips per job (MONITOR, c=10)', fmt(tp.roundTrips.center, 2), fmt(tp.roundTrips.bullmq, 2), fmt(tp.roundTrips.center / tp.roundTrips.bullmq, 2));
     row('bee-queue reference, c=1 / 10 / 50', '', '', '', `${fmt(tp.bee.c1)} / ${fmt(tp.bee.c10)} / ${fmt(tp.bee.c50)} jobs/s`);
   }
