@@ -39,7 +39,7 @@ export async function benchEnqueue(b: Bench): Promise<EnqueueResult> {
   };
   try {
     // Warm-up: script loading and JIT should not land in the first measured round.
-    for (const p of Object.values(producers)) await pool(200, 20, () => p.add(DATA));
+    for (const p of Object.values(producers)) await pool(2000, 50, () => p.add(DATA));
     for (let round = 0; round < s.rounds; round++) {
       for (const kind of order(round)) {
         const p = producers[kind];
