@@ -156,24 +156,33 @@ export class Continuations {
   async resolve(parent: JobRef, hint?: Outcome): Promise<void> {
     const outcome = await this.#outcome(parent, hint);
     if (!outcome) return;
-    const redis = this.queues.redis;
     const linksKey = this.#key('cont-of', parent.queue, parent.id);
-    for (const member of await redis.smembers(linksKey)) {
-      const slash = member.indexOf('/');
-      await this.#release({ queue: member.slice(0, slash), id: member.slice(slash + 1) }, parent, outcome);
-    }
-    await redis.srem(this.#key('cont-pending'), `${parent.queue}/${parent.id}`);
-    await redis.expire(linksKey, KEEP_SECONDS);
+    await this.#releaseAll(parent, await this.queues.redis.smembers(linksKey), outcome);
+  }
+
+  async #releaseAll(parent: JobRef, members: string[], outcome: Outcome): Promise<void> {
+    const redis = this.queues.redis;
+    await Promise.all(
+      members.map((member) => {
+        const slash = member.indexOf('/');
+        return this.#release({ queue: member.slice(0, slash), id: member.slice(slash + 1) }, parent, outcome);
+      }),
+    );
+    await Promise.all([
+      redis.srem(this.#key('cont-pending'), `${parent.queue}/${parent.id}`),
+      redis.expire(this.#key('cont-of', parent.queue, parent.id), KEEP_SECONDS),
+    ]);
   }
 
   /**
-   * What a worker calls for every job it finishes: one EXISTS for the (usual) job that nobody
+   * What a worker calls for every job it finishes: one SMEMBERS for the (usual) job that nobody
    * continues. Racing a registration is safe: registering links first and then reads the parent's
    * state, so a link written after this check is released by the registration itself.
    */
   async onFinished(parent: JobRef, outcome: Outcome): Promise<void> {
-    if ((await this.queues.redis.exists(this.#key('cont-of', parent.queue, parent.id))) === 0) return;
-    await this.resolve(parent, outcome);
+    const members = await this.queues.redis.smembers(this.#key('cont-of', parent.queue, parent.id));
+    // The worker has just seen the outcome: no need to read the job and its state back.
+    if (members.length > 0) await this.#releaseAll(parent, members, outcome);
   }
 
   async #outcome(parent: JobRef, hint?: Outcome): Promise<Outcome | undefined> {
@@ -209,8 +218,7 @@ export class Continuations {
     const opts: JobsOptions = { ...JSON.parse(h.opts ?? '{}'), jobId: ref.id };
     if (cancelled) opts.attempts = 1;
     await this.queues.get(ref.queue).add(h.name, JSON.parse(h.data ?? '{}'), opts);
-    await redis.hset(key, 'state', cancelled ? 'cancelled' : 'released');
-    await redis.expire(key, KEEP_SECONDS);
+    await Promise.all([redis.hset(key, 'state', cancelled ? 'cancelled' : 'released'), redis.expire(key, KEEP_SECONDS)]);
     this.logger.debug(
       { continuation: `${ref.queue}/${ref.id}`, parent: `${parent.queue}/${parent.id}`, cancelled },
       'Continuation released',

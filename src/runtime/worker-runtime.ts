@@ -1,6 +1,6 @@
 import { MetricsTime, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Config } from '../config.js';
-import { Continuations } from '../continuations.js';
+import { CONTINUATION_PREFIX, Continuations } from '../continuations.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import { Queues } from '../queues.js';
@@ -15,10 +15,46 @@ export class JobTimeoutError extends Error {
 
 const SHUTDOWN = Symbol('shutdown');
 
+/**
+ * A job's cancellation (timeout, shutdown). The AbortController behind `signal` is created only
+ * when the handler reads `ctx.signal`: Node's AbortController costs several µs per job.
+ */
+class JobAbort {
+  aborted = false;
+  reason: unknown;
+  /** Rejects with the reason once aborted; raced against the handler. */
+  readonly promise: Promise<never>;
+  #reject!: (reason: unknown) => void;
+  #controller: AbortController | undefined;
+
+  constructor() {
+    this.promise = new Promise<never>((_, reject) => {
+      this.#reject = reject;
+    });
+    this.promise.catch(() => {});
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.aborted) this.#controller.abort(this.reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.#controller?.abort(reason);
+    this.#reject(reason);
+  }
+}
+
 interface Active {
   job: Job;
   token: string | undefined;
-  abort: AbortController;
+  abort: JobAbort;
 }
 
 /** The running workers of one process. */
@@ -55,7 +91,9 @@ export async function startWorkerRuntime(options: {
   }
 
   function processorFor(queue: string) {
-    return async (job: Job, token?: string, bullSignal?: AbortSignal): Promise<unknown> => {
+    // Two parameters on purpose: BullMQ creates an AbortController per job for processors that
+    // declare a third (signal) parameter (worker.js processorAcceptsSignal); we cancel with our own.
+    return async (job: Job, token?: string): Promise<unknown> => {
       const handler = byName.get(job.name);
       if (!handler || handler.contract.queue !== queue) {
         throw new UnrecoverableError(
@@ -68,7 +106,7 @@ export async function startWorkerRuntime(options: {
         throw new UnrecoverableError(`Invalid payload for "${job.name}": ${fields}`);
       }
       const id = String(job.id);
-      const cont = await continuations.contextFor({ queue, id });
+      const cont = id.startsWith(CONTINUATION_PREFIX) ? await continuations.contextFor({ queue, id }) : undefined;
       if (cont?.cancelled) throw new UnrecoverableError(cont.cancelled);
 
       let lockKey: string | undefined;
@@ -85,32 +123,33 @@ export async function startWorkerRuntime(options: {
         lockTimer = setInterval(() => void queues.redis.pexpire(lockKey!, ttl).catch(() => {}), ttl / 2);
       }
 
-      const abort = new AbortController();
+      const abort = new JobAbort();
       active.set(id, { job, token, abort });
-      const onBullAbort = () => abort.abort(bullSignal?.reason ?? SHUTDOWN);
-      bullSignal?.addEventListener('abort', onBullAbort, { once: true });
       const timeoutMs = handler.contract.defaults.timeoutMs;
       const timer =
         timeoutMs > 0
           ? setTimeout(() => abort.abort(new JobTimeoutError(`Job exceeded its timeout of ${timeoutMs} ms`)), timeoutMs)
           : undefined;
-      const aborted = new Promise<never>((_, reject) => {
-        abort.signal.addEventListener('abort', () => reject(abort.signal.reason), { once: true });
-      });
-      aborted.catch(() => {});
+      let jobLog: Logger | undefined;
       const ctx: JobContext = {
         job,
         jobId: id,
         attempt: job.attemptsMade + 1,
-        signal: abort.signal,
-        log: logger.child({ queue, job: id, name: job.name, attempt: job.attemptsMade + 1 }),
+        get signal() {
+          return abort.signal;
+        },
+        get log() {
+          // Built on first use: most handlers never log, and a child logger costs per job.
+          jobLog ??= logger.child({ queue, job: id, name: job.name, attempt: job.attemptsMade + 1 });
+          return jobLog;
+        },
         progress: (value) => job.updateProgress(value),
         parent: () => cont?.parent,
       };
       try {
-        return await Promise.race([handler.run(parsed.data, ctx), aborted]);
+        return await Promise.race([handler.run(parsed.data, ctx), abort.promise]);
       } catch (err) {
-        if (abort.signal.reason === SHUTDOWN) {
+        if (abort.reason === SHUTDOWN) {
           // Past the shutdown deadline: hand the job back to the queue now instead of leaving it
           // "active" until its lock expires.
           await job.moveToWait(token);
@@ -119,7 +158,6 @@ export async function startWorkerRuntime(options: {
         throw err;
       } finally {
         clearTimeout(timer);
-        bullSignal?.removeEventListener('abort', onBullAbort);
         active.delete(id);
         if (lockKey) {
           clearInterval(lockTimer);
