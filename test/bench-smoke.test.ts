@@ -51,11 +51,13 @@ function assertCompared(name: string, c: { center: number; bullmq: number; ratio
   assert.ok(isNum(c.ratio) && c.ratio > 0, `${name}.ratio = ${c.ratio}`);
 }
 
-function assertPair(name: string, p: Pair | undefined, n: number): void {
+/** `n`: the exact sample count per side, or undefined where it depends on time (open-loop load). */
+function assertPair(name: string, p: Pair | undefined, n: number | undefined): void {
   assert.ok(p, `${name} missing`);
   for (const side of ['center', 'bullmq'] as const) {
     const s: Summary = p[side];
-    assert.equal(s.n, n, `${name}.${side}: expected ${n} samples, got ${s.n}`);
+    if (n === undefined) assert.ok(s.n > 0, `${name}.${side}: no samples`);
+    else assert.equal(s.n, n, `${name}.${side}: expected ${n} samples, got ${s.n}`);
     for (const k of ['p50', 'p99', 'max'] as const) assert.ok(isNum(s[k]), `${name}.${side}.${k} = ${s[k]}`);
   }
   assert.ok(isNum(p.p99Ratio), `${name}.p99Ratio = ${p.p99Ratio}`);
@@ -87,8 +89,8 @@ describe('npm run bench (smoke sizes)', () => {
 
     assert.ok(r.pickup, 'pickup missing');
     assertPair('pickup.idle', r.pickup.idle, s.idleProbes * s.rounds);
-    assertPair('pickup.load', r.pickup.load, r.pickup.load.center.n);
-    assert.ok(r.pickup.load.center.n > 0 && r.pickup.load.bullmq.n > 0);
+    // The load stream runs for a fixed time, so each side's sample count is its own.
+    assertPair('pickup.load', r.pickup.load, undefined);
 
     assertPair('continuations', r.continuations, s.continuations * s.rounds);
     assertPair('delayError', r.delayError, s.delayedProbes);
