@@ -87,13 +87,35 @@ export function createRedis(config: Config, role: ConnectionRole, logger?: Logge
       sentinelRetryStrategy: retryStrategy,
       failoverDetector: true,
     });
-    // ioredis closes the failover detector's sentinel subscriptions on disconnect() but not on
-    // quit(): without this they outlive the client, keep the event loop alive and keep reconnecting.
-    const sentinelClient = client;
-    sentinelClient.once('end', () => sentinelClient.disconnect());
   } else {
     client = new Redis({ ...common, ...base });
   }
+  // A connection must only end when its owner closes it. ioredis can end one on its own during a
+  // Sentinel failover race (seen in the failover test); reconnect then instead of failing forever.
+  let closedByOwner = false;
+  const quit = client.quit.bind(client);
+  const disconnect = client.disconnect.bind(client);
+  client.quit = ((...args: Parameters<typeof quit>) => {
+    closedByOwner = true;
+    return quit(...args);
+  }) as typeof client.quit;
+  client.disconnect = ((reconnect?: boolean) => {
+    if (!reconnect) closedByOwner = true;
+    return disconnect(reconnect);
+  }) as typeof client.disconnect;
+  const owned = client;
+  owned.on('end', () => {
+    if (closedByOwner) {
+      // ioredis closes the failover detector's sentinel subscriptions on disconnect() but not on
+      // quit(): without this they outlive the client, keep the event loop alive and keep reconnecting.
+      if (config.redis.sentinels) disconnect();
+      return;
+    }
+    logger?.warn({ role }, 'Redis connection ended unexpectedly; reconnecting');
+    setTimeout(() => {
+      if (!closedByOwner && owned.status === 'end') owned.connect().catch(() => {});
+    }, 500).unref();
+  });
   let lastLog = 0;
   client.on('error', (err: Error) => {
     const now = Date.now();
