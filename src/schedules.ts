@@ -1,6 +1,5 @@
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
-import { jobs } from './contracts/index.js';
 import { validateCron, validateTimeZone } from './cron.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import { contractFor, jobOptions } from './jobs/options.js';
@@ -268,5 +267,3 @@ function toInfo(
   };
 }
 
-/** Names of jobs known to the catalog, for error messages. */
-export const knownJobNames = Object.keys(jobs);

@@ -4,7 +4,7 @@ import type { Repeat } from '../client.js';
 import { queueNames } from '../contracts/index.js';
 import { NotFoundError, UnavailableError, ValidationError, type FieldIssue } from '../errors.js';
 import type { ServerDeps } from './app.js';
-import type { AuditLog, AuditRecord } from './audit.js';
+import { decodeSegment, type AuditLog, type AuditRecord } from './audit.js';
 import { requireBearer, type AuthFailures } from './auth.js';
 import { errorBody } from './http-errors.js';
 import { openApiDocument } from './openapi.js';
@@ -109,7 +109,7 @@ function auditMutations(audit: AuditLog): RequestHandler {
   return (req, res, next) => {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
     const match = MUTATIONS.find(([m, re]) => m === req.method && re.test(req.path));
-    const schedule = match?.[2].startsWith('recurring') ? decodeSafe(match[1].exec(req.path)?.[1]) : undefined;
+    const schedule = match?.[2].startsWith('recurring') ? decodeSegment(match[1].exec(req.path)?.[1]) : undefined;
     const locals: AuditLocals = { action: match?.[2] ?? `${req.method} ${req.path}`, ...(schedule ? { schedule } : {}) };
     res.locals.audit = locals;
     res.once('finish', () => {
@@ -131,14 +131,6 @@ function auditMutations(audit: AuditLog): RequestHandler {
   };
 }
 
-function decodeSafe(s: string | undefined): string | undefined {
-  if (s === undefined) return undefined;
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
 
 const auditOf = (res: Response): AuditLocals => (res.locals.audit ?? { action: 'unknown' }) as AuditLocals;
 

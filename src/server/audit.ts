@@ -71,7 +71,8 @@ const BOARD_ROUTES: [RegExp, (m: string[]) => Target][] = [
   [/^\/metrics\/history\/purge$/, () => ({ action: 'board.metrics-history.purge' })],
 ];
 
-function decode(s: string | undefined): string | undefined {
+/** A URL path segment decoded, or as it is when it is not valid percent-encoding. */
+export function decodeSegment(s: string | undefined): string | undefined {
   if (s === undefined) return undefined;
   try {
     return decodeURIComponent(s);
@@ -90,7 +91,7 @@ export function boardAction(method: string, path: string): Target {
     for (const [re, build] of BOARD_ROUTES) {
       const m = re.exec(api);
       if (!m) continue;
-      const t = build(m.map((x) => decode(x) ?? ''));
+      const t = build(m.map((x) => decodeSegment(x) ?? ''));
       return Object.fromEntries(Object.entries(t).filter(([, v]) => v !== undefined)) as Target;
     }
   }
