@@ -5,7 +5,8 @@ import { queueNames } from '../src/contracts/index.js';
 import { startTestCluster, type TestCluster } from './support/cluster.js';
 import { ProcessGroup, waitFor } from './support/processes.js';
 import { uniquePrefix } from './support/redis.js';
-import { basicAuth, clientFor, duplicateRuns, helloRuns, missingSeconds, serverPort, ticksOf } from './support/scale.js';
+import { testClient } from './support/center.js';
+import { basicAuth, duplicateRuns, helloRuns, missingSeconds, serverPort, ticksOf } from './support/scale.js';
 
 /*
  * Redis Cluster end to end: three masters on free ports joined by `redis-cli --cluster create`;
@@ -46,7 +47,7 @@ describe('Redis Cluster', () => {
     await producer.waitForMessage('Schedules synced', 30_000);
     await Promise.all(workers.map((w) => w.waitForMessage('Worker started', 30_000)));
     const port = await serverPort(server, 30_000);
-    const client = await clientFor(env);
+    const client = await testClient(env);
     clients.push(client);
 
     // Jobs on both queues, and a continuation whose parent is on the other queue (other node).

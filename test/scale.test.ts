@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { JobCenterClient } from '../src/client.js';
+import { after, describe, it } from 'node:test';
 import { Cron } from '../src/cron.js';
 import type { ScheduleSpec } from '../src/schedules.js';
-import { CenterProcess, ProcessGroup, waitFor } from './support/processes.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
-import { clientFor, duplicateRuns, helloRuns, missingSeconds, ticksOf } from './support/scale.js';
+import { useTestCenter } from './support/center.js';
+import { CenterProcess, waitFor } from './support/processes.js';
+import { duplicateRuns, helloRuns, missingSeconds, ticksOf } from './support/scale.js';
 
 /*
  * Horizontal scale on one Redis: several worker processes share the work and run each job once;
@@ -13,29 +12,11 @@ import { clientFor, duplicateRuns, helloRuns, missingSeconds, ticksOf } from './
  * once per second; producers of different services keep each other's schedules.
  */
 
-let redis: TestRedis;
-const groups: ProcessGroup[] = [];
+const center = useTestCenter();
+// Processes started outside a group (restarted producers), stopped after the file.
 const extra: CenterProcess[] = [];
-const clients: JobCenterClient[] = [];
-
-before(async () => {
-  redis = await startTestRedis();
-});
-after(async () => {
-  await Promise.all(groups.map((g) => g.stopAll()));
-  await Promise.all(extra.map((p) => p.stop(5000)));
-  await Promise.all(clients.map((c) => c.close()));
-  await redis.stop();
-});
-
-async function setup(more: Record<string, string> = {}) {
-  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix(), ...more };
-  const group = new ProcessGroup(env);
-  groups.push(group);
-  const client = await clientFor(env);
-  clients.push(client);
-  return { env, group, client };
-}
+after(() => Promise.all(extra.map((p) => p.stop(5000))));
+const setup = (more: Record<string, string> = {}) => center.setup(more);
 
 /** A small seeded PRNG (mulberry32) so a failing chaos run can be replayed with SCALE_SEED. */
 function random(seed: number): () => number {

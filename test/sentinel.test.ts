@@ -3,7 +3,8 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { UnavailableError, type JobCenterClient } from '../src/client.js';
 import { ProcessGroup, waitFor, type CenterProcess } from './support/processes.js';
 import { uniquePrefix } from './support/redis.js';
-import { basicAuth, clientFor, duplicateRuns, helloRuns, missingSeconds, serverPort, ticksOf } from './support/scale.js';
+import { testClient } from './support/center.js';
+import { basicAuth, duplicateRuns, helloRuns, missingSeconds, serverPort, ticksOf } from './support/scale.js';
 import { startTestSentinel, type TestSentinel } from './support/sentinel.js';
 
 /*
@@ -50,7 +51,7 @@ describe('Redis Sentinel', () => {
     await producer.waitForMessage('Schedules synced', 30_000);
     await worker.waitForMessage('Worker started', 30_000);
     const port = await serverPort(server, 30_000);
-    const client = await clientFor(env);
+    const client = await testClient(env);
     clients.push(client);
     await waitFor(() => ticksOf(helloRuns([worker]), 'heartbeat').length >= 2, 'two heartbeats before any failover', 20_000);
 

@@ -1,14 +1,5 @@
-import { pino } from 'pino';
-import { JobCenterClient } from '../../src/client.js';
-import { loadConfig } from '../../src/config.js';
 import type { CenterProcess } from './processes.js';
 
-/** A client in the test process, configured from the same variables the processes get. */
-export async function clientFor(env: Record<string, string>): Promise<JobCenterClient> {
-  const client = new JobCenterClient(loadConfig({ LOG_LEVEL: 'silent', ...env }), pino({ level: 'silent' }));
-  await client.queues.ready();
-  return client;
-}
 
 /**
  * Executions of hello-world jobs, read from the handler's own log line ("Hello World! ...", which
