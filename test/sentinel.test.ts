@@ -108,12 +108,14 @@ describe('Redis Sentinel', () => {
   });
 });
 
-/** Cuts the replica's replication link and freezes it (SIGSTOP) before it can reconnect. */
+/** Freezes the replica (SIGSTOP) and cuts its replication link, so it receives no further writes. */
 async function isolateReplica(replicaPort: number, masterPort: number): Promise<void> {
   const replica = topo.servers.get(replicaPort)!;
   for (let attempt = 1; ; attempt++) {
-    await topo.node(replicaPort).call('CLIENT', 'KILL', 'TYPE', 'master');
+    // Freeze the replica first, then drop its link from the master's side: a frozen replica cannot
+    // reconnect, so the master sees it gone at once (cutting from the replica's side raced under load).
     replica.process.kill('SIGSTOP');
+    await topo.node(masterPort).call('CLIENT', 'KILL', 'TYPE', 'replica');
     const detached = await waitFor(
       async () => /connected_slaves:0/.test(await topo.node(masterPort).info('replication')),
       'the master to drop its replica',
