@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { startRedisServer } from '../src/redis/redis-server.js';
 import { BareSide } from './bare-bullmq.js';
+import { benchCluster } from './cluster.js';
 import { CenterSide } from './center.js';
 import { WorkerChild } from './children.js';
 import { FULL, SMOKE, type Bench, type Side, type Sizes } from './context.js';
@@ -30,7 +31,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 function usage(message: string): never {
   process.stderr.write(
-    `bench: ${message}\nUsage: npm run bench -- [--smoke] [--out file.json] [--rounds n] [--only ${SECTIONS.join(',')}] [--profile dir] [--child-import file] [--redis-args="--hz 100"] [--quiet]\n`,
+    `bench: ${message}\nUsage: npm run bench -- [--smoke] [--out file.json] [--rounds n] [--only ${SECTIONS.join(',')}] [--profile dir] [--child-import file] [--redis-args="--hz 100"] [--quiet] | --cluster [--smoke]\n`,
   );
   process.exit(2);
 }
@@ -47,12 +48,19 @@ try {
     'child-import': { type: 'string' },
     'redis-args': { type: 'string' },
     quiet: { type: 'boolean', default: false },
+    cluster: { type: 'boolean', default: false },
   },
   });
 } catch (err) {
   usage((err as Error).message);
 }
 const args = parsed.values;
+
+if (args.cluster) {
+  // A separate measurement (bench/cluster.ts): sharded queues on a local 3-master Redis Cluster.
+  await benchCluster({ smoke: args.smoke });
+  process.exit(0);
+}
 
 const sizes: Sizes = { ...(args.smoke ? SMOKE : FULL) };
 if (args.rounds !== undefined) {

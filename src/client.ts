@@ -24,6 +24,13 @@ export interface EnqueueOptions {
   priority?: number;
   /** Overrides the contract's `attempts`. */
   attempts?: number;
+  /**
+   * Sharded queues only: jobs with the same `shardKey` go to the same shard, so they run in the order
+   * they were added (FIFO holds per shard only: jobs on different shards run in no particular order
+   * relative to each other). Without it a job's shard follows from its id. Ignored when the queue has
+   * one shard. The job's id then names its shard (`s<i>-<jobId or generated>`).
+   */
+  shardKey?: string;
 }
 
 /** A job as the client and the HTTP API report it. */
@@ -40,6 +47,8 @@ export interface JobInfo {
   createdAt: string | null;
   processedAt: string | null;
   finishedAt: string | null;
+  /** The shard holding the job; only for sharded queues. */
+  shard?: number;
 }
 
 /** A newly created job: where to find it and its state right after creation. */
@@ -48,6 +57,8 @@ export interface Created extends JobRef {
   state: string;
   /** True when the idempotency key (`jobId`) matched an existing job: nothing new was added. */
   duplicate?: boolean;
+  /** The shard the job went to; only for sharded queues. */
+  shard?: number;
 }
 
 const iso = (ms: number | undefined | null): string | null => (ms ? new Date(ms).toISOString() : null);
@@ -153,10 +164,27 @@ export class JobCenterClient {
       }
       overrides.attempts = opts.attempts;
     }
-    const queue = this.queues.get(contract.queue);
+    if (opts.shardKey !== undefined && (typeof opts.shardKey !== 'string' || opts.shardKey.length < 1 || opts.shardKey.length > 200)) {
+      throw new ValidationError('shardKey must be a string of 1-200 characters', [
+        { field: 'shardKey', message: 'shardKey must be a string of 1-200 characters' },
+      ]);
+    }
     return this.#guard(async () => {
-      const job = await queue.add(contract.name, payload, jobOptions(contract, overrides));
-      const created: Created = { id: String(job.id), queue: contract.queue, name: contract.name, state: delay > 0 ? 'delayed' : 'waiting' };
+      const route = this.queues.route(contract.queue, { jobId: overrides.jobId, shardKey: opts.shardKey });
+      const sharded = this.queues.isSharded(contract.queue);
+      const where = sharded ? { shard: route.shard } : {};
+      if (opts.jobId !== undefined) {
+        // An idempotency key used before K changed may live on another shard: report that job.
+        for (const prev of await this.queues.previousRoutes(contract.queue, { jobId: opts.jobId, shardKey: opts.shardKey }, route)) {
+          const old = await prev.queue.getJob(prev.jobId!);
+          if (old) {
+            return { id: prev.jobId!, queue: contract.queue, name: old.name, state: await old.getState(), duplicate: true, shard: prev.shard };
+          }
+        }
+      }
+      const queue = route.queue;
+      const job = await queue.add(contract.name, payload, jobOptions(contract, { ...overrides, ...(route.jobId !== undefined ? { jobId: route.jobId } : {}) }));
+      const created: Created = { id: String(job.id), queue: contract.queue, name: contract.name, state: delay > 0 ? 'delayed' : 'waiting', ...where };
       if (opts.jobId === undefined) return created;
       // BullMQ ignores an add whose id exists and returns our local copy: report the stored job.
       const stored = await queue.getJob(created.id);
@@ -214,7 +242,7 @@ export class JobCenterClient {
    */
   retry(ref: JobRef): Promise<JobRef & { state: string }> {
     return this.#guard(async () => {
-      const job = await this.queues.get(ref.queue).getJob(ref.id);
+      const job = await this.queues.findJob(ref.queue, ref.id);
       if (!job) throw new NotFoundError(`No job ${ref.queue}/${ref.id} (never existed, or removed by retention)`);
       const state = await job.getState();
       if (state !== 'failed') throw new ConflictError(`Only failed jobs can be retried; ${ref.queue}/${ref.id} is ${state}`);
@@ -226,11 +254,13 @@ export class JobCenterClient {
   /** A job's state and result, or undefined when it does not exist (or retention removed it). */
   getJob(ref: JobRef): Promise<JobInfo | undefined> {
     return this.#guard(async () => {
-      const queue = this.queues.get(ref.queue);
       // State first, then the hash: a job seen as completed or failed is read with its final data.
-      const state = await queue.getJobState(ref.id);
-      const job = state === 'unknown' ? undefined : await queue.getJob(ref.id);
-      if (job) return toInfo(job, ref.queue, state);
+      const found = await this.queues.locate(ref.queue, ref.id);
+      const job = found ? await found.queue.getJob(ref.id) : undefined;
+      if (job && found) {
+        const info = toInfo(job, ref.queue, found.state);
+        return this.queues.isSharded(ref.queue) ? { ...info, shard: this.queues.logicalOf(found.queue).shard } : info;
+      }
       const awaiting = await this.continuations.awaiting(ref);
       if (!awaiting) return undefined;
       return {

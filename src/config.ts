@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { queueNames } from './contracts/index.js';
+import { queueNames, queueShards } from './contracts/index.js';
+import { MAX_SHARDS } from './queues/shards.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -50,6 +51,8 @@ const envSchema = z
       .trim()
       .regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1-32 letters, digits, "_" or "-"')
       .default('jc'),
+
+    QUEUE_SHARDS: z.string().trim().optional(),
 
     WORKER_CONCURRENCY: int(1, 1000).default(5),
     WORKER_QUEUES: z.string().trim().default('all'),
@@ -128,6 +131,7 @@ const envSchema = z
         });
       }
     }
+    if (env.QUEUE_SHARDS !== undefined) parseShards(env.QUEUE_SHARDS, (message) => ctx.addIssue({ code: 'custom', path: ['QUEUE_SHARDS'], message }));
     if (env.WORKER_QUEUES !== 'all') {
       for (const q of env.WORKER_QUEUES.split(',').map((s) => s.trim())) {
         if (!queueNames.includes(q)) {
@@ -140,6 +144,28 @@ const envSchema = z
       }
     }
   });
+
+/**
+ * `QUEUE_SHARDS=batch:6,default:2`: shards per queue, overriding what the contracts declare.
+ * Reports each bad entry through `issue` (what is wrong and what is allowed).
+ */
+function parseShards(value: string, issue: (message: string) => void): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([^:\s]+):(\d+)$/.exec(entry);
+    if (!m) {
+      issue(`has entry "${entry}"; expected queue:count entries separated by commas, e.g. batch:6,default:2`);
+      continue;
+    }
+    const [, queue, count] = m as unknown as [string, string, string];
+    const k = Number(count);
+    if (!queueNames.includes(queue)) issue(`names unknown queue "${queue}"; allowed: ${queueNames.join(', ')}`);
+    else if (out[queue] !== undefined) issue(`names queue "${queue}" twice`);
+    else if (k < 1 || k > MAX_SHARDS) issue(`gives "${queue}" ${count} shards; allowed: 1 to ${MAX_SHARDS}`);
+    else out[queue] = k;
+  }
+  return out;
+}
 
 type Env = z.output<typeof envSchema>;
 
@@ -156,6 +182,11 @@ export interface Config {
     readonly sentinelPassword?: string;
   };
   readonly prefix: string;
+  /**
+   * Shards (BullMQ queues, each in its own Cluster slot) per queue: the contracts' `shards`, with
+   * `QUEUE_SHARDS` on top; 1 for every queue by default.
+   */
+  readonly shards: Readonly<Record<string, number>>;
   /** Where `npm start` looks for, or starts, a local Redis when REDIS_URL is unset. */
   readonly localRedis: { readonly port: number; readonly dir: string; readonly urlGiven: boolean };
   readonly worker: {
@@ -230,6 +261,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
     },
     prefix: e.QUEUE_PREFIX,
+    shards: { ...queueShards, ...(e.QUEUE_SHARDS ? parseShards(e.QUEUE_SHARDS, () => {}) : {}) },
     localRedis: {
       port: e.LOCAL_REDIS_PORT,
       dir: e.LOCAL_REDIS_DIR,

@@ -101,7 +101,7 @@ export class Continuations {
       await redis.sadd(this.#key('cont-pending'), `${parent.queue}/${parent.id}`);
     }
     await this.resolve(parent);
-    const [stored, spec] = await Promise.all([this.queues.get(ref.queue).getJob(id), redis.hmget(this.#specKey(ref), 'name', 'state')]);
+    const [stored, spec] = await Promise.all([this.queues.findJob(ref.queue, id), redis.hmget(this.#specKey(ref), 'name', 'state')]);
     // Released (or cancelled, which is added too so that it shows up failed): report the job itself.
     const state = stored ? await stored.getState() : (spec[1] ?? 'awaiting');
     return {
@@ -114,7 +114,7 @@ export class Continuations {
   }
 
   async #exists(ref: JobRef): Promise<boolean> {
-    if (await this.queues.get(ref.queue).getJob(ref.id)) return true;
+    if (await this.queues.findJob(ref.queue, ref.id)) return true;
     return ref.id.startsWith(CONTINUATION_PREFIX) && (await this.queues.redis.exists(this.#specKey(ref))) === 1;
   }
 
@@ -186,7 +186,7 @@ export class Continuations {
   }
 
   async #outcome(parent: JobRef, hint?: Outcome): Promise<Outcome | undefined> {
-    const job = await this.queues.get(parent.queue).getJob(parent.id);
+    const job = await this.queues.findJob(parent.queue, parent.id);
     if (job) {
       const state = await job.getState();
       if (state === 'completed') return { state, returnValue: job.returnvalue ?? null, failedReason: null };
@@ -217,7 +217,8 @@ export class Continuations {
     // board too) instead of waiting forever; the worker fails it without running the handler.
     const opts: JobsOptions = { ...JSON.parse(h.opts ?? '{}'), jobId: ref.id };
     if (cancelled) opts.attempts = 1;
-    await this.queues.get(ref.queue).add(h.name, JSON.parse(h.data ?? '{}'), opts);
+    // On a sharded queue the continuation goes to the shard of its id (where lookups find it).
+    await this.queues.forJob(ref.queue, ref.id).add(h.name, JSON.parse(h.data ?? '{}'), opts);
     await Promise.all([redis.hset(key, 'state', cancelled ? 'cancelled' : 'released'), redis.expire(key, KEEP_SECONDS)]);
     this.logger.debug(
       { continuation: `${ref.queue}/${ref.id}`, parent: `${parent.queue}/${parent.id}`, cancelled },

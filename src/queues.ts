@@ -1,18 +1,45 @@
-import { Queue } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import { Queue, type Job } from 'bullmq';
 import type { Config } from './config.js';
 import { queueNames } from './contracts/index.js';
 import { NotFoundError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
-import { createRedis, queuePrefix, type RedisClient } from './redis/connection.js';
+import { centerKey, createRedis, queuePrefix, type RedisClient } from './redis/connection.js';
+import { MAX_SHARDS, expectedShard, generatedJobId, parseShardQueueName, shardInId, shardOf, shardQueueName } from './queues/shards.js';
+
+/** How stale the shard history may be when a lookup misses or an idempotency key is checked. */
+const HISTORY_MAX_AGE_MS = 2000;
+
+/** Where a new job goes: its shard's queue and the id to add it with (undefined: BullMQ's counter). */
+export interface Route {
+  readonly queue: Queue;
+  readonly shard: number;
+  readonly jobId: string | undefined;
+}
+
+interface Logical {
+  readonly name: string;
+  /** K of this process's configuration: new jobs go to shards 0..k-1. */
+  readonly k: number;
+  /** BullMQ queue per shard, opened on first use. */
+  readonly shards: Queue[];
+  /** Every K any process has declared for this queue (recorded in Redis); shards 0..max-1 are consumed. */
+  history: readonly number[];
+}
 
 /**
- * One BullMQ `Queue` per declared queue, sharing one fail-fast connection. Everything that adds or
- * reads jobs (client, producer, server) goes through this, so prefixes and connections agree.
+ * The BullMQ queues of every declared queue, sharing one fail-fast connection. Everything that adds or
+ * reads jobs (client, producer, server, worker) goes through this, so prefixes, connections and
+ * shard routing agree. A queue with K = 1 that was never sharded is one BullMQ queue named as
+ * before; see `queues/shards.ts` for sharded queues.
  */
 export class Queues {
   readonly redis: RedisClient;
-  readonly #queues = new Map<string, Queue>();
+  readonly #logical = new Map<string, Logical>();
+  #history: Promise<void> | undefined;
+  #historyAt = 0;
+  #recorded = false;
 
   constructor(
     readonly config: Config,
@@ -21,37 +48,218 @@ export class Queues {
   ) {
     this.redis = createRedis(config, 'producer', logger);
     for (const name of queueNames) {
-      const queue = new Queue(name, { connection: this.redis, prefix: queuePrefix(config, name) });
-      queue.on('error', (err) => logger.debug({ queue: name, err: err.message }, 'Queue error'));
-      this.#queues.set(name, queue);
+      const k = config.shards[name] ?? 1;
+      const logical: Logical = { name, k, shards: [], history: [k] };
+      this.#logical.set(name, logical);
+      for (let i = 0; i < k; i++) this.#open(logical, i);
     }
     lifecycle?.add('queues', this, () => this.close());
   }
 
-  /**
-   * Resolves once the connection is ready. The connection fails fast while down, so a process
-   * waits here at start instead of failing its first commands.
-   */
-  async ready(): Promise<void> {
-    if (this.redis.status === 'ready') return;
-    await new Promise<void>((resolve) => this.redis.once('ready', () => resolve()));
-  }
-
-  /** @throws NotFoundError for a queue no contract declares. */
-  get(name: string): Queue {
-    const queue = this.#queues.get(name);
+  #open(logical: Logical, shard: number): Queue {
+    let queue = logical.shards[shard];
     if (!queue) {
-      throw new NotFoundError(`Unknown queue ${JSON.stringify(name)}; known queues: ${queueNames.join(', ')}`);
+      const name = shardQueueName(logical.name, shard);
+      queue = new Queue(name, { connection: this.redis, prefix: queuePrefix(this.config, name) });
+      queue.on('error', (err) => this.logger.debug({ queue: name, err: err.message }, 'Queue error'));
+      logical.shards[shard] = queue;
     }
     return queue;
   }
 
+  #logicalOf(name: string): Logical {
+    const logical = this.#logical.get(name);
+    if (!logical) {
+      throw new NotFoundError(`Unknown queue ${JSON.stringify(name)}; known queues: ${queueNames.join(', ')}`);
+    }
+    return logical;
+  }
+
+  /**
+   * Resolves once the connection is ready and the shard history is read. The connection fails
+   * fast while down, so a process waits here at start instead of failing its first commands.
+   */
+  async ready(): Promise<void> {
+    if (this.redis.status !== 'ready') {
+      await new Promise<void>((resolve) => this.redis.once('ready', () => resolve()));
+    }
+    await this.loadShards();
+  }
+
+  /**
+   * Records this process's K of every queue in Redis (once) and reads every K ever declared, so that
+   * shards of a larger K, declared by this or another process, are consumed and searched (changing
+   * K loses nothing). Read once, again when older than `maxAgeMs`, and after a failure.
+   */
+  loadShards(maxAgeMs = Infinity): Promise<void> {
+    if (this.#history && Date.now() - this.#historyAt <= maxAgeMs) return this.#history;
+    const record = !this.#recorded;
+    const load = Promise.all(
+      [...this.#logical.values()].map(async (logical) => {
+        const key = centerKey(this.config, 'shards', logical.name);
+        if (record) await this.redis.sadd(key, logical.k);
+        const ks = (await this.redis.smembers(key)).map(Number).filter((n) => Number.isInteger(n) && n >= 1 && n <= MAX_SHARDS);
+        logical.history = [logical.k, ...new Set(ks.filter((n) => n !== logical.k))];
+        for (let i = 0; i < this.shardCount(logical.name); i++) this.#open(logical, i);
+      }),
+    ).then(
+      () => {
+        this.#recorded = true;
+        this.#historyAt = Date.now();
+      },
+      (err: unknown) => {
+        if (this.#history === load) this.#history = undefined;
+        throw err;
+      },
+    );
+    this.#history = load;
+    return load;
+  }
+
+  /**
+   * The BullMQ queue of an unsharded queue; shard 0 of a sharded one (use {@link route},
+   * {@link findJob} or {@link shardsOf} there).
+   * @throws NotFoundError for a queue no contract declares.
+   */
+  get(name: string): Queue {
+    return this.#open(this.#logicalOf(name), 0);
+  }
+
+  /** Shards consumed for `name`: this process's K, or more when a larger K was declared before. */
+  shardCount(name: string): number {
+    const logical = this.#logicalOf(name);
+    return Math.max(...logical.history);
+  }
+
+  /** True when `name` has (or had) more than one shard: its jobs and metrics then name their shard. */
+  isSharded(name: string): boolean {
+    return this.shardCount(name) > 1;
+  }
+
+  /** Every shard queue of `name` that is consumed (0..{@link shardCount}-1). */
+  shardsOf(name: string): Queue[] {
+    const logical = this.#logicalOf(name);
+    return Array.from({ length: this.shardCount(name) }, (_, i) => this.#open(logical, i));
+  }
+
+  /** Shard `i` of `name`. */
+  shard(name: string, i: number): Queue {
+    return this.#open(this.#logicalOf(name), i);
+  }
+
+  /** Logical queue and shard of a BullMQ queue (by its name). */
+  logicalOf(queue: Queue | string): { queue: string; shard: number } {
+    const { logical, shard } = parseShardQueueName(typeof queue === 'string' ? queue : queue.name);
+    return { queue: logical, shard };
+  }
+
+  /**
+   * Where a new job of queue `name` goes. Unsharded: the queue, the caller's id (or BullMQ's
+   * counter). Sharded: the shard of `shardKey` or of the caller's id, or a generated id `s<i>-<uuid>`
+   * that names its shard, so BullMQ's per-queue counters never collide across shards.
+   */
+  route(name: string, opts: { jobId?: string; shardKey?: string } = {}): Route {
+    const logical = this.#logicalOf(name);
+    if (logical.k === 1 && opts.shardKey === undefined) {
+      return { queue: this.#open(logical, 0), shard: 0, jobId: opts.jobId };
+    }
+    if (opts.shardKey !== undefined) {
+      const shard = shardOf(opts.shardKey, logical.k);
+      // The id must name the shard: it cannot be found by hashing it.
+      const jobId = logical.k === 1 ? opts.jobId : generatedJobId(shard, opts.jobId);
+      return { queue: this.#open(logical, shard), shard, jobId };
+    }
+    if (opts.jobId !== undefined) {
+      const shard = expectedShard(opts.jobId, logical.k, this.shardCount(name));
+      return { queue: this.#open(logical, shard), shard, jobId: opts.jobId };
+    }
+    const base = randomUUID();
+    const shard = shardOf(base, logical.k);
+    return { queue: this.#open(logical, shard), shard, jobId: generatedJobId(shard, base) };
+  }
+
+  /**
+   * Where an id given for a new job may already exist under an earlier K (other than `route`'s
+   * shard): an idempotency key reused after K changed must find the first job, not add a second.
+   * Empty unless K has changed.
+   */
+  async previousRoutes(name: string, opts: { jobId: string; shardKey?: string }, current: Route): Promise<Route[]> {
+    await this.loadShards(HISTORY_MAX_AGE_MS);
+    const logical = this.#logicalOf(name);
+    const out: Route[] = [];
+    for (const k of logical.history.slice(1)) {
+      const shard =
+        opts.shardKey !== undefined ? shardOf(opts.shardKey, k) : expectedShard(opts.jobId, k, this.shardCount(name));
+      const jobId = opts.shardKey !== undefined && k > 1 ? generatedJobId(shard, opts.jobId) : opts.jobId;
+      if ((shard !== current.shard || jobId !== current.jobId) && !out.some((r) => r.shard === shard && r.jobId === jobId)) {
+        out.push({ queue: this.#open(logical, shard), shard, jobId });
+      }
+    }
+    return out;
+  }
+
+  /** The shard of `key` under this process's K (0 when unsharded). */
+  shardFor(name: string, key: string): number {
+    return shardOf(key, this.#logicalOf(name).k);
+  }
+
+  /** The shard queue where a job with this id is looked for first. */
+  forJob(name: string, id: string): Queue {
+    const logical = this.#logicalOf(name);
+    return this.#open(logical, expectedShard(id, logical.k, this.shardCount(name)));
+  }
+
+  /**
+   * Finds the shard holding job `id` of queue `name`: its expected shard first (one GETSTATE-like
+   * read, as unsharded), then every other consumed shard (only sharded queues, only on a miss).
+   * @returns the shard's queue and the job's state, or undefined when no shard has it.
+   */
+  async locate(name: string, id: string): Promise<{ queue: Queue; state: string } | undefined> {
+    for await (const queue of this.#candidates(name, id)) {
+      const state = await queue.getJobState(id);
+      if (state !== 'unknown') return { queue, state };
+    }
+    return undefined;
+  }
+
+  /** Job `id` of queue `name` on whichever shard holds it (other shards are read only on a miss). */
+  async findJob(name: string, id: string): Promise<Job | undefined> {
+    for await (const queue of this.#candidates(name, id)) {
+      const job = await queue.getJob(id);
+      if (job) return job;
+    }
+    return undefined;
+  }
+
+  /**
+   * Shards to read for job `id`, lazily: the expected one; then the one its id names (a K this
+   * process has not seen yet); then, with the history re-read (another process may have raised
+   * K), every other consumed shard. An unsharded queue yields one queue.
+   */
+  async *#candidates(name: string, id: string): AsyncGenerator<Queue> {
+    const logical = this.#logicalOf(name);
+    const tried = new Set<number>();
+    const first = expectedShard(id, logical.k, this.shardCount(name));
+    tried.add(first);
+    yield this.#open(logical, first);
+    const named = shardInId(id);
+    if (named !== undefined && named < MAX_SHARDS && !tried.has(named)) {
+      tried.add(named);
+      yield this.#open(logical, named);
+    }
+    await this.loadShards(HISTORY_MAX_AGE_MS);
+    for (let i = 0; i < this.shardCount(name); i++) {
+      if (!tried.has(i)) yield this.#open(logical, i);
+    }
+  }
+
+  /** Every BullMQ queue: each shard of each declared queue. */
   all(): Queue[] {
-    return [...this.#queues.values()];
+    return [...this.#logical.values()].flatMap((l) => this.shardsOf(l.name));
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.all().map((q) => q.close()));
+    await Promise.allSettled([...this.#logical.values()].flatMap((l) => l.shards.filter(Boolean).map((q) => q.close())));
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }

@@ -1,4 +1,4 @@
-import type { JobsOptions } from 'bullmq';
+import type { JobsOptions, Queue } from 'bullmq';
 import { z } from 'zod';
 import { validateCron, validateTimeZone } from './cron.js';
 import { NotFoundError, ValidationError } from './errors.js';
@@ -42,6 +42,8 @@ interface ScheduleMeta {
   overlap: OverlapPolicy;
   /** The producer that declared it; `null` for schedules made at run time (never pruned by a sync). */
   owner: string | null;
+  /** Shard of a sharded queue the schedule lives on; kept when K changes so it never moves (0 if absent). */
+  shard?: number;
 }
 
 const ID_RE = /^[A-Za-z0-9_.-]{1,100}$/;
@@ -88,6 +90,7 @@ const metaSchema = z.object({
   queue: z.string(),
   overlap: z.enum(['allow', 'skip']),
   owner: z.string().nullable(),
+  shard: z.number().int().min(0).optional(),
 });
 
 /**
@@ -104,6 +107,11 @@ export class Schedules {
 
   #declaredKey(owner: string): string {
     return centerKey(this.queues.config, 'declared', owner);
+  }
+
+  /** The BullMQ queue (shard) a schedule lives on. */
+  #queueOf(meta: ScheduleMeta): Queue {
+    return this.queues.shard(meta.queue, meta.shard ?? 0);
   }
 
   async meta(id: string): Promise<ScheduleMeta | undefined> {
@@ -128,13 +136,21 @@ export class Schedules {
     const previous = await this.meta(spec.id);
     if (previous && previous.queue !== contract.queue) {
       // The job moved queues: the old scheduler must not keep firing.
-      await this.queues.get(previous.queue).removeJobScheduler(spec.id);
+      await this.#queueOf(previous).removeJobScheduler(spec.id);
     }
-    const meta: ScheduleMeta = { queue: contract.queue, overlap, owner: owner ?? previous?.owner ?? null };
+    // A schedule stays on the shard it was created on, whatever K becomes: moving it would let the
+    // old shard's pending tick fire too. A new one goes to the shard of its id.
+    const shard = previous?.queue === contract.queue ? (previous.shard ?? 0) : this.queues.shardFor(contract.queue, spec.id);
+    const meta: ScheduleMeta = {
+      queue: contract.queue,
+      overlap,
+      owner: owner ?? previous?.owner ?? null,
+      ...(shard > 0 ? { shard } : {}),
+    };
     await this.queues.redis.hset(this.#metaKey, spec.id, JSON.stringify(meta));
     const r = spec.repeat as { cron?: string; every?: number; tz?: string };
     const opts: Omit<JobsOptions, 'jobId' | 'repeat' | 'delay' | 'deduplication'> = jobOptions(contract);
-    await this.queues.get(contract.queue).upsertJobScheduler(
+    await this.queues.shard(contract.queue, shard).upsertJobScheduler(
       spec.id,
       r.cron !== undefined ? { pattern: r.cron.trim(), tz: r.tz } : { every: r.every },
       { name: contract.name, data, opts },
@@ -146,10 +162,11 @@ export class Schedules {
 
   async get(id: string): Promise<ScheduleInfo | undefined> {
     const meta = await this.meta(id);
-    const queues = meta ? [this.queues.get(meta.queue)] : this.queues.all();
+    if (!meta) await this.queues.loadShards();
+    const queues = meta ? [this.#queueOf(meta)] : this.queues.all();
     for (const queue of queues) {
       const s = await queue.getJobScheduler(id);
-      if (s) return toInfo(s, queue.name, meta);
+      if (s) return toInfo(s, this.queues.logicalOf(queue).queue, meta);
     }
     return undefined;
   }
@@ -157,12 +174,13 @@ export class Schedules {
   /** Every schedule of every queue, soonest first. */
   async list(): Promise<ScheduleInfo[]> {
     const metas = await this.queues.redis.hgetall(this.#metaKey);
+    await this.queues.loadShards();
     const out: ScheduleInfo[] = [];
     for (const queue of this.queues.all()) {
       for (const s of await queue.getJobSchedulers(0, -1, true)) {
         const raw = metas[s.key];
         const meta = raw ? metaSchema.safeParse(JSON.parse(raw)) : undefined;
-        out.push(toInfo(s, queue.name, meta?.success ? meta.data : undefined));
+        out.push(toInfo(s, this.queues.logicalOf(queue).queue, meta?.success ? meta.data : undefined));
       }
     }
     // ISO strings sort by time; schedules without a next run (ended) go last.
@@ -174,8 +192,9 @@ export class Schedules {
   async remove(id: string): Promise<boolean> {
     validateScheduleId(id);
     const meta = await this.meta(id);
+    if (!meta) await this.queues.loadShards();
     let removed = false;
-    for (const queue of meta ? [this.queues.get(meta.queue)] : this.queues.all()) {
+    for (const queue of meta ? [this.#queueOf(meta)] : this.queues.all()) {
       removed = (await queue.removeJobScheduler(id)) || removed;
     }
     await this.queues.redis.hdel(this.#metaKey, id);
@@ -188,10 +207,8 @@ export class Schedules {
     const info = await this.get(id);
     if (!info) throw new NotFoundError(`No schedule with id ${JSON.stringify(id)}`);
     const contract = contractFor(info.name);
-    const job = await this.queues.get(info.queue).add(contract.name, info.data, {
-      ...jobOptions(contract),
-      jobId: `trigger-${id}-${Date.now()}`,
-    });
+    const route = this.queues.route(info.queue, { jobId: `trigger-${id}-${Date.now()}` });
+    const job = await route.queue.add(contract.name, info.data, { ...jobOptions(contract), jobId: route.jobId });
     return { id: String(job.id), queue: info.queue };
   }
 

@@ -21,6 +21,7 @@ const OPTIONS = {
   'job-id': { type: 'string' },
   priority: { type: 'string' },
   attempts: { type: 'string' },
+  'shard-key': { type: 'string' },
   delay: { type: 'string' },
   at: { type: 'string' },
   after: { type: 'string' },
@@ -36,8 +37,8 @@ type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extend
 
 /** Options each command accepts besides --help and --timeout. */
 const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
-  enqueue: ['data', 'job-id', 'priority', 'attempts'],
-  schedule: ['data', 'job-id', 'delay', 'at'],
+  enqueue: ['data', 'job-id', 'priority', 'attempts', 'shard-key'],
+  schedule: ['data', 'job-id', 'delay', 'at', 'shard-key'],
   continue: ['data', 'job-id', 'after', 'on'],
   'recurring upsert': ['data', 'cron', 'tz', 'every', 'overlap'],
 };
@@ -98,6 +99,7 @@ const COMMANDS: Record<string, Command> = {
       jobId: v['job-id'],
       priority: parseInteger(v.priority, 'priority'),
       attempts: parseInteger(v.attempts, 'attempts'),
+      shardKey: v['shard-key'],
     });
   },
   schedule: async (client, args, v) => {
@@ -112,6 +114,7 @@ const COMMANDS: Record<string, Command> = {
     }
     return client.add(args[0]!, parseData(v.data), {
       jobId: v['job-id'],
+      shardKey: v['shard-key'],
       ...(v.delay !== undefined ? { delay: parseDuration(v.delay, 'delay') } : { at }),
     });
   },

@@ -44,6 +44,7 @@ ${DATA}
   --job-id KEY                   Idempotency key: a second enqueue with the same key adds nothing
   --priority N                   1 (highest) to 2097152
   --attempts N                   Overrides the job's default number of tries
+  --shard-key KEY                Sharded queues: jobs with one key share a shard and run in order
 `,
   schedule: `Usage: npm run cli -- schedule <name> (--delay DURATION | --at TIME) [options]
 
@@ -54,6 +55,7 @@ Options:
   --at TIME                      ISO 8601 time with offset, e.g. 2030-01-01T09:00:00Z
 ${DATA}
   --job-id KEY                   Idempotency key
+  --shard-key KEY                Sharded queues: jobs with one key share a shard and run in order
 `,
   continue: `Usage: npm run cli -- continue <name> --after QUEUE/ID [options]
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineJob, type ContractMap } from '../jobs/contract.js';
+import { declaredShards, defineJob, type ContractMap } from '../jobs/contract.js';
 
 /*
  * The job catalog: every job type this center knows. Producers, the client, the HTTP API and the
@@ -59,3 +59,6 @@ export type JobName = keyof Jobs;
 
 /** Every queue that some contract declares, in first-declared order. */
 export const queueNames: readonly string[] = [...new Set(Object.values(jobs).map((c) => c.queue))];
+
+/** Shards per queue as the contracts declare them (`QUEUE_SHARDS` may override). */
+export const queueShards: Readonly<Record<string, number>> = declaredShards(jobs);

@@ -1,6 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { ValidationError, issuesFromZod } from '../errors.js';
+import { MAX_SHARDS } from '../queues/shards.js';
 
 /** Retry, retention and timeout defaults of one job type; an enqueue call may override per job. */
 export interface JobDefaults {
@@ -31,6 +32,12 @@ export interface JobContract<Name extends string = string, Schema extends z.ZodT
   readonly description: string;
   readonly schema: Schema;
   readonly defaults: JobDefaults;
+  /**
+   * BullMQ queues (shards) behind the contract's queue, each in its own Redis Cluster slot; jobs
+   * of one queue are FIFO per shard only. Every contract of one queue must agree (or omit it).
+   * `QUEUE_SHARDS` overrides it per queue. @defaultValue 1 (one BullMQ queue, as without sharding)
+   */
+  readonly shards?: number;
 }
 
 /** What a caller passes when enqueueing (before defaults are applied by the schema). */
@@ -52,6 +59,7 @@ export function defineJob<const Name extends string, Schema extends z.ZodType>(s
   schema: Schema;
   description?: string;
   defaults?: Partial<JobDefaults>;
+  shards?: number;
 }): JobContract<Name, Schema> {
   if (!NAME_RE.test(spec.name)) {
     throw new Error(`Expected job name to match ${NAME_RE} (kebab-case), got ${JSON.stringify(spec.name)}`);
@@ -63,12 +71,16 @@ export function defineJob<const Name extends string, Schema extends z.ZodType>(s
   if (!Number.isInteger(defaults.attempts) || defaults.attempts < 1) {
     throw new Error(`Expected defaults.attempts of "${spec.name}" to be an integer >= 1, got ${defaults.attempts}`);
   }
+  if (spec.shards !== undefined && (!Number.isInteger(spec.shards) || spec.shards < 1 || spec.shards > MAX_SHARDS)) {
+    throw new Error(`Expected shards of "${spec.name}" to be an integer from 1 to ${MAX_SHARDS}, got ${spec.shards}`);
+  }
   return Object.freeze({
     name: spec.name,
     queue: spec.queue,
     description: spec.description ?? '',
     schema: spec.schema,
     defaults: Object.freeze(defaults),
+    ...(spec.shards !== undefined ? { shards: spec.shards } : {}),
   });
 }
 
@@ -90,3 +102,26 @@ export function parsePayload<C extends JobContract>(contract: C, data: unknown):
 
 /** A map from job name to contract, the type that makes enqueue calls checked at compile time. */
 export type ContractMap = { readonly [name: string]: JobContract };
+
+/**
+ * The shard count each queue's contracts declare (1 where none does).
+ * @throws Error when two contracts of one queue declare different counts.
+ */
+export function declaredShards(contracts: ContractMap): Readonly<Record<string, number>> {
+  const out: Record<string, number> = {};
+  const by: Record<string, string> = {};
+  for (const c of Object.values(contracts)) {
+    if (c.shards === undefined) {
+      out[c.queue] ??= 1;
+      continue;
+    }
+    if (by[c.queue] !== undefined && out[c.queue] !== c.shards) {
+      throw new Error(
+        `Contracts "${by[c.queue]}" and "${c.name}" of queue "${c.queue}" declare shards ${out[c.queue]} and ${c.shards}: declare one count per queue`,
+      );
+    }
+    out[c.queue] = c.shards;
+    by[c.queue] = c.name;
+  }
+  return out;
+}

@@ -15,6 +15,9 @@ export class JobTimeoutError extends Error {
 
 const SHUTDOWN = Symbol('shutdown');
 
+/** How often a worker looks for shards that another process's larger K added. */
+const SHARD_WATCH_MS = 10_000;
+
 /**
  * A job's cancellation (timeout, shutdown). The AbortController behind `signal` is created only
  * when the handler reads `ctx.signal`: Node's AbortController costs several µs per job.
@@ -173,12 +176,19 @@ export async function startWorkerRuntime(options: {
   }
   const workers: Worker[] = [];
   const connections: ReturnType<typeof createRedis>[] = [];
-  for (const queue of toRun) {
+  // The shard history (every K ever declared) decides how many shards each queue has.
+  await queues.ready();
+  await checkEvictionPolicy(queues.redis, logger);
+  // One BullMQ Worker per shard: a sharded queue is consumed on every shard ever used, so jobs of
+  // an earlier, larger K still run.
+  const consumed = new Set<string>();
+  const startShard = (queue: string, bullName: string): Worker => {
+    consumed.add(bullName);
     const connection = createRedis(config, 'worker', logger);
     connections.push(connection);
-    const worker = new Worker(queue, processorFor(queue), {
+    const worker = new Worker(bullName, processorFor(queue), {
       connection,
-      prefix: queuePrefix(config, queue),
+      prefix: queuePrefix(config, bullName),
       concurrency: config.worker.concurrency,
       lockDuration: config.worker.lockDurationMs,
       stalledInterval: config.worker.stalledIntervalMs,
@@ -212,7 +222,28 @@ export async function startWorkerRuntime(options: {
         .catch((e: Error) => logger.warn({ err: e.message }, 'Could not release continuations; the sweeper will'));
     });
     workers.push(worker);
-  }
+    return worker;
+  };
+  for (const queue of toRun) for (const q of queues.shardsOf(queue)) startShard(queue, q.name);
+
+  // Another process may raise K (a deploy in progress): start consuming its new shards too.
+  const shardWatch = setInterval(() => {
+    queues
+      .loadShards(0)
+      .then(() => {
+        if (closing) return;
+        for (const queue of toRun) {
+          for (const q of queues.shardsOf(queue)) {
+            if (consumed.has(q.name)) continue;
+            const worker = startShard(queue, q.name);
+            void worker.run().catch((err: Error) => logger.error({ err: err.message }, 'Worker stopped unexpectedly'));
+            logger.info({ queue, shard: queues.logicalOf(q).shard, shards: queues.shardCount(queue) }, 'Consuming a new shard');
+          }
+        }
+      })
+      .catch((err: Error) => logger.debug({ err: err.message }, 'Could not read the shard history'));
+  }, SHARD_WATCH_MS);
+  shardWatch.unref();
 
   let sweeping = false;
   const sweeper = setInterval(() => {
@@ -231,6 +262,7 @@ export async function startWorkerRuntime(options: {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       clearInterval(sweeper);
+      clearInterval(shardWatch);
       const graceful = Promise.all(workers.map((w) => w.close()));
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<'deadline'>((resolve) => {
@@ -249,14 +281,13 @@ export async function startWorkerRuntime(options: {
   };
   lifecycle.add('workers', null, close);
 
-  await queues.ready();
-  await checkEvictionPolicy(queues.redis, logger);
   for (const w of workers) {
     void w.run().catch((err: Error) => logger.error({ err: err.message }, 'Worker stopped unexpectedly'));
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
+  const sharded = Object.fromEntries(toRun.filter((q) => queues.isSharded(q)).map((q) => [q, queues.shardCount(q)]));
   logger.info(
-    { queues: toRun, concurrency: config.worker.concurrency, handlers: [...byName.keys()] },
+    { queues: toRun, ...(Object.keys(sharded).length > 0 ? { shards: sharded } : {}), concurrency: config.worker.concurrency, handlers: [...byName.keys()] },
     'Worker started',
   );
   return { workers, close };

@@ -23,6 +23,7 @@ export const enqueueBody = z
     attempts: z.number().int().min(1).max(1000).optional(),
     after: z.object({ queue: z.enum(queueNames as [string, ...string[]]), id: z.string().min(1) }).strict().optional(),
     on: z.enum(['success', 'finished']).optional(),
+    shardKey: z.string().min(1).max(200).optional(),
   })
   .strict()
   .superRefine((b, ctx) => {
@@ -33,7 +34,7 @@ export const enqueueBody = z
       ctx.addIssue({ code: 'custom', path: ['on'], message: 'on needs after (the parent job)' });
     }
     if (b.after !== undefined) {
-      for (const f of ['delay', 'runAt', 'priority', 'attempts'] as const) {
+      for (const f of ['delay', 'runAt', 'priority', 'attempts', 'shardKey'] as const) {
         if (b[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: `${f} cannot be combined with after` });
       }
     }
@@ -166,6 +167,7 @@ export function apiRouter(deps: ServerDeps, failures?: AuthFailures): Router {
         jobId: body.jobId,
         priority: body.priority,
         attempts: body.attempts,
+        shardKey: body.shardKey,
       });
     }
     Object.assign(audit, { queue: created.queue, job: created.id, detail: created.duplicate ? 'duplicate' : created.name });

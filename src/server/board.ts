@@ -1,6 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
+import type { Queue } from 'bullmq';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import { jobs } from '../contracts/index.js';
@@ -48,21 +49,28 @@ function createBoard(deps: ServerDeps, role: BoardRole): Express {
   const { config, client } = deps;
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(config.server.board.basePath);
-  const queues = client.queues.all().map((queue) => {
+  // One adapter per BullMQ queue: a sharded queue shows each of its shards.
+  const adapter = (queue: Queue): BullMQAdapter => {
+    const { queue: logical, shard } = client.queues.logicalOf(queue);
     const names = Object.values(jobs)
-      .filter((c) => c.queue === queue.name)
+      .filter((c) => c.queue === logical)
       .map((c) => c.name);
+    const sharded = client.queues.isSharded(logical);
+    const of = client.queues.shardCount(logical);
     return new BullMQAdapter(queue, {
       readOnlyMode: role === 'viewer',
-      description: `Jobs: ${names.join(', ')}`,
+      description: `Jobs: ${names.join(', ')}${sharded ? ` (shard ${shard} of ${of} of queue ${logical})` : ''}`,
+      ...(sharded ? { displayName: `${logical} · shard ${shard}` } : {}),
     });
-  });
+  };
+  const shown = client.queues.all();
+  const queues = shown.map(adapter);
   const miscLinks = [
     ...(config.server.apiToken ? [{ text: 'HTTP API docs (OpenAPI)', url: '/api/openapi.json' }] : []),
     { text: 'Health (/healthz)', url: '/healthz' },
     { text: 'Prometheus metrics (/metrics)', url: '/metrics' },
   ];
-  createBullBoard({
+  const bullBoard = createBullBoard({
     queues,
     serverAdapter,
     options: {
@@ -83,6 +91,13 @@ function createBoard(deps: ServerDeps, role: BoardRole): Express {
       },
     },
   });
+  // Shards of a larger K declared earlier are known once the shard history is read: show them too.
+  void client.queues
+    .ready()
+    .then(() => {
+      for (const queue of client.queues.all()) if (!shown.includes(queue)) bullBoard.addQueue(adapter(queue));
+    })
+    .catch(() => {});
   const board = serverAdapter.getRouter() as Express;
   board.disable('x-powered-by');
   // A sub-app per role: a request of another role leaves it with next('router') and goes on to

@@ -8,7 +8,8 @@ import { requireTokenOrBoardLogin, type AuthFailures } from './auth.js';
 export const JOB_STATES = ['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized', 'waiting-children'] as const;
 
 interface QueueSnapshot {
-  queue: string;
+  /** The labels naming the queue: the logical queue, and its shard when the queue is sharded. */
+  labels: { queue: string; shard?: string };
   counts: Record<string, number>;
   completedTotal: number;
   failedTotal: number;
@@ -17,7 +18,7 @@ interface QueueSnapshot {
   workers?: number;
 }
 
-async function snapshot(queue: Queue): Promise<QueueSnapshot> {
+async function snapshot(queue: Queue, labels: QueueSnapshot['labels']): Promise<QueueSnapshot> {
   const [counts, completed, failed, paused, workers] = await Promise.all([
     queue.getJobCounts(...JOB_STATES),
     queue.getMetrics('completed', 0, 0),
@@ -25,7 +26,7 @@ async function snapshot(queue: Queue): Promise<QueueSnapshot> {
     queue.isPaused(),
     queue.getWorkersCount().catch(() => undefined),
   ]);
-  return { queue: queue.name, counts, completedTotal: completed.meta.count, failedTotal: failed.meta.count, paused, workers };
+  return { labels, counts, completedTotal: completed.meta.count, failedTotal: failed.meta.count, paused, workers };
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -49,36 +50,41 @@ export class CenterMetrics {
   readonly #jobs = new Gauge({
     name: 'jobcenter_queue_jobs',
     help: 'Jobs in the queue by state',
-    labelNames: ['queue', 'state'],
+    labelNames: ['queue', 'shard', 'state'],
     registers: [this.registry],
   });
   readonly #completed = new Counter({
     name: 'jobcenter_jobs_completed_total',
     help: 'Jobs completed since BullMQ metrics began (BullMQ metrics counter)',
-    labelNames: ['queue'],
+    labelNames: ['queue', 'shard'],
     registers: [this.registry],
   });
   readonly #failed = new Counter({
     name: 'jobcenter_jobs_failed_total',
     help: 'Jobs failed for good since BullMQ metrics began (BullMQ metrics counter)',
-    labelNames: ['queue'],
+    labelNames: ['queue', 'shard'],
     registers: [this.registry],
   });
   readonly #workers = new Gauge({
     name: 'jobcenter_queue_workers',
     help: 'Worker connections consuming the queue (BullMQ getWorkersCount)',
-    labelNames: ['queue'],
+    labelNames: ['queue', 'shard'],
     registers: [this.registry],
   });
   readonly #paused = new Gauge({
     name: 'jobcenter_queue_paused',
     help: '1 when the queue is paused',
-    labelNames: ['queue'],
+    labelNames: ['queue', 'shard'],
     registers: [this.registry],
   });
 
+  /**
+   * @param queues every BullMQ queue, each with its labels: a sharded queue's shards share the
+   *   logical `queue` label and differ by `shard` (sum by queue for the logical total); unsharded
+   *   queues have no `shard` label.
+   */
   constructor(
-    readonly queues: () => Queue[],
+    readonly queues: () => { queue: Queue; labels: QueueSnapshot['labels'] }[],
     readonly deadlineMs = 5000,
   ) {}
 
@@ -86,18 +92,18 @@ export class CenterMetrics {
   async render(): Promise<string> {
     let snaps: QueueSnapshot[] | undefined;
     try {
-      snaps = await withDeadline(Promise.all(this.queues().map(snapshot)), this.deadlineMs);
+      snaps = await withDeadline(Promise.all(this.queues().map((q) => snapshot(q.queue, q.labels))), this.deadlineMs);
     } catch {
       snaps = undefined;
     }
     for (const m of [this.#jobs, this.#completed, this.#failed, this.#workers, this.#paused]) m.reset();
     this.#up.set(snaps ? 1 : 0);
     for (const s of snaps ?? []) {
-      for (const state of JOB_STATES) this.#jobs.set({ queue: s.queue, state }, s.counts[state] ?? 0);
-      this.#completed.inc({ queue: s.queue }, s.completedTotal);
-      this.#failed.inc({ queue: s.queue }, s.failedTotal);
-      this.#paused.set({ queue: s.queue }, s.paused ? 1 : 0);
-      if (s.workers !== undefined) this.#workers.set({ queue: s.queue }, s.workers);
+      for (const state of JOB_STATES) this.#jobs.set({ ...s.labels, state }, s.counts[state] ?? 0);
+      this.#completed.inc(s.labels, s.completedTotal);
+      this.#failed.inc(s.labels, s.failedTotal);
+      this.#paused.set(s.labels, s.paused ? 1 : 0);
+      if (s.workers !== undefined) this.#workers.set(s.labels, s.workers);
     }
     return this.registry.metrics();
   }
@@ -109,7 +115,13 @@ export class CenterMetrics {
  */
 export function metricsRouter(deps: ServerDeps, failures: AuthFailures): Router {
   const router = Router();
-  const metrics = new CenterMetrics(() => deps.client.queues.all());
+  const { queues } = deps.client;
+  const metrics = new CenterMetrics(() =>
+    queues.all().map((queue) => {
+      const { queue: logical, shard } = queues.logicalOf(queue);
+      return { queue, labels: queues.isSharded(logical) ? { queue: logical, shard: String(shard) } : { queue: logical } };
+    }),
+  );
   router.use(...requireTokenOrBoardLogin(deps.config, failures));
   router.get('/', async (_req, res) => {
     const text = await metrics.render();

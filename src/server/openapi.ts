@@ -81,6 +81,12 @@ export function openApiDocument(): Schema {
         attempts: { type: 'integer', minimum: 1, maximum: 1000, description: "Overrides the contract's attempts. Not with after." },
         after: { ...ref('JobRef'), description: 'Run as a continuation of this existing job.' },
         on: { type: 'string', enum: ['success', 'finished'], default: 'success', description: 'With after: run only if the parent completed, or either way.' },
+        shardKey: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 200,
+          description: 'Sharded queues: jobs with the same shardKey go to one shard and run in order (FIFO holds per shard only). Not with after.',
+        },
       },
       allOf: payloadByName,
     },
@@ -93,6 +99,7 @@ export function openApiDocument(): Schema {
         name: ref('JobName'),
         state: { type: 'string', description: 'waiting, delayed, prioritized, awaiting (a continuation whose parent has not finished), active, completed, failed' },
         duplicate: { type: 'boolean', description: 'Present (true) when jobId matched an existing job.' },
+        shard: { type: 'integer', minimum: 0, description: 'Sharded queues only: the shard holding the job.' },
       },
     },
     JobInfo: {
@@ -111,6 +118,7 @@ export function openApiDocument(): Schema {
         createdAt: isoDate,
         processedAt: isoDate,
         finishedAt: isoDate,
+        shard: { type: 'integer', minimum: 0, description: 'Sharded queues only: the shard holding the job.' },
       },
     },
     RecurringRequest: {

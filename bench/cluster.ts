@@ -1,0 +1,147 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { JobCenterClient } from '../src/client.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { startTestCluster, type TestCluster } from '../test/support/cluster.js';
+
+/*
+ * `npm run bench -- --cluster [--smoke]`: one logical queue on a local 3-master Redis Cluster, at
+ * K = 1 (one BullMQ queue, one slot, one master) and K = 3 (three shards). For each K: the queue is
+ * filled with no-op jobs (`hello-world`, its log line below LOG_LEVEL), then real worker processes
+ * (`workers/main.ts`) drain it. Reports jobs/s over the middle of the drain and each master's CPU
+ * (INFO cpu deltas of its main process over the same window).
+ *
+ * Where Redis is the bottleneck, K = 3 should reach about 3× K = 1 (target ≥ 2.5×). On a machine with
+ * few cores the worker processes, not Redis, are the bottleneck, and the ratio shows that instead:
+ * the report prints the machine with the numbers.
+ */
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+interface Row {
+  k: number;
+  jobs: number;
+  jobsPerSec: number;
+  /** CPU % (user + sys of redis-server) per master, in port order. */
+  masterCpu: number[];
+  seconds: number;
+}
+
+async function cpuSeconds(node: Redis): Promise<number> {
+  const info = await node.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
+
+function startWorkers(env: NodeJS.ProcessEnv, n: number): ChildProcess[] {
+  return Array.from({ length: n }, () =>
+    spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'workers/main.ts')], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    }),
+  );
+}
+
+async function stopWorkers(children: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((done) => {
+          if (c.exitCode !== null || c.signalCode !== null) return done();
+          c.once('exit', () => done());
+          c.kill('SIGTERM');
+          setTimeout(() => c.kill('SIGKILL'), 10_000).unref();
+        }),
+    ),
+  );
+}
+
+async function measure(cluster: TestCluster, k: number, jobs: number, processes: number, concurrency: number): Promise<Row> {
+  const env = {
+    REDIS_CLUSTER_NODES: cluster.seeds,
+    QUEUE_PREFIX: `bench-k${k}-${Date.now()}`,
+    QUEUE_SHARDS: `default:${k}`,
+    WORKER_QUEUES: 'default',
+    WORKER_CONCURRENCY: String(concurrency),
+    LOG_LEVEL: 'warn',
+  };
+  const config = loadConfig(env);
+  const client = new JobCenterClient(config, createLogger(config, 'bench'));
+  await client.queues.ready();
+  // Fill first, so the drain measures processing only.
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next++ < jobs) await client.enqueue('hello-world', {});
+    }),
+  );
+  const shards = client.queues.shardsOf('default');
+  const waiting = async () => (await Promise.all(shards.map((q) => q.getWaitingCount()))).reduce((a, b) => a + b, 0);
+  const masters = cluster.nodes.map((n) => cluster.node(n.port));
+
+  const workers = startWorkers(env, processes);
+  // The window: from 90 % left to 10 % left, so worker start-up and the tail do not count.
+  let start: { at: number; left: number; cpu: number[] } | undefined;
+  let end: { at: number; left: number; cpu: number[] } | undefined;
+  const deadline = Date.now() + 600_000;
+  while (!end && Date.now() < deadline) {
+    const left = await waiting();
+    const at = performance.now();
+    if (!start && left <= jobs * 0.9) start = { at, left, cpu: await Promise.all(masters.map(cpuSeconds)) };
+    else if (start && left <= jobs * 0.1) end = { at, left, cpu: await Promise.all(masters.map(cpuSeconds)) };
+    else await new Promise((r) => setTimeout(r, 100));
+  }
+  await stopWorkers(workers);
+  await client.close();
+  if (!start || !end) throw new Error(`K=${k}: the queue did not drain within 10 minutes`);
+  const seconds = (end.at - start.at) / 1000;
+  return {
+    k,
+    jobs,
+    seconds,
+    jobsPerSec: (start.left - end.left) / seconds,
+    masterCpu: end.cpu.map((c, i) => (100 * (c - start!.cpu[i]!)) / seconds),
+  };
+}
+
+export async function benchCluster(options: { smoke: boolean }): Promise<void> {
+  const jobs = options.smoke ? 2000 : 20_000;
+  const processes = options.smoke ? 1 : Math.max(2, Math.min(8, availableParallelism() - 3));
+  const concurrency = 50;
+  const cluster = await startTestCluster(3);
+  const rows: Row[] = [];
+  try {
+    for (const k of [1, 3]) rows.push(await measure(cluster, k, jobs, processes, concurrency));
+  } finally {
+    await cluster.stop();
+  }
+  const machine = `${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${Math.round(totalmem() / 2 ** 30)} GiB, load average before ${loadavg()[0]!.toFixed(1)}`;
+  const ports = cluster.nodes.map((n) => n.port);
+  const lines = [
+    `## Cluster: one logical queue, K = 1 vs K = 3 shards on 3 masters`,
+    '',
+    `Machine: ${machine}. ${jobs} no-op jobs per K, ${processes} worker process(es) × concurrency ${concurrency} per shard.`,
+    '',
+    `| K | jobs/s | ${ports.map((p) => `:${p} CPU %`).join(' | ')} |`,
+    `| --- | --- | ${ports.map(() => '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.k} | ${Math.round(r.jobsPerSec)} | ${r.masterCpu.map((c) => c.toFixed(0)).join(' | ')} |`),
+    '',
+  ];
+  const [one, three] = rows;
+  if (one && three) {
+    const ratio = three.jobsPerSec / one.jobsPerSec;
+    const redisBound = Math.max(...one.masterCpu) >= 90;
+    lines.push(
+      `K = 3 / K = 1: ${ratio.toFixed(2)}× (target ≥ 2.5× where Redis is the bottleneck): ${ratio >= 2.5 ? 'met' : 'missed'}` +
+        (redisBound
+          ? '.'
+          : `; at K = 1 the busiest master was at ${Math.max(...one.masterCpu).toFixed(0)} % CPU, so Redis was not the bottleneck on this machine and the target cannot be shown here.`),
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Created, JobCenterClient, JobRef } from '../src/client.js';
+import { queuePrefix } from '../src/redis/connection.js';
+import { shardInId, shardOf, shardQueueName } from '../src/queues/shards.js';
+import { startTestCluster, type TestCluster } from './support/cluster.js';
+import { testClient, testConfig } from './support/center.js';
+import { ProcessGroup, waitFor, type CenterProcess } from './support/processes.js';
+import { uniquePrefix } from './support/redis.js';
+import { duplicateRuns, helloRuns, missingSeconds, ticksOf } from './support/scale.js';
+
+/*
+ * Sharded queues on a real 3-master Redis Cluster: one logical queue spread over 6 BullMQ queues,
+ * each in its own slot, consumed by real worker processes; K changed under load.
+ */
+
+let cluster: TestCluster;
+const groups: ProcessGroup[] = [];
+const clients: JobCenterClient[] = [];
+
+before(async () => {
+  cluster = await startTestCluster(3);
+});
+after(async () => {
+  await Promise.all(groups.map((g) => g.stopAll()));
+  await Promise.all(clients.map((c) => c.close()));
+  await cluster?.stop();
+});
+
+async function client(env: Record<string, string>): Promise<JobCenterClient> {
+  const c = await testClient(env);
+  clients.push(c);
+  return c;
+}
+
+/** Runs `fn` over `items`, `width` at a time, keeping the results in order. */
+async function inParallel<T, R>(items: readonly T[], width: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!, i);
+      }
+    }),
+  );
+  return out;
+}
+
+function shardsOf(worker: CenterProcess): unknown {
+  return worker.lines.find((l) => l.msg === 'Worker started')?.shards;
+}
+
+describe('Sharded queues on a 3-master Redis Cluster', () => {
+  it('the 6 shards of each shipped queue hash to slots on all 3 masters', async (t) => {
+    const config = testConfig({ REDIS_CLUSTER_NODES: cluster.seeds, QUEUE_PREFIX: 'jc' });
+    for (const queue of ['default', 'batch']) {
+      const owners = new Set<number>();
+      const slots: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const name = shardQueueName(queue, i);
+        const slot = (await cluster.client.cluster('KEYSLOT', `${queuePrefix(config, name)}:${name}:wait`)) as number;
+        slots.push(slot);
+        owners.add(await cluster.portForSlot(slot));
+      }
+      t.diagnostic(`${queue}: shard slots ${slots.join(', ')} on ${owners.size} masters`);
+      assert.equal(new Set(slots).size, 6, `${queue}: one slot per shard`);
+      assert.equal(owners.size, 3, `${queue}: the 6 shards use all 3 masters`);
+    }
+  });
+
+  it('3,000 jobs over 6 shards run once and are found by id; a SIGKILLed worker loses nothing; a schedule fires once per tick with 2 producers', { timeout: 240_000 }, async (t) => {
+    const env = {
+      REDIS_CLUSTER_NODES: cluster.seeds,
+      QUEUE_PREFIX: uniquePrefix(),
+      QUEUE_SHARDS: 'default:6',
+      WORKER_CONCURRENCY: '10',
+      // Short enough that the killed worker's jobs come back within seconds, long enough that a
+      // loaded machine renews live workers' locks in time (a missed renewal would run a job twice).
+      WORKER_LOCK_DURATION_MS: '5000',
+      WORKER_STALLED_INTERVAL_MS: '1000',
+    };
+    const t0 = Date.now();
+    const at = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
+    const group = new ProcessGroup(env);
+    groups.push(group);
+    const producers = [group.start('producer'), group.start('producer')];
+    const c = await client(env);
+    await Promise.all(producers.map((p) => p.waitForMessage('Schedules synced', 60_000)));
+
+    // The heartbeat schedule lives on one shard (the shard of its id), once, however many producers upserted it.
+    const holders: number[] = [];
+    for (const [i, q] of c.queues.shardsOf('default').entries()) if (await q.getJobScheduler('heartbeat')) holders.push(i);
+    assert.deepEqual(holders, [shardOf('heartbeat', 6)], 'the schedule exists on exactly the shard of its id');
+
+    // 3,000 jobs, enqueued while no worker runs: every one found by id, on the shard its id names.
+    t.diagnostic(`${at()} producers synced`);
+    const created = await inParallel(Array.from({ length: 3000 }), 50, () => c.enqueue('hello-world', {}));
+    t.diagnostic(`${at()} 3,000 enqueued`);
+    const ids = created.map((j) => j.id);
+    assert.equal(new Set(ids).size, 3000, 'generated ids are unique across shards');
+    const perShard = new Array<number>(6).fill(0);
+    for (const j of created) {
+      assert.equal(j.shard, shardInId(j.id), `${j.id} names its shard`);
+      perShard[j.shard!]!++;
+    }
+    t.diagnostic(`jobs per shard: ${perShard.join(', ')}`);
+    for (const n of perShard) assert.ok(n > 350 && n < 650, `even spread: ${perShard.join(', ')}`);
+    const counts = await Promise.all(c.queues.shardsOf('default').map((q) => q.getWaitingCount()));
+    assert.deepEqual(counts, perShard, 'each shard queue holds the jobs routed to it');
+    const found = await inParallel(ids, 50, (id) => c.getJob({ queue: 'default', id }));
+    assert.equal(found.filter((j) => j?.state === 'waiting').length, 3000, 'every job is found by id, waiting');
+    assert.ok(found.every((j, i) => j?.shard === created[i]!.shard));
+    t.diagnostic(`${at()} 3,000 found by id`);
+
+    // Two workers consume all 6 shards; one is SIGKILLed midway and a third takes over.
+    const [a, b] = [group.start('worker'), group.start('worker')];
+    await Promise.all([a, b].map((w) => w.waitForMessage('Worker started', 60_000)));
+    assert.deepEqual(shardsOf(a), { default: 6 });
+    t.diagnostic(`${at()} workers started`);
+    const mine = new Set(ids);
+    const ran = (workers: CenterProcess[]) => [...helloRuns(workers).keys()].filter((id) => mine.has(id)).length;
+    await waitFor(() => ran([a, b]) >= 1000, '1,000 jobs run', 120_000, 50);
+    a.kill('SIGKILL');
+    await a.exited;
+    const killedAt = ran([a, b]);
+    t.diagnostic(`${at()} SIGKILL`);
+    const c3 = group.start('worker');
+    await waitFor(() => ran([a, b, c3]) === 3000, 'all 3,000 jobs run', 180_000, 200).catch(async (err: Error) => {
+      const counts = await Promise.all(c.queues.shardsOf('default').map((q) => q.getJobCounts()));
+      const failed = (await Promise.all(c.queues.shardsOf('default').map((q) => q.getFailed()))).flat();
+      const reasons = failed.map((j) => `${j.id}: ${j.failedReason}`).join('; ');
+      throw new Error(`${err.message}: ${ran([a, b, c3])} ran; per shard ${JSON.stringify(counts)}; failed: ${reasons}`);
+    });
+    t.diagnostic(`${at()} all ran`);
+    const runs = helloRuns([a, b, c3]);
+    const twice = duplicateRuns(new Map([...runs].filter(([id]) => mine.has(id))));
+    // At-least-once: only jobs the killed worker had started may run again (at most its in-flight ones).
+    const notFromKilled = [...runs].filter(([id, where]) => mine.has(id) && where.length > 1 && where[0] !== a.name);
+    assert.deepEqual(notFromKilled, [], 'no job ran twice unless the killed worker had started it');
+    assert.ok(twice.length <= 6 * 10, `re-runs bounded by the killed worker's concurrency: ${twice.length}`);
+    t.diagnostic(`SIGKILL after ${killedAt} runs; ${twice.length} jobs in flight on the killed worker ran again`);
+
+    // The heartbeat fires once per tick once the backlog is gone.
+    const from = Date.now();
+    await waitFor(() => ticksOf(helloRuns([b, c3]), 'heartbeat').filter((t) => t > from).length >= 4, '4 ticks after the load', 30_000, 100);
+    const all = helloRuns([a, b, c3]);
+    const ticks = ticksOf(all, 'heartbeat');
+    assert.deepEqual(
+      duplicateRuns(new Map([...all].filter(([id]) => id.startsWith('repeat:') && all.get(id)![0] !== a.name))),
+      [],
+      'no tick ran twice',
+    );
+    assert.deepEqual(missingSeconds(ticks.filter((x) => x > from)), [], `ticks after the load: ${ticks.filter((x) => x > from).join(', ')}`);
+  });
+
+  it('K from 3 to 6 and back with jobs in flight: nothing lost, ids and idempotency keys still found, continuations across shards', { timeout: 240_000 }, async (t) => {
+    const base = {
+      REDIS_CLUSTER_NODES: cluster.seeds,
+      QUEUE_PREFIX: uniquePrefix(),
+      WORKER_CONCURRENCY: '3',
+      WORKER_LOCK_DURATION_MS: '2000',
+      WORKER_STALLED_INTERVAL_MS: '1000',
+    };
+    const env3 = { ...base, QUEUE_SHARDS: 'batch:3' };
+    const env6 = { ...base, QUEUE_SHARDS: 'batch:6' };
+    const group = new ProcessGroup(base);
+    groups.push(group);
+    const c3 = await client(env3);
+    const refs: Created[] = [];
+    const sleepJob = { ms: 20 };
+
+    // K = 3: generated ids, idempotency keys and a shard key; a worker starts on them.
+    refs.push(...(await inParallel(Array.from({ length: 120 }), 20, () => c3.enqueue('sleep', sleepJob))));
+    const keyed = await inParallel(Array.from({ length: 60 }, (_, i) => `order-${i}`), 20, (jobId) => c3.enqueue('sleep', sleepJob, { jobId }));
+    assert.ok(keyed.every((j, i) => j.id === `order-${i}` && j.shard === shardOf(j.id, 3)), 'a caller id is stored as given, on the shard of its hash');
+    const fifo = await inParallel(Array.from({ length: 20 }), 1, () => c3.enqueue('sleep', sleepJob, { shardKey: 'customer-7' }));
+    assert.equal(new Set(fifo.map((j) => j.shard)).size, 1, 'one shard key, one shard');
+    refs.push(...keyed, ...fifo);
+    const w3 = group.start('worker', env3);
+    await w3.waitForMessage('Worker started', 60_000);
+    assert.deepEqual(shardsOf(w3), { batch: 3 });
+    await waitFor(async () => (await Promise.all(c3.queues.shardsOf('batch').map((q) => q.getCompletedCount()))).reduce((x, y) => x + y) >= 20, 'some jobs done at K=3', 60_000, 100);
+
+    // K = 6: new workers first, then the old one stops gracefully while jobs are still waiting.
+    const w6 = group.start('worker', env6);
+    await w6.waitForMessage('Worker started', 60_000);
+    assert.deepEqual(shardsOf(w6), { batch: 6 });
+    await w3.stop(30_000);
+    const c6 = await client(env6);
+    refs.push(...(await inParallel(Array.from({ length: 120 }), 20, () => c6.enqueue('sleep', sleepJob))));
+    assert.ok(refs.slice(-120).some((j) => j.shard! >= 3), 'K=6 uses the new shards');
+    // The same idempotency keys after K changed: the jobs added at K=3 are found, nothing new is added.
+    const again = await inParallel(Array.from({ length: 60 }, (_, i) => `order-${i}`), 20, (jobId) => c6.enqueue('sleep', sleepJob, { jobId }));
+    const moved = again.filter((j, i) => shardOf(j.id, 6) !== keyed[i]!.shard).length;
+    assert.ok(moved > 0, 'some keys hash to another shard under K=6');
+    assert.deepEqual(
+      again.filter((j, i) => !(j.duplicate === true && j.shard === keyed[i]!.shard)).map((j) => j.id),
+      [],
+      'every reused key reports the K=3 job as a duplicate',
+    );
+
+    // Continuations across shards and queues: a chain, and a continuation of a job added at K=3.
+    const chain = await c6.chain().then('sleep', { ms: 10, result: 'one' }).then('sleep', { ms: 10 }).then('hello-world', {}).enqueue();
+    const oldParent = keyed.find((j) => shardOf(j.id, 6) !== j.shard)!;
+    const contOfOld = await c6.continueWith(oldParent, 'sleep', { ms: 1 }, { on: 'finished' });
+
+    // Back to K = 3 in configuration: the history says 6, so this worker still consumes 6 shards.
+    const w3b = group.start('worker', env3);
+    await w3b.waitForMessage('Worker started', 60_000);
+    assert.deepEqual(shardsOf(w3b), { batch: 6 });
+    await w6.stop(30_000);
+    refs.push(...(await inParallel(Array.from({ length: 30 }), 10, () => c6.enqueue('sleep', sleepJob))));
+
+    const everything: JobRef[] = [...refs, ...chain, contOfOld];
+    let pending: string[] = [];
+    await waitFor(
+      async () => {
+        const states = await inParallel(everything, 30, async (r) => (await c3.getJob(r))?.state);
+        pending = everything.flatMap((r, i) => (states[i] === 'completed' ? [] : [`${r.queue}/${r.id}: ${states[i] ?? 'not found'}`]));
+        return pending.length === 0;
+      },
+      'every job, from both K, completed (looked up by a K=3 client)',
+      120_000,
+      500,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; not completed: ${pending.slice(0, 20).join(', ')} (${pending.length} in all)`);
+    });
+    const viaK6 = await inParallel(everything, 30, async (r) => (await c6.getJob(r))?.state);
+    assert.ok(viaK6.every((s) => s === 'completed'), 'a K=6 client finds every job too');
+    t.diagnostic(`${everything.length} jobs over K=3 → 6 → 3 (history 6); ${moved} of 60 keys hash elsewhere under K=6`);
+
+    // The chain ran in order, each step after the previous one finished, across shards and queues.
+    const infos = await Promise.all(chain.map((r) => c6.getJob(r)));
+    for (let i = 1; i < infos.length; i++) {
+      assert.ok(Date.parse(infos[i]!.processedAt!) >= Date.parse(infos[i - 1]!.finishedAt!), `step ${i} after step ${i - 1}`);
+    }
+    const oldInfo = await c6.getJob(oldParent);
+    assert.ok(Date.parse((await c6.getJob(contOfOld))!.processedAt!) >= Date.parse(oldInfo!.finishedAt!));
+  });
+});
