@@ -70,7 +70,7 @@ describe('Sharded queues on a 3-master Redis Cluster', () => {
     }
   });
 
-  it('3,000 jobs over 6 shards run once and are found by id; a SIGKILLed worker loses nothing; a schedule fires once per tick with 2 producers', { timeout: 240_000 }, async (t) => {
+  it('3,000 jobs over 6 shards run once and are found by id; a SIGKILLed worker loses nothing; a schedule fires once per tick with 2 producers', { timeout: 300_000 }, async (t) => {
     const env = {
       REDIS_CLUSTER_NODES: cluster.seeds,
       QUEUE_PREFIX: uniquePrefix(),
@@ -121,13 +121,13 @@ describe('Sharded queues on a 3-master Redis Cluster', () => {
     t.diagnostic(`${at()} workers started`);
     const mine = new Set(ids);
     const ran = (workers: CenterProcess[]) => [...helloRuns(workers).keys()].filter((id) => mine.has(id)).length;
-    await waitFor(() => ran([a, b]) >= 1000, '1,000 jobs run', 120_000, 50);
+    await waitFor(() => ran([a, b]) >= 1000, '1,000 jobs run', 90_000, 50);
     a.kill('SIGKILL');
     await a.exited;
     const killedAt = ran([a, b]);
     t.diagnostic(`${at()} SIGKILL`);
     const c3 = group.start('worker');
-    await waitFor(() => ran([a, b, c3]) === 3000, 'all 3,000 jobs run', 180_000, 200).catch(async (err: Error) => {
+    await waitFor(() => ran([a, b, c3]) === 3000, 'all 3,000 jobs run', 100_000, 200).catch(async (err: Error) => {
       const counts = await Promise.all(c.queues.shardsOf('default').map((q) => q.getJobCounts()));
       const failed = (await Promise.all(c.queues.shardsOf('default').map((q) => q.getFailed()))).flat();
       const reasons = failed.map((j) => `${j.id}: ${j.failedReason}`).join('; ');
