@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { Queues } from '../queues.js';
 import { centerKey, checkEvictionPolicy, createRedis, queuePrefix } from '../redis/connection.js';
 import { Schedules } from '../schedules.js';
+import { runOf } from '../schedules/history.js';
 import type { BoundHandler, JobContext } from './handler.js';
 
 /** Thrown into a job that ran past its contract's `timeoutMs`; retried like any other failure. */
@@ -81,6 +82,15 @@ export async function startWorkerRuntime(options: {
   const schedules = new Schedules(queues);
   const active = new Map<string, Active>();
   const overlapCache = new Map<string, { policy: string; until: number }>();
+
+  /** Keeps a schedule's run history; only jobs of a schedule (repeatJobKey) cost anything. */
+  function recordRun(queue: string, job: Job, outcome: 'completed' | 'failed', error?: string): void {
+    const scheduleId = job.repeatJobKey;
+    if (!scheduleId) return;
+    void schedules.history
+      .record(queue, scheduleId, runOf(job, outcome, error))
+      .catch((e: Error) => logger.warn({ schedule: scheduleId, err: e.message }, 'Could not record the run of a schedule'));
+  }
 
   async function overlapPolicy(schedulerId: string): Promise<string> {
     const hit = overlapCache.get(schedulerId);
@@ -197,6 +207,7 @@ export async function startWorkerRuntime(options: {
         final ? 'Job failed' : 'Job attempt failed; will retry',
       );
       if (final) {
+        recordRun(queue, job, 'failed', err.message);
         void continuations
           .onFinished({ queue, id: String(job.id) }, { state: 'failed', returnValue: null, failedReason: err.message })
           .catch((e: Error) => logger.warn({ err: e.message }, 'Could not release continuations; the sweeper will'));
@@ -207,6 +218,7 @@ export async function startWorkerRuntime(options: {
         // Fault-injection hook for tests: die between completion and continuation release.
         process.kill(process.pid, 'SIGKILL');
       }
+      recordRun(queue, job, 'completed');
       void continuations
         .onFinished({ queue, id: String(job.id) }, { state: 'completed', returnValue: job.returnvalue ?? null, failedReason: null })
         .catch((e: Error) => logger.warn({ err: e.message }, 'Could not release continuations; the sweeper will'));

@@ -48,6 +48,7 @@ export const recurringBody = z
     every: z.number().int().optional(),
     tz: z.string().optional(),
     overlap: z.enum(['allow', 'skip']).optional(),
+    grace: z.number().int().min(0).max(366 * 24 * 3600 * 1000).optional(),
   })
   .strict()
   .superRefine((b, ctx) => {
@@ -98,6 +99,8 @@ const MUTATIONS: [method: string, path: RegExp, action: string][] = [
   ['PUT', /^\/recurring\/([^/]+)\/?$/, 'recurring.upsert'],
   ['DELETE', /^\/recurring\/([^/]+)\/?$/, 'recurring.remove'],
   ['POST', /^\/recurring\/([^/]+)\/trigger\/?$/, 'recurring.trigger'],
+  ['POST', /^\/recurring\/([^/]+)\/pause\/?$/, 'recurring.pause'],
+  ['POST', /^\/recurring\/([^/]+)\/resume\/?$/, 'recurring.resume'],
   ['POST', /^\/jobs\/[^/]+\/[^/]+\/retry\/?$/, 'job.retry'],
 ];
 
@@ -131,6 +134,17 @@ function auditMutations(audit: AuditLog): RequestHandler {
   };
 }
 
+
+/** `?limit=N`: a whole number ≥ 1, or absent. */
+function parseLimit(raw: unknown): number | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !/^\d{1,6}$/.test(raw) || Number(raw) < 1) {
+    throw new ValidationError(`limit must be a whole number >= 1, got ${JSON.stringify(raw)}`, [
+      { field: 'limit', message: 'limit must be a whole number >= 1' },
+    ]);
+  }
+  return Number(raw);
+}
 
 const auditOf = (res: Response): AuditLocals => (res.locals.audit ?? { action: 'unknown' }) as AuditLocals;
 
@@ -202,7 +216,10 @@ export function apiRouter(deps: ServerDeps, failures?: AuthFailures): Router {
   router.put('/recurring/:id', async (req, res) => {
     const body = parseBody(recurringBody, req.body);
     const repeat: Repeat = body.cron !== undefined ? { cron: body.cron, ...(body.tz ? { tz: body.tz } : {}) } : { every: body.every! };
-    const info = await client.recurring.upsertUnchecked(req.params.id, repeat, body.name, body.data ?? {}, { overlap: body.overlap });
+    const info = await client.recurring.upsertUnchecked(req.params.id, repeat, body.name, body.data ?? {}, {
+      overlap: body.overlap,
+      grace: body.grace,
+    });
     Object.assign(auditOf(res), { queue: info.queue, detail: info.cron ?? `every ${info.every} ms` });
     res.status(200).json(info);
   });
@@ -218,6 +235,23 @@ export function apiRouter(deps: ServerDeps, failures?: AuthFailures): Router {
     const ref = await client.recurring.trigger(req.params.id);
     Object.assign(auditOf(res), { queue: ref.queue, job: ref.id });
     res.status(202).location(`${req.baseUrl}/jobs/${ref.queue}/${encodeURIComponent(ref.id)}`).json(ref);
+  });
+
+  router.get('/recurring/:id/runs', async (req, res) => {
+    const limit = parseLimit(req.query.limit);
+    res.json({ runs: await client.recurring.runs(req.params.id, { limit }) });
+  });
+
+  router.post('/recurring/:id/pause', async (req, res) => {
+    const info = await client.recurring.pause(req.params.id);
+    Object.assign(auditOf(res), { queue: info.queue });
+    res.json(info);
+  });
+
+  router.post('/recurring/:id/resume', async (req, res) => {
+    const info = await client.recurring.resume(req.params.id);
+    Object.assign(auditOf(res), { queue: info.queue });
+    res.json(info);
   });
 
   // Keep the reason of a refused mutation in its audit record; the app's error middleware answers.

@@ -124,12 +124,42 @@ export function openApiDocument(): Schema {
         every: { type: 'integer', minimum: 100, maximum: 31_622_400_000, description: 'Interval in milliseconds. Exactly one of cron and every.' },
         tz: { type: 'string', description: 'IANA time zone of the cron pattern, e.g. Europe/Paris. Cron only.' },
         overlap: { type: 'string', enum: ['allow', 'skip'], default: 'allow', description: 'skip: a tick is skipped while the previous run is still active.' },
+        grace: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 31_622_400_000,
+          description: 'Milliseconds after a tick before a run that has not started makes the schedule overdue. Default max(60000, 10 % of the period).',
+        },
       },
       allOf: payloadByName,
     },
+    RunRecord: {
+      type: 'object',
+      required: ['tick', 'startedAt', 'finishedAt', 'durationMs', 'latenessMs', 'outcome', 'error', 'attempts'],
+      properties: {
+        tick: { type: 'string', format: 'date-time', description: 'The tick this run was created for.' },
+        startedAt: isoDate,
+        finishedAt: isoDate,
+        durationMs: { type: ['integer', 'null'] },
+        latenessMs: { type: ['integer', 'null'], description: 'startedAt − tick.' },
+        outcome: {
+          type: 'string',
+          enum: ['completed', 'failed', 'skipped', 'missed'],
+          description: 'failed: after all retries; skipped: by overlap skip; missed: dropped by a misfire policy.',
+        },
+        error: { type: ['string', 'null'] },
+        attempts: { type: 'integer' },
+      },
+    },
+    Health: {
+      type: 'string',
+      enum: ['ok', 'late', 'failing', 'overdue', 'paused', 'pending', 'ended'],
+      description:
+        'late: the last run started > 1 s after its tick; failing: the last run failed after all retries; overdue: no run started within tick + grace; pending: never ran; ended: past its end date or limit.',
+    },
     Recurring: {
       type: 'object',
-      required: ['id', 'name', 'queue', 'next', 'data', 'overlap', 'owner'],
+      required: ['id', 'name', 'queue', 'next', 'data', 'overlap', 'owner', 'grace', 'paused', 'lastRun', 'health'],
       properties: {
         id: { type: 'string' },
         name: ref('JobName'),
@@ -141,6 +171,10 @@ export function openApiDocument(): Schema {
         data: {},
         overlap: { type: 'string', enum: ['allow', 'skip'] },
         owner: { type: ['string', 'null'], description: 'The producer that declares it in code (it re-creates it if removed), or null.' },
+        grace: { type: 'integer', description: 'The grace in ms (declared or default).' },
+        paused: { type: 'boolean', description: 'Paused: keeps its definition, does not fire, never overdue.' },
+        lastRun: { oneOf: [ref('RunRecord'), { type: 'null' }], description: 'The most recent run, or null.' },
+        health: ref('Health'),
       },
     },
   });
@@ -206,7 +240,7 @@ export function openApiDocument(): Schema {
       },
       '/api/recurring': {
         get: {
-          summary: 'Every recurring job with its next run time, soonest first',
+          summary: 'Every recurring job with its next run time, last run and health, soonest first',
           operationId: 'listRecurring',
           responses: { '200': json({ type: 'array', items: ref('Recurring') }, 'Recurring jobs'), ...common },
         },
@@ -243,6 +277,35 @@ export function openApiDocument(): Schema {
           operationId: 'triggerRecurring',
           parameters: [scheduleId],
           responses: { '202': json(ref('JobRef'), 'The job that was added'), '404': error('No such recurring job'), ...common },
+        },
+      },
+      '/api/recurring/{id}/runs': {
+        get: {
+          summary: "A recurring job's last runs, newest first (at most SCHEDULE_HISTORY_LIMIT are kept)",
+          operationId: 'recurringRuns',
+          parameters: [scheduleId, { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1 } }],
+          responses: {
+            '200': json({ type: 'object', required: ['runs'], properties: { runs: { type: 'array', items: ref('RunRecord') } } }, 'The runs'),
+            '400': error('limit is not a whole number >= 1'),
+            '404': error('No such recurring job'),
+            ...common,
+          },
+        },
+      },
+      '/api/recurring/{id}/pause': {
+        post: {
+          summary: 'Pause a recurring job: it keeps its definition, does not fire and is never overdue; a producer sync does not resume it',
+          operationId: 'pauseRecurring',
+          parameters: [scheduleId],
+          responses: { '200': json(ref('Recurring'), 'Paused (or already paused)'), '404': error('No such recurring job'), ...common },
+        },
+      },
+      '/api/recurring/{id}/resume': {
+        post: {
+          summary: 'Resume a paused recurring job from its next tick after now',
+          operationId: 'resumeRecurring',
+          parameters: [scheduleId],
+          responses: { '200': json(ref('Recurring'), 'Resumed (or was not paused)'), '404': error('No such recurring job'), ...common },
         },
       },
       '/api/openapi.json': {
