@@ -101,7 +101,7 @@ describe('schedule run history', () => {
       const list = await client.recurring.list();
       assert.deepEqual(list.map((s) => [s.id, s.health === 'failing']).sort(), [['bad', true], ['good', false], ['later', false]]);
     });
-    const keys = await center.redis.client.keys(`${client.queues.config.prefix}:jc:runs:*`);
+    const keys = await center.redis.client.keys(`${client.queues.config.prefix}:jc:*:runs:*`);
     assert.deepEqual(keys.sort(), ['bad', 'good'].map((id) => historyKey(client.queues.config, id === 'good' ? 'batch' : 'default', id)).sort());
   });
 

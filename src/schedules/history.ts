@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { Config } from '../config.js';
-import type { RedisClient } from '../redis/connection.js';
+import { queueKey, type RedisClient } from '../redis/connection.js';
 
 /**
  * How a run of a schedule ended: `completed`; `failed` after all its retries; `skipped` by the
@@ -22,13 +22,9 @@ export interface RunRecord {
   attempts: number;
 }
 
-/**
- * The key of one schedule's history. On a Cluster it carries the queue's hash tag, so it lives in
- * the same slot as the queue it belongs to.
- */
+/** The key of one schedule's history, in its queue's hash slot (see queueKey). */
 export function historyKey(config: Config, queue: string, scheduleId: string): string {
-  const tag = config.redis.clusterNodes ? `{${queue}}` : queue;
-  return `${config.prefix}:jc:runs:${tag}:${scheduleId}`;
+  return queueKey(config, queue, 'runs', scheduleId);
 }
 
 /** The tick a scheduler job was made for: BullMQ names it `repeat:<schedulerId>:<millis>`. */
@@ -94,6 +90,7 @@ export class RunHistory {
   /** The last run of several schedules, in one round trip per schedule batch. */
   async lastOfMany(items: readonly { queue: string; id: string }[]): Promise<(RunRecord | null)[]> {
     if (items.length === 0) return [];
+    // A Cluster pipeline must stay in one slot: one request per schedule there.
     if (this.config.redis.clusterNodes) return Promise.all(items.map((i) => this.last(i.queue, i.id)));
     const pipe = this.redis.pipeline();
     for (const i of items) pipe.lindex(historyKey(this.config, i.queue, i.id), 0);
