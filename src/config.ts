@@ -2,6 +2,10 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { queueNames } from './contracts/index.js';
 
+/** Fault-injection points of the continuation steps (tests only): see src/continuations/crash-points.ts. */
+export const CRASH_POINTS = ['register:after-pointer', 'register:after-script', 'release:after-complete', 'release:after-mark', 'release:after-add'] as const;
+export type CrashPoint = (typeof CRASH_POINTS)[number];
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const int = (min: number, max: number) => {
@@ -59,6 +63,8 @@ const envSchema = z
     SHUTDOWN_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
     CONTINUATION_SWEEP_MS: int(100, 3_600_000).default(5_000),
     TEST_CRASH_AFTER_COMPLETE: z.string().trim().min(1).optional(),
+    TEST_CRASH_AT: z.enum(CRASH_POINTS).optional(),
+    WORKER_METRICS: z.enum(['true', 'false']).default('true'),
 
     PRODUCER_ID: z
       .string()
@@ -168,7 +174,14 @@ export interface Config {
     readonly continuationSweepMs: number;
     /** Fault-injection for tests only: SIGKILL self right after a job of this name completes. */
     readonly crashAfterComplete?: string;
+    /**
+     * BullMQ's per-minute completed/failed counters (the board's charts, /metrics totals). They
+     * cost two Redis commands inside every job's finishing script. @defaultValue true
+     */
+    readonly metrics: boolean;
   };
+  /** Fault-injection for tests only (`TEST_CRASH_AT`): SIGKILL self at this continuation step. */
+  readonly testCrashAt?: CrashPoint;
   readonly producerId: string;
   readonly producerResyncMs: number;
   readonly server: {
@@ -245,7 +258,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       continuationSweepMs: e.CONTINUATION_SWEEP_MS,
       crashAfterComplete: e.TEST_CRASH_AFTER_COMPLETE,
+      metrics: e.WORKER_METRICS === 'true',
     },
+    testCrashAt: e.TEST_CRASH_AT,
     producerId: e.PRODUCER_ID,
     producerResyncMs: e.PRODUCER_RESYNC_MS,
     server: {
