@@ -7,6 +7,7 @@ import { Queues } from '../queues.js';
 import { centerKey, checkEvictionPolicy, createRedis, queuePrefix } from '../redis/connection.js';
 import { Schedules } from '../schedules.js';
 import type { BoundHandler, JobContext } from './handler.js';
+import { RuntimeEvents, type WorkerRuntimeEvents } from './runtime-events.js';
 
 /** Thrown into a job that ran past its contract's `timeoutMs`; retried like any other failure. */
 export class JobTimeoutError extends Error {
@@ -60,6 +61,8 @@ interface Active {
 /** The running workers of one process. */
 export interface WorkerRuntime {
   readonly workers: readonly Worker[];
+  /** `ready`, `job.completed`, `job.failed`, `closed`: see WorkerRuntimeEvents. */
+  readonly events: RuntimeEvents<WorkerRuntimeEvents>;
   /** Stops taking jobs, lets active ones finish until the shutdown deadline, then requeues the rest. */
   close(): Promise<void>;
 }
@@ -73,8 +76,11 @@ export async function startWorkerRuntime(options: {
   logger: Logger;
   lifecycle: Lifecycle;
   handlers: readonly BoundHandler[];
+  /** Where to report events; pass one to hear `ready` too (it fires before this function returns). */
+  events?: RuntimeEvents<WorkerRuntimeEvents>;
 }): Promise<WorkerRuntime> {
   const { config, logger, lifecycle } = options;
+  const events = options.events ?? new RuntimeEvents<WorkerRuntimeEvents>(logger);
   const byName = new Map(options.handlers.map((h) => [h.contract.name, h]));
   const queues = new Queues(config, logger, lifecycle);
   const continuations = new Continuations(queues, logger);
@@ -196,6 +202,7 @@ export async function startWorkerRuntime(options: {
         { queue, job: job.id, name: job.name, attempt: job.attemptsMade, final, err: err.message },
         final ? 'Job failed' : 'Job attempt failed; will retry',
       );
+      events.report('job.failed', job, err, final);
       if (final) {
         void continuations
           .onFinished({ queue, id: String(job.id) }, { state: 'failed', returnValue: null, failedReason: err.message })
@@ -207,6 +214,7 @@ export async function startWorkerRuntime(options: {
         // Fault-injection hook for tests: die between completion and continuation release.
         process.kill(process.pid, 'SIGKILL');
       }
+      events.report('job.completed', job, job.returnvalue);
       void continuations
         .onFinished({ queue, id: String(job.id) }, { state: 'completed', returnValue: job.returnvalue ?? null, failedReason: null })
         .catch((e: Error) => logger.warn({ err: e.message }, 'Could not release continuations; the sweeper will'));
@@ -244,6 +252,7 @@ export async function startWorkerRuntime(options: {
         await graceful;
       }
       await Promise.allSettled(connections.map((c) => c.quit()));
+      events.report('closed');
     })();
     return closing;
   };
@@ -259,5 +268,6 @@ export async function startWorkerRuntime(options: {
     { queues: toRun, concurrency: config.worker.concurrency, handlers: [...byName.keys()] },
     'Worker started',
   );
-  return { workers, close };
+  events.report('ready', { queues: toRun });
+  return { workers, events, close };
 }
