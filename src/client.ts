@@ -1,7 +1,8 @@
 import type { Job, JobsOptions } from 'bullmq';
 import { loadConfig, type Config } from './config.js';
 import type { JobName, Jobs } from './contracts/index.js';
-import { Continuations, type ContinueOn, type JobRef } from './continuations.js';
+import { Continuations, type ContinueOn, type JobRef } from './continuations/index.js';
+import { withDeadline } from './deadline.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from './errors.js';
 import { parsePayload, type PayloadInput } from './jobs/contract.js';
 import { contractFor, jobOptions, validateJobId } from './jobs/options.js';
@@ -256,15 +257,7 @@ export class JobCenterClient {
    * @throws UnavailableError after `timeoutMs`.
    */
   async ready(timeoutMs = 10_000): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new UnavailableError(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      await Promise.race([this.queues.ready(), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withDeadline(this.queues.ready(), timeoutMs, () => new UnavailableError(`Redis did not answer within ${timeoutMs} ms`));
   }
 
   /** Closes the client's connections. */
