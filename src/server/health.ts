@@ -1,13 +1,13 @@
 import type { RequestHandler } from 'express';
-import type { RedisClient } from '../redis/connection.js';
+import type { CenterService } from './service.js';
 
 /** `GET /healthz`: 200 when Redis answers a PING within a second, 503 otherwise. No auth. */
-export function healthHandler(redis: RedisClient): RequestHandler {
+export function healthHandler(redis: Pick<CenterService, 'connectionStatus' | 'ping'>): RequestHandler {
   return async (_req, res) => {
     const started = Date.now();
     let timer: NodeJS.Timeout | undefined;
     try {
-      if (redis.status !== 'ready') throw new Error(`redis connection is ${redis.status}`);
+      if (redis.connectionStatus !== 'ready') throw new Error(`redis connection is ${redis.connectionStatus}`);
       await Promise.race([
         redis.ping(),
         new Promise((_, reject) => {
