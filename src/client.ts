@@ -1,7 +1,8 @@
 import type { Job, JobsOptions, Queue } from 'bullmq';
 import { loadConfig, type Config } from './config.js';
 import { jobs, queueNames, type JobName, type Jobs } from './contracts/index.js';
-import { Continuations, type ContinueOn, type JobRef } from './continuations.js';
+import { Continuations, type ContinueOn, type JobRef } from './continuations/index.js';
+import { withDeadline } from './deadline.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from './errors.js';
 import { parsePayload, type ContractMap, type PayloadInput } from './jobs/contract.js';
 import { contractFor, jobOptions } from './jobs/options.js';
@@ -241,15 +242,7 @@ export class JobCenterClient {
    */
   async ready(timeoutMs = 10_000): Promise<void> {
     if (timeoutMs === Infinity) return this.#queues.ready();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new UnavailableError(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      await Promise.race([this.#queues.ready(), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withDeadline(this.#queues.ready(), timeoutMs, () => new UnavailableError(`Redis did not answer within ${timeoutMs} ms`));
   }
 
   /** Closes the client's connections. */

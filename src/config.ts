@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { queueNames } from './contracts/index.js';
+import { GENERATE_HINT, weakSecretReason } from './secrets.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -178,6 +179,17 @@ const envSchema = z
           message: `must be set together with ${env[user] ? user : pass}`,
         });
       }
+      const password = env[pass];
+      if (password === undefined) continue;
+      const weak = weakSecretReason(password, env.NODE_ENV, 'password');
+      if (weak) ctx.addIssue({ code: 'custom', path: [pass], message: weak });
+      else if (env[user] !== undefined && password.toLowerCase() === env[user].toLowerCase()) {
+        ctx.addIssue({ code: 'custom', path: [pass], message: `must differ from ${user}; ${GENERATE_HINT}` });
+      }
+    }
+    if (env.API_TOKEN !== undefined) {
+      const weak = weakSecretReason(env.API_TOKEN, env.NODE_ENV, 'token');
+      if (weak) ctx.addIssue({ code: 'custom', path: ['API_TOKEN'], message: weak });
     }
     if (env.WORKER_QUEUES !== 'all') {
       for (const q of env.WORKER_QUEUES.split(',').map((s) => s.trim())) {

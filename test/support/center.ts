@@ -1,7 +1,7 @@
 import { after, before } from 'node:test';
 import { pino } from 'pino';
 import { JobCenterClient } from '../../src/client.js';
-import { Continuations } from '../../src/continuations.js';
+import { Continuations } from '../../src/continuations/index.js';
 import { Queues } from '../../src/queues.js';
 import { Schedules } from '../../src/schedules.js';
 import { loadConfig, type Config } from '../../src/config.js';
