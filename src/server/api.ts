@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Repeat } from '../client.js';
 import { queueNames } from '../contracts/index.js';
 import { NotFoundError, UnavailableError, ValidationError, type FieldIssue } from '../errors.js';
+import { assertDepth } from '../jobs/depth.js';
 import type { ServerDeps } from './app.js';
 import { decodeSegment, type AuditLog, type AuditRecord } from './audit.js';
 import { requireBearer, type AuthFailures } from './auth.js';
@@ -68,6 +69,8 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.outp
       { field: 'body', message: 'body must be a JSON object' },
     ]);
   }
+  // Before the schema: recursive validation of a deeply nested value would overflow the stack.
+  for (const [field, value] of Object.entries(body)) assertDepth(value, field);
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const details: FieldIssue[] = [];
