@@ -1,11 +1,13 @@
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
-import { validateCron, validateTimeZone } from './cron.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import { contractFor, jobOptions } from './jobs/options.js';
 import { parsePayload } from './jobs/contract.js';
 import type { Queues } from './queues.js';
 import { centerKey } from './redis/connection.js';
+import { scheduleId as scheduleIdSchema } from './schemas/fields.js';
+import { parseRequest } from './schemas/parse.js';
+import { overlap as overlapSchema, repeat as repeatSchema, type ScheduleInfo } from './schemas/recurring.js';
 
 /** When a schedule is `skip`, a tick that finds the previous run of the same schedule still active is skipped. */
 export type OverlapPolicy = 'allow' | 'skip';
@@ -23,19 +25,7 @@ export interface ScheduleSpec<N extends string = string> {
   readonly overlap?: OverlapPolicy;
 }
 
-/** A schedule as listed, with its next run time. */
-export interface ScheduleInfo {
-  id: string;
-  name: string;
-  queue: string;
-  cron?: string;
-  every?: number;
-  tz?: string;
-  next: string | null;
-  data: unknown;
-  overlap: OverlapPolicy;
-  owner: string | null;
-}
+export type { ScheduleInfo };
 
 interface ScheduleMeta {
   queue: string;
@@ -44,44 +34,13 @@ interface ScheduleMeta {
   owner: string | null;
 }
 
-const ID_RE = /^[A-Za-z0-9_.-]{1,100}$/;
-const MAX_EVERY = 366 * 24 * 3600 * 1000;
-
 export function validateScheduleId(id: string): void {
-  if (typeof id !== 'string' || !ID_RE.test(id)) {
-    throw new ValidationError(
-      `Invalid schedule id ${JSON.stringify(id)}: use 1-100 letters, digits, ".", "_" or "-"`,
-      [{ field: 'id', message: 'id must be 1-100 letters, digits, ".", "_" or "-"' }],
-    );
-  }
+  parseRequest(scheduleIdSchema, id, 'schedule id', 'id');
 }
 
+/** Checks a repeat with the one rule shared by client, HTTP and CLI (`schemas/recurring.ts`). */
 export function validateRepeat(repeat: Repeat): void {
-  const r = repeat as { cron?: unknown; every?: unknown; tz?: unknown };
-  if (r.cron !== undefined && r.every !== undefined) {
-    throw new ValidationError('Give either cron or every, not both', [
-      { field: 'cron', message: 'cron and every are mutually exclusive' },
-    ]);
-  }
-  if (r.cron !== undefined) {
-    if (r.tz !== undefined && typeof r.tz !== 'string') {
-      throw new ValidationError('tz must be a string', [{ field: 'tz', message: 'tz must be an IANA time zone name' }]);
-    }
-    validateCron(r.cron as string, r.tz as string | undefined);
-    return;
-  }
-  if (r.every !== undefined) {
-    if (typeof r.every !== 'number' || !Number.isInteger(r.every) || r.every < 100 || r.every > MAX_EVERY) {
-      throw new ValidationError(`every must be an integer number of milliseconds from 100 to ${MAX_EVERY}`, [
-        { field: 'every', message: `every must be an integer from 100 to ${MAX_EVERY} (ms)` },
-      ]);
-    }
-    if (r.tz !== undefined) validateTimeZone(String(r.tz));
-    return;
-  }
-  throw new ValidationError('A schedule needs cron (a pattern) or every (milliseconds)', [
-    { field: 'cron', message: 'cron or every is required' },
-  ]);
+  parseRequest(repeatSchema, repeat, 'schedule');
 }
 
 const metaSchema = z.object({
@@ -119,12 +78,7 @@ export class Schedules {
     validateRepeat(spec.repeat);
     const contract = contractFor(spec.name);
     const data = parsePayload(contract, spec.data);
-    const overlap = spec.overlap ?? 'allow';
-    if (overlap !== 'allow' && overlap !== 'skip') {
-      throw new ValidationError('overlap must be "allow" or "skip"', [
-        { field: 'overlap', message: 'overlap must be "allow" or "skip"' },
-      ]);
-    }
+    const overlap = parseRequest(overlapSchema.optional().default('allow'), spec.overlap, 'overlap', 'overlap');
     const previous = await this.meta(spec.id);
     if (previous && previous.queue !== contract.queue) {
       // The job moved queues: the old scheduler must not keep firing.
