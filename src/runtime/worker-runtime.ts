@@ -12,12 +12,15 @@ import { runAfterHooks, type JobHook } from './hooks.js';
 import { overlapLockHook } from './overlap-lock.js';
 import { processorFor, SHUTDOWN, type ActiveJob } from './processor.js';
 import { Routing } from './routing.js';
+import { RuntimeEvents, type WorkerRuntimeEvents } from './runtime-events.js';
 
 export { JobTimeoutError } from './processor.js';
 
 /** The running workers of one process. */
 export interface WorkerRuntime {
   readonly workers: readonly Worker[];
+  /** `ready`, `job.completed`, `job.failed`, `closed`: see WorkerRuntimeEvents. */
+  readonly events: RuntimeEvents<WorkerRuntimeEvents>;
   /** Stops taking jobs, lets active ones finish until the shutdown deadline, then requeues the rest. */
   close(): Promise<void>;
 }
@@ -32,8 +35,11 @@ export async function startWorkerRuntime(options: {
   logger: Logger;
   lifecycle: Lifecycle;
   handlers: readonly BoundHandler[];
+  /** Where to report events; pass one to hear `ready` too (it fires before this function returns). */
+  events?: RuntimeEvents<WorkerRuntimeEvents>;
 }): Promise<WorkerRuntime> {
   const { config, logger, lifecycle } = options;
+  const events = options.events ?? new RuntimeEvents<WorkerRuntimeEvents>(logger);
   const routing = new Routing(options.handlers);
   const queues = new Queues(config, logger, lifecycle);
   const continuations = new Continuations(queues, logger);
@@ -76,6 +82,7 @@ export async function startWorkerRuntime(options: {
         { queue, job: job.id, name: job.name, attempt: job.attemptsMade, final, err: err.message },
         final ? 'Job failed' : 'Job attempt failed; will retry',
       );
+      events.report('job.failed', job, err, final);
       runAfterHooks(hooks, job, { state: 'failed', failedReason: err.message, final }, onHookError);
     });
     worker.on('completed', (job) => {
@@ -83,6 +90,7 @@ export async function startWorkerRuntime(options: {
         // Fault-injection hook for tests: die between completion and continuation release.
         process.kill(process.pid, 'SIGKILL');
       }
+      events.report('job.completed', job, job.returnvalue);
       runAfterHooks(hooks, job, { state: 'completed', returnValue: job.returnvalue, final: true }, onHookError);
     });
     workers.push(worker);
@@ -117,6 +125,7 @@ export async function startWorkerRuntime(options: {
         await graceful;
       }
       await Promise.allSettled(connections.map((c) => c.quit()));
+      events.report('closed');
     })();
     return closing;
   };
@@ -129,5 +138,6 @@ export async function startWorkerRuntime(options: {
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   logger.info({ queues: toRun, concurrency: config.worker.concurrency, handlers: routing.names }, 'Worker started');
-  return { workers, close };
+  events.report('ready', { queues: toRun });
+  return { workers, events, close };
 }
