@@ -3,6 +3,10 @@ import { ConfigError } from './errors.js';
 import { queueNames } from './contracts/index.js';
 import { GENERATE_HINT, weakSecretReason } from './secrets.js';
 
+/** Fault-injection points of the continuation steps (tests only): see src/continuations/crash-points.ts. */
+export const CRASH_POINTS = ['register:after-pointer', 'register:after-script', 'release:after-complete', 'release:after-mark', 'release:after-add'] as const;
+export type CrashPoint = (typeof CRASH_POINTS)[number];
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const int = (min: number, max: number) => {
@@ -42,6 +46,48 @@ const fraction = z
   .trim()
   .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1, e.g. 0.2')
   .transform(Number);
+/** What an API token may do: `read`; `enqueue` (also enqueue, schedule, continue); `admin` (everything). */
+export const API_SCOPES = ['read', 'enqueue', 'admin'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+
+/** One named API token. */
+export interface ApiTokenSpec {
+  readonly name: string;
+  readonly scope: ApiScope;
+  readonly token: string;
+}
+
+const TOKEN_NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+const MIN_TOKEN_LENGTH = 16;
+
+/** `API_TOKENS=name:scope:token,...`; names and tokens unique, tokens at least 16 characters. */
+const apiTokens = z
+  .string()
+  .trim()
+  .transform((s, ctx) => {
+    const out: ApiTokenSpec[] = [];
+    const entries = s.split(',').map((e) => e.trim()).filter(Boolean);
+    entries.forEach((entry, i) => {
+      const [name = '', scope = '', ...rest] = entry.split(':');
+      const token = rest.join(':');
+      const where = `entry ${i + 1}${TOKEN_NAME_RE.test(name) ? ` (${name})` : ''}`;
+      if (!TOKEN_NAME_RE.test(name)) {
+        ctx.addIssue({ code: 'custom', message: `${where}: the name must be 1-64 letters, digits, ".", "_" or "-" (format name:scope:token)` });
+      } else if (!(API_SCOPES as readonly string[]).includes(scope)) {
+        ctx.addIssue({ code: 'custom', message: `${where}: the scope must be one of ${API_SCOPES.join(', ')} (format name:scope:token)` });
+      } else if (token.length < MIN_TOKEN_LENGTH) {
+        ctx.addIssue({ code: 'custom', message: `${where}: the token must be at least ${MIN_TOKEN_LENGTH} characters (generate one with: openssl rand -base64 24)` });
+      } else if (out.some((t) => t.name === name)) {
+        ctx.addIssue({ code: 'custom', message: `${where}: the name ${name} is used twice; the audit log names callers by it` });
+      } else if (out.some((t) => t.token === token)) {
+        ctx.addIssue({ code: 'custom', message: `${where}: the same token is given twice; each caller needs its own` });
+      } else {
+        out.push({ name, scope: scope as ApiScope, token });
+      }
+    });
+    if (out.length === 0 && entries.length === 0) ctx.addIssue({ code: 'custom', message: 'lists no token (format name:scope:token,...)' });
+    return out;
+  });
 
 /**
  * Every environment variable the center reads, with its default. `.env.example` documents each one.
@@ -76,6 +122,8 @@ const envSchema = z
     SHUTDOWN_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
     CONTINUATION_SWEEP_MS: int(100, 3_600_000).default(5_000),
     TEST_CRASH_AFTER_COMPLETE: z.string().trim().min(1).optional(),
+    TEST_CRASH_AT: z.enum(CRASH_POINTS).optional(),
+    WORKER_METRICS: z.enum(['true', 'false']).default('true'),
 
     PRODUCER_ID: z
       .string()
@@ -103,6 +151,7 @@ const envSchema = z
     HOST: z.string().trim().min(1).default('127.0.0.1'),
     PORT: int(0, 65535).default(3000),
     API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    API_TOKENS: apiTokens.optional(),
     API_BODY_LIMIT: z
       .string()
       .trim()
@@ -149,6 +198,13 @@ const envSchema = z
         code: 'custom',
         path: ['ALERT_WEBHOOK_SECRET'],
         message: 'is required when ALERT_WEBHOOK_URL is set: every alert is signed with it (openssl rand -hex 32)',
+      });
+    }
+    if (env.API_TOKEN && env.API_TOKENS?.some((t) => t.name === 'api-token' || t.token === env.API_TOKEN)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['API_TOKENS'],
+        message: 'reuses the name "api-token" or the token of API_TOKEN (which is the admin token named api-token)',
       });
     }
     const pairs = [
@@ -215,7 +271,14 @@ export interface Config {
     readonly continuationSweepMs: number;
     /** Fault-injection for tests only: SIGKILL self right after a job of this name completes. */
     readonly crashAfterComplete?: string;
+    /**
+     * BullMQ's per-minute completed/failed counters (the board's charts, /metrics totals). They
+     * cost two Redis commands inside every job's finishing script. @defaultValue true
+     */
+    readonly metrics: boolean;
   };
+  /** Fault-injection for tests only (`TEST_CRASH_AT`): SIGKILL self at this continuation step. */
+  readonly testCrashAt?: CrashPoint;
   readonly producerId: string;
   readonly producerResyncMs: number;
   /** Runs kept per schedule. */
@@ -236,7 +299,10 @@ export interface Config {
   readonly server: {
     readonly host: string;
     readonly port: number;
+    /** The single admin token of API_TOKEN (named `api-token`), kept for compatibility; also in apiTokens. */
     readonly apiToken?: string;
+    /** Every API token: API_TOKEN (as `api-token`, admin) and those of API_TOKENS. */
+    readonly apiTokens: readonly ApiTokenSpec[];
     readonly bodyLimit: string;
     readonly board: {
       readonly title: string;
@@ -308,7 +374,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       continuationSweepMs: e.CONTINUATION_SWEEP_MS,
       crashAfterComplete: e.TEST_CRASH_AFTER_COMPLETE,
+      metrics: e.WORKER_METRICS === 'true',
     },
+    testCrashAt: e.TEST_CRASH_AT,
     producerId: e.PRODUCER_ID,
     producerResyncMs: e.PRODUCER_RESYNC_MS,
     scheduleHistoryLimit: e.SCHEDULE_HISTORY_LIMIT,
@@ -328,6 +396,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       host: e.HOST,
       port: e.PORT,
       apiToken: e.API_TOKEN,
+      apiTokens: [...(e.API_TOKEN ? [{ name: 'api-token', scope: 'admin' as const, token: e.API_TOKEN }] : []), ...(e.API_TOKENS ?? [])],
       bodyLimit: e.API_BODY_LIMIT,
       board: {
         title: e.BOARD_TITLE,

@@ -1,13 +1,16 @@
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
-import { validateCron, validateTimeZone } from './cron.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import { contractFor, jobOptions } from './jobs/options.js';
 import { parsePayload } from './jobs/contract.js';
 import type { Queues } from './queues.js';
 import { centerKey } from './redis/connection.js';
-import { graceOf, healthOf, type Health } from './schedules/health.js';
+import { graceOf, healthOf } from './schedules/health.js';
 import { RunHistory, type RunRecord } from './schedules/history.js';
+import { scheduleId as scheduleIdSchema } from './schemas/fields.js';
+import { parseRequest } from './schemas/parse.js';
+import { grace as graceSchema } from './schemas/schedule-health.js';
+import { overlap as overlapSchema, repeat as repeatSchema, type ScheduleInfo } from './schemas/recurring.js';
 
 /** When a schedule is `skip`, a tick that finds the previous run of the same schedule still active is skipped. */
 export type OverlapPolicy = 'allow' | 'skip';
@@ -30,26 +33,7 @@ export interface ScheduleSpec<N extends string = string> {
   readonly grace?: number;
 }
 
-/** A schedule as listed, with its next run time. */
-export interface ScheduleInfo {
-  id: string;
-  name: string;
-  queue: string;
-  cron?: string;
-  every?: number;
-  tz?: string;
-  next: string | null;
-  data: unknown;
-  overlap: OverlapPolicy;
-  owner: string | null;
-  /** The grace in ms before a tick that has not started makes the schedule overdue (set or default). */
-  grace: number;
-  /** A paused schedule keeps its definition but does not fire (and `next` is null). */
-  paused: boolean;
-  /** The most recent run, or null before the first one. */
-  lastRun: RunRecord | null;
-  health: Health;
-}
+export type { ScheduleInfo };
 
 /** What the center stores to re-create a schedule's BullMQ scheduler (resume, self-repair). */
 const storedSpecSchema = z.object({ repeat: z.record(z.string(), z.unknown()), name: z.string(), data: z.unknown() });
@@ -66,56 +50,17 @@ interface ScheduleMeta {
   spec?: z.output<typeof storedSpecSchema>;
 }
 
-const ID_RE = /^[A-Za-z0-9_.-]{1,100}$/;
-const MAX_EVERY = 366 * 24 * 3600 * 1000;
-
 export function validateScheduleId(id: string): void {
-  if (typeof id !== 'string' || !ID_RE.test(id)) {
-    throw new ValidationError(
-      `Invalid schedule id ${JSON.stringify(id)}: use 1-100 letters, digits, ".", "_" or "-"`,
-      [{ field: 'id', message: 'id must be 1-100 letters, digits, ".", "_" or "-"' }],
-    );
-  }
+  parseRequest(scheduleIdSchema, id, 'schedule id', 'id');
 }
 
+/** Checks a repeat with the one rule shared by client, HTTP and CLI (`schemas/recurring.ts`). */
 export function validateRepeat(repeat: Repeat): void {
-  const r = repeat as { cron?: unknown; every?: unknown; tz?: unknown };
-  if (r.cron !== undefined && r.every !== undefined) {
-    throw new ValidationError('Give either cron or every, not both', [
-      { field: 'cron', message: 'cron and every are mutually exclusive' },
-    ]);
-  }
-  if (r.cron !== undefined) {
-    if (r.tz !== undefined && typeof r.tz !== 'string') {
-      throw new ValidationError('tz must be a string', [{ field: 'tz', message: 'tz must be an IANA time zone name' }]);
-    }
-    validateCron(r.cron as string, r.tz as string | undefined);
-    return;
-  }
-  if (r.every !== undefined) {
-    if (typeof r.every !== 'number' || !Number.isInteger(r.every) || r.every < 100 || r.every > MAX_EVERY) {
-      throw new ValidationError(`every must be an integer number of milliseconds from 100 to ${MAX_EVERY}`, [
-        { field: 'every', message: `every must be an integer from 100 to ${MAX_EVERY} (ms)` },
-      ]);
-    }
-    if (r.tz !== undefined) validateTimeZone(String(r.tz));
-    return;
-  }
-  throw new ValidationError('A schedule needs cron (a pattern) or every (milliseconds)', [
-    { field: 'cron', message: 'cron or every is required' },
-  ]);
+  parseRequest(repeatSchema, repeat, 'schedule');
 }
 
-/** The largest accepted grace: a year. */
-const MAX_GRACE = 366 * 24 * 3600 * 1000;
-
-export function validateGrace(grace: unknown): void {
-  if (grace === undefined) return;
-  if (typeof grace !== 'number' || !Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE) {
-    throw new ValidationError(`grace must be a whole number of milliseconds from 0 to ${MAX_GRACE}, got ${JSON.stringify(grace)}`, [
-      { field: 'grace', message: `grace must be an integer from 0 to ${MAX_GRACE} (ms)` },
-    ]);
-  }
+export function validateGrace(value: unknown): void {
+  if (value !== undefined) parseRequest(graceSchema, value, 'grace', 'grace');
 }
 
 const metaSchema = z.object({
@@ -181,12 +126,7 @@ export class Schedules {
     validateRepeat(spec.repeat);
     const contract = contractFor(spec.name);
     const data = parsePayload(contract, spec.data);
-    const overlap = spec.overlap ?? 'allow';
-    if (overlap !== 'allow' && overlap !== 'skip') {
-      throw new ValidationError('overlap must be "allow" or "skip"', [
-        { field: 'overlap', message: 'overlap must be "allow" or "skip"' },
-      ]);
-    }
+    const overlap = parseRequest(overlapSchema.optional().default('allow'), spec.overlap, 'overlap', 'overlap');
     validateGrace(spec.grace);
     const previous = await this.meta(spec.id);
     if (previous && previous.queue !== contract.queue) {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Job } from 'bullmq';
-import type { JobCenterClient, Repeat } from '../src/client.js';
+import type { Repeat } from '../src/client.js';
+import type { TestClient as JobCenterClient } from './support/center.js';
 import { NotFoundError, ValidationError } from '../src/errors.js';
 import { Lifecycle } from '../src/lifecycle.js';
 import { queueKey } from '../src/redis/connection.js';

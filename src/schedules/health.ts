@@ -1,17 +1,11 @@
 import { CronExpressionParser } from 'cron-parser';
-import type { RunRecord } from './history.js';
+import type { Health, RunRecord } from '../schemas/schedule-health.js';
 
 /**
- * A schedule's health, worst first:
- * - `paused`: paused on purpose; never overdue.
- * - `ended`: past its end date or run limit; never overdue.
- * - `overdue`: no run started within the expected tick plus the grace period.
- * - `failing`: the last run failed after all its retries.
- * - `late`: the last run started more than {@link LATE_MS} after its tick (or its tick was missed).
- * - `pending`: it has not run yet.
- * - `ok`.
+ * A schedule's health (schemas/schedule-health.ts), worst first: paused, ended (never overdue),
+ * overdue (no run started within tick + grace), failing, late, pending (never ran), ok.
  */
-export type Health = 'ok' | 'late' | 'failing' | 'overdue' | 'paused' | 'pending' | 'ended';
+export type { Health };
 
 /** A run that starts more than this after its tick makes the schedule `late`. */
 export const LATE_MS = 1000;

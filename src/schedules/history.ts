@@ -1,26 +1,9 @@
 import type { Job } from 'bullmq';
 import type { Config } from '../config.js';
 import { queueKey, type RedisClient } from '../redis/connection.js';
+import type { RunOutcome, RunRecord } from '../schemas/schedule-health.js';
 
-/**
- * How a run of a schedule ended: `completed`; `failed` after all its retries; `skipped` by the
- * overlap policy; `missed` when a misfire policy dropped the tick without running it.
- */
-export type RunOutcome = 'completed' | 'failed' | 'skipped' | 'missed';
-
-/** One run of a schedule, as kept in its history. Times are ISO 8601, durations in ms. */
-export interface RunRecord {
-  /** The tick this run was created for. */
-  tick: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  durationMs: number | null;
-  /** startedAt − tick: how late the run started. */
-  latenessMs: number | null;
-  outcome: RunOutcome;
-  error: string | null;
-  attempts: number;
-}
+export type { RunOutcome, RunRecord };
 
 /** The key of one schedule's history, in its queue's hash slot (see queueKey). */
 export function historyKey(config: Config, queue: string, scheduleId: string): string {

@@ -104,7 +104,7 @@ export class CenterMetrics {
  */
 export function metricsRouter(deps: ServerDeps, failures: AuthFailures): Router {
   const router = Router();
-  const metrics = new CenterMetrics(() => deps.client.queues.all());
+  const metrics = new CenterMetrics(() => [...deps.service.bullQueues()]);
   router.use(...requireTokenOrBoardLogin(deps.config, failures));
   router.get('/', async (_req, res) => {
     const text = await metrics.render();
