@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { JobCenterClient } from '../src/client.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
+import { Queues } from '../src/queues.js';
 import { startTestCluster, type TestCluster } from '../test/support/cluster.js';
 
 /*
@@ -71,8 +72,11 @@ async function measure(cluster: TestCluster, k: number, jobs: number, processes:
     LOG_LEVEL: 'warn',
   };
   const config = loadConfig(env);
-  const client = new JobCenterClient(config, createLogger(config, 'bench'));
-  await client.queues.ready();
+  const logger = createLogger(config, 'bench');
+  const client = new JobCenterClient(config, logger);
+  // The queues themselves, to count what is left on each shard.
+  const queues = new Queues(config, logger);
+  await Promise.all([client.ready(), queues.ready()]);
   // Fill first, so the drain measures processing only.
   let next = 0;
   await Promise.all(
@@ -80,7 +84,7 @@ async function measure(cluster: TestCluster, k: number, jobs: number, processes:
       while (next++ < jobs) await client.enqueue('hello-world', {});
     }),
   );
-  const shards = client.queues.shardsOf('default');
+  const shards = queues.shardsOf('default');
   const waiting = async () => (await Promise.all(shards.map((q) => q.getWaitingCount()))).reduce((a, b) => a + b, 0);
   const masters = cluster.nodes.map((n) => cluster.node(n.port));
 
@@ -97,7 +101,7 @@ async function measure(cluster: TestCluster, k: number, jobs: number, processes:
     else await new Promise((r) => setTimeout(r, 100));
   }
   await stopWorkers(workers);
-  await client.close();
+  await Promise.all([client.close(), queues.close()]);
   if (!start || !end) throw new Error(`K=${k}: the queue did not drain within 10 minutes`);
   const seconds = (end.at - start.at) / 1000;
   return {

@@ -3,13 +3,26 @@
  * the client and the contracts; workers import defineHandler and the runtime.
  */
 export { createClient, JobCenterClient, ChainBuilder } from './client.js';
-export type { Created, EnqueueOptions, JobInfo, JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo } from './client.js';
+export type {
+  Created,
+  EnqueueOptions,
+  JobInfo,
+  JobRef,
+  ContinueOn,
+  Repeat,
+  OverlapPolicy,
+  ScheduleInfo,
+  RecurringOptions,
+  Health,
+  RunOutcome,
+  RunRecord,
+} from './client.js';
 export { loadConfig, type Config } from './config.js';
 export { jobs, queueNames, type JobName, type Jobs } from './contracts/index.js';
 export { defineJob, parsePayload, type JobContract, type JobDefaults, type Payload, type PayloadInput } from './jobs/contract.js';
 export { Cron, validateCron, validateTimeZone, nextRuns, type Weekday } from './cron.js';
 export { ConfigError, ConflictError, NotFoundError, UnavailableError, ValidationError, type FieldIssue } from './errors.js';
-export type { ParentOutcome } from './continuations.js';
+export type { ParentOutcome } from './continuations/index.js';
 export type { ScheduleSpec } from './schedules.js';
 export { defineHandler, type BoundHandler, type JobContext } from './runtime/handler.js';
 export { startWorkerRuntime, JobTimeoutError, type WorkerRuntime } from './runtime/worker-runtime.js';

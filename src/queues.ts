@@ -67,8 +67,14 @@ export class Queues {
     return queue;
   }
 
+  /** The shard a BullMQ shard name (`batch.3`) names; undefined for a logical name. */
+  #namedShard(name: string): number | undefined {
+    return this.#logical.has(name) ? undefined : parseShardQueueName(name).shard;
+  }
+
+  /** The logical queue of a queue name, or of a shard's BullMQ name (`batch.3` → `batch`). */
   #logicalOf(name: string): Logical {
-    const logical = this.#logical.get(name);
+    const logical = this.#logical.get(name) ?? this.#logical.get(parseShardQueueName(name).logical);
     if (!logical) {
       throw new NotFoundError(`Unknown queue ${JSON.stringify(name)}; known queues: ${queueNames.join(', ')}`);
     }
@@ -117,12 +123,12 @@ export class Queues {
   }
 
   /**
-   * The BullMQ queue of an unsharded queue; shard 0 of a sharded one (use {@link route},
-   * {@link findJob} or {@link shardsOf} there).
+   * The BullMQ queue of an unsharded queue, or of a shard by its BullMQ name (`batch.3`); shard 0
+   * for a sharded queue's logical name (use {@link route}, {@link findJob} or {@link shardsOf} there).
    * @throws NotFoundError for a queue no contract declares.
    */
   get(name: string): Queue {
-    return this.#open(this.#logicalOf(name), 0);
+    return this.#open(this.#logicalOf(name), this.#logical.has(name) ? 0 : parseShardQueueName(name).shard);
   }
 
   /** Shards consumed for `name`: this process's K, or more when a larger K was declared before. */
@@ -206,7 +212,7 @@ export class Queues {
   /** The shard queue where a job with this id is looked for first. */
   forJob(name: string, id: string): Queue {
     const logical = this.#logicalOf(name);
-    return this.#open(logical, expectedShard(id, logical.k, this.shardCount(name)));
+    return this.#open(logical, this.#namedShard(name) ?? expectedShard(id, logical.k, this.shardCount(name)));
   }
 
   /**
@@ -239,7 +245,7 @@ export class Queues {
   async *#candidates(name: string, id: string): AsyncGenerator<Queue> {
     const logical = this.#logicalOf(name);
     const tried = new Set<number>();
-    const first = expectedShard(id, logical.k, this.shardCount(name));
+    const first = this.#namedShard(name) ?? expectedShard(id, logical.k, this.shardCount(name));
     tried.add(first);
     yield this.#open(logical, first);
     const named = shardInId(id);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { JobCenterClient } from '../src/client.js';
+import type { TestClient as JobCenterClient } from './support/center.js';
 import { jobs } from '../src/contracts/index.js';
 import { Lifecycle } from '../src/lifecycle.js';
 import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
@@ -284,8 +284,11 @@ describe('HTTP API', () => {
       'GET /api/openapi.json',
       'GET /api/recurring',
       'GET /api/recurring/{id}',
+      'GET /api/recurring/{id}/runs',
       'POST /api/jobs',
       'POST /api/jobs/{queue}/{id}/retry',
+      'POST /api/recurring/{id}/pause',
+      'POST /api/recurring/{id}/resume',
       'POST /api/recurring/{id}/trigger',
       'PUT /api/recurring/{id}',
     ]);

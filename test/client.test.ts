@@ -39,7 +39,7 @@ function invalid(field: string, message?: RegExp) {
 
 /** Keys the center wrote under the client's prefix (BullMQ's per-queue `meta` key aside). */
 async function written(client: JobCenterClient): Promise<string[]> {
-  const keys = await redis.client.keys(`${client.queues.config.prefix}:*`);
+  const keys = await redis.client.keys(`${client.config.prefix}:*`);
   return keys.filter((k) => !k.endsWith(':meta'));
 }
 
@@ -77,11 +77,27 @@ describe('typed client', () => {
     await assert.rejects(() => client.add('sleep', { ms: 1 }, { delay: 5, at: new Date() }), invalid('delay', /not both/));
     await assert.rejects(() => client.add('sleep', { ms: 1 }, { at: new Date('nonsense') }), invalid('runAt'));
     await assert.rejects(() => client.add('sleep', { ms: 1 }, { jobId: 'a:b' }), invalid('jobId'));
-    await assert.rejects(() => client.add('sleep', { ms: 1 }, { jobId: '123' }), invalid('jobId', /not only digits/));
+    await assert.rejects(() => client.add('sleep', { ms: 1 }, { jobId: '123' }), invalid('jobId', /look like a number/));
     await assert.rejects(() => client.add('sleep', { ms: 1 }, { priority: 0 }), invalid('priority'));
     await assert.rejects(() => client.add('sleep', { ms: 1 }, { attempts: 0 }), invalid('attempts'));
     assert.throws(() => client.chain().then('sleep', { ms: 'x' } as never), invalid('data.ms'));
     assert.deepEqual(await written(client), []);
+  });
+
+  it('refuses number-like and dot-only job ids and over-deep payloads before writing (BullMQ failed on them after writing)', async () => {
+    const client = await setup();
+    for (const jobId of ['-1', '-1.5', '-1e3', '1e5', '1.5', '.5', '0x1f', '1E-3', 'Infinity', 'nan', '.', '..', 'x'.repeat(129)]) {
+      await assert.rejects(() => client.add('sleep', { ms: 1 }, { jobId }), invalid('jobId'), jobId);
+    }
+    let deep: unknown = 1;
+    for (let i = 0; i < 3000; i++) deep = [deep];
+    await assert.rejects(() => client.add('sleep', { ms: 1, result: deep as never }), invalid('data', /nested more than 64 levels/));
+    await assert.rejects(() => client.recurring.upsert('deep', { every: 1000 }, 'sleep', { ms: 1, result: deep as never }), invalid('data'));
+    assert.deepEqual(await written(client), []);
+    // Letters around digits are fine, as is a payload at the limit.
+    let limit: unknown = 1;
+    for (let i = 0; i < 63; i++) limit = [limit];
+    assert.equal((await client.add('sleep', { ms: 1, result: limit as never }, { jobId: '1e5x' })).id, '1e5x');
   });
 
   it('schedules with a delay or at a time', async () => {
@@ -151,7 +167,7 @@ describe('typed client', () => {
     const port = await freePort();
     const client = createClient({ env: { REDIS_URL: `redis://127.0.0.1:${port}`, QUEUE_PREFIX: uniquePrefix() }, logger: silentLogger });
     clients.push(client);
-    assert.equal(client.queues.config.redis.url, `redis://127.0.0.1:${port}`);
+    assert.equal(client.config.redis.url, `redis://127.0.0.1:${port}`);
     const started = Date.now();
     await assert.rejects(() => client.ready(300), UnavailableError);
     await assert.rejects(() => client.enqueue('hello-world', {}), UnavailableError);

@@ -30,6 +30,8 @@ const OPTIONS = {
   tz: { type: 'string' },
   every: { type: 'string' },
   overlap: { type: 'string' },
+  grace: { type: 'string' },
+  limit: { type: 'string' },
   timeout: { type: 'string' },
 } as const;
 
@@ -40,7 +42,8 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   enqueue: ['data', 'job-id', 'priority', 'attempts', 'shard-key'],
   schedule: ['data', 'job-id', 'delay', 'at', 'shard-key'],
   continue: ['data', 'job-id', 'after', 'on'],
-  'recurring upsert': ['data', 'cron', 'tz', 'every', 'overlap'],
+  'recurring upsert': ['data', 'cron', 'tz', 'every', 'overlap', 'grace'],
+  'recurring runs': ['limit'],
 };
 
 function fail(message: string): never {
@@ -121,7 +124,6 @@ const COMMANDS: Record<string, Command> = {
   continue: async (client, args, v) => {
     arity(args, 1, 'Usage: continue <name> --after QUEUE/ID [--on success|finished]');
     if (v.after === undefined) fail('continue needs --after QUEUE/ID (the parent job)');
-    if (v.on !== undefined && v.on !== 'success' && v.on !== 'finished') fail(`--on must be success or finished, got ${JSON.stringify(v.on)}`);
     return client.continueWithUnchecked(parseRef(v.after, '--after'), args[0]!, parseData(v.data), {
       on: v.on as 'success' | 'finished' | undefined,
       jobId: v['job-id'],
@@ -130,7 +132,6 @@ const COMMANDS: Record<string, Command> = {
   'job status': async (client, args) => {
     if (args.length !== 1 && args.length !== 2) fail('Usage: job status <queue>/<id>  (or: job status <queue> <id>)');
     const ref = args.length === 2 ? { queue: args[0]!, id: args[1]! } : parseRef(args[0]!, 'The job');
-    client.queues.get(ref.queue);
     const job = await client.getJob(ref);
     if (!job) throw new NotFoundError(`No job ${ref.queue}/${ref.id} (never existed, or removed by retention)`);
     return job;
@@ -142,14 +143,32 @@ const COMMANDS: Record<string, Command> = {
   'recurring upsert': async (client, args, v) => {
     arity(args, 2, 'Usage: recurring upsert <id> <name> (--cron PATTERN [--tz ZONE] | --every DURATION)');
     if ((v.cron === undefined) === (v.every === undefined)) fail('recurring upsert needs exactly one of --cron and --every');
-    if (v.tz !== undefined && v.cron === undefined) fail('--tz applies to --cron only');
-    if (v.overlap !== undefined && v.overlap !== 'allow' && v.overlap !== 'skip') {
-      fail(`--overlap must be allow or skip, got ${JSON.stringify(v.overlap)}`);
-    }
-    const repeat: Repeat = v.cron !== undefined ? { cron: v.cron, ...(v.tz ? { tz: v.tz } : {}) } : { every: parseDuration(v.every!, 'every') };
+    // The shared schema checks the rest (tz with cron only, overlap), as for the client and HTTP.
+    const repeat = (v.cron !== undefined ? { cron: v.cron, tz: v.tz } : { every: parseDuration(v.every!, 'every'), tz: v.tz }) as Repeat;
     return client.recurring.upsertUnchecked(args[0]!, repeat, args[1]!, parseData(v.data), {
       overlap: v.overlap as 'allow' | 'skip' | undefined,
+      ...(v.grace !== undefined ? { grace: parseDuration(v.grace, 'grace') } : {}),
     });
+  },
+  'recurring get': async (client, args) => {
+    arity(args, 1, 'Usage: recurring get <id>');
+    const info = await client.recurring.get(args[0]!);
+    if (!info) throw new NotFoundError(`No recurring job with id ${JSON.stringify(args[0])}`);
+    return info;
+  },
+  'recurring runs': async (client, args, v) => {
+    arity(args, 1, 'Usage: recurring runs <id> [--limit N]');
+    const limit = parseInteger(v.limit, 'limit');
+    if (limit === 0) fail('--limit must be at least 1');
+    return { runs: await client.recurring.runs(args[0]!, { limit }) };
+  },
+  'recurring pause': async (client, args) => {
+    arity(args, 1, 'Usage: recurring pause <id>');
+    return client.recurring.pause(args[0]!);
+  },
+  'recurring resume': async (client, args) => {
+    arity(args, 1, 'Usage: recurring resume <id>');
+    return client.recurring.resume(args[0]!);
   },
   'recurring remove': async (client, args) => {
     arity(args, 1, 'Usage: recurring remove <id>');

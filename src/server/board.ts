@@ -46,27 +46,26 @@ const BADGE_COLORS: Record<Config['env'], string> = {
 
 /** One Bull Board instance over every declared queue; the viewer's is read-only (buttons hidden, writes 405). */
 function createBoard(deps: ServerDeps, role: BoardRole): Express {
-  const { config, client } = deps;
+  const { config, service } = deps;
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(config.server.board.basePath);
   // One adapter per BullMQ queue: a sharded queue shows each of its shards.
   const adapter = (queue: Queue): BullMQAdapter => {
-    const { queue: logical, shard } = client.queues.logicalOf(queue);
+    const { queue: logical, shard, shards } = service.queueShard(queue);
     const names = Object.values(jobs)
       .filter((c) => c.queue === logical)
       .map((c) => c.name);
-    const sharded = client.queues.isSharded(logical);
-    const of = client.queues.shardCount(logical);
+    const sharded = shards > 1;
     return new BullMQAdapter(queue, {
       readOnlyMode: role === 'viewer',
-      description: `Jobs: ${names.join(', ')}${sharded ? ` (shard ${shard} of ${of} of queue ${logical})` : ''}`,
+      description: `Jobs: ${names.join(', ')}${sharded ? ` (shard ${shard} of ${shards} of queue ${logical})` : ''}`,
       ...(sharded ? { displayName: `${logical} · shard ${shard}` } : {}),
     });
   };
-  const shown = client.queues.all();
+  const shown = service.bullQueues();
   const queues = shown.map(adapter);
   const miscLinks = [
-    ...(config.server.apiToken ? [{ text: 'HTTP API docs (OpenAPI)', url: '/api/openapi.json' }] : []),
+    ...(config.server.apiTokens.length > 0 ? [{ text: 'HTTP API docs (OpenAPI)', url: '/api/openapi.json' }] : []),
     { text: 'Health (/healthz)', url: '/healthz' },
     { text: 'Prometheus metrics (/metrics)', url: '/metrics' },
   ];
@@ -92,10 +91,10 @@ function createBoard(deps: ServerDeps, role: BoardRole): Express {
     },
   });
   // Shards of a larger K declared earlier are known once the shard history is read: show them too.
-  void client.queues
+  void service
     .ready()
     .then(() => {
-      for (const queue of client.queues.all()) if (!shown.includes(queue)) bullBoard.addQueue(adapter(queue));
+      for (const queue of service.bullQueues()) if (!shown.includes(queue)) bullBoard.addQueue(adapter(queue));
     })
     .catch(() => {});
   const board = serverAdapter.getRouter() as Express;

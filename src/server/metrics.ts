@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import { Router } from 'express';
 import { Counter, Gauge, Registry } from 'prom-client';
+import { withDeadline } from '../deadline.js';
 import type { ServerDeps } from './app.js';
 import { requireTokenOrBoardLogin, type AuthFailures } from './auth.js';
 
@@ -29,14 +30,8 @@ async function snapshot(queue: Queue, labels: QueueSnapshot['labels']): Promise<
   return { labels, counts, completedTotal: completed.meta.count, failedTotal: failed.meta.count, paused, workers };
 }
 
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
+function answerWithin<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return withDeadline(promise, ms, () => new Error(`Redis did not answer within ${ms} ms`));
 }
 
 /**
@@ -92,7 +87,7 @@ export class CenterMetrics {
   async render(): Promise<string> {
     let snaps: QueueSnapshot[] | undefined;
     try {
-      snaps = await withDeadline(Promise.all(this.queues().map((q) => snapshot(q.queue, q.labels))), this.deadlineMs);
+      snaps = await answerWithin(Promise.all(this.queues().map((q) => snapshot(q.queue, q.labels))), this.deadlineMs);
     } catch {
       snaps = undefined;
     }
@@ -115,11 +110,11 @@ export class CenterMetrics {
  */
 export function metricsRouter(deps: ServerDeps, failures: AuthFailures): Router {
   const router = Router();
-  const { queues } = deps.client;
+  const { service } = deps;
   const metrics = new CenterMetrics(() =>
-    queues.all().map((queue) => {
-      const { queue: logical, shard } = queues.logicalOf(queue);
-      return { queue, labels: queues.isSharded(logical) ? { queue: logical, shard: String(shard) } : { queue: logical } };
+    service.bullQueues().map((queue) => {
+      const { queue: logical, shard, shards } = service.queueShard(queue);
+      return { queue, labels: shards > 1 ? { queue: logical, shard: String(shard) } : { queue: logical } };
     }),
   );
   router.use(...requireTokenOrBoardLogin(deps.config, failures));
