@@ -204,6 +204,23 @@ export class Continuations {
     );
   }
 
+  /**
+   * Withdraws a continuation that is still awaiting its parent, atomically (one-key script), so a
+   * release racing with it either sees it withdrawn or has already added the job.
+   * @returns true when it was awaiting and will now never run.
+   */
+  async withdraw(ref: JobRef, by: string): Promise<boolean> {
+    if (!ref.id.startsWith(CONTINUATION_PREFIX)) return false;
+    const done = await this.queues.redis.eval(
+      "if redis.call('HGET', KEYS[1], 'state') == 'awaiting' then redis.call('HSET', KEYS[1], 'state', 'withdrawn', 'withdrawnBy', ARGV[1]); redis.call('EXPIRE', KEYS[1], ARGV[2]); return 1 end return 0",
+      1,
+      this.#specKey(ref),
+      by,
+      String(KEEP_SECONDS),
+    );
+    return done === 1;
+  }
+
   /** Resolves every parent with pending continuations; run periodically by every worker. */
   async sweep(): Promise<number> {
     const redis = this.queues.redis;

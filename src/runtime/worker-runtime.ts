@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import { Queues } from '../queues.js';
 import { checkEvictionPolicy, createRedis, queuePrefix } from '../redis/connection.js';
 import { Schedules } from '../schedules.js';
+import { listenForCancels } from './cancel-listener.js';
 import type { BoundHandler } from './handler.js';
 import { runAfterHooks, type JobHook } from './hooks.js';
 import { overlapLockHook } from './overlap-lock.js';
@@ -56,7 +57,7 @@ export async function startWorkerRuntime(options: {
   for (const queue of toRun) {
     const connection = createRedis(config, 'worker', logger);
     connections.push(connection);
-    const worker = new Worker(queue, processorFor({ queue, routing, hooks, logger, active }), {
+    const worker = new Worker(queue, processorFor({ queue, routing, hooks, logger, active, jobLogMaxLines: config.worker.jobLogMaxLines }), {
       connection,
       prefix: queuePrefix(config, queue),
       concurrency: config.worker.concurrency,
@@ -116,14 +117,17 @@ export async function startWorkerRuntime(options: {
         }
         await graceful;
       }
+      await cancels.current?.close();
       await Promise.allSettled(connections.map((c) => c.quit()));
     })();
     return closing;
   };
+  const cancels: { current?: { close(): Promise<void> } } = {};
   lifecycle.add('workers', null, close);
 
   await queues.ready();
   await checkEvictionPolicy(queues.redis, logger);
+  cancels.current = await listenForCancels(config, logger, active);
   for (const w of workers) {
     void w.run().catch((err: Error) => logger.error({ err: err.message }, 'Worker stopped unexpectedly'));
   }
