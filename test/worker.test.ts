@@ -7,6 +7,7 @@ import { Lifecycle } from '../src/lifecycle.js';
 import { defineHandler } from '../src/runtime/handler.js';
 import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
 import { silentLogger, testConfig, useTestCenter } from './support/center.js';
+import { nextEvent } from './support/events.js';
 import { waitFor } from './support/processes.js';
 
 const center = useTestCenter();
@@ -50,6 +51,29 @@ describe('worker process', () => {
     }
     const ok = await client.enqueue('sleep', { ms: 0 });
     await waitFor(async () => (await state(client, ok)) === 'completed', 'worker still processing');
+    assert.ok(worker.running, worker.output());
+  });
+
+  it('fails a foreign job nested too deep at once with a clear reason; a payload at the limit runs', async () => {
+    const { env, group, client } = await setup();
+    const worker = group.start('worker');
+    await worker.waitForMessage('Worker started');
+    let deep: unknown = 1;
+    for (let i = 0; i < 2500; i++) deep = [deep];
+    // Bypass the client's checks the way a foreign producer could.
+    const raw = new Queue('batch', { connection: { url: center.redis.url }, prefix: env.QUEUE_PREFIX });
+    const job = await raw.add('sleep', { ms: 1, result: deep }, { attempts: 5 });
+    await raw.close();
+    const info = await waitFor(async () => {
+      const j = await client.getJob({ queue: 'batch', id: String(job.id) });
+      return j?.state === 'failed' ? j : undefined;
+    }, 'the deep job failed');
+    assert.match(info.failedReason ?? '', /Invalid payload for "sleep": data is nested more than 64 levels/);
+    assert.equal(info.attemptsMade, 1, 'not retried');
+    let limit: unknown = 'deepest';
+    for (let i = 0; i < 63; i++) limit = { a: limit };
+    const ok = await client.enqueue('sleep', { ms: 0, result: limit as never });
+    await waitFor(async () => (await state(client, ok)) === 'completed', 'the job at the depth limit completed');
     assert.ok(worker.running, worker.output());
   });
 
@@ -111,7 +135,7 @@ describe('worker runtime timeouts', () => {
     const lifecycle = new Lifecycle(silentLogger);
     const aborted: string[] = [];
     const slowSleep = { ...sleep, defaults: { ...sleep.defaults, timeoutMs: 200, attempts: 2, backoff: { type: 'fixed', delay: 10 } } };
-    await startWorkerRuntime({
+    const runtime = await startWorkerRuntime({
       config: testConfig(env),
       logger: silentLogger,
       lifecycle,
@@ -124,8 +148,13 @@ describe('worker runtime timeouts', () => {
       ],
     });
     try {
+      const gaveUp = nextEvent(runtime.events, 'job.failed', (_job, _err, final) => final, 'the final timeout');
       const ref = await client.enqueue('sleep', { ms: 1000 }, { attempts: 2 });
-      const failed = await waitFor(async () => ((await state(client, ref)) === 'failed' ? client.getJob(ref) : undefined), 'timed out');
+      const [job, err] = await gaveUp;
+      assert.equal(job.id, ref.id);
+      assert.match(err.message, /exceeded its timeout of 200 ms/);
+      const failed = (await client.getJob(ref))!;
+      assert.equal(failed.state, 'failed');
       assert.match(failed.failedReason ?? '', /exceeded its timeout of 200 ms/);
       assert.equal(failed.attemptsMade, 2);
       assert.equal(aborted.length, 2);

@@ -1,24 +1,28 @@
 import { MetricsTime, Worker } from 'bullmq';
 import type { Config } from '../config.js';
-import { continuationHook, Continuations } from '../continuations/index.js';
+import { continuationHook, ContinuedParents, Continuations } from '../continuations/index.js';
 import { DeadlineError, withDeadline } from '../deadline.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import { Queues } from '../queues.js';
 import { checkEvictionPolicy, createRedis, queuePrefix } from '../redis/connection.js';
 import { Schedules } from '../schedules.js';
+import { runHistoryHook } from '../schedules/history-hook.js';
 import { listenForCancels } from './cancel-listener.js';
 import type { BoundHandler } from './handler.js';
 import { runAfterHooks, type JobHook } from './hooks.js';
 import { overlapLockHook } from './overlap-lock.js';
 import { processorFor, SHUTDOWN, type ActiveJob } from './processor.js';
 import { Routing } from './routing.js';
+import { RuntimeEvents, type WorkerRuntimeEvents } from './runtime-events.js';
 
 export { JobTimeoutError } from './processor.js';
 
 /** The running workers of one process. */
 export interface WorkerRuntime {
   readonly workers: readonly Worker[];
+  /** `ready`, `job.completed`, `job.failed`, `closed`: see WorkerRuntimeEvents. */
+  readonly events: RuntimeEvents<WorkerRuntimeEvents>;
   /** Stops taking jobs, lets active ones finish until the shutdown deadline, then requeues the rest. */
   close(): Promise<void>;
 }
@@ -33,16 +37,21 @@ export async function startWorkerRuntime(options: {
   logger: Logger;
   lifecycle: Lifecycle;
   handlers: readonly BoundHandler[];
+  /** Where to report events; pass one to hear `ready` too (it fires before this function returns). */
+  events?: RuntimeEvents<WorkerRuntimeEvents>;
 }): Promise<WorkerRuntime> {
   const { config, logger, lifecycle } = options;
+  const events = options.events ?? new RuntimeEvents<WorkerRuntimeEvents>(logger);
   const routing = new Routing(options.handlers);
   const queues = new Queues(config, logger, lifecycle);
   const continuations = new Continuations(queues, logger);
   const schedules = new Schedules(queues);
   const active = new Map<string, ActiveJob>();
+  const continued = new ContinuedParents(continuations.deps, logger);
   const hooks: JobHook[] = [
-    continuationHook(continuations, logger),
+    continuationHook(continuations.deps, continued),
     overlapLockHook({ config, redis: queues.redis, schedules }),
+    runHistoryHook(schedules.history, logger),
   ];
   const onHookError = (hook: JobHook, err: Error): void => {
     logger.warn({ hook: hook.name, err: err.message }, 'A job hook failed after the job finished');
@@ -64,8 +73,9 @@ export async function startWorkerRuntime(options: {
       lockDuration: config.worker.lockDurationMs,
       stalledInterval: config.worker.stalledIntervalMs,
       maxStalledCount: config.worker.maxStalledCount,
-      // Per-minute completed/failed counts for the board's charts and /metrics (one week kept).
-      metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
+      // Per-minute completed/failed counts for the board's charts and /metrics (one week kept);
+      // two extra commands inside every job's finishing script, so WORKER_METRICS=false turns them off.
+      ...(config.worker.metrics ? { metrics: { maxDataPoints: MetricsTime.ONE_WEEK } } : {}),
       autorun: false,
     });
     worker.on('error', (err) => logger.warn({ queue, err: err.message }, 'Worker error'));
@@ -77,6 +87,7 @@ export async function startWorkerRuntime(options: {
         { queue, job: job.id, name: job.name, attempt: job.attemptsMade, final, err: err.message },
         final ? 'Job failed' : 'Job attempt failed; will retry',
       );
+      events.report('job.failed', job, err, final);
       runAfterHooks(hooks, job, { state: 'failed', failedReason: err.message, final }, onHookError);
     });
     worker.on('completed', (job) => {
@@ -84,6 +95,7 @@ export async function startWorkerRuntime(options: {
         // Fault-injection hook for tests: die between completion and continuation release.
         process.kill(process.pid, 'SIGKILL');
       }
+      events.report('job.completed', job, job.returnvalue);
       runAfterHooks(hooks, job, { state: 'completed', returnValue: job.returnvalue, final: true }, onHookError);
     });
     workers.push(worker);
@@ -118,7 +130,8 @@ export async function startWorkerRuntime(options: {
         await graceful;
       }
       await cancels.current?.close();
-      await Promise.allSettled(connections.map((c) => c.quit()));
+      await Promise.allSettled([...connections.map((c) => c.quit()), continued.close()]);
+      events.report('closed');
     })();
     return closing;
   };
@@ -127,11 +140,14 @@ export async function startWorkerRuntime(options: {
 
   await queues.ready();
   await checkEvictionPolicy(queues.redis, logger);
+  // Before the first job: a finishing job must find its parent entry if somebody continues it.
+  await continued.start();
   cancels.current = await listenForCancels(config, logger, active);
   for (const w of workers) {
     void w.run().catch((err: Error) => logger.error({ err: err.message }, 'Worker stopped unexpectedly'));
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   logger.info({ queues: toRun, concurrency: config.worker.concurrency, handlers: routing.names }, 'Worker started');
-  return { workers, close };
+  events.report('ready', { queues: toRun });
+  return { workers, events, close };
 }
