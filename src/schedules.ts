@@ -1,6 +1,8 @@
 import type { JobsOptions } from 'bullmq';
+import type { CenterRepeatOptions } from './cron/repeat-strategy.js';
 import { z } from 'zod';
-import { validateCron, validateTimeZone } from './cron.js';
+import { validateCron, validateTimeZone, type DstPolicy } from './cron.js';
+import { describeSchedule } from './cron/describe.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import { contractFor, jobOptions } from './jobs/options.js';
 import { parsePayload } from './jobs/contract.js';
@@ -10,8 +12,11 @@ import { centerKey } from './redis/connection.js';
 /** When a schedule is `skip`, a tick that finds the previous run of the same schedule still active is skipped. */
 export type OverlapPolicy = 'allow' | 'skip';
 
-/** How often a schedule fires: a cron pattern (optionally in a time zone) or a fixed interval in ms. */
-export type Repeat = { readonly cron: string; readonly tz?: string } | { readonly every: number };
+/**
+ * How often a schedule fires: a cron pattern (optionally in a time zone, with a DST policy) or a
+ * fixed interval in ms. `H` in a pattern takes a value hashed from the schedule id.
+ */
+export type Repeat = { readonly cron: string; readonly tz?: string; readonly dst?: DstPolicy } | { readonly every: number };
 
 /** A recurring job as the center stores it. */
 export interface ScheduleSpec<N extends string = string> {
@@ -31,6 +36,10 @@ export interface ScheduleInfo {
   cron?: string;
   every?: number;
   tz?: string;
+  /** The cron DST policy, when not the default. */
+  dst?: DstPolicy;
+  /** The pattern in words, e.g. "At 02:30, every day (Europe/Paris)". */
+  description: string;
   next: string | null;
   data: unknown;
   overlap: OverlapPolicy;
@@ -42,6 +51,8 @@ interface ScheduleMeta {
   overlap: OverlapPolicy;
   /** The producer that declared it; `null` for schedules made at run time (never pruned by a sync). */
   owner: string | null;
+  /** A cron schedule's DST policy when not the default (BullMQ keeps it only on the pending tick). */
+  dst?: DstPolicy;
 }
 
 const ID_RE = /^[A-Za-z0-9_.-]{1,100}$/;
@@ -56,8 +67,9 @@ export function validateScheduleId(id: string): void {
   }
 }
 
-export function validateRepeat(repeat: Repeat): void {
-  const r = repeat as { cron?: unknown; every?: unknown; tz?: unknown };
+/** @param id the schedule id, which seeds `H` fields. */
+export function validateRepeat(repeat: Repeat, id?: string): void {
+  const r = repeat as { cron?: unknown; every?: unknown; tz?: unknown; dst?: unknown };
   if (r.cron !== undefined && r.every !== undefined) {
     throw new ValidationError('Give either cron or every, not both', [
       { field: 'cron', message: 'cron and every are mutually exclusive' },
@@ -67,7 +79,7 @@ export function validateRepeat(repeat: Repeat): void {
     if (r.tz !== undefined && typeof r.tz !== 'string') {
       throw new ValidationError('tz must be a string', [{ field: 'tz', message: 'tz must be an IANA time zone name' }]);
     }
-    validateCron(r.cron as string, r.tz as string | undefined);
+    validateCron(r.cron as string, r.tz as string | undefined, { dst: r.dst as DstPolicy | undefined, hashSeed: id });
     return;
   }
   if (r.every !== undefined) {
@@ -77,6 +89,9 @@ export function validateRepeat(repeat: Repeat): void {
       ]);
     }
     if (r.tz !== undefined) validateTimeZone(String(r.tz));
+    if (r.dst !== undefined) {
+      throw new ValidationError('dst applies to cron schedules only', [{ field: 'dst', message: 'dst applies to cron schedules only' }]);
+    }
     return;
   }
   throw new ValidationError('A schedule needs cron (a pattern) or every (milliseconds)', [
@@ -88,6 +103,7 @@ const metaSchema = z.object({
   queue: z.string(),
   overlap: z.enum(['allow', 'skip']),
   owner: z.string().nullable(),
+  dst: z.object({ gap: z.enum(['shift', 'skip']).optional(), overlap: z.enum(['once', 'both']).optional() }).optional(),
 });
 
 /**
@@ -116,7 +132,7 @@ export class Schedules {
   /** Creates or updates a schedule; validates everything before writing. */
   async upsert(spec: ScheduleSpec, owner: string | null = null): Promise<ScheduleInfo> {
     validateScheduleId(spec.id);
-    validateRepeat(spec.repeat);
+    validateRepeat(spec.repeat, spec.id);
     const contract = contractFor(spec.name);
     const data = parsePayload(contract, spec.data);
     const overlap = spec.overlap ?? 'allow';
@@ -130,13 +146,14 @@ export class Schedules {
       // The job moved queues: the old scheduler must not keep firing.
       await this.queues.get(previous.queue).removeJobScheduler(spec.id);
     }
-    const meta: ScheduleMeta = { queue: contract.queue, overlap, owner: owner ?? previous?.owner ?? null };
+    const r = spec.repeat as { cron?: string; every?: number; tz?: string; dst?: DstPolicy };
+    const dst = r.cron !== undefined ? definedPolicy(r.dst) : undefined;
+    const meta: ScheduleMeta = { queue: contract.queue, overlap, owner: owner ?? previous?.owner ?? null, ...(dst ? { dst } : {}) };
     await this.queues.redis.hset(this.#metaKey, spec.id, JSON.stringify(meta));
-    const r = spec.repeat as { cron?: string; every?: number; tz?: string };
     const opts: Omit<JobsOptions, 'jobId' | 'repeat' | 'delay' | 'deduplication'> = jobOptions(contract);
     await this.queues.get(contract.queue).upsertJobScheduler(
       spec.id,
-      r.cron !== undefined ? { pattern: r.cron.trim(), tz: r.tz } : { every: r.every },
+      r.cron !== undefined ? cronRepeat(spec.id, r.cron, r.tz, dst) : { every: r.every },
       { name: contract.name, data, opts },
     );
     const info = await this.get(spec.id);
@@ -205,7 +222,7 @@ export class Schedules {
       if (ids.has(spec.id)) throw new ValidationError(`Schedule id ${spec.id} is declared twice`);
       ids.add(spec.id);
       validateScheduleId(spec.id);
-      validateRepeat(spec.repeat);
+      validateRepeat(spec.repeat, spec.id);
       parsePayload(contractFor(spec.name), spec.data);
     }
     const key = this.#declaredKey(owner);
@@ -248,11 +265,33 @@ export async function healMissing(schedules: Schedules, owner: string, declared:
   return healed;
 }
 
+/** BullMQ repeat options for a cron schedule: the DST policy and `H` seed ride along for the repeat strategy. */
+function cronRepeat(id: string, cron: string, tz: string | undefined, dst: DstPolicy | undefined): CenterRepeatOptions {
+  return { pattern: cron.trim(), tz, hashSeed: id, ...(dst ? { dst } : {}) };
+}
+
+/** The policy with only its non-default choices, or undefined when it is all defaults. */
+function definedPolicy(dst: DstPolicy | undefined): DstPolicy | undefined {
+  const out: { gap?: 'skip'; overlap?: 'both' } = {};
+  if (dst?.gap === 'skip') out.gap = 'skip';
+  if (dst?.overlap === 'both') out.overlap = 'both';
+  return out.gap || out.overlap ? out : undefined;
+}
+
 function toInfo(
-  s: { key: string; name: string; pattern?: string; every?: number; tz?: string; next?: number; template?: { data?: unknown } },
+  s: {
+    key: string;
+    name: string;
+    pattern?: string;
+    every?: number;
+    tz?: string;
+    next?: number | null;
+    template?: { data?: unknown };
+  },
   queue: string,
   meta: ScheduleMeta | undefined,
 ): ScheduleInfo {
+  const dst = meta?.dst;
   return {
     id: s.key,
     name: s.name,
@@ -260,6 +299,8 @@ function toInfo(
     ...(s.pattern ? { cron: s.pattern } : {}),
     ...(s.every ? { every: Number(s.every) } : {}),
     ...(s.tz ? { tz: s.tz } : {}),
+    ...(dst ? { dst } : {}),
+    description: describeSchedule({ id: s.key, cron: s.pattern, every: s.every ? Number(s.every) : undefined, tz: s.tz }),
     next: s.next ? new Date(Number(s.next)).toISOString() : null,
     data: s.template?.data ?? {},
     overlap: meta?.overlap ?? 'allow',

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import { JobCenterClient, type Repeat } from '../client.js';
 import { loadConfig, type Config } from '../config.js';
+import type { DstPolicy } from '../cron.js';
 import { jobs } from '../contracts/index.js';
 import { ConfigError, NotFoundError, UnavailableError, ValidationError } from '../errors.js';
 import { COMMAND_USAGE, MAIN_USAGE } from './usage.js';
@@ -29,6 +30,8 @@ const OPTIONS = {
   tz: { type: 'string' },
   every: { type: 'string' },
   overlap: { type: 'string' },
+  'dst-gap': { type: 'string' },
+  'dst-overlap': { type: 'string' },
   timeout: { type: 'string' },
 } as const;
 
@@ -39,7 +42,7 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   enqueue: ['data', 'job-id', 'priority', 'attempts'],
   schedule: ['data', 'job-id', 'delay', 'at'],
   continue: ['data', 'job-id', 'after', 'on'],
-  'recurring upsert': ['data', 'cron', 'tz', 'every', 'overlap'],
+  'recurring upsert': ['data', 'cron', 'tz', 'every', 'overlap', 'dst-gap', 'dst-overlap'],
 };
 
 function fail(message: string): never {
@@ -143,7 +146,17 @@ const COMMANDS: Record<string, Command> = {
     if (v.overlap !== undefined && v.overlap !== 'allow' && v.overlap !== 'skip') {
       fail(`--overlap must be allow or skip, got ${JSON.stringify(v.overlap)}`);
     }
-    const repeat: Repeat = v.cron !== undefined ? { cron: v.cron, ...(v.tz ? { tz: v.tz } : {}) } : { every: parseDuration(v.every!, 'every') };
+    if ((v['dst-gap'] !== undefined || v['dst-overlap'] !== undefined) && v.cron === undefined) {
+      fail('--dst-gap and --dst-overlap apply to --cron only');
+    }
+    const dst = {
+      ...(v['dst-gap'] !== undefined ? { gap: v['dst-gap'] } : {}),
+      ...(v['dst-overlap'] !== undefined ? { overlap: v['dst-overlap'] } : {}),
+    } as DstPolicy;
+    const repeat: Repeat =
+      v.cron !== undefined
+        ? { cron: v.cron, ...(v.tz ? { tz: v.tz } : {}), ...(dst.gap || dst.overlap ? { dst } : {}) }
+        : { every: parseDuration(v.every!, 'every') };
     return client.recurring.upsertUnchecked(args[0]!, repeat, args[1]!, parseData(v.data), {
       overlap: v.overlap as 'allow' | 'skip' | undefined,
     });

@@ -77,6 +77,7 @@ Exit code 1 when there is no such job.
 
   recurring list
   recurring upsert <id> <name> (--cron PATTERN [--tz ZONE] | --every DURATION) [--data JSON] [--overlap allow|skip]
+      [--dst-gap shift|skip] [--dst-overlap once|both]
   recurring remove <id>
   recurring trigger <id>
 
@@ -85,7 +86,12 @@ Options of upsert:
   --tz ZONE                      IANA time zone of the pattern, e.g. Europe/Paris (default: the processes' local zone)
   --every DURATION               Fixed interval instead of cron, e.g. 60000, 30s, 5m
   --overlap allow|skip           skip: skip a tick while the previous run is still active (default allow)
+  --dst-gap shift|skip           A local time skipped by a DST change: run at the end of the gap (default shift) or skip it
+  --dst-overlap once|both        A local time repeated by a DST change: run at its first occurrence (default once) or both
 ${DATA}
+
+H in a pattern takes a value hashed from the schedule id: the same on every upsert and process.
+The listing describes each pattern in words ("At 02:30, every day (Europe/Paris)").
 
 Ticks missed while no worker ran are not replayed: one catch-up run happens when a worker is back.
 `,

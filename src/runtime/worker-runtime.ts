@@ -1,5 +1,6 @@
 import { MetricsTime, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Config } from '../config.js';
+import { repeatStrategy } from '../cron/repeat-strategy.js';
 import { CONTINUATION_PREFIX, Continuations } from '../continuations.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
@@ -186,6 +187,8 @@ export async function startWorkerRuntime(options: {
       // Per-minute completed/failed counts for the board's charts and /metrics (one week kept).
       metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
       autorun: false,
+      // Workers add each next tick of a schedule: with the center's timetable (DST policy, seeded H).
+      settings: { repeatStrategy },
     });
     worker.on('error', (err) => logger.warn({ queue, err: err.message }, 'Worker error'));
     worker.on('stalled', (jobId) => logger.warn({ queue, job: jobId }, 'Job stalled (its worker died?); requeued'));

@@ -47,6 +47,7 @@ export const recurringBody = z
     cron: z.string().optional(),
     every: z.number().int().optional(),
     tz: z.string().optional(),
+    dst: z.object({ gap: z.enum(['shift', 'skip']).optional(), overlap: z.enum(['once', 'both']).optional() }).strict().optional(),
     overlap: z.enum(['allow', 'skip']).optional(),
   })
   .strict()
@@ -58,6 +59,9 @@ export const recurringBody = z
     }
     if (b.tz !== undefined && b.every !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['tz'], message: 'tz applies to cron schedules only' });
+    }
+    if (b.dst !== undefined && b.every !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['dst'], message: 'dst applies to cron schedules only' });
     }
   });
 
@@ -201,7 +205,10 @@ export function apiRouter(deps: ServerDeps, failures?: AuthFailures): Router {
 
   router.put('/recurring/:id', async (req, res) => {
     const body = parseBody(recurringBody, req.body);
-    const repeat: Repeat = body.cron !== undefined ? { cron: body.cron, ...(body.tz ? { tz: body.tz } : {}) } : { every: body.every! };
+    const repeat: Repeat =
+      body.cron !== undefined
+        ? { cron: body.cron, ...(body.tz ? { tz: body.tz } : {}), ...(body.dst ? { dst: body.dst } : {}) }
+        : { every: body.every! };
     const info = await client.recurring.upsertUnchecked(req.params.id, repeat, body.name, body.data ?? {}, { overlap: body.overlap });
     Object.assign(auditOf(res), { queue: info.queue, detail: info.cron ?? `every ${info.every} ms` });
     res.status(200).json(info);

@@ -123,13 +123,23 @@ export function openApiDocument(): Schema {
         cron: { type: 'string', description: '5 fields (minute hour day month weekday) or 6 with seconds first. Exactly one of cron and every.' },
         every: { type: 'integer', minimum: 100, maximum: 31_622_400_000, description: 'Interval in milliseconds. Exactly one of cron and every.' },
         tz: { type: 'string', description: 'IANA time zone of the cron pattern, e.g. Europe/Paris. Cron only.' },
+        dst: ref('DstPolicy'),
         overlap: { type: 'string', enum: ['allow', 'skip'], default: 'allow', description: 'skip: a tick is skipped while the previous run is still active.' },
       },
       allOf: payloadByName,
     },
+    DstPolicy: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'What a cron schedule with a tz does when a DST change skips or repeats a local time. Cron only.',
+      properties: {
+        gap: { type: 'string', enum: ['shift', 'skip'], default: 'shift', description: 'A skipped local time runs once at the end of the gap (shift) or not at all (skip).' },
+        overlap: { type: 'string', enum: ['once', 'both'], default: 'once', description: 'A repeated local time runs at its first occurrence only (once) or at both.' },
+      },
+    },
     Recurring: {
       type: 'object',
-      required: ['id', 'name', 'queue', 'next', 'data', 'overlap', 'owner'],
+      required: ['id', 'name', 'queue', 'description', 'next', 'data', 'overlap', 'owner'],
       properties: {
         id: { type: 'string' },
         name: ref('JobName'),
@@ -137,6 +147,8 @@ export function openApiDocument(): Schema {
         cron: { type: 'string' },
         every: { type: 'integer' },
         tz: { type: 'string' },
+        dst: ref('DstPolicy'),
+        description: { type: 'string', description: 'The pattern in words, e.g. "At 02:30, every day (Europe/Paris)".' },
         next: { ...isoDate, description: 'The next run time.' },
         data: {},
         overlap: { type: 'string', enum: ['allow', 'skip'] },
