@@ -5,7 +5,8 @@
 #   producer:         node dist/producers/main.js
 # Build: docker build -t job-center .     Run everything: docker compose up -d (see docker-compose.yml)
 
-ARG NODE_VERSION=20
+# The LTS line the image runs; .ci/run runs the whole suite on this line (see "Supported Node.js" in the README).
+ARG NODE_VERSION=24
 
 # --- build: all dependencies, TypeScript → dist/ -----------------------------------------------
 FROM node:${NODE_VERSION}-bookworm-slim AS build

@@ -1,4 +1,4 @@
-import type { Queue } from 'bullmq';
+import { Queue } from 'bullmq';
 import { JobCenterClient, type Created } from '../src/client.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { sleep as sleepContract } from '../src/contracts/index.js';
@@ -6,6 +6,7 @@ import { parsePayload } from '../src/jobs/contract.js';
 import { contractFor, jobOptions } from '../src/jobs/options.js';
 import { Lifecycle } from '../src/lifecycle.js';
 import { createLogger } from '../src/logger.js';
+import { queuePrefix } from '../src/redis/connection.js';
 import { defineHandler } from '../src/runtime/handler.js';
 import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
 import realSleep from '../workers/handlers/sleep.js';
@@ -66,11 +67,12 @@ export class CenterSide implements ProducerSide {
   constructor(url: string, prefix: string) {
     const config = benchConfig(url, prefix);
     this.client = new JobCenterClient(config, createLogger(config, 'bench'));
-    this.queue = this.client.queues.get(sleepContract.queue);
+    // The raw BullMQ queue of the same prefix, for the measurements that read it directly.
+    this.queue = new Queue(sleepContract.queue, { connection: { url }, prefix: queuePrefix(config, sleepContract.queue) });
   }
 
   ready(): Promise<void> {
-    return this.client.queues.ready();
+    return Promise.all([this.client.ready(), this.queue.waitUntilReady()]).then(() => undefined);
   }
 
   async add(data: BenchData, delay?: number): Promise<string> {
@@ -106,6 +108,6 @@ export class CenterSide implements ProducerSide {
   }
 
   close(): Promise<void> {
-    return this.client.close();
+    return Promise.all([this.client.close(), this.queue.close()]).then(() => undefined);
   }
 }

@@ -1,16 +1,21 @@
-import type { Job, JobsOptions } from 'bullmq';
+import type { Job, JobsOptions, Queue } from 'bullmq';
 import { loadConfig, type Config } from './config.js';
-import type { JobName, Jobs } from './contracts/index.js';
-import { Continuations, type ContinueOn, type JobRef } from './continuations.js';
+import { jobs, queueNames, type JobName, type Jobs } from './contracts/index.js';
+import { Continuations, type ContinueOn, type JobRef } from './continuations/index.js';
+import { withDeadline } from './deadline.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from './errors.js';
-import { parsePayload, type PayloadInput } from './jobs/contract.js';
-import { contractFor, jobOptions, validateJobId } from './jobs/options.js';
+import { parsePayload, type ContractMap, type PayloadInput } from './jobs/contract.js';
+import { contractFor, jobOptions } from './jobs/options.js';
 import type { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { Queues } from './queues.js';
+import { checkEvictionPolicy, type RedisClient } from './redis/connection.js';
 import { Schedules, type OverlapPolicy, type Repeat, type ScheduleInfo } from './schedules.js';
+import { continueOptions, enqueueOptions, type Created } from './schemas/enqueue.js';
+import type { JobInfo, JobMoved } from './schemas/jobs.js';
+import { parseRequest } from './schemas/parse.js';
 
-export type { JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo };
+export type { JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo, Created, JobInfo, JobMoved };
 
 /** Per-call options of {@link JobCenterClient.enqueue}. */
 export interface EnqueueOptions {
@@ -26,52 +31,7 @@ export interface EnqueueOptions {
   attempts?: number;
 }
 
-/** A job as the client and the HTTP API report it. */
-export interface JobInfo {
-  id: string;
-  queue: string;
-  name: string;
-  state: string;
-  data: unknown;
-  progress: unknown;
-  attemptsMade: number;
-  returnValue: unknown;
-  failedReason: string | null;
-  createdAt: string | null;
-  processedAt: string | null;
-  finishedAt: string | null;
-}
-
-/** A newly created job: where to find it and its state right after creation. */
-export interface Created extends JobRef {
-  name: string;
-  state: string;
-  /** True when the idempotency key (`jobId`) matched an existing job: nothing new was added. */
-  duplicate?: boolean;
-}
-
 const iso = (ms: number | undefined | null): string | null => (ms ? new Date(ms).toISOString() : null);
-
-function delayFrom(opts: { delay?: number; at?: Date }): number {
-  if (opts.delay !== undefined && opts.at !== undefined) {
-    throw new ValidationError('Give either delay or runAt, not both', [
-      { field: 'delay', message: 'delay and runAt are mutually exclusive' },
-    ]);
-  }
-  if (opts.at !== undefined) {
-    if (!(opts.at instanceof Date) || Number.isNaN(opts.at.getTime())) {
-      throw new ValidationError('runAt must be a valid date', [{ field: 'runAt', message: 'runAt must be an ISO 8601 date-time' }]);
-    }
-    return Math.max(0, opts.at.getTime() - Date.now());
-  }
-  const delay = opts.delay ?? 0;
-  if (typeof delay !== 'number' || !Number.isInteger(delay) || delay < 0 || delay > 10 * 365 * 24 * 3600 * 1000) {
-    throw new ValidationError(`delay must be a whole number of milliseconds >= 0, got ${String(delay)}`, [
-      { field: 'delay', message: 'delay must be an integer >= 0 (milliseconds, at most 10 years)' },
-    ]);
-  }
-  return delay;
-}
 
 /**
  * The typed client other services use to hand work to the center: enqueue, schedule, continue,
@@ -79,28 +39,60 @@ function delayFrom(opts: { delay?: number; at?: Date }): number {
  * is written; while Redis is unreachable, calls fail at once with {@link UnavailableError}.
  */
 export class JobCenterClient {
-  readonly queues: Queues;
-  readonly schedules: Schedules;
-  readonly continuations: Continuations;
+  readonly #queues: Queues;
+  readonly #schedules: Schedules;
+  readonly #continuations: Continuations;
+  readonly #logger: Logger;
+  /** The job catalog this client enqueues from. */
+  readonly contracts: ContractMap = jobs;
 
-  constructor(config: Config, logger: Logger, lifecycle?: Lifecycle) {
-    this.queues = new Queues(config, logger, lifecycle);
-    this.schedules = new Schedules(this.queues);
-    this.continuations = new Continuations(this.queues, logger);
+  constructor(
+    /** The configuration this client was built from (connection, prefix). */
+    readonly config: Config,
+    logger: Logger,
+    lifecycle?: Lifecycle,
+  ) {
+    this.#logger = logger;
+    this.#queues = new Queues(config, logger, lifecycle);
+    this.#schedules = new Schedules(this.#queues);
+    this.#continuations = new Continuations(this.#queues, logger);
+  }
+
+  /** The connection's state, for health checks: `ready` when commands are being answered. */
+  get connectionStatus(): RedisClient['status'] {
+    return this.#queues.redis.status;
+  }
+
+  /** Logs a warning when Redis may evict jobs (`maxmemory-policy` other than noeviction). */
+  checkEvictionPolicy(): Promise<void> {
+    return checkEvictionPolicy(this.#queues.redis, this.#logger);
+  }
+
+  /** Round-trips a PING; for health checks. */
+  async ping(): Promise<void> {
+    await this.#queues.redis.ping();
+  }
+
+  /**
+   * The BullMQ queues behind this client, for dashboards (Bull Board) and metrics that need the
+   * BullMQ objects themselves. Everything else goes through the client's methods.
+   */
+  bullQueues(): readonly Queue[] {
+    return this.#queues.all();
   }
 
   /** Runs `fn`, turning connection failures into {@link UnavailableError}. */
   async #guard<T>(fn: () => Promise<T>): Promise<T> {
     // A fail-fast connection that is not ready would reject anyway; before its first connect,
     // BullMQ would wait for it instead, so answer at once.
-    if (this.queues.redis.status !== 'ready' && this.queues.redis.status !== 'connect') {
-      throw new UnavailableError(`Redis is unreachable (connection ${this.queues.redis.status}), nothing was written`);
+    if (this.#queues.redis.status !== 'ready' && this.#queues.redis.status !== 'connect') {
+      throw new UnavailableError(`Redis is unreachable (connection ${this.#queues.redis.status}), nothing was written`);
     }
     try {
       return await fn();
     } catch (err) {
       if (err instanceof ValidationError || err instanceof NotFoundError) throw err;
-      if (this.queues.redis.status !== 'ready' || /Connection is closed|enableOfflineQueue|ECONNREFUSED|max retries/i.test((err as Error).message)) {
+      if (this.#queues.redis.status !== 'ready' || /Connection is closed|enableOfflineQueue|ECONNREFUSED|max retries/i.test((err as Error).message)) {
         throw new UnavailableError(`Redis is unreachable, nothing was written: ${(err as Error).message}`);
       }
       throw err;
@@ -133,27 +125,14 @@ export class JobCenterClient {
   async #add(name: string, data: unknown, opts: EnqueueOptions): Promise<Created> {
     const contract = contractFor(name);
     const payload = parsePayload(contract, data);
-    const delay = delayFrom(opts);
+    const o = parseRequest(enqueueOptions, toRequestOptions(opts), 'options');
+    const delay = o.runAt !== undefined ? Math.max(0, Date.parse(o.runAt) - Date.now()) : (o.delay ?? 0);
     const overrides: JobsOptions = {};
     if (delay > 0) overrides.delay = delay;
-    if (opts.jobId !== undefined) overrides.jobId = validateJobId(opts.jobId);
-    if (opts.priority !== undefined) {
-      if (!Number.isInteger(opts.priority) || opts.priority < 1 || opts.priority > 2_097_152) {
-        throw new ValidationError('priority must be an integer from 1 (highest) to 2097152', [
-          { field: 'priority', message: 'priority must be an integer from 1 to 2097152' },
-        ]);
-      }
-      overrides.priority = opts.priority;
-    }
-    if (opts.attempts !== undefined) {
-      if (!Number.isInteger(opts.attempts) || opts.attempts < 1 || opts.attempts > 1000) {
-        throw new ValidationError('attempts must be an integer from 1 to 1000', [
-          { field: 'attempts', message: 'attempts must be an integer from 1 to 1000' },
-        ]);
-      }
-      overrides.attempts = opts.attempts;
-    }
-    const queue = this.queues.get(contract.queue);
+    if (o.jobId !== undefined) overrides.jobId = o.jobId;
+    if (o.priority !== undefined) overrides.priority = o.priority;
+    if (o.attempts !== undefined) overrides.attempts = o.attempts;
+    const queue = this.#queues.get(contract.queue);
     return this.#guard(async () => {
       const job = await queue.add(contract.name, payload, jobOptions(contract, overrides));
       const created: Created = { id: String(job.id), queue: contract.queue, name: contract.name, state: delay > 0 ? 'delayed' : 'waiting' };
@@ -181,8 +160,14 @@ export class JobCenterClient {
   }
 
   /** Untyped {@link continueWith} for names known only at run time. */
-  continueWithUnchecked(parent: JobRef, name: string, data: unknown, opts: { on?: ContinueOn; jobId?: string } = {}): Promise<Created> {
-    return this.#guard(() => this.continuations.register(parent, name, data, { on: opts.on, key: opts.jobId }));
+  async continueWithUnchecked(parent: JobRef, name: string, data: unknown, opts: { on?: ContinueOn; jobId?: string } = {}): Promise<Created> {
+    const o = parseRequest(continueOptions, withoutUndefined(opts), 'options');
+    if (!parent || typeof parent !== 'object' || !queueNames.includes(parent.queue)) {
+      throw new ValidationError(`Unknown parent queue ${JSON.stringify(parent?.queue)}; known queues: ${queueNames.join(', ')}`, [
+        { field: 'after.queue', message: `after.queue must be one of: ${queueNames.join(', ')}` },
+      ]);
+    }
+    return this.#guard(() => this.#continuations.register(parent, name, data, { on: o.on, key: o.jobId }));
   }
 
   /** Starts a new sequence: each step runs after the previous one (on success unless told otherwise). */
@@ -201,20 +186,20 @@ export class JobCenterClient {
     ): Promise<ScheduleInfo> => this.recurring.upsertUnchecked(id, repeat, name, data, opts),
     /** Untyped {@link upsert} for names known only at run time (HTTP, CLI); validates the same way. */
     upsertUnchecked: (id: string, repeat: Repeat, name: string, data: unknown, opts: { overlap?: OverlapPolicy } = {}): Promise<ScheduleInfo> =>
-      this.#guard(() => this.schedules.upsert({ id, repeat, name, data, overlap: opts.overlap })),
-    remove: (id: string): Promise<boolean> => this.#guard(() => this.schedules.remove(id)),
-    list: (): Promise<ScheduleInfo[]> => this.#guard(() => this.schedules.list()),
-    get: (id: string): Promise<ScheduleInfo | undefined> => this.#guard(() => this.schedules.get(id)),
-    trigger: (id: string): Promise<JobRef> => this.#guard(() => this.schedules.trigger(id)),
+      this.#guard(() => this.#schedules.upsert({ id, repeat, name, data, overlap: opts.overlap })),
+    remove: (id: string): Promise<boolean> => this.#guard(() => this.#schedules.remove(id)),
+    list: (): Promise<ScheduleInfo[]> => this.#guard(() => this.#schedules.list()),
+    get: (id: string): Promise<ScheduleInfo | undefined> => this.#guard(() => this.#schedules.get(id)),
+    trigger: (id: string): Promise<JobRef> => this.#guard(() => this.#schedules.trigger(id)),
   };
 
   /**
    * Retries a job that ended failed: it runs once more, its attempt count going on (`ctx.attempt` = previous attempts + 1).
    * @throws NotFoundError when it does not exist; ConflictError when it is not failed.
    */
-  retry(ref: JobRef): Promise<JobRef & { state: string }> {
+  retry(ref: JobRef): Promise<JobMoved> {
     return this.#guard(async () => {
-      const job = await this.queues.get(ref.queue).getJob(ref.id);
+      const job = await this.#queues.get(ref.queue).getJob(ref.id);
       if (!job) throw new NotFoundError(`No job ${ref.queue}/${ref.id} (never existed, or removed by retention)`);
       const state = await job.getState();
       if (state !== 'failed') throw new ConflictError(`Only failed jobs can be retried; ${ref.queue}/${ref.id} is ${state}`);
@@ -226,12 +211,12 @@ export class JobCenterClient {
   /** A job's state and result, or undefined when it does not exist (or retention removed it). */
   getJob(ref: JobRef): Promise<JobInfo | undefined> {
     return this.#guard(async () => {
-      const queue = this.queues.get(ref.queue);
+      const queue = this.#queues.get(ref.queue);
       // State first, then the hash: a job seen as completed or failed is read with its final data.
       const state = await queue.getJobState(ref.id);
       const job = state === 'unknown' ? undefined : await queue.getJob(ref.id);
       if (job) return toInfo(job, ref.queue, state);
-      const awaiting = await this.continuations.awaiting(ref);
+      const awaiting = await this.#continuations.awaiting(ref);
       if (!awaiting) return undefined;
       return {
         id: ref.id,
@@ -256,21 +241,26 @@ export class JobCenterClient {
    * @throws UnavailableError after `timeoutMs`.
    */
   async ready(timeoutMs = 10_000): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new UnavailableError(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      await Promise.race([this.queues.ready(), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    if (timeoutMs === Infinity) return this.#queues.ready();
+    await withDeadline(this.#queues.ready(), timeoutMs, () => new UnavailableError(`Redis did not answer within ${timeoutMs} ms`));
   }
 
   /** Closes the client's connections. */
   close(): Promise<void> {
-    return this.queues.close();
+    return this.#queues.close();
   }
+}
+
+function withoutUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The client's `at: Date` as the shared schema's `runAt` string; an invalid Date stays invalid. */
+function toRequestOptions(opts: EnqueueOptions): Record<string, unknown> {
+  const { at, ...rest } = withoutUndefined(opts);
+  if (at === undefined) return rest;
+  const runAt = at instanceof Date && !Number.isNaN(at.getTime()) ? at.toISOString() : String(at);
+  return { ...rest, runAt };
 }
 
 function toInfo(job: Job, queue: string, state: string): JobInfo {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { queueNames } from './contracts/index.js';
+import { GENERATE_HINT, weakSecretReason } from './secrets.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -25,6 +26,49 @@ const hostPortList = z
   );
 
 const optionalSecret = z.string().min(1).optional();
+
+/** What an API token may do: `read`; `enqueue` (also enqueue, schedule, continue); `admin` (everything). */
+export const API_SCOPES = ['read', 'enqueue', 'admin'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+
+/** One named API token. */
+export interface ApiTokenSpec {
+  readonly name: string;
+  readonly scope: ApiScope;
+  readonly token: string;
+}
+
+const TOKEN_NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+const MIN_TOKEN_LENGTH = 16;
+
+/** `API_TOKENS=name:scope:token,...`; names and tokens unique, tokens at least 16 characters. */
+const apiTokens = z
+  .string()
+  .trim()
+  .transform((s, ctx) => {
+    const out: ApiTokenSpec[] = [];
+    const entries = s.split(',').map((e) => e.trim()).filter(Boolean);
+    entries.forEach((entry, i) => {
+      const [name = '', scope = '', ...rest] = entry.split(':');
+      const token = rest.join(':');
+      const where = `entry ${i + 1}${TOKEN_NAME_RE.test(name) ? ` (${name})` : ''}`;
+      if (!TOKEN_NAME_RE.test(name)) {
+        ctx.addIssue({ code: 'custom', message: `${where}: the name must be 1-64 letters, digits, ".", "_" or "-" (format name:scope:token)` });
+      } else if (!(API_SCOPES as readonly string[]).includes(scope)) {
+        ctx.addIssue({ code: 'custom', message: `${where}: the scope must be one of ${API_SCOPES.join(', ')} (format name:scope:token)` });
+      } else if (token.length < MIN_TOKEN_LENGTH) {
+        ctx.addIssue({ code: 'custom', message: `${where}: the token must be at least ${MIN_TOKEN_LENGTH} characters (generate one with: openssl rand -base64 24)` });
+      } else if (out.some((t) => t.name === name)) {
+        ctx.addIssue({ code: 'custom', message: `${where}: the name ${name} is used twice; the audit log names callers by it` });
+      } else if (out.some((t) => t.token === token)) {
+        ctx.addIssue({ code: 'custom', message: `${where}: the same token is given twice; each caller needs its own` });
+      } else {
+        out.push({ name, scope: scope as ApiScope, token });
+      }
+    });
+    if (out.length === 0 && entries.length === 0) ctx.addIssue({ code: 'custom', message: 'lists no token (format name:scope:token,...)' });
+    return out;
+  });
 
 /**
  * Every environment variable the center reads, with its default. `.env.example` documents each one.
@@ -74,6 +118,7 @@ const envSchema = z
     HOST: z.string().trim().min(1).default('127.0.0.1'),
     PORT: int(0, 65535).default(3000),
     API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    API_TOKENS: apiTokens.optional(),
     API_BODY_LIMIT: z
       .string()
       .trim()
@@ -115,6 +160,13 @@ const envSchema = z
         message: 'cannot be combined with REDIS_SENTINELS: choose Cluster or Sentinel',
       });
     }
+    if (env.API_TOKEN && env.API_TOKENS?.some((t) => t.name === 'api-token' || t.token === env.API_TOKEN)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['API_TOKENS'],
+        message: 'reuses the name "api-token" or the token of API_TOKEN (which is the admin token named api-token)',
+      });
+    }
     const pairs = [
       ['BOARD_USER', 'BOARD_PASSWORD'],
       ['BOARD_VIEWER_USER', 'BOARD_VIEWER_PASSWORD'],
@@ -127,6 +179,17 @@ const envSchema = z
           message: `must be set together with ${env[user] ? user : pass}`,
         });
       }
+      const password = env[pass];
+      if (password === undefined) continue;
+      const weak = weakSecretReason(password, env.NODE_ENV, 'password');
+      if (weak) ctx.addIssue({ code: 'custom', path: [pass], message: weak });
+      else if (env[user] !== undefined && password.toLowerCase() === env[user].toLowerCase()) {
+        ctx.addIssue({ code: 'custom', path: [pass], message: `must differ from ${user}; ${GENERATE_HINT}` });
+      }
+    }
+    if (env.API_TOKEN !== undefined) {
+      const weak = weakSecretReason(env.API_TOKEN, env.NODE_ENV, 'token');
+      if (weak) ctx.addIssue({ code: 'custom', path: ['API_TOKEN'], message: weak });
     }
     if (env.WORKER_QUEUES !== 'all') {
       for (const q of env.WORKER_QUEUES.split(',').map((s) => s.trim())) {
@@ -174,7 +237,10 @@ export interface Config {
   readonly server: {
     readonly host: string;
     readonly port: number;
+    /** The single admin token of API_TOKEN (named `api-token`), kept for compatibility; also in apiTokens. */
     readonly apiToken?: string;
+    /** Every API token: API_TOKEN (as `api-token`, admin) and those of API_TOKENS. */
+    readonly apiTokens: readonly ApiTokenSpec[];
     readonly bodyLimit: string;
     readonly board: {
       readonly title: string;
@@ -252,6 +318,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       host: e.HOST,
       port: e.PORT,
       apiToken: e.API_TOKEN,
+      apiTokens: [...(e.API_TOKEN ? [{ name: 'api-token', scope: 'admin' as const, token: e.API_TOKEN }] : []), ...(e.API_TOKENS ?? [])],
       bodyLimit: e.API_BODY_LIMIT,
       board: {
         title: e.BOARD_TITLE,

@@ -10,7 +10,7 @@ export { defineJob, parsePayload, type JobContract, type JobDefaults, type Paylo
 export { Cron, validateCron, validateTimeZone, nextRuns, type Weekday, type DstPolicy } from './cron.js';
 export { describeSchedule, type DescribableSchedule } from './cron/describe.js';
 export { ConfigError, ConflictError, NotFoundError, UnavailableError, ValidationError, type FieldIssue } from './errors.js';
-export type { ParentOutcome } from './continuations.js';
+export type { ParentOutcome } from './continuations/index.js';
 export type { ScheduleSpec } from './schedules.js';
 export { defineHandler, type BoundHandler, type JobContext } from './runtime/handler.js';
 export { startWorkerRuntime, JobTimeoutError, type WorkerRuntime } from './runtime/worker-runtime.js';

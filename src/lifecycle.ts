@@ -1,3 +1,4 @@
+import { DeadlineError, withDeadline } from './deadline.js';
 import type { Logger } from './logger.js';
 
 type Cleanup = () => Promise<unknown> | unknown;
@@ -45,17 +46,11 @@ export class Lifecycle {
 
   async #run(deadlineMs: number): Promise<void> {
     for (const { name, fn } of this.#cleanups.reverse()) {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), deadlineMs);
-      });
       try {
-        const result = await Promise.race([Promise.resolve().then(fn), deadline]);
-        if (result === 'timeout') this.logger.warn({ name, deadlineMs }, 'Cleanup exceeded its deadline');
+        await withDeadline(Promise.resolve().then(fn), deadlineMs);
       } catch (err) {
-        this.logger.warn({ name, err: (err as Error).message }, 'Cleanup failed');
-      } finally {
-        clearTimeout(timer);
+        if (err instanceof DeadlineError) this.logger.warn({ name, deadlineMs }, 'Cleanup exceeded its deadline');
+        else this.logger.warn({ name, err: (err as Error).message }, 'Cleanup failed');
       }
     }
     if (this.#signalHandler) {

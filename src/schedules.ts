@@ -1,13 +1,16 @@
 import type { JobsOptions } from 'bullmq';
+import type { DstPolicy } from './cron.js';
+import { describeSchedule } from './cron/describe.js';
 import type { CenterRepeatOptions } from './cron/repeat-strategy.js';
 import { z } from 'zod';
-import { validateCron, validateTimeZone, type DstPolicy } from './cron.js';
-import { describeSchedule } from './cron/describe.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import { contractFor, jobOptions } from './jobs/options.js';
 import { parsePayload } from './jobs/contract.js';
 import type { Queues } from './queues.js';
 import { centerKey } from './redis/connection.js';
+import { scheduleId as scheduleIdSchema } from './schemas/fields.js';
+import { parseRequest } from './schemas/parse.js';
+import { overlap as overlapSchema, repeat as repeatSchema, type ScheduleInfo } from './schemas/recurring.js';
 
 /** When a schedule is `skip`, a tick that finds the previous run of the same schedule still active is skipped. */
 export type OverlapPolicy = 'allow' | 'skip';
@@ -28,23 +31,7 @@ export interface ScheduleSpec<N extends string = string> {
   readonly overlap?: OverlapPolicy;
 }
 
-/** A schedule as listed, with its next run time. */
-export interface ScheduleInfo {
-  id: string;
-  name: string;
-  queue: string;
-  cron?: string;
-  every?: number;
-  tz?: string;
-  /** The cron DST policy, when not the default. */
-  dst?: DstPolicy;
-  /** The pattern in words, e.g. "At 02:30, every day (Europe/Paris)". */
-  description: string;
-  next: string | null;
-  data: unknown;
-  overlap: OverlapPolicy;
-  owner: string | null;
-}
+export type { ScheduleInfo };
 
 interface ScheduleMeta {
   queue: string;
@@ -55,48 +42,13 @@ interface ScheduleMeta {
   dst?: DstPolicy;
 }
 
-const ID_RE = /^[A-Za-z0-9_.-]{1,100}$/;
-const MAX_EVERY = 366 * 24 * 3600 * 1000;
-
 export function validateScheduleId(id: string): void {
-  if (typeof id !== 'string' || !ID_RE.test(id)) {
-    throw new ValidationError(
-      `Invalid schedule id ${JSON.stringify(id)}: use 1-100 letters, digits, ".", "_" or "-"`,
-      [{ field: 'id', message: 'id must be 1-100 letters, digits, ".", "_" or "-"' }],
-    );
-  }
+  parseRequest(scheduleIdSchema, id, 'schedule id', 'id');
 }
 
-/** @param id the schedule id, which seeds `H` fields. */
-export function validateRepeat(repeat: Repeat, id?: string): void {
-  const r = repeat as { cron?: unknown; every?: unknown; tz?: unknown; dst?: unknown };
-  if (r.cron !== undefined && r.every !== undefined) {
-    throw new ValidationError('Give either cron or every, not both', [
-      { field: 'cron', message: 'cron and every are mutually exclusive' },
-    ]);
-  }
-  if (r.cron !== undefined) {
-    if (r.tz !== undefined && typeof r.tz !== 'string') {
-      throw new ValidationError('tz must be a string', [{ field: 'tz', message: 'tz must be an IANA time zone name' }]);
-    }
-    validateCron(r.cron as string, r.tz as string | undefined, { dst: r.dst as DstPolicy | undefined, hashSeed: id });
-    return;
-  }
-  if (r.every !== undefined) {
-    if (typeof r.every !== 'number' || !Number.isInteger(r.every) || r.every < 100 || r.every > MAX_EVERY) {
-      throw new ValidationError(`every must be an integer number of milliseconds from 100 to ${MAX_EVERY}`, [
-        { field: 'every', message: `every must be an integer from 100 to ${MAX_EVERY} (ms)` },
-      ]);
-    }
-    if (r.tz !== undefined) validateTimeZone(String(r.tz));
-    if (r.dst !== undefined) {
-      throw new ValidationError('dst applies to cron schedules only', [{ field: 'dst', message: 'dst applies to cron schedules only' }]);
-    }
-    return;
-  }
-  throw new ValidationError('A schedule needs cron (a pattern) or every (milliseconds)', [
-    { field: 'cron', message: 'cron or every is required' },
-  ]);
+/** Checks a repeat with the one rule shared by client, HTTP and CLI (`schemas/recurring.ts`). */
+export function validateRepeat(repeat: Repeat): void {
+  parseRequest(repeatSchema, repeat, 'schedule');
 }
 
 const metaSchema = z.object({
@@ -132,15 +84,10 @@ export class Schedules {
   /** Creates or updates a schedule; validates everything before writing. */
   async upsert(spec: ScheduleSpec, owner: string | null = null): Promise<ScheduleInfo> {
     validateScheduleId(spec.id);
-    validateRepeat(spec.repeat, spec.id);
+    validateRepeat(spec.repeat);
     const contract = contractFor(spec.name);
     const data = parsePayload(contract, spec.data);
-    const overlap = spec.overlap ?? 'allow';
-    if (overlap !== 'allow' && overlap !== 'skip') {
-      throw new ValidationError('overlap must be "allow" or "skip"', [
-        { field: 'overlap', message: 'overlap must be "allow" or "skip"' },
-      ]);
-    }
+    const overlap = parseRequest(overlapSchema.optional().default('allow'), spec.overlap, 'overlap', 'overlap');
     const previous = await this.meta(spec.id);
     if (previous && previous.queue !== contract.queue) {
       // The job moved queues: the old scheduler must not keep firing.
@@ -222,7 +169,7 @@ export class Schedules {
       if (ids.has(spec.id)) throw new ValidationError(`Schedule id ${spec.id} is declared twice`);
       ids.add(spec.id);
       validateScheduleId(spec.id);
-      validateRepeat(spec.repeat, spec.id);
+      validateRepeat(spec.repeat);
       parsePayload(contractFor(spec.name), spec.data);
     }
     const key = this.#declaredKey(owner);
@@ -279,19 +226,10 @@ function definedPolicy(dst: DstPolicy | undefined): DstPolicy | undefined {
 }
 
 function toInfo(
-  s: {
-    key: string;
-    name: string;
-    pattern?: string;
-    every?: number;
-    tz?: string;
-    next?: number | null;
-    template?: { data?: unknown };
-  },
+  s: { key: string; name: string; pattern?: string; every?: number; tz?: string; next?: number; template?: { data?: unknown } },
   queue: string,
   meta: ScheduleMeta | undefined,
 ): ScheduleInfo {
-  const dst = meta?.dst;
   return {
     id: s.key,
     name: s.name,
@@ -299,7 +237,7 @@ function toInfo(
     ...(s.pattern ? { cron: s.pattern } : {}),
     ...(s.every ? { every: Number(s.every) } : {}),
     ...(s.tz ? { tz: s.tz } : {}),
-    ...(dst ? { dst } : {}),
+    ...(meta?.dst ? { dst: meta.dst } : {}),
     description: describeSchedule({ id: s.key, cron: s.pattern, every: s.every ? Number(s.every) : undefined, tz: s.tz }),
     next: s.next ? new Date(Number(s.next)).toISOString() : null,
     data: s.template?.data ?? {},

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { JobCenterClient } from '../src/client.js';
+import type { TestClient as JobCenterClient } from './support/center.js';
 import { jobs } from '../src/contracts/index.js';
 import { Lifecycle } from '../src/lifecycle.js';
 import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Worker } from 'bullmq';
-import type { JobCenterClient, JobRef } from '../src/client.js';
+import type { JobRef } from '../src/client.js';
+import type { TestClient as JobCenterClient } from './support/center.js';
 import { auditLines, http, parsePrometheus, startServer, type HttpOptions } from './board-support.js';
 import { testClient } from './support/center.js';
 import { ProcessGroup, waitFor, type CenterProcess } from './support/processes.js';

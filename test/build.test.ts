@@ -136,6 +136,20 @@ describe('Docker packaging', () => {
     assert.equal(dockerHealthcheck()[0], 'node');
   });
 
+  it('Node.js: the image runs a supported line, @types/node is the lowest one, .ci/run tests every line', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      engines: { node: string };
+      devDependencies: Record<string, string>;
+    };
+    const lowest = Number(/^>=(\d+)$/.exec(pkg.engines.node)?.[1]);
+    assert.ok(lowest >= 22, `engines.node is ${pkg.engines.node}`);
+    assert.equal(Number(/^\^(\d+)\./.exec(pkg.devDependencies['@types/node']!)?.[1]), lowest, '@types/node matches the lowest line');
+    const image = Number(/^ARG NODE_VERSION=(\d+)$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1]);
+    assert.ok(image >= lowest && image % 2 === 0, `the image's line ${image} is a supported LTS line`);
+    const lines = /CI_NODE_LINES:-([\d ]+)\}/.exec(readFileSync(join(ROOT, '.ci/run'), 'utf8'))?.[1]?.split(' ').map(Number);
+    assert.ok(lines?.includes(lowest) && lines.includes(image), `.ci/run tests lines ${lines?.join(', ')}`);
+  });
+
   it('docker-compose.yml: valid; Redis with AOF, noeviction, a volume and a health check; credentials only from the environment', async () => {
     const bare = await composeConfig({});
     for (const entry of ['dist/producers/main.js', 'dist/workers/main.js', 'dist/src/server/main.js']) {

@@ -4,7 +4,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { JobCenterClient } from '../src/client.js';
+import type { TestClient as JobCenterClient } from './support/center.js';
 import { freePort } from '../src/redis/redis-server.js';
 import { testClient } from './support/center.js';
 import { ENTRIES, ROOT } from './support/processes.js';
@@ -139,7 +139,7 @@ describe('CLI', () => {
     assert.equal((await client.getJob({ queue: 'default', id: String(c.id) }))?.state, 'awaiting');
     assert.equal(noParent.code, 1);
     assert.match(noParent.stderr, /Parent job batch\/nope does not exist/);
-    for (const [run, re] of [[badRef, /QUEUE\/ID/], [badOn, /--on must be success or finished/], [noAfter, /needs --after/]] as const) {
+    for (const [run, re] of [[badRef, /QUEUE\/ID/], [badOn, /on: must be "success" or "finished"/], [noAfter, /needs --after/]] as const) {
       assert.equal(run.code, 2, run.stderr);
       assert.match(run.stderr, re);
     }

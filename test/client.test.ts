@@ -39,7 +39,7 @@ function invalid(field: string, message?: RegExp) {
 
 /** Keys the center wrote under the client's prefix (BullMQ's per-queue `meta` key aside). */
 async function written(client: JobCenterClient): Promise<string[]> {
-  const keys = await redis.client.keys(`${client.queues.config.prefix}:*`);
+  const keys = await redis.client.keys(`${client.config.prefix}:*`);
   return keys.filter((k) => !k.endsWith(':meta'));
 }
 
@@ -151,7 +151,7 @@ describe('typed client', () => {
     const port = await freePort();
     const client = createClient({ env: { REDIS_URL: `redis://127.0.0.1:${port}`, QUEUE_PREFIX: uniquePrefix() }, logger: silentLogger });
     clients.push(client);
-    assert.equal(client.queues.config.redis.url, `redis://127.0.0.1:${port}`);
+    assert.equal(client.config.redis.url, `redis://127.0.0.1:${port}`);
     const started = Date.now();
     await assert.rejects(() => client.ready(300), UnavailableError);
     await assert.rejects(() => client.enqueue('hello-world', {}), UnavailableError);

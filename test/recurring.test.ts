@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Job } from 'bullmq';
-import type { JobCenterClient, Repeat } from '../src/client.js';
+import type { Repeat } from '../src/client.js';
+import type { TestClient as JobCenterClient } from './support/center.js';
 import { NotFoundError, ValidationError } from '../src/errors.js';
 import { Lifecycle } from '../src/lifecycle.js';
-import { centerKey } from '../src/redis/connection.js';
+import { queueKey } from '../src/redis/connection.js';
 import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
 import sleepHandler from '../workers/handlers/sleep.js';
 import { silentLogger, testConfig, useTestCenter } from './support/center.js';
@@ -176,8 +177,8 @@ describe('recurring jobs on a worker process', () => {
     }, 'the two first ticks');
     const idOf = (schedule: string) => String(pending.find((j) => j.repeatJobKey === schedule)!.id);
     // As a dead worker leaves it: the lock still names the run itself (orphan) or an older run (blocked).
-    await center.redis.client.set(centerKey(client.queues.config, 'running', 'orphan'), idOf('orphan'), 'PX', 60_000);
-    await center.redis.client.set(centerKey(client.queues.config, 'running', 'blocked'), 'repeat:blocked:1', 'PX', 60_000);
+    await center.redis.client.set(queueKey(client.queues.config, 'batch', 'running', 'orphan'), idOf('orphan'), 'PX', 60_000);
+    await center.redis.client.set(queueKey(client.queues.config, 'batch', 'running', 'blocked'), 'repeat:blocked:1', 'PX', 60_000);
     const lifecycle = new Lifecycle(silentLogger);
     try {
       await startWorkerRuntime({ config: testConfig(env), logger: silentLogger, lifecycle, handlers: [sleepHandler] });

@@ -7,6 +7,7 @@ import { Lifecycle } from '../src/lifecycle.js';
 import { defineHandler } from '../src/runtime/handler.js';
 import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
 import { silentLogger, testConfig, useTestCenter } from './support/center.js';
+import { nextEvent } from './support/events.js';
 import { waitFor } from './support/processes.js';
 
 const center = useTestCenter();
@@ -111,7 +112,7 @@ describe('worker runtime timeouts', () => {
     const lifecycle = new Lifecycle(silentLogger);
     const aborted: string[] = [];
     const slowSleep = { ...sleep, defaults: { ...sleep.defaults, timeoutMs: 200, attempts: 2, backoff: { type: 'fixed', delay: 10 } } };
-    await startWorkerRuntime({
+    const runtime = await startWorkerRuntime({
       config: testConfig(env),
       logger: silentLogger,
       lifecycle,
@@ -124,8 +125,13 @@ describe('worker runtime timeouts', () => {
       ],
     });
     try {
+      const gaveUp = nextEvent(runtime.events, 'job.failed', (_job, _err, final) => final, 'the final timeout');
       const ref = await client.enqueue('sleep', { ms: 1000 }, { attempts: 2 });
-      const failed = await waitFor(async () => ((await state(client, ref)) === 'failed' ? client.getJob(ref) : undefined), 'timed out');
+      const [job, err] = await gaveUp;
+      assert.equal(job.id, ref.id);
+      assert.match(err.message, /exceeded its timeout of 200 ms/);
+      const failed = (await client.getJob(ref))!;
+      assert.equal(failed.state, 'failed');
       assert.match(failed.failedReason ?? '', /exceeded its timeout of 200 ms/);
       assert.equal(failed.attemptsMade, 2);
       assert.equal(aborted.length, 2);

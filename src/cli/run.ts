@@ -4,7 +4,6 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import { JobCenterClient, type Repeat } from '../client.js';
 import { loadConfig, type Config } from '../config.js';
-import type { DstPolicy } from '../cron.js';
 import { jobs } from '../contracts/index.js';
 import { ConfigError, NotFoundError, UnavailableError, ValidationError } from '../errors.js';
 import { COMMAND_USAGE, MAIN_USAGE } from './usage.js';
@@ -121,7 +120,6 @@ const COMMANDS: Record<string, Command> = {
   continue: async (client, args, v) => {
     arity(args, 1, 'Usage: continue <name> --after QUEUE/ID [--on success|finished]');
     if (v.after === undefined) fail('continue needs --after QUEUE/ID (the parent job)');
-    if (v.on !== undefined && v.on !== 'success' && v.on !== 'finished') fail(`--on must be success or finished, got ${JSON.stringify(v.on)}`);
     return client.continueWithUnchecked(parseRef(v.after, '--after'), args[0]!, parseData(v.data), {
       on: v.on as 'success' | 'finished' | undefined,
       jobId: v['job-id'],
@@ -130,7 +128,6 @@ const COMMANDS: Record<string, Command> = {
   'job status': async (client, args) => {
     if (args.length !== 1 && args.length !== 2) fail('Usage: job status <queue>/<id>  (or: job status <queue> <id>)');
     const ref = args.length === 2 ? { queue: args[0]!, id: args[1]! } : parseRef(args[0]!, 'The job');
-    client.queues.get(ref.queue);
     const job = await client.getJob(ref);
     if (!job) throw new NotFoundError(`No job ${ref.queue}/${ref.id} (never existed, or removed by retention)`);
     return job;
@@ -142,21 +139,19 @@ const COMMANDS: Record<string, Command> = {
   'recurring upsert': async (client, args, v) => {
     arity(args, 2, 'Usage: recurring upsert <id> <name> (--cron PATTERN [--tz ZONE] | --every DURATION)');
     if ((v.cron === undefined) === (v.every === undefined)) fail('recurring upsert needs exactly one of --cron and --every');
-    if (v.tz !== undefined && v.cron === undefined) fail('--tz applies to --cron only');
-    if (v.overlap !== undefined && v.overlap !== 'allow' && v.overlap !== 'skip') {
-      fail(`--overlap must be allow or skip, got ${JSON.stringify(v.overlap)}`);
-    }
-    if ((v['dst-gap'] !== undefined || v['dst-overlap'] !== undefined) && v.cron === undefined) {
-      fail('--dst-gap and --dst-overlap apply to --cron only');
-    }
-    const dst = {
-      ...(v['dst-gap'] !== undefined ? { gap: v['dst-gap'] } : {}),
-      ...(v['dst-overlap'] !== undefined ? { overlap: v['dst-overlap'] } : {}),
-    } as DstPolicy;
-    const repeat: Repeat =
-      v.cron !== undefined
-        ? { cron: v.cron, ...(v.tz ? { tz: v.tz } : {}), ...(dst.gap || dst.overlap ? { dst } : {}) }
-        : { every: parseDuration(v.every!, 'every') };
+    // The shared schema checks the rest (tz and dst with cron only, overlap), as for the client and HTTP.
+    const dst =
+      v['dst-gap'] !== undefined || v['dst-overlap'] !== undefined
+        ? {
+            dst: {
+              ...(v['dst-gap'] !== undefined ? { gap: v['dst-gap'] } : {}),
+              ...(v['dst-overlap'] !== undefined ? { overlap: v['dst-overlap'] } : {}),
+            },
+          }
+        : {};
+    const repeat = (
+      v.cron !== undefined ? { cron: v.cron, tz: v.tz, ...dst } : { every: parseDuration(v.every!, 'every'), tz: v.tz, ...dst }
+    ) as Repeat;
     return client.recurring.upsertUnchecked(args[0]!, repeat, args[1]!, parseData(v.data), {
       overlap: v.overlap as 'allow' | 'skip' | undefined,
     });

@@ -1,6 +1,8 @@
 import type { JobsOptions } from 'bullmq';
 import { jobs } from '../contracts/index.js';
 import { ValidationError } from '../errors.js';
+import { jobId as jobIdSchema } from '../schemas/fields.js';
+import { parseRequest } from '../schemas/parse.js';
 import type { JobContract } from './contract.js';
 
 /**
@@ -30,18 +32,10 @@ export function jobOptions(contract: JobContract, overrides: JobsOptions = {}): 
   };
 }
 
-const JOB_ID_RE = /^[A-Za-z0-9_.-]{1,128}$/;
-
 /**
- * Checks a caller-chosen job id (idempotency key). BullMQ reserves `:` and all-digit ids.
+ * Checks a caller-chosen job id (idempotency key) with the shared rule (`schemas/fields.ts`).
  * @throws ValidationError naming `field`.
  */
 export function validateJobId(id: unknown, field = 'jobId'): string {
-  if (typeof id !== 'string' || !JOB_ID_RE.test(id) || /^\d+$/.test(id)) {
-    throw new ValidationError(
-      `Invalid ${field} ${JSON.stringify(id)}: use 1-128 letters, digits, ".", "_" or "-", not only digits`,
-      [{ field, message: `${field} must be 1-128 letters, digits, ".", "_" or "-" and not all digits` }],
-    );
-  }
-  return id;
+  return parseRequest(jobIdSchema, id, field, field);
 }

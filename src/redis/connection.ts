@@ -144,6 +144,15 @@ export function centerKey(config: Config, ...parts: string[]): string {
   return [config.prefix, 'jc', ...parts].join(':');
 }
 
+/**
+ * Key for the center's bookkeeping about one queue's jobs (continuations, overlap locks). It carries
+ * the queue's hash tag, so on a Cluster it lives in the same slot as the queue's BullMQ keys: a
+ * script may touch both, and a job's own keys never send a request to another master.
+ */
+export function queueKey(config: Config, queue: string, ...parts: string[]): string {
+  return [config.prefix, 'jc', `{${queue}}`, ...parts].join(':');
+}
+
 /** Warns once when Redis may evict keys: BullMQ needs `maxmemory-policy noeviction`. */
 export async function checkEvictionPolicy(client: RedisClient, logger: Logger): Promise<void> {
   try {

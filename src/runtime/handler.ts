@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import type { ParentOutcome } from '../continuations.js';
+import type { ParentOutcome } from '../continuations/types.js';
 import type { JobContract, Payload } from '../jobs/contract.js';
 import type { Logger } from '../logger.js';
 

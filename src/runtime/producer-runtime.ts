@@ -4,6 +4,15 @@ import type { Logger } from '../logger.js';
 import { Queues } from '../queues.js';
 import { checkEvictionPolicy } from '../redis/connection.js';
 import { Schedules, healMissing, type ScheduleSpec } from '../schedules.js';
+import { RuntimeEvents, type ProducerRuntimeEvents } from './runtime-events.js';
+
+/** A running producer. */
+export interface ProducerRuntime {
+  /** Re-creates declared schedules that went missing (also run every `PRODUCER_RESYNC_MS`). */
+  resync(): Promise<void>;
+  /** `ready`, `schedules.healed`: see ProducerRuntimeEvents. */
+  readonly events: RuntimeEvents<ProducerRuntimeEvents>;
+}
 
 /**
  * Syncs the declared schedules into Redis (owned by `PRODUCER_ID`), then keeps checking that they
@@ -15,14 +24,18 @@ export async function startProducerRuntime(options: {
   logger: Logger;
   lifecycle: Lifecycle;
   schedules: readonly ScheduleSpec[];
-}): Promise<{ resync(): Promise<void> }> {
+  /** Where to report events; pass one to hear `ready` too (it fires before this function returns). */
+  events?: RuntimeEvents<ProducerRuntimeEvents>;
+}): Promise<ProducerRuntime> {
   const { config, logger, lifecycle } = options;
+  const events = options.events ?? new RuntimeEvents<ProducerRuntimeEvents>(logger);
   const queues = new Queues(config, logger, lifecycle);
   const store = new Schedules(queues);
   await queues.ready();
   await checkEvictionPolicy(queues.redis, logger);
   const result = await store.sync(config.producerId, options.schedules);
   logger.info({ owner: config.producerId, ...result }, 'Schedules synced');
+  events.report('ready', { owner: config.producerId });
 
   let running = false;
   const resync = async () => {
@@ -30,7 +43,10 @@ export async function startProducerRuntime(options: {
     running = true;
     try {
       const healed = await healMissing(store, config.producerId, options.schedules);
-      if (healed.length > 0) logger.warn({ healed }, 'Re-created missing schedules');
+      if (healed.length > 0) {
+        logger.warn({ healed }, 'Re-created missing schedules');
+        events.report('schedules.healed', healed);
+      }
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'Schedule check failed; will retry');
     } finally {
@@ -39,5 +55,5 @@ export async function startProducerRuntime(options: {
   };
   const timer = setInterval(() => void resync(), config.producerResyncMs);
   lifecycle.add('resync timer', timer, () => clearInterval(timer));
-  return { resync };
+  return { resync, events };
 }

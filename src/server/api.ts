@@ -1,240 +1,147 @@
 import express, { Router, type RequestHandler, type Response } from 'express';
-import { z } from 'zod';
-import type { Repeat } from '../client.js';
-import { queueNames } from '../contracts/index.js';
-import { NotFoundError, UnavailableError, ValidationError, type FieldIssue } from '../errors.js';
+import { UnavailableError, ValidationError } from '../errors.js';
+import { parseRequest } from '../schemas/parse.js';
 import type { ServerDeps } from './app.js';
-import { decodeSegment, type AuditLog, type AuditRecord } from './audit.js';
-import { requireBearer, type AuthFailures } from './auth.js';
+import type { AuditLog, AuditRecord } from './audit.js';
+import { callerOf, requireApiToken, type AuthFailures } from './auth.js';
 import { errorBody } from './http-errors.js';
 import { openApiDocument } from './openapi.js';
+import { allows, allStatuses, defineRoute, type AuditTarget, type Route } from './route.js';
+import { apiRoutes } from './routes/index.js';
 
-const MAX_DELAY = 10 * 365 * 24 * 3600 * 1000;
-
-/** `POST /api/jobs`: enqueue now, later (`delay` / `runAt`) or after another job (`after`). */
-export const enqueueBody = z
-  .object({
-    name: z.string(),
-    data: z.unknown().optional(),
-    delay: z.number().int().min(0).max(MAX_DELAY).optional(),
-    runAt: z.iso.datetime({ offset: true }).optional(),
-    jobId: z.string().optional(),
-    priority: z.number().int().min(1).max(2_097_152).optional(),
-    attempts: z.number().int().min(1).max(1000).optional(),
-    after: z.object({ queue: z.enum(queueNames as [string, ...string[]]), id: z.string().min(1) }).strict().optional(),
-    on: z.enum(['success', 'finished']).optional(),
-  })
-  .strict()
-  .superRefine((b, ctx) => {
-    if (b.delay !== undefined && b.runAt !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['runAt'], message: 'give either delay or runAt, not both' });
-    }
-    if (b.on !== undefined && b.after === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['on'], message: 'on needs after (the parent job)' });
-    }
-    if (b.after !== undefined) {
-      for (const f of ['delay', 'runAt', 'priority', 'attempts'] as const) {
-        if (b[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: `${f} cannot be combined with after` });
-      }
-    }
+/** The route serving the API's own description; public, so the board can link to it. */
+function openApiRoute(routes: readonly Route[]): Route {
+  return defineRoute({
+    method: 'get',
+    path: '/openapi.json',
+    operationId: 'openapi',
+    summary: 'This document (no token needed)',
+    scope: 'public',
+    responses: { 200: { description: 'OpenAPI 3.1 document' } },
+    async handle(_input, { service }) {
+      return { status: 200, body: openApiDocument(routes, service.contracts) };
+    },
   });
+}
 
-/** `PUT /api/recurring/:id`: create or update a recurring job. */
-export const recurringBody = z
-  .object({
-    name: z.string(),
-    data: z.unknown().optional(),
-    cron: z.string().optional(),
-    every: z.number().int().optional(),
-    tz: z.string().optional(),
-    dst: z.object({ gap: z.enum(['shift', 'skip']).optional(), overlap: z.enum(['once', 'both']).optional() }).strict().optional(),
-    overlap: z.enum(['allow', 'skip']).optional(),
-  })
-  .strict()
-  .superRefine((b, ctx) => {
-    if (b.cron !== undefined && b.every !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['every'], message: 'give either cron or every, not both' });
-    } else if (b.cron === undefined && b.every === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['cron'], message: 'cron (a pattern) or every (milliseconds) is required' });
-    }
-    if (b.tz !== undefined && b.every !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['tz'], message: 'tz applies to cron schedules only' });
-    }
-    if (b.dst !== undefined && b.every !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['dst'], message: 'dst applies to cron schedules only' });
-    }
-  });
+/** Every route the API serves, its own description included. */
+export function allApiRoutes(): readonly Route[] {
+  const routes: Route[] = [];
+  routes.push(openApiRoute(routes), ...apiRoutes);
+  return routes;
+}
 
-/** Parses a request body, naming every bad or unknown field in the 400's details. */
-export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+const auditOf = (res: Response): AuditTarget | undefined => res.locals.audit as AuditTarget | undefined;
+
+/**
+ * Writes one audit record per mutating request when its answer is sent: successes, refusals
+ * (401/403/429) and bad input alike, naming the caller's token. Handlers add what they learnt.
+ */
+function auditStart(route: Route, audit: AuditLog): RequestHandler {
+  return (req, res, next) => {
+    const params = req.params as Record<string, string>;
+    const target: AuditTarget = {
+      action: route.action!,
+      ...(route.target ? route.target(params) : { queue: params.queue, job: params.id }),
+    };
+    res.locals.audit = target;
+    res.once('finish', () => record(audit, req.ip, res, target));
+    next();
+  };
+}
+
+function record(audit: AuditLog, ip: string | undefined, res: Response, target: AuditTarget): void {
+  const status = res.statusCode;
+  const entry: AuditRecord = {
+    actor: callerOf(res)?.name ?? 'anonymous',
+    ...(Object.fromEntries(Object.entries(target).filter(([, v]) => v !== undefined)) as AuditTarget),
+    ip,
+    result: status < 400 ? 'ok' : status === 401 || status === 403 || status === 429 ? 'denied' : 'error',
+    status,
+  };
+  audit.record(entry);
+}
+
+/** 403 unless the caller's token scope covers the route's. */
+function requireScope(route: Route): RequestHandler {
+  return (_req, res, next) => {
+    const caller = callerOf(res);
+    if (caller && route.scope !== 'public' && allows(caller.scope, route.scope)) return next();
+    res
+      .status(403)
+      .json(
+        errorBody(`The token ${JSON.stringify(caller?.name)} has scope ${caller?.scope}; ${route.method.toUpperCase()} ${route.path} needs ${route.scope}`, [
+          { field: 'Authorization', message: `use a token with scope ${route.scope}${route.scope === 'admin' ? '' : ' or admin'} (API_TOKENS=name:scope:token)` },
+        ]),
+      );
+  };
+}
+
+/** Parses a JSON body: it must be an object. */
+function bodyOf(body: unknown): unknown {
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new ValidationError('The request body must be a JSON object (send Content-Type: application/json)', [
       { field: 'body', message: 'body must be a JSON object' },
     ]);
   }
-  const result = schema.safeParse(body);
-  if (result.success) return result.data;
-  const details: FieldIssue[] = [];
-  for (const issue of result.error.issues) {
-    const at = issue.path.map(String).join('.');
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) {
-        const field = at ? `${at}.${key}` : key;
-        details.push({ field, message: `${field}: unknown field` });
-      }
-    } else {
-      details.push({ field: at || 'body', message: `${at || 'body'}: ${issue.message}` });
-    }
-  }
-  throw new ValidationError(`Invalid request body: ${details.map((d) => d.message).join('; ')}`, details);
+  return body;
 }
 
-interface AuditLocals {
-  action: string;
-  queue?: string;
-  job?: string;
-  schedule?: string;
-  detail?: string;
-}
-
-const MUTATIONS: [method: string, path: RegExp, action: string][] = [
-  ['POST', /^\/jobs\/?$/, 'job.enqueue'],
-  ['PUT', /^\/recurring\/([^/]+)\/?$/, 'recurring.upsert'],
-  ['DELETE', /^\/recurring\/([^/]+)\/?$/, 'recurring.remove'],
-  ['POST', /^\/recurring\/([^/]+)\/trigger\/?$/, 'recurring.trigger'],
-  ['POST', /^\/jobs\/[^/]+\/[^/]+\/retry\/?$/, 'job.retry'],
-];
-
-/**
- * Writes one audit record per mutating request when its answer is sent — successes, refusals
- * (401) and bad input alike. Handlers add what they learnt (job id, queue) to `res.locals.audit`.
- */
-function auditMutations(audit: AuditLog): RequestHandler {
-  return (req, res, next) => {
-    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
-    const match = MUTATIONS.find(([m, re]) => m === req.method && re.test(req.path));
-    const schedule = match?.[2].startsWith('recurring') ? decodeSegment(match[1].exec(req.path)?.[1]) : undefined;
-    const locals: AuditLocals = { action: match?.[2] ?? `${req.method} ${req.path}`, ...(schedule ? { schedule } : {}) };
-    res.locals.audit = locals;
-    res.once('finish', () => {
-      const status = res.statusCode;
-      const entry: AuditRecord = {
-        actor: status === 401 || status === 429 ? 'anonymous' : 'api-token',
-        action: locals.action,
-        ip: req.ip,
-        result: status < 400 ? 'ok' : status === 401 || status === 403 || status === 429 ? 'denied' : 'error',
-        status,
-        ...(locals.queue ? { queue: locals.queue } : {}),
-        ...(locals.job ? { job: locals.job } : {}),
-        ...(locals.schedule ? { schedule: locals.schedule } : {}),
-        ...(locals.detail ? { detail: locals.detail } : {}),
-      };
-      audit.record(entry);
+function handlerOf(route: Route, deps: ServerDeps): RequestHandler {
+  const declared = new Set(allStatuses(route));
+  return async (req, res) => {
+    const input = {
+      params: route.params ? parseRequest(route.params, req.params, 'path') : undefined,
+      query: route.query ? parseRequest(route.query, { ...(req.query as object) }, 'query string') : undefined,
+      body: route.body ? parseRequest(route.body, bodyOf(req.body), 'request body') : undefined,
+    };
+    const reply = await route.handle(input, {
+      service: deps.service,
+      req,
+      actor: callerOf(res)?.name ?? 'anonymous',
+      audit: auditOf(res) ?? { action: 'read' },
     });
-    next();
+    if (!declared.has(reply.status)) {
+      throw new Error(`${route.operationId} answered ${reply.status}, which its route does not declare (see route.ts)`);
+    }
+    if (reply.location) res.location(`${req.baseUrl}${reply.location}`);
+    res.status(reply.status);
+    if (reply.body === undefined) res.end();
+    else res.json(reply.body);
   };
 }
 
-
-const auditOf = (res: Response): AuditLocals => (res.locals.audit ?? { action: 'unknown' }) as AuditLocals;
-
 /**
- * The JSON API under `/api`, behind `Authorization: Bearer <API_TOKEN>`. Handlers return results;
- * the app's error middleware turns ValidationError → 400, NotFoundError → 404, UnavailableError →
- * 503 and body-parser errors → 400/413. `GET /api/openapi.json` describes every route. Failed
- * token checks count against `failures` (429 once an address has too many).
+ * The JSON API under `/api`, mounted from the route table (routes/): for each route, audit (for
+ * mutations), `Authorization: Bearer <token>` (401, or 429 once an address failed too often), the
+ * token's scope (403), the JSON body, then the handler. The app's error middleware turns
+ * ValidationError → 400, NotFoundError → 404, ConflictError → 409, UnavailableError → 503.
  */
 export function apiRouter(deps: ServerDeps, failures?: AuthFailures): Router {
-  const { client } = deps;
   const router = Router();
-  // The API's description is public (the board links to it); everything else needs the token.
-  router.get('/openapi.json', (_req, res) => {
-    res.json(openApiDocument());
-  });
-  router.use(auditMutations(deps.audit));
-  router.use(requireBearer(deps.config.server.apiToken ?? '', failures));
-  router.use(express.json({ limit: deps.config.server.bodyLimit }));
-
-  router.post('/jobs', async (req, res) => {
-    const body = parseBody(enqueueBody, req.body);
-    const audit = auditOf(res);
-    const data = body.data ?? {};
-    let created;
-    if (body.after) {
-      audit.action = 'job.continue';
-      created = await client.continueWithUnchecked(body.after, body.name, data, { on: body.on, jobId: body.jobId });
-    } else {
-      created = await client.add(body.name, data, {
-        delay: body.delay,
-        at: body.runAt !== undefined ? new Date(body.runAt) : undefined,
-        jobId: body.jobId,
-        priority: body.priority,
-        attempts: body.attempts,
-      });
-    }
-    Object.assign(audit, { queue: created.queue, job: created.id, detail: created.duplicate ? 'duplicate' : created.name });
-    res
-      .status(created.duplicate ? 200 : 201)
-      .location(`${req.baseUrl}/jobs/${encodeURIComponent(created.queue)}/${encodeURIComponent(created.id)}`)
-      .json(created);
-  });
-
-  router.get('/jobs/:queue/:id', async (req, res) => {
-    const ref = { queue: req.params.queue, id: req.params.id };
-    client.queues.get(ref.queue);
-    const job = await client.getJob(ref);
-    if (!job) throw new NotFoundError(`No job ${ref.queue}/${ref.id} (never existed, or removed by retention)`);
-    res.json(job);
-  });
-
-  router.post('/jobs/:queue/:id/retry', async (req, res) => {
-    const ref = { queue: req.params.queue, id: req.params.id };
-    Object.assign(auditOf(res), { queue: ref.queue, job: ref.id });
-    res.status(202).json(await client.retry(ref));
-  });
-
-  router.get('/recurring', async (_req, res) => {
-    res.json(await client.recurring.list());
-  });
-
-  router.get('/recurring/:id', async (req, res) => {
-    const info = await client.recurring.get(req.params.id);
-    if (!info) throw new NotFoundError(`No recurring job with id ${JSON.stringify(req.params.id)}`);
-    res.json(info);
-  });
-
-  router.put('/recurring/:id', async (req, res) => {
-    const body = parseBody(recurringBody, req.body);
-    const repeat: Repeat =
-      body.cron !== undefined
-        ? { cron: body.cron, ...(body.tz ? { tz: body.tz } : {}), ...(body.dst ? { dst: body.dst } : {}) }
-        : { every: body.every! };
-    const info = await client.recurring.upsertUnchecked(req.params.id, repeat, body.name, body.data ?? {}, { overlap: body.overlap });
-    Object.assign(auditOf(res), { queue: info.queue, detail: info.cron ?? `every ${info.every} ms` });
-    res.status(200).json(info);
-  });
-
-  router.delete('/recurring/:id', async (req, res) => {
-    if (!(await client.recurring.remove(req.params.id))) {
-      throw new NotFoundError(`No recurring job with id ${JSON.stringify(req.params.id)}`);
-    }
-    res.status(204).end();
-  });
-
-  router.post('/recurring/:id/trigger', async (req, res) => {
-    const ref = await client.recurring.trigger(req.params.id);
-    Object.assign(auditOf(res), { queue: ref.queue, job: ref.id });
-    res.status(202).location(`${req.baseUrl}/jobs/${ref.queue}/${encodeURIComponent(ref.id)}`).json(ref);
-  });
+  const auth = requireApiToken(deps.config.server.apiTokens, failures);
+  const json = express.json({ limit: deps.config.server.bodyLimit });
+  for (const route of allApiRoutes()) {
+    const chain: RequestHandler[] = [];
+    if (route.action) chain.push(auditStart(route, deps.audit));
+    if (route.scope !== 'public') chain.push(auth, requireScope(route));
+    if (route.body) chain.push(json);
+    chain.push(handlerOf(route, deps));
+    router[route.method](route.path, ...chain);
+  }
 
   // Keep the reason of a refused mutation in its audit record; the app's error middleware answers.
   router.use(((err, _req, res, next) => {
-    const audit = res.locals.audit as AuditLocals | undefined;
+    const audit = auditOf(res);
     if (audit && err instanceof Error) audit.detail = err.message.slice(0, 300);
     if (err instanceof UnavailableError) res.set('Retry-After', '5');
     next(err);
   }) as express.ErrorRequestHandler);
   router.use((req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') {
+      const target: AuditTarget = { action: `${req.method} ${req.path}` };
+      res.once('finish', () => record(deps.audit, req.ip, res, target));
+    }
     res.status(404).json(errorBody(`No API route for ${req.method} ${req.baseUrl}${req.path}; see GET /api/openapi.json`));
   });
   return router;

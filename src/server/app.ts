@@ -1,5 +1,4 @@
 import express, { type Express } from 'express';
-import type { JobCenterClient } from '../client.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { apiRouter } from './api.js';
@@ -9,12 +8,14 @@ import { mountBoard } from './board.js';
 import { healthHandler } from './health.js';
 import { errorBody, errorHandler } from './http-errors.js';
 import { metricsRouter } from './metrics.js';
+import type { CenterService } from './service.js';
 
 /** What every part of the server is built from. */
 export interface ServerDeps {
   readonly config: Config;
   readonly logger: Logger;
-  readonly client: JobCenterClient;
+  /** The operations the routes may call (the client implements it). */
+  readonly service: CenterService;
   readonly audit: AuditLog;
 }
 
@@ -26,12 +27,12 @@ export function buildApp(deps: ServerDeps): Express {
   app.set('trust proxy', config.server.trustProxy);
   // One failed-login budget per client address, shared by the board, /metrics and /api.
   const failures = AuthFailures.fromConfig(config);
-  app.get('/healthz', healthHandler(deps.client.queues.redis));
+  app.get('/healthz', healthHandler(deps.service));
   app.use('/metrics', metricsRouter(deps, failures));
-  if (config.server.apiToken) {
+  if (config.server.apiTokens.length > 0) {
     app.use('/api', apiRouter(deps, failures));
   } else {
-    logger.warn('API_TOKEN is not set: the HTTP API (/api) is not served');
+    logger.warn('API_TOKEN is not set: the HTTP API (/api) is not served (set API_TOKEN or API_TOKENS)');
   }
   mountBoard(app, deps, failures);
   app.get('/', (_req, res) => res.redirect(config.server.board.basePath));

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import basicAuth from 'express-basic-auth';
 import { ipKeyGenerator, MemoryStore } from 'express-rate-limit';
-import type { Config } from '../config.js';
+import type { ApiScope, ApiTokenSpec, Config } from '../config.js';
 import { errorBody } from './http-errors.js';
 
 /**
@@ -21,23 +21,56 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/** The API caller a token identifies. */
+export interface ApiCaller {
+  readonly name: string;
+  readonly scope: ApiScope;
+}
+
+/** The caller of an authenticated API request (`res.locals.caller`). */
+export function callerOf(res: Response): ApiCaller | undefined {
+  return (res.locals as { caller?: ApiCaller }).caller;
+}
+
 /**
- * Requires `Authorization: Bearer <token>`; 401 JSON with a challenge otherwise. With `failures`,
- * a locked-out address gets 429 and every wrong token counts as a failed login.
+ * Finds the token's owner, comparing against every token in constant time so the time taken
+ * reveals neither whether nor which token matched.
  */
-export function requireBearer(token: string, failures?: AuthFailures): RequestHandler {
+export function identifyToken(tokens: readonly ApiTokenSpec[], given: string): ApiCaller | undefined {
+  let found: ApiCaller | undefined;
+  for (const t of tokens) {
+    if (safeEqual(given, t.token) && !found) found = { name: t.name, scope: t.scope };
+  }
+  return found;
+}
+
+/**
+ * Requires `Authorization: Bearer <token>` of one of `tokens`; 401 JSON with a challenge
+ * otherwise. Sets `res.locals.caller`. With `failures`, a locked-out address gets 429 and every
+ * wrong token counts as a failed login.
+ */
+export function requireApiToken(tokens: readonly ApiTokenSpec[], failures?: AuthFailures): RequestHandler {
   const check: RequestHandler = (req, res, next) => {
     const given = bearerToken(req.headers.authorization);
-    if (given !== undefined && safeEqual(given, token)) return next();
+    const caller = given === undefined ? undefined : identifyToken(tokens, given);
+    if (caller) {
+      res.locals.caller = caller;
+      return next();
+    }
     if (req.headers.authorization) failures?.fail(req);
     res
       .status(401)
       .set('WWW-Authenticate', 'Bearer realm="job-center"')
-      .json(errorBody('Missing or invalid API token', [{ field: 'Authorization', message: 'send Authorization: Bearer <API_TOKEN>' }]));
+      .json(errorBody('Missing or invalid API token', [{ field: 'Authorization', message: 'send Authorization: Bearer <token> (API_TOKEN or one of API_TOKENS)' }]));
   };
   if (!failures) return check;
   const gate = failures.gate();
   return (req, res, next) => gate(req, res, (err?: unknown) => (err ? next(err) : check(req, res, next)));
+}
+
+/** {@link requireApiToken} with one admin token named `api-token` (API_TOKEN alone). */
+export function requireBearer(token: string, failures?: AuthFailures): RequestHandler {
+  return requireApiToken([{ name: 'api-token', scope: 'admin', token }], failures);
 }
 
 /** `admin` may do everything the board offers; `viewer` may only look. */
@@ -164,16 +197,17 @@ export function requireBoardLogin(config: Config, failures: AuthFailures): Reque
 }
 
 /**
- * For machine endpoints (`/metrics`): a valid `Bearer <API_TOKEN>` or board credentials. A wrong
+ * For machine endpoints (`/metrics`): any valid API token (every scope may read) or board credentials. A wrong
  * token counts as a failed login like a wrong password.
  */
 export function requireTokenOrBoardLogin(config: Config, failures: AuthFailures): RequestHandler[] {
-  const token = config.server.apiToken;
+  const tokens = config.server.apiTokens;
   const [gate, check, identify] = requireBoardLogin(config, failures);
   const bearerOrBasic: RequestHandler = (req, res, next) => {
     const given = bearerToken(req.headers.authorization);
-    if (given !== undefined && token !== undefined && safeEqual(given, token)) {
-      res.locals.account = { user: 'api-token', role: 'viewer' } satisfies BoardAccount;
+    const caller = given === undefined ? undefined : identifyToken(tokens, given);
+    if (caller) {
+      res.locals.account = { user: caller.name, role: 'viewer' } satisfies BoardAccount;
       return next();
     }
     check!(req, res, (err?: unknown) => (err ? next(err) : identify!(req, res, next)));

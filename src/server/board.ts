@@ -45,10 +45,10 @@ const BADGE_COLORS: Record<Config['env'], string> = {
 
 /** One Bull Board instance over every declared queue; the viewer's is read-only (buttons hidden, writes 405). */
 function createBoard(deps: ServerDeps, role: BoardRole): Express {
-  const { config, client } = deps;
+  const { config, service } = deps;
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(config.server.board.basePath);
-  const queues = client.queues.all().map((queue) => {
+  const queues = service.bullQueues().map((queue) => {
     const names = Object.values(jobs)
       .filter((c) => c.queue === queue.name)
       .map((c) => c.name);
@@ -58,7 +58,7 @@ function createBoard(deps: ServerDeps, role: BoardRole): Express {
     });
   });
   const miscLinks = [
-    ...(config.server.apiToken ? [{ text: 'HTTP API docs (OpenAPI)', url: '/api/openapi.json' }] : []),
+    ...(config.server.apiTokens.length > 0 ? [{ text: 'HTTP API docs (OpenAPI)', url: '/api/openapi.json' }] : []),
     { text: 'Health (/healthz)', url: '/healthz' },
     { text: 'Prometheus metrics (/metrics)', url: '/metrics' },
   ];

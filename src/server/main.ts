@@ -2,7 +2,6 @@ import type { AddressInfo } from 'node:net';
 import { JobCenterClient } from '../client.js';
 import { ConfigError } from '../errors.js';
 import { runProcess } from '../main.js';
-import { checkEvictionPolicy } from '../redis/connection.js';
 import { buildApp } from './app.js';
 import { AuditLog } from './audit.js';
 import { checkServerConfig } from './board.js';
@@ -23,7 +22,7 @@ runProcess('server', async ({ config, logger, lifecycle }) => {
     }
   }
   const client = new JobCenterClient(config, logger, lifecycle);
-  const app = buildApp({ config, logger, client, audit: new AuditLog(logger) });
+  const app = buildApp({ config, logger, service: client, audit: new AuditLog(logger) });
   const server = app.listen(config.server.port, config.server.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -40,5 +39,5 @@ runProcess('server', async ({ config, logger, lifecycle }) => {
     `Server listening on http://${host}:${port}: board at ${basePath} (admin ${JSON.stringify(admin?.user)}` +
       `${viewer ? `, read-only viewer ${JSON.stringify(viewer.user)}` : ', no viewer account'}), /healthz, /metrics`,
   );
-  void client.queues.ready().then(() => checkEvictionPolicy(client.queues.redis, logger));
+  void client.ready(Infinity).then(() => client.checkEvictionPolicy(), () => {});
 });

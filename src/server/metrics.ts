@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import { Router } from 'express';
 import { Counter, Gauge, Registry } from 'prom-client';
+import { withDeadline } from '../deadline.js';
 import type { ServerDeps } from './app.js';
 import { requireTokenOrBoardLogin, type AuthFailures } from './auth.js';
 
@@ -28,14 +29,8 @@ async function snapshot(queue: Queue): Promise<QueueSnapshot> {
   return { queue: queue.name, counts, completedTotal: completed.meta.count, failedTotal: failed.meta.count, paused, workers };
 }
 
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
+function answerWithin<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return withDeadline(promise, ms, () => new Error(`Redis did not answer within ${ms} ms`));
 }
 
 /**
@@ -86,7 +81,7 @@ export class CenterMetrics {
   async render(): Promise<string> {
     let snaps: QueueSnapshot[] | undefined;
     try {
-      snaps = await withDeadline(Promise.all(this.queues().map(snapshot)), this.deadlineMs);
+      snaps = await answerWithin(Promise.all(this.queues().map(snapshot)), this.deadlineMs);
     } catch {
       snaps = undefined;
     }
@@ -109,7 +104,7 @@ export class CenterMetrics {
  */
 export function metricsRouter(deps: ServerDeps, failures: AuthFailures): Router {
   const router = Router();
-  const metrics = new CenterMetrics(() => deps.client.queues.all());
+  const metrics = new CenterMetrics(() => [...deps.service.bullQueues()]);
   router.use(...requireTokenOrBoardLogin(deps.config, failures));
   router.get('/', async (_req, res) => {
     const text = await metrics.render();

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import type { JobCenterClient } from '../../src/client.js';
+import type { TestClient as JobCenterClient } from '../support/center.js';
 import { UnavailableError } from '../../src/errors.js';
 import { testClient } from '../support/center.js';
 import { CenterProcess, waitFor } from '../support/processes.js';

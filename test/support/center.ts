@@ -1,6 +1,9 @@
 import { after, before } from 'node:test';
 import { pino } from 'pino';
 import { JobCenterClient } from '../../src/client.js';
+import { Continuations } from '../../src/continuations/index.js';
+import { Queues } from '../../src/queues.js';
+import { Schedules } from '../../src/schedules.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { ProcessGroup } from './processes.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from './redis.js';
@@ -12,11 +15,32 @@ export function testConfig(env: Record<string, string>): Config {
 
 export const silentLogger = pino({ level: 'silent' });
 
+/**
+ * A client for tests, plus what tests inspect below the public API (the client keeps its own
+ * private): BullMQ queues, schedules and continuations on a second connection, same prefix.
+ */
+export type TestClient = JobCenterClient & {
+  readonly queues: Queues;
+  readonly schedules: Schedules;
+  readonly continuations: Continuations;
+};
+
 /** A client in the test process, talking to the test Redis under the test's prefix. */
-export async function testClient(env: Record<string, string>): Promise<JobCenterClient> {
-  const client = new JobCenterClient(testConfig(env), silentLogger);
-  await client.queues.ready();
-  return client;
+export async function testClient(env: Record<string, string>): Promise<TestClient> {
+  const config = testConfig(env);
+  const client = new JobCenterClient(config, silentLogger);
+  const queues = new Queues(config, silentLogger);
+  const close = client.close.bind(client);
+  const test = Object.assign(client, {
+    queues,
+    schedules: new Schedules(queues),
+    continuations: new Continuations(queues, silentLogger),
+    close: async () => {
+      await Promise.all([close(), queues.close()]);
+    },
+  });
+  await Promise.all([client.ready(), queues.ready()]);
+  return test;
 }
 
 /**
@@ -26,7 +50,7 @@ export async function testClient(env: Record<string, string>): Promise<JobCenter
 export function useTestCenter(options: { appendonly?: boolean } = {}) {
   let redis: TestRedis | undefined;
   const groups: ProcessGroup[] = [];
-  const clients: JobCenterClient[] = [];
+  const clients: TestClient[] = [];
   before(async () => {
     redis = await startTestRedis(options);
   });

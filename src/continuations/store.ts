@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
-import { NotFoundError, ValidationError } from './errors.js';
-import { parsePayload } from './jobs/contract.js';
-import { contractFor, jobOptions, validateJobId } from './jobs/options.js';
-import type { Logger } from './logger.js';
-import type { Queues } from './queues.js';
-import { centerKey } from './redis/connection.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+import { CONTINUATION_PREFIX, type ContinueOn, type JobRef, type Outcome, type ParentOutcome } from './types.js';
+import { parsePayload } from '../jobs/contract.js';
+import { contractFor, jobOptions, validateJobId } from '../jobs/options.js';
+import type { Logger } from '../logger.js';
+import type { Queues } from '../queues.js';
+import { centerKey } from '../redis/connection.js';
 
 /*
  * Continuations: "run job B after job A finishes", for a job A that already exists. BullMQ flows
@@ -22,30 +23,8 @@ import { centerKey } from './redis/connection.js';
  * Each step is a single-key command, so this also works on a Redis Cluster.
  */
 
-/** Which outcome of the parent lets the continuation run. */
-export type ContinueOn = 'success' | 'finished';
-
-/** A job by queue and id. */
-export interface JobRef {
-  readonly queue: string;
-  readonly id: string;
-}
-
-/** What a continuation's handler learns about its parent. */
-export interface ParentOutcome {
-  readonly queue: string;
-  readonly id: string;
-  readonly state: 'completed' | 'failed' | 'missing';
-  readonly returnValue: unknown;
-  readonly failedReason: string | null;
-}
-
-/** Prefix of every continuation's job id; the worker only looks up continuation data for these. */
-export const CONTINUATION_PREFIX = 'cont-';
-
 const KEEP_SECONDS = 14 * 24 * 3600;
 
-export type Outcome = Omit<ParentOutcome, 'queue' | 'id'>;
 
 export class Continuations {
   constructor(

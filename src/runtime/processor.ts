@@ -1,0 +1,108 @@
+import { WaitingError, type Job } from 'bullmq';
+import { withDeadline } from '../deadline.js';
+import type { Logger } from '../logger.js';
+import type { JobContext } from './handler.js';
+import { runBeforeHooks, type BeforeRunResult, type JobHook } from './hooks.js';
+import { JobAbort } from './job-abort.js';
+import type { Routing } from './routing.js';
+
+/** Thrown into a job that ran past its contract's `timeoutMs`; retried like any other failure. */
+export class JobTimeoutError extends Error {
+  override readonly name = 'JobTimeoutError';
+}
+
+/** The abort reason of jobs still running at the shutdown deadline. */
+export const SHUTDOWN = Symbol('shutdown');
+
+/** A running job, as shutdown sees it. */
+export interface ActiveJob {
+  readonly job: Job;
+  readonly abort: JobAbort;
+}
+
+/**
+ * The BullMQ processor of one queue, as a sequence of small steps:
+ * 1. routing: the job's handler and its validated payload (`routing.ts`);
+ * 2. hooks' `beforeRun`: continuation gate, overlap lock, … (`hooks.ts`), which may skip the run;
+ * 3. the handler, under its deadline (the contract's timeout, or shutdown) (`deadline.ts`);
+ * 4. hooks' `release`, whatever happened.
+ */
+export function processorFor(options: {
+  queue: string;
+  routing: Routing;
+  hooks: readonly JobHook[];
+  logger: Logger;
+  active: Map<string, ActiveJob>;
+}): (job: Job, token?: string) => Promise<unknown> {
+  const { queue, routing, hooks, logger, active } = options;
+  // Two parameters on purpose: BullMQ creates an AbortController per job for processors that
+  // declare a third (signal) parameter (worker.js processorAcceptsSignal); we cancel with our own.
+  return async (job: Job, token?: string): Promise<unknown> => {
+    const { handler, data } = routing.route(queue, job);
+    const id = String(job.id);
+    // Only jobs some hook concerns pay for the hook machinery (an await, an array).
+    let before: { results: BeforeRunResult[]; skip?: { returnValue: unknown } } | undefined;
+    for (const hook of hooks) {
+      if (hook.beforeRun && (!hook.applies || hook.applies(job))) {
+        before = await runBeforeHooks(hooks, job);
+        break;
+      }
+    }
+    try {
+      if (before?.skip) return before.skip.returnValue;
+      const parent = before?.results.find((r) => r.parent)?.parent;
+      const abort = new JobAbort();
+      active.set(id, { job, abort });
+      let jobLog: Logger | undefined;
+      const ctx: JobContext = {
+        job,
+        jobId: id,
+        attempt: job.attemptsMade + 1,
+        get signal() {
+          return abort.signal;
+        },
+        get log() {
+          // Built on first use: most handlers never log, and a child logger costs per job.
+          jobLog ??= logger.child({ queue, job: id, name: job.name, attempt: job.attemptsMade + 1 });
+          return jobLog;
+        },
+        progress: (value) => job.updateProgress(value),
+        parent: () => parent,
+      };
+      const timeoutMs = handler.contract.defaults.timeoutMs;
+      try {
+        return await withDeadline(
+          handler.run(data, ctx),
+          timeoutMs,
+          () => {
+            const err = new JobTimeoutError(`Job exceeded its timeout of ${timeoutMs} ms`);
+            abort.abort(err);
+            return err;
+          },
+          abort.promise,
+        );
+      } catch (err) {
+        if (abort.reason === SHUTDOWN) {
+          // Past the shutdown deadline: hand the job back to the queue now instead of leaving it
+          // "active" until its lock expires.
+          await job.moveToWait(token);
+          throw new WaitingError();
+        }
+        throw err;
+      } finally {
+        active.delete(id);
+      }
+    } finally {
+      if (before) {
+        for (const r of before.results.reverse()) {
+          if (!r.release) continue;
+          try {
+            await r.release();
+          } catch (err) {
+            logger.warn({ queue, job: id, err: (err as Error).message }, 'A job hook could not release what it took');
+          }
+        }
+      }
+    }
+  };
+}

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+
+/*
+ * The request fields every entry point shares (client, HTTP, CLI). Each rule is written here once;
+ * the OpenAPI document is generated from these schemas, so the docs cannot drift from the checks.
+ */
+
+/** Ten years: longer delays are almost certainly a unit mistake (seconds for milliseconds). */
+export const MAX_DELAY_MS = 10 * 365 * 24 * 3600 * 1000;
+/** A leap year: the longest `every` a recurring job may have. */
+export const MAX_EVERY_MS = 366 * 24 * 3600 * 1000;
+export const MIN_EVERY_MS = 100;
+
+/** A job name; whether it is in the catalog is checked against the injected contracts. */
+export const jobName = z.string({ error: 'must be a job name (a string)' }).min(1).describe('A job name from the catalog');
+
+/** BullMQ reserves `:` and all-digit ids (they collide with its own counter). */
+export const jobId = z
+  .string({ error: 'must be a string' })
+  .regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be 1-128 letters, digits, ".", "_" or "-"')
+  .refine((s) => !/^\d+$/.test(s), 'must be not only digits (BullMQ numbers its own jobs)')
+  .describe('Letters, digits, ".", "_" or "-"; not only digits');
+
+export const delayMs = z
+  .number({ error: 'must be a number of milliseconds' })
+  .int('must be a whole number of milliseconds')
+  .min(0, 'must be >= 0 (milliseconds)')
+  .max(MAX_DELAY_MS, `must be at most ${MAX_DELAY_MS} (10 years, in milliseconds)`)
+  .describe('Milliseconds to wait before the job may run');
+
+export const runAt = z.iso
+  .datetime({ offset: true, error: 'must be an ISO 8601 date-time with offset, e.g. 2030-01-01T09:00:00Z' })
+  .describe('ISO 8601 time with offset; a time in the past runs now');
+
+export const priority = z
+  .number({ error: 'must be a number' })
+  .int('must be a whole number')
+  .min(1, 'must be from 1 (highest) to 2097152')
+  .max(2_097_152, 'must be from 1 (highest) to 2097152')
+  .describe('1 = highest; default: none (FIFO)');
+
+export const attempts = z
+  .number({ error: 'must be a number' })
+  .int('must be a whole number')
+  .min(1, 'must be from 1 to 1000')
+  .max(1000, 'must be from 1 to 1000')
+  .describe("Total tries; overrides the contract's default");
+
+export const continueOn = z
+  .enum(['success', 'finished'], { error: 'must be "success" or "finished"' })
+  .describe('success: only if the parent completed; finished: either way');
+
+export const queueName = z.string({ error: 'must be a queue name' }).min(1).describe('A queue of the catalog');
+
+/** A job by queue and id. */
+export const jobRef = z
+  .object({ queue: queueName, id: z.string({ error: 'must be a job id' }).min(1) })
+  .strict()
+  .describe('A job by queue and id');
+
+export const scheduleId = z
+  .string({ error: 'must be a string' })
+  .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 letters, digits, ".", "_" or "-"')
+  .describe('Recurring job id: 1-100 letters, digits, ".", "_" or "-"');
+
+/** The JSON payload of a job; checked against its contract's schema separately. */
+export const payload = z.unknown().describe("The job's payload, checked against its contract (default {})");

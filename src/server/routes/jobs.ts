@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { NotFoundError } from '../../errors.js';
+import { created, enqueueRequest } from '../../schemas/enqueue.js';
+import { queueName } from '../../schemas/fields.js';
+import { jobInfo, jobMoved } from '../../schemas/jobs.js';
+import { defineRoute, type Route } from '../route.js';
+
+const jobPath = z.object({ queue: queueName, id: z.string().min(1) });
+const location = (ref: { queue: string; id: string }) => `/jobs/${encodeURIComponent(ref.queue)}/${encodeURIComponent(ref.id)}`;
+const noJob = (ref: { queue: string; id: string }) => new NotFoundError(`No job ${ref.queue}/${ref.id} (never existed, or removed by retention)`);
+
+/** Enqueue, read and retry single jobs. */
+export const jobRoutes: Route[] = [
+  defineRoute({
+    method: 'post',
+    path: '/jobs',
+    operationId: 'enqueue',
+    summary: 'Enqueue a job: now, after a delay, at a time, or as a continuation of another job',
+    scope: 'enqueue',
+    action: 'job.enqueue',
+    body: enqueueRequest,
+    responses: {
+      201: { description: 'Created', schema: created },
+      200: { description: 'A job with this jobId already exists; nothing was added', schema: created },
+      404: { description: 'after names a job that does not exist' },
+    },
+    async handle({ body }, { service, audit }) {
+      const data = body.data ?? {};
+      let job;
+      if (body.after) {
+        audit.action = 'job.continue';
+        job = await service.continueWithUnchecked(body.after, body.name, data, { on: body.on, jobId: body.jobId });
+      } else {
+        const { name: _n, data: _d, after: _a, on: _o, runAt, ...opts } = body;
+        job = await service.add(body.name, data, { ...opts, ...(runAt !== undefined ? { at: new Date(runAt) } : {}) });
+      }
+      Object.assign(audit, { queue: job.queue, job: job.id, detail: job.duplicate ? 'duplicate' : job.name });
+      return { status: job.duplicate ? 200 : 201, body: job, location: location(job) };
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/jobs/:queue/:id',
+    operationId: 'getJob',
+    summary: "A job's state, progress and result",
+    scope: 'read',
+    params: jobPath,
+    responses: {
+      200: { description: 'The job', schema: jobInfo },
+      404: { description: 'Unknown queue, or no such job' },
+    },
+    async handle({ params }, { service }) {
+      const job = await service.getJob(params);
+      if (!job) throw noJob(params);
+      return { status: 200, body: job };
+    },
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/jobs/:queue/:id/retry',
+    operationId: 'retryJob',
+    summary: 'Retry a failed job: it runs once more, its attempt count going on',
+    scope: 'admin',
+    action: 'job.retry',
+    params: jobPath,
+    responses: {
+      202: { description: 'Back in the queue', schema: jobMoved },
+      404: { description: 'Unknown queue, or no such job' },
+      409: { description: 'The job is not failed' },
+    },
+    async handle({ params }, { service, audit }) {
+      Object.assign(audit, { queue: params.queue, job: params.id });
+      return { status: 202, body: await service.retry(params) };
+    },
+  }),
+];
