@@ -77,11 +77,27 @@ describe('typed client', () => {
     await assert.rejects(() => client.add('sleep', { ms: 1 }, { delay: 5, at: new Date() }), invalid('delay', /not both/));
     await assert.rejects(() => client.add('sleep', { ms: 1 }, { at: new Date('nonsense') }), invalid('runAt'));
     await assert.rejects(() => client.add('sleep', { ms: 1 }, { jobId: 'a:b' }), invalid('jobId'));
-    await assert.rejects(() => client.add('sleep', { ms: 1 }, { jobId: '123' }), invalid('jobId', /not only digits/));
+    await assert.rejects(() => client.add('sleep', { ms: 1 }, { jobId: '123' }), invalid('jobId', /look like a number/));
     await assert.rejects(() => client.add('sleep', { ms: 1 }, { priority: 0 }), invalid('priority'));
     await assert.rejects(() => client.add('sleep', { ms: 1 }, { attempts: 0 }), invalid('attempts'));
     assert.throws(() => client.chain().then('sleep', { ms: 'x' } as never), invalid('data.ms'));
     assert.deepEqual(await written(client), []);
+  });
+
+  it('refuses number-like and dot-only job ids and over-deep payloads before writing (BullMQ failed on them after writing)', async () => {
+    const client = await setup();
+    for (const jobId of ['-1', '-1.5', '-1e3', '1e5', '1.5', '.5', '0x1f', '1E-3', 'Infinity', 'nan', '.', '..', 'x'.repeat(129)]) {
+      await assert.rejects(() => client.add('sleep', { ms: 1 }, { jobId }), invalid('jobId'), jobId);
+    }
+    let deep: unknown = 1;
+    for (let i = 0; i < 3000; i++) deep = [deep];
+    await assert.rejects(() => client.add('sleep', { ms: 1, result: deep as never }), invalid('data', /nested more than 64 levels/));
+    await assert.rejects(() => client.recurring.upsert('deep', { every: 1000 }, 'sleep', { ms: 1, result: deep as never }), invalid('data'));
+    assert.deepEqual(await written(client), []);
+    // Letters around digits are fine, as is a payload at the limit.
+    let limit: unknown = 1;
+    for (let i = 0; i < 63; i++) limit = [limit];
+    assert.equal((await client.add('sleep', { ms: 1, result: limit as never }, { jobId: '1e5x' })).id, '1e5x');
   });
 
   it('schedules with a delay or at a time', async () => {

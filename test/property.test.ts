@@ -67,7 +67,7 @@ describe('HTTP API under random input (property-based)', () => {
       QUEUE_PREFIX: uniquePrefix(),
       PORT: String(port),
       API_TOKEN: TOKEN,
-      API_BODY_LIMIT: '2kb',
+      API_BODY_LIMIT: '64kb',
       BOARD_USER: 'admin',
       BOARD_PASSWORD: 'property-test-password',
       AUTH_MAX_FAILURES: '10000',
@@ -150,8 +150,87 @@ describe('HTTP API under random input (property-based)', () => {
     );
   });
 
+  /** JSON text nested `depth` levels deep, built as text (JSON.stringify itself would overflow). */
+  const nested = (depth: number, kind: 'array' | 'object') =>
+    kind === 'array' ? '['.repeat(depth) + '1' + ']'.repeat(depth) : '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+
+  it('payloads nested up to thousands of levels deep, in any field, get 2xx or 400 naming the field, never 500', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.integer({ min: 1, max: 80 }), fc.integer({ min: 1, max: 6000 })),
+        fc.constantFrom('array', 'object') as fc.Arbitrary<'array' | 'object'>,
+        fc.constantFrom('data.result', 'data', 'name', 'jobId', 'after', 'runAt'),
+        async (depth, kind, where) => {
+          const value = nested(depth, kind);
+          const body =
+            where === 'data.result'
+              ? `{"name":"sleep","data":{"ms":1,"result":${value}}}`
+              : where === 'data'
+                ? `{"name":"sleep","data":${value}}`
+                : `{"name":"sleep","data":{"ms":1},"${where}":${value}}`;
+          const status = await check('POST', '/api/jobs', { body });
+          const data = where === 'data.result' ? `{"ms":1,"result":${value}}` : where === 'data' ? value : '{"ms":1}';
+          const res = await check('PUT', '/api/recurring/deep-x', { body: `{"name":"sleep","every":3600000,"data":${data}}` });
+          // `data` holds the result one level down: data.result at depth d makes data d + 1 deep.
+          const dataDepth = where === 'data.result' ? depth + 1 : where === 'data' ? depth : 1;
+          if (dataDepth > 64) {
+            assert.equal(status, 400, `${where} ${depth}`);
+            assert.equal(res, 400, `PUT ${where} ${depth}`);
+          }
+          if (where === 'data.result' && dataDepth <= 64) {
+            assert.equal(status, 201, `accepted at depth ${depth}`);
+            assert.equal(res, 200, `PUT accepted at depth ${depth}`);
+          }
+        },
+      ),
+      { numRuns: 120 },
+    );
+    const res = await fetch(`${base}/api/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: `{"name":"sleep","data":{"ms":1,"result":${nested(2000, 'array')}}}`,
+    });
+    const body = (await res.json()) as { details: { field: string; message: string }[] };
+    assert.equal(res.status, 400);
+    assert.equal(body.details[0]?.field, 'data');
+    assert.match(body.details[0]?.message ?? '', /nested more than 64 levels/);
+  });
+
+  const numberLike = fc.oneof(
+    fc.integer().map(String),
+    fc.double({ noNaN: false }).map(String).filter((s) => /^[0-9A-Za-z.-]+$/.test(s)),
+    fc.tuple(fc.integer({ min: -999, max: 999 }), fc.nat(99)).map(([m, f]) => `${m}.${f}`),
+    fc.tuple(fc.integer({ min: -999, max: 999 }), fc.integer({ min: -30, max: 30 }), fc.constantFrom('e', 'E')).map(([m, e, x]) => `${m}${x}${e}`),
+    fc.nat(99).map((n) => `.${n}`),
+    fc.nat().map((n) => `0x${n.toString(16)}`),
+    fc.constantFrom('-1', '-1.5', '-1e3', '1e5', '-0', 'Infinity', '-Infinity', 'NaN', 'inf', '.', '..', '...'),
+  );
+
+  it('number-like and dot-only job ids get 400 naming jobId, any other string 2xx or 400, never 500', async () => {
+    await fc.assert(
+      fc.asyncProperty(numberLike, async (jobId) => {
+        const res = await fetch(`${base}/api/jobs`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ name: 'sleep', data: { ms: 1 }, jobId }),
+        });
+        const body = (await res.json()) as { details?: { field: string }[] };
+        assert.equal(res.status, 400, `jobId ${JSON.stringify(jobId)} → ${res.status} ${JSON.stringify(body)}`);
+        assert.equal(body.details?.[0]?.field, 'jobId');
+      }),
+      { numRuns: 300 },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string({ maxLength: 140 }), fc.stringMatching(/^[0-9a-fA-FxXeE.+-]{1,12}$/)), async (jobId) => {
+        const status = await check('POST', '/api/jobs', { body: JSON.stringify({ name: 'sleep', data: { ms: 1 }, jobId }) });
+        assert.ok([200, 201, 400].includes(status), `jobId ${JSON.stringify(jobId)} → ${status}`);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('oversized and deeply nested bodies get 413 / 400, and the server keeps serving', async () => {
-    assert.equal(await check('POST', '/api/jobs', { body: JSON.stringify({ name: 'sleep', data: { ms: 1, result: 'x'.repeat(5000) } }) }), 413);
+    assert.equal(await check('POST', '/api/jobs', { body: JSON.stringify({ name: 'sleep', data: { ms: 1, result: 'x'.repeat(70_000) } }) }), 413);
     const deep = '['.repeat(500) + ']'.repeat(500);
     const status = await check('POST', '/api/jobs', { body: deep });
     assert.ok(status === 400 || status === 413, `deep nesting → ${status}`);

@@ -54,6 +54,29 @@ describe('worker process', () => {
     assert.ok(worker.running, worker.output());
   });
 
+  it('fails a foreign job nested too deep at once with a clear reason; a payload at the limit runs', async () => {
+    const { env, group, client } = await setup();
+    const worker = group.start('worker');
+    await worker.waitForMessage('Worker started');
+    let deep: unknown = 1;
+    for (let i = 0; i < 2500; i++) deep = [deep];
+    // Bypass the client's checks the way a foreign producer could.
+    const raw = new Queue('batch', { connection: { url: center.redis.url }, prefix: env.QUEUE_PREFIX });
+    const job = await raw.add('sleep', { ms: 1, result: deep }, { attempts: 5 });
+    await raw.close();
+    const info = await waitFor(async () => {
+      const j = await client.getJob({ queue: 'batch', id: String(job.id) });
+      return j?.state === 'failed' ? j : undefined;
+    }, 'the deep job failed');
+    assert.match(info.failedReason ?? '', /Invalid payload for "sleep": data is nested more than 64 levels/);
+    assert.equal(info.attemptsMade, 1, 'not retried');
+    let limit: unknown = 'deepest';
+    for (let i = 0; i < 63; i++) limit = { a: limit };
+    const ok = await client.enqueue('sleep', { ms: 0, result: limit as never });
+    await waitFor(async () => (await state(client, ok)) === 'completed', 'the job at the depth limit completed');
+    assert.ok(worker.running, worker.output());
+  });
+
   it('retries by the contract policy: fail { times: 2 } succeeds on attempt 3; without times it ends failed', async () => {
     const { group, client } = await setup();
     await group.start('worker').waitForMessage('Worker started');

@@ -1,6 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { ValidationError, issuesFromZod } from '../errors.js';
+import { assertDepth } from './depth.js';
 
 /** Retry, retention and timeout defaults of one job type; an enqueue call may override per job. */
 export interface JobDefaults {
@@ -73,10 +74,12 @@ export function defineJob<const Name extends string, Schema extends z.ZodType>(s
 }
 
 /**
- * Checks `data` against the contract's schema.
+ * Checks `data` against the contract's schema, after the nesting limit (MAX_PAYLOAD_DEPTH) that
+ * keeps recursive validation from overflowing the stack.
  * @throws ValidationError whose details name each bad field as `data.<path>`.
  */
 export function parsePayload<C extends JobContract>(contract: C, data: unknown): Payload<C> {
+  assertDepth(data, 'data');
   const result = contract.schema.safeParse(data);
   if (!result.success) {
     const details = issuesFromZod(result.error.issues, 'data');

@@ -1,4 +1,5 @@
 import { UnrecoverableError, type Job } from 'bullmq';
+import { MAX_PAYLOAD_DEPTH, nestingDepth, tooDeepMessage } from '../jobs/depth.js';
 import type { BoundHandler } from './handler.js';
 
 /**
@@ -23,6 +24,10 @@ export class Routing {
       throw new UnrecoverableError(
         `No handler for job "${job.name}" on queue "${queue}"; this worker handles: ${this.names.join(', ')}`,
       );
+    }
+    // A foreign producer may have written anything: refuse what would overflow the validator's stack.
+    if (nestingDepth(job.data) > MAX_PAYLOAD_DEPTH) {
+      throw new UnrecoverableError(`Invalid payload for "${job.name}": ${tooDeepMessage('data')}`);
     }
     const parsed = handler.contract.schema.safeParse(job.data);
     if (!parsed.success) {

@@ -14,12 +14,29 @@ export const MIN_EVERY_MS = 100;
 /** A job name; whether it is in the catalog is checked against the injected contracts. */
 export const jobName = z.string({ error: 'must be a job name (a string)' }).min(1).describe('A job name from the catalog');
 
-/** BullMQ reserves `:` and all-digit ids (they collide with its own counter). */
+/*
+ * Ids BullMQ or Redis would read as numbers. BullMQ refuses integer ids ("Custom Id cannot be
+ * integers") and its Lua scripts convert number-like ids (Lua's tonumber accepts `-1.5`, `1e3`,
+ * `0x1f`, `inf`, `nan`), which fails with odd errors, sometimes after the job was written.
+ */
+const NUMBER_LIKE = [
+  /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i,
+  /^[+-]?0x[0-9a-f]*\.?[0-9a-f]*(p[+-]?\d+)?$/i,
+  /^[+-]?(inf|infinity|nan)$/i,
+];
+
+/**
+ * A caller-chosen job id (idempotency key), as BullMQ accepts it: no `:` (BullMQ's key separator),
+ * nothing number-like (`42`, `-1`, `-1.5`, `1e3`, `0x1f`), not only dots (`.` and `..` are path
+ * segments HTTP clients drop, so `/api/jobs/<queue>/..` could never reach it).
+ */
 export const jobId = z
   .string({ error: 'must be a string' })
+  .regex(/^[^:]*$/, 'must not contain ":" (BullMQ reserves it)')
   .regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be 1-128 letters, digits, ".", "_" or "-"')
-  .refine((s) => !/^\d+$/.test(s), 'must be not only digits (BullMQ numbers its own jobs)')
-  .describe('Letters, digits, ".", "_" or "-"; not only digits');
+  .refine((s) => !NUMBER_LIKE.some((re) => re.test(s)), 'must not look like a number (such as 42, -1, 1.5 or 1e3: BullMQ and Redis would read it as one); add a letter, e.g. "order-42"')
+  .refine((s) => !/^\.+$/.test(s), 'must not be only dots (HTTP clients drop "." and ".." from URLs)')
+  .describe('1-128 letters, digits, ".", "_" or "-"; not a number (42, -1, 1.5, 1e3, 0x1f) and not only dots');
 
 export const delayMs = z
   .number({ error: 'must be a number of milliseconds' })

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ValidationError, type FieldIssue } from '../errors.js';
+import { assertDepth } from '../jobs/depth.js';
 
 /** The value at `path` inside `input`, for "got …" in messages. */
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
@@ -42,6 +43,13 @@ export function fieldIssues(error: z.ZodError, input: unknown, root = ''): Field
  * @throws ValidationError with one detail per bad or unknown field.
  */
 export function parseRequest<S extends z.ZodType>(schema: S, input: unknown, what = 'input', root = ''): z.output<S> {
+  // Before the schema: recursive validation of a value nested thousands of levels deep would
+  // overflow the stack. Each field gets the payload limit, named in the 400.
+  if (input !== null && typeof input === 'object' && !Array.isArray(input)) {
+    for (const [key, value] of Object.entries(input)) assertDepth(value, [root, key].filter(Boolean).join('.'));
+  } else {
+    assertDepth(input, root || 'body');
+  }
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const details = fieldIssues(result.error, input, root);

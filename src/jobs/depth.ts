@@ -1,0 +1,45 @@
+import { ValidationError } from '../errors.js';
+
+/**
+ * How deeply a job payload (`data`) may nest objects and arrays: `{}` is 1 level, `{ a: [1] }` 2.
+ * Schema validation and serialization recurse once per level, so without a limit a payload nested a
+ * few thousand levels deep overflows the stack (a 500 over HTTP, a crash-looping job in the worker).
+ * 64 is far beyond any real payload and far below where recursion fails. The same limit is
+ * checked by the HTTP API (before schema validation), the client and the worker.
+ */
+export const MAX_PAYLOAD_DEPTH = 64;
+
+/**
+ * How deeply `value` nests, counted without recursion and stopping once `limit` is exceeded
+ * (so the result is at most `limit + 1`, and the walk stays cheap for hostile input).
+ */
+export function nestingDepth(value: unknown, limit = MAX_PAYLOAD_DEPTH): number {
+  if (value === null || typeof value !== 'object') return 0;
+  let deepest = 0;
+  const stack: [object, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > deepest) deepest = depth;
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (child !== null && typeof child === 'object') stack.push([child as object, depth + 1]);
+    }
+  }
+  return deepest;
+}
+
+/** The message for a payload over the limit, shared by every place that checks it. */
+export function tooDeepMessage(field: string, limit = MAX_PAYLOAD_DEPTH): string {
+  return `${field} is nested more than ${limit} levels deep; flatten it (at most ${limit} levels of objects/arrays)`;
+}
+
+/**
+ * Refuses a value nested more than `limit` levels deep.
+ * @throws ValidationError naming `field`.
+ */
+export function assertDepth(value: unknown, field: string, limit = MAX_PAYLOAD_DEPTH): void {
+  if (nestingDepth(value, limit) > limit) {
+    const message = tooDeepMessage(field, limit);
+    throw new ValidationError(message, [{ field, message }]);
+  }
+}
