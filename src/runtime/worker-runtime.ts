@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import { Queues } from '../queues.js';
 import { checkEvictionPolicy, checkTimerPrecision, createRedis, queuePrefix } from '../redis/connection.js';
 import { Schedules } from '../schedules.js';
+import { runHistoryHook } from '../schedules/history-hook.js';
 import type { BoundHandler } from './handler.js';
 import { runAfterHooks, type JobHook } from './hooks.js';
 import { overlapLockHook } from './overlap-lock.js';
@@ -49,6 +50,7 @@ export async function startWorkerRuntime(options: {
   const hooks: JobHook[] = [
     continuationHook(continuations.deps, continued),
     overlapLockHook({ config, redis: queues.redis, schedules }),
+    runHistoryHook(schedules.history, logger),
   ];
   const onHookError = (hook: JobHook, err: Error): void => {
     logger.warn({ hook: hook.name, err: err.message }, 'A job hook failed after the job finished');
