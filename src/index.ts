@@ -4,6 +4,7 @@
  */
 export { createClient, JobCenterClient, ChainBuilder } from './client.js';
 export type {
+  BulkJob,
   Created,
   EnqueueOptions,
   JobInfo,

@@ -6,7 +6,7 @@ import { DeadlineError, withDeadline } from '../deadline.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import { Queues } from '../queues.js';
-import { checkEvictionPolicy, createRedis, queuePrefix } from '../redis/connection.js';
+import { checkEvictionPolicy, checkTimerPrecision, createRedis, queuePrefix } from '../redis/connection.js';
 import { Schedules } from '../schedules.js';
 import { runHistoryHook } from '../schedules/history-hook.js';
 import type { BoundHandler } from './handler.js';
@@ -140,6 +140,7 @@ export async function startWorkerRuntime(options: {
 
   await queues.ready();
   await checkEvictionPolicy(queues.redis, logger);
+  await checkTimerPrecision(queues.redis, logger);
   // Before the first job: a finishing job must find its parent entry if somebody continues it.
   await continued.start();
   for (const w of workers) {
