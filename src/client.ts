@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import type { Job, JobsOptions, Queue } from 'bullmq';
+import type { z } from 'zod';
 import { loadConfig, type Config } from './config.js';
 import { jobs, queueNames, type JobName, type Jobs } from './contracts/index.js';
 import { Continuations, type ContinueOn, type JobRef } from './continuations/index.js';
 import { withDeadline } from './deadline.js';
-import { ConflictError, NotFoundError, UnavailableError, ValidationError } from './errors.js';
+import { ConflictError, NotFoundError, UnavailableError, ValidationError, type FieldIssue } from './errors.js';
 import { parsePayload, type ContractMap, type PayloadInput } from './jobs/contract.js';
 import { contractFor, jobOptions } from './jobs/options.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -13,11 +15,27 @@ import { checkEvictionPolicy, type RedisClient } from './redis/connection.js';
 import { Schedules, type OverlapPolicy, type Repeat, type ScheduleInfo } from './schedules.js';
 import type { Health } from './schedules/health.js';
 import type { RunOutcome, RunRecord } from './schedules/history.js';
-import { continueOptions, enqueueOptions, type Created } from './schemas/enqueue.js';
+import { continueOptions, dedupe as dedupeSchema, enqueueOptions, type Created } from './schemas/enqueue.js';
 import type { JobInfo, JobMoved } from './schemas/jobs.js';
+import { Operations } from './operations/operations.js';
+import { listJobs } from './operations/job-list.js';
+import { toInfo, iso } from './operations/job-info.js';
 import { parseRequest } from './schemas/parse.js';
+import {
+  cleanRequest,
+  jobListQuery,
+  jobLogsQuery,
+  retryFailedRequest,
+  type Cancelled,
+  type CleanRequest,
+  type JobList,
+  type JobListQuery,
+  type JobLogs,
+  type QueueSummary,
+} from './schemas/operations.js';
 
 export type { JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo, Created, JobInfo, JobMoved, Health, RunOutcome, RunRecord };
+export type { JobList, JobListQuery, JobLogs, Cancelled, CleanRequest, QueueSummary };
 
 /** Options of a recurring job besides its timing and payload. */
 export interface RecurringOptions {
@@ -46,9 +64,38 @@ export interface EnqueueOptions {
    * one shard. The job's id then names its shard (`s<i>-<jobId or generated>`).
    */
   shardKey?: string;
+  /**
+   * Deduplication (BullMQ `deduplication`): `drop` keeps the existing job with this key (for at
+   * most `ttlMs` when given); `replace` debounces: the job waits `ttlMs` and a newer one within that
+   * window replaces it. The answer says `deduplicated: true` and the id of the job that stands.
+   */
+  dedupe?: z.input<typeof dedupeSchema>;
 }
 
-const iso = (ms: number | undefined | null): string | null => (ms ? new Date(ms).toISOString() : null);
+/** One job of {@link JobCenterClient.enqueueMany}. */
+export interface BulkJob {
+  name: string;
+  data?: unknown;
+  opts?: EnqueueOptions;
+}
+
+/** A validated job, as BullMQ's add takes it. */
+interface Prepared {
+  /** The logical queue. */
+  queue: string;
+  /** The BullMQ queue it goes to: the queue itself, or on a sharded queue the shard it routes to. */
+  bull: Queue;
+  /** Sharded queues only: the shard, and what routed it there (for keys reused across a change of K). */
+  shard?: number;
+  shardKey?: string;
+  name: string;
+  data: unknown;
+  opts: JobsOptions;
+  delay: number;
+  keyed: boolean;
+  /** With dedupe: the id we gave the job; another id back means BullMQ kept an existing one. */
+  dedupeId?: string;
+}
 
 /**
  * The typed client other services use to hand work to the center: enqueue, schedule, continue,
@@ -59,6 +106,7 @@ export class JobCenterClient {
   readonly #queues: Queues;
   readonly #schedules: Schedules;
   readonly #continuations: Continuations;
+  readonly #ops: Operations;
   readonly #logger: Logger;
   /** The job catalog this client enqueues from. */
   readonly contracts: ContractMap = jobs;
@@ -73,6 +121,7 @@ export class JobCenterClient {
     this.#queues = new Queues(config, logger, lifecycle);
     this.#schedules = new Schedules(this.#queues);
     this.#continuations = new Continuations(this.#queues, logger);
+    this.#ops = new Operations(this.#queues, this.#continuations);
   }
 
   /** The connection's state, for health checks: `ready` when commands are being answered. */
@@ -148,7 +197,8 @@ export class JobCenterClient {
     return this.#add(name, data, opts);
   }
 
-  async #add(name: string, data: unknown, opts: EnqueueOptions): Promise<Created> {
+  /** Validates one job and turns it into BullMQ's add arguments; writes nothing. */
+  #prepare(name: string, data: unknown, opts: EnqueueOptions): Prepared {
     const contract = contractFor(name);
     const payload = parsePayload(contract, data);
     const o = parseRequest(enqueueOptions, toRequestOptions(opts), 'options');
@@ -158,28 +208,121 @@ export class JobCenterClient {
     if (o.jobId !== undefined) overrides.jobId = o.jobId;
     if (o.priority !== undefined) overrides.priority = o.priority;
     if (o.attempts !== undefined) overrides.attempts = o.attempts;
+    let dedupeId: string | undefined;
+    if (o.dedupe) {
+      // Our own id, so that getting another id back means BullMQ kept the existing job.
+      dedupeId = overrides.jobId = randomUUID();
+      const { key, ttlMs, mode } = o.dedupe;
+      overrides.deduplication = mode === 'replace' ? { id: key, ttl: ttlMs, extend: true, replace: true } : { id: key, ...(ttlMs ? { ttl: ttlMs } : {}) };
+      // Debounce: the job waits out the window; a newer one within it replaces this one.
+      if (mode === 'replace' && delay === 0) overrides.delay = ttlMs;
+    }
+    // The shard: of shardKey, else of the dedupe key (BullMQ deduplicates within one queue, i.e. one
+    // shard), else of the id. The route may give the job an id that names its shard.
+    const shardKey = o.shardKey ?? o.dedupe?.key;
+    const route = this.#queues.route(contract.queue, { jobId: overrides.jobId, shardKey });
+    if (route.jobId !== undefined) overrides.jobId = route.jobId;
+    if (dedupeId !== undefined) dedupeId = route.jobId;
+    const sharded = this.#queues.isSharded(contract.queue);
+    return {
+      queue: contract.queue,
+      bull: route.queue,
+      ...(sharded ? { shard: route.shard, ...(shardKey !== undefined ? { shardKey } : {}) } : {}),
+      name: contract.name,
+      data: payload,
+      opts: jobOptions(contract, overrides),
+      delay: overrides.delay ?? 0,
+      keyed: o.jobId !== undefined,
+      ...(dedupeId ? { dedupeId } : {}),
+    };
+  }
+
+  async #add(name: string, data: unknown, opts: EnqueueOptions): Promise<Created> {
+    const p = this.#prepare(name, data, opts);
+    const queue = p.bull;
     return this.#guard(async () => {
-      const route = this.#queues.route(contract.queue, { jobId: overrides.jobId, shardKey: o.shardKey });
-      const sharded = this.#queues.isSharded(contract.queue);
-      const where = sharded ? { shard: route.shard } : {};
-      if (opts.jobId !== undefined) {
+      if (p.keyed && opts.jobId !== undefined) {
         // An idempotency key used before K changed may live on another shard: report that job.
-        for (const prev of await this.#queues.previousRoutes(contract.queue, { jobId: opts.jobId, shardKey: o.shardKey }, route)) {
+        const route = { queue, shard: p.shard ?? 0, jobId: String(p.opts.jobId) };
+        for (const prev of await this.#queues.previousRoutes(p.queue, { jobId: opts.jobId, shardKey: p.shardKey }, route)) {
           const old = await prev.queue.getJob(prev.jobId!);
           if (old) {
-            return { id: prev.jobId!, queue: contract.queue, name: old.name, state: await old.getState(), duplicate: true, shard: prev.shard };
+            return { id: prev.jobId!, queue: p.queue, name: old.name, state: await old.getState(), duplicate: true, shard: prev.shard };
           }
         }
       }
-      const queue = route.queue;
-      const job = await queue.add(contract.name, payload, jobOptions(contract, { ...overrides, ...(route.jobId !== undefined ? { jobId: route.jobId } : {}) }));
-      const created: Created = { id: String(job.id), queue: contract.queue, name: contract.name, state: delay > 0 ? 'delayed' : 'waiting', ...where };
-      if (opts.jobId === undefined) return created;
-      // BullMQ ignores an add whose id exists and returns our local copy: report the stored job.
+      const job = await queue.add(p.name, p.data, p.opts);
+      return this.#created(queue, p, job);
+    });
+  }
+
+  /** What was created; for a keyed job, the stored one (BullMQ ignores an add whose id exists and returns our local copy). */
+  async #created(queue: Queue, p: Prepared, job: Job): Promise<Created> {
+    const created: Created = {
+      id: String(job.id),
+      queue: p.queue,
+      name: p.name,
+      state: p.delay > 0 ? 'delayed' : 'waiting',
+      ...(p.shard !== undefined ? { shard: p.shard } : {}),
+    };
+    if (p.dedupeId !== undefined && created.id !== p.dedupeId) {
+      // Deduplicated: BullMQ answered with the id of the job that stands.
       const stored = await queue.getJob(created.id);
-      if (!stored) return created;
-      const duplicate = stored.timestamp !== job.timestamp || stored.name !== job.name;
-      return { ...created, name: stored.name, state: await stored.getState(), ...(duplicate ? { duplicate } : {}) };
+      return { ...created, name: stored?.name ?? created.name, state: stored ? await stored.getState() : 'unknown', deduplicated: true };
+    }
+    if (!p.keyed) return created;
+    const stored = await queue.getJob(created.id);
+    if (!stored) return created;
+    const duplicate = stored.timestamp !== job.timestamp || stored.name !== job.name;
+    return { ...created, name: stored.name, state: await stored.getState(), ...(duplicate ? { duplicate } : {}) };
+  }
+
+  /**
+   * Adds many jobs at once (BullMQ `addBulk`: one transaction per queue). Every job is validated
+   * first; if any is invalid nothing is written and the {@link ValidationError} lists each bad
+   * field as `jobs.<index>.<field>`. Returns one {@link Created} per job, in order.
+   */
+  async enqueueMany(jobs: readonly BulkJob[]): Promise<Created[]> {
+    if (!Array.isArray(jobs)) {
+      throw new ValidationError('jobs must be an array of { name, data, opts }', [{ field: 'jobs', message: 'jobs must be an array' }]);
+    }
+    const prepared: Prepared[] = [];
+    const issues: FieldIssue[] = [];
+    jobs.forEach((job, i) => {
+      const at = `jobs.${i}`;
+      try {
+        if (!job || typeof job !== 'object') throw new ValidationError(`${at} must be an object`, [{ field: '', message: 'must be an object { name, data, opts }' }]);
+        prepared.push(this.#prepare(job.name, job.data, job.opts ?? {}));
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err;
+        const details = err.details.length > 0 ? err.details : [{ field: '', message: err.message }];
+        for (const d of details) issues.push({ field: d.field ? `${at}.${d.field}` : at, message: `${at}: ${d.message}` });
+      }
+    });
+    if (issues.length > 0) {
+      const bad = new Set(issues.map((d) => d.field.split('.').slice(0, 2).join('.'))).size;
+      throw new ValidationError(`${bad} of ${jobs.length} jobs are invalid; nothing was enqueued: ${issues.map((d) => d.message).join('; ')}`, issues);
+    }
+    if (prepared.length === 0) return [];
+    // One addBulk per BullMQ queue (per shard of a sharded queue).
+    const byQueue = new Map<string, number[]>();
+    prepared.forEach((p, i) => {
+      const list = byQueue.get(p.bull.name);
+      if (list) list.push(i);
+      else byQueue.set(p.bull.name, [i]);
+    });
+    return this.#guard(async () => {
+      const out: Created[] = new Array<Created>(prepared.length);
+      await Promise.all(
+        [...byQueue].map(async ([name, indexes]) => {
+          const queue = this.#queues.get(name);
+          const added = await queue.addBulk(indexes.map((i) => ({ name: prepared[i]!.name, data: prepared[i]!.data, opts: prepared[i]!.opts })));
+          await Promise.all(indexes.map(async (i, k) => {
+            out[i] = await this.#created(queue, prepared[i]!, added[k]!);
+          }));
+        }),
+      );
+      return out;
     });
   }
 
@@ -255,6 +398,67 @@ export class JobCenterClient {
     });
   }
 
+  /**
+   * Lists jobs newest first (by creation time), filtered by queue, state, name and creation time,
+   * a page at a time: pass the answer's `nextCursor` as `cursor` for the next page.
+   */
+  listJobs(query: JobListQuery = {}): Promise<JobList> {
+    const q = parseRequest(jobListQuery, query, 'job search');
+    return this.#guard(() => listJobs(this.#queues, q));
+  }
+
+  /** A job's log lines (`ctx.log` of its handler, BullMQ `job.log`), oldest first. */
+  jobLogs(ref: JobRef, range: { start?: number; limit?: number } = {}): Promise<JobLogs> {
+    const r = parseRequest(jobLogsQuery, range, 'log range');
+    return this.#guard(() => this.#ops.logs(ref, r.start, r.limit));
+  }
+
+  /**
+   * Cancels or removes a job. Waiting, delayed, prioritized or finished: removed. An awaiting
+   * continuation: withdrawn, it never runs. Active: its worker aborts `ctx.signal` and the job
+   * ends failed with "Cancelled by <by>", without retries (`outcome: 'cancelling'` when it had not
+   * ended within 5 s).
+   * @param by who cancels, for the failure reason and the audit. @defaultValue 'client'
+   */
+  cancelJob(ref: JobRef, by = 'client'): Promise<Cancelled> {
+    return this.#guard(() => this.#ops.cancel(ref, by));
+  }
+
+  /** Runs a delayed job now. @throws ConflictError when it is not delayed. */
+  promoteJob(ref: JobRef): Promise<JobMoved> {
+    return this.#guard(() => this.#ops.promote(ref));
+  }
+
+  /** Retries every failed job of `queue`, or only those of job `name`. */
+  retryFailed(queue: string, options: { name?: string } = {}): Promise<{ queue: string; retried: number }> {
+    const o = parseRequest(retryFailedRequest, options, 'options');
+    return this.#guard(() => this.#ops.retryFailed(queue, o.name));
+  }
+
+  /** Pauses a queue: workers take no new job from it until it is resumed. */
+  pauseQueue(queue: string): Promise<{ name: string; paused: boolean }> {
+    return this.#guard(() => this.#ops.pause(queue));
+  }
+
+  resumeQueue(queue: string): Promise<{ name: string; paused: boolean }> {
+    return this.#guard(() => this.#ops.resume(queue));
+  }
+
+  /** Removes jobs of one state older than `olderThanMs` (at most `limit`, default 1000). */
+  cleanQueue(queue: string, request: CleanRequest): Promise<{ queue: string; state: string; removed: number }> {
+    const r = parseRequest(cleanRequest, request, 'clean request');
+    return this.#guard(() => this.#ops.clean(queue, r.state, r.olderThanMs, r.limit));
+  }
+
+  /** Counts per state, paused, connected workers and the oldest waiting job's age; of one queue or all. */
+  queueSummary(queue: string): Promise<QueueSummary> {
+    return this.#guard(() => this.#ops.summary(queue));
+  }
+
+  queueSummaries(): Promise<QueueSummary[]> {
+    return this.#guard(() => this.#ops.summaries());
+  }
+
   /** A job's state and result, or undefined when it does not exist (or retention removed it). */
   getJob(ref: JobRef): Promise<JobInfo | undefined> {
     return this.#guard(async () => {
@@ -310,23 +514,6 @@ function toRequestOptions(opts: EnqueueOptions): Record<string, unknown> {
   if (at === undefined) return rest;
   const runAt = at instanceof Date && !Number.isNaN(at.getTime()) ? at.toISOString() : String(at);
   return { ...rest, runAt };
-}
-
-function toInfo(job: Job, queue: string, state: string): JobInfo {
-  return {
-    id: String(job.id),
-    queue,
-    name: job.name,
-    state,
-    data: job.data,
-    progress: job.progress,
-    attemptsMade: job.attemptsMade,
-    returnValue: job.returnvalue ?? null,
-    failedReason: job.failedReason || null,
-    createdAt: iso(job.timestamp),
-    processedAt: iso(job.processedOn),
-    finishedAt: iso(job.finishedOn),
-  };
 }
 
 /** Builds a new sequence of jobs: `client.chain().then('a', {...}).then('b', {...}).enqueue()`. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, type Job } from 'bullmq';
+import { repeatStrategy } from './cron/repeat-strategy.js';
 import type { Config } from './config.js';
 import { queueNames } from './contracts/index.js';
 import { NotFoundError } from './errors.js';
@@ -60,7 +61,8 @@ export class Queues {
     let queue = logical.shards[shard];
     if (!queue) {
       const name = shardQueueName(logical.name, shard);
-      queue = new Queue(name, { connection: this.redis, prefix: queuePrefix(this.config, name) });
+      // The center's repeat strategy on every Queue too: an upsert computes the first tick with it.
+      queue = new Queue(name, { connection: this.redis, prefix: queuePrefix(this.config, name), settings: { repeatStrategy } });
       queue.on('error', (err) => this.logger.debug({ queue: name, err: err.message }, 'Queue error'));
       logical.shards[shard] = queue;
     }

@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { z } from 'zod';
-import { JobCenterClient, type Repeat } from '../client.js';
+import { JobCenterClient, type CleanRequest, type EnqueueOptions, type JobListQuery, type Repeat } from '../client.js';
 import { loadConfig, type Config } from '../config.js';
 import { jobs } from '../contracts/index.js';
-import { ConfigError, NotFoundError, UnavailableError, ValidationError } from '../errors.js';
+import { ConfigError, NotFoundError, UnavailableError, ValidationError, type FieldIssue } from '../errors.js';
+import { bulkItem, type BulkItem } from '../schemas/enqueue.js';
+import { fieldIssues } from '../schemas/parse.js';
 import { COMMAND_USAGE, MAIN_USAGE } from './usage.js';
 
 /*
@@ -30,19 +33,37 @@ const OPTIONS = {
   tz: { type: 'string' },
   every: { type: 'string' },
   overlap: { type: 'string' },
+  'dst-gap': { type: 'string' },
+  'dst-overlap': { type: 'string' },
   grace: { type: 'string' },
   limit: { type: 'string' },
   timeout: { type: 'string' },
+  'dedupe-key': { type: 'string' },
+  'dedupe-ttl': { type: 'string' },
+  'dedupe-mode': { type: 'string' },
+  queue: { type: 'string' },
+  state: { type: 'string' },
+  name: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  cursor: { type: 'string' },
+  start: { type: 'string' },
+  'older-than': { type: 'string' },
+  file: { type: 'string' },
 } as const;
 
 type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
 /** Options each command accepts besides --help and --timeout. */
 const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
-  enqueue: ['data', 'job-id', 'priority', 'attempts', 'shard-key'],
-  schedule: ['data', 'job-id', 'delay', 'at', 'shard-key'],
+  enqueue: ['data', 'job-id', 'priority', 'attempts', 'dedupe-key', 'dedupe-ttl', 'dedupe-mode', 'file', 'shard-key'],
+  schedule: ['data', 'job-id', 'delay', 'at', 'dedupe-key', 'dedupe-ttl', 'dedupe-mode', 'shard-key'],
+  'job list': ['queue', 'state', 'name', 'from', 'to', 'limit', 'cursor'],
+  'job logs': ['start', 'limit'],
+  'queue clean': ['state', 'older-than', 'limit'],
+  'queue retry-failed': ['name'],
   continue: ['data', 'job-id', 'after', 'on'],
-  'recurring upsert': ['data', 'cron', 'tz', 'every', 'overlap', 'grace'],
+  'recurring upsert': ['data', 'cron', 'tz', 'every', 'overlap', 'grace', 'dst-gap', 'dst-overlap'],
   'recurring runs': ['limit'],
 };
 
@@ -82,6 +103,26 @@ function parseData(text: string | undefined): unknown {
   }
 }
 
+function dedupeOf(v: Values): EnqueueOptions['dedupe'] {
+  if (v['dedupe-key'] === undefined) {
+    if (v['dedupe-ttl'] !== undefined || v['dedupe-mode'] !== undefined) fail('--dedupe-ttl and --dedupe-mode need --dedupe-key');
+    return undefined;
+  }
+  return {
+    key: v['dedupe-key'],
+    ...(v['dedupe-ttl'] !== undefined ? { ttlMs: parseDuration(v['dedupe-ttl'], 'dedupe-ttl') } : {}),
+    ...(v['dedupe-mode'] !== undefined ? { mode: v['dedupe-mode'] as 'drop' | 'replace' } : {}),
+  };
+}
+
+function cliUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
 function parseRef(text: string, what: string): { queue: string; id: string } {
   const slash = text.indexOf('/');
   if (slash <= 0 || slash === text.length - 1) fail(`${what} must be QUEUE/ID, e.g. batch/42, got ${JSON.stringify(text)}`);
@@ -95,14 +136,72 @@ function arity(positionals: string[], n: number, usage: string): void {
 
 type Command = (client: JobCenterClient, args: string[], v: Values) => Promise<unknown>;
 
+/**
+ * `enqueue --file FILE` (or `-` for stdin): one job per line, `{"name": …, "data": …, "jobId"?, "delay"?,
+ * "runAt"?, "priority"?, "attempts"?}`. All lines are checked before anything is written (one bad
+ * line, nothing enqueued; each problem names its line), then one `enqueueMany`.
+ */
+async function enqueueFile(client: JobCenterClient, file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    fail(`--file ${file}: cannot read it (${(err as Error).message})`);
+  }
+  const items: BulkItem[] = [];
+  const lines: number[] = [];
+  const issues: FieldIssue[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '') return;
+    const at = `line ${i + 1}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (err) {
+      issues.push({ field: at, message: `${at}: not JSON (${(err as Error).message})` });
+      return;
+    }
+    const parsed = bulkItem.safeParse(value);
+    if (!parsed.success) {
+      for (const d of fieldIssues(parsed.error, value)) issues.push({ field: `${at}.${d.field}`, message: `${at}: ${d.message}` });
+      return;
+    }
+    items.push(parsed.data);
+    lines.push(i + 1);
+  });
+  if (issues.length === 0 && items.length === 0) fail(`--file ${file} has no jobs (one JSON object per line)`);
+  if (issues.length > 0) throw new ValidationError(`Invalid jobs file; nothing was enqueued: ${issues.map((d) => d.message).join('; ')}`, issues);
+  try {
+    const created = await client.enqueueMany(
+      items.map(({ name, data, runAt, ...opts }) => ({ name, data: data ?? {}, opts: { ...opts, ...(runAt !== undefined ? { at: new Date(runAt) } : {}) } })),
+    );
+    return { count: created.length, jobs: created };
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    // enqueueMany names items `jobs.<index>`: name the file's lines instead.
+    const toLine = (t: string) => t.replace(/jobs\.(\d+)/g, (_m, n: string) => `line ${lines[Number(n)]}`);
+    throw new ValidationError(`Invalid jobs file; nothing was enqueued: ${toLine(err.details.map((d) => d.message).join('; '))}`,
+      err.details.map((d) => ({ field: toLine(d.field), message: toLine(d.message) })));
+  }
+}
+
 const COMMANDS: Record<string, Command> = {
   enqueue: async (client, args, v) => {
-    arity(args, 1, 'Usage: enqueue <name> [--data JSON]');
+    if (v.file !== undefined) {
+      if (v.data !== undefined || v['job-id'] !== undefined || v.priority !== undefined || v.attempts !== undefined) {
+        fail('--file takes every job (and its options) from the file: drop --data, --job-id, --priority and --attempts');
+      }
+      arity(args, 0, 'Usage: enqueue --file FILE (one JSON job per line; - reads stdin)');
+      return enqueueFile(client, v.file);
+    }
+    arity(args, 1, 'Usage: enqueue <name> [--data JSON]  (or: enqueue --file FILE)');
     return client.add(args[0]!, parseData(v.data), {
       jobId: v['job-id'],
       priority: parseInteger(v.priority, 'priority'),
       attempts: parseInteger(v.attempts, 'attempts'),
       shardKey: v['shard-key'],
+      dedupe: dedupeOf(v),
     });
   },
   schedule: async (client, args, v) => {
@@ -118,6 +217,7 @@ const COMMANDS: Record<string, Command> = {
     return client.add(args[0]!, parseData(v.data), {
       jobId: v['job-id'],
       shardKey: v['shard-key'],
+      dedupe: dedupeOf(v),
       ...(v.delay !== undefined ? { delay: parseDuration(v.delay, 'delay') } : { at }),
     });
   },
@@ -136,6 +236,57 @@ const COMMANDS: Record<string, Command> = {
     if (!job) throw new NotFoundError(`No job ${ref.queue}/${ref.id} (never existed, or removed by retention)`);
     return job;
   },
+  'job list': async (client, args, v) => {
+    arity(args, 0, 'Usage: job list [--queue Q] [--state S] [--name N] [--from TIME] [--to TIME] [--limit N] [--cursor C]');
+    const query = { queue: v.queue, state: v.state, name: v.name, from: v.from, to: v.to, limit: v.limit, cursor: v.cursor };
+    // Strings as on a query string: the shared schema checks and converts them.
+    return client.listJobs(Object.fromEntries(Object.entries(query).filter(([, x]) => x !== undefined)) as JobListQuery);
+  },
+  'job logs': async (client, args, v) => {
+    arity(args, 1, 'Usage: job logs <queue>/<id> [--start N] [--limit N]');
+    return client.jobLogs(parseRef(args[0]!, 'The job'), { start: parseInteger(v.start, 'start'), limit: parseInteger(v.limit, 'limit') });
+  },
+  'job cancel': async (client, args) => {
+    arity(args, 1, 'Usage: job cancel <queue>/<id>');
+    return client.cancelJob(parseRef(args[0]!, 'The job'), `cli:${cliUser()}`);
+  },
+  'job retry': async (client, args) => {
+    arity(args, 1, 'Usage: job retry <queue>/<id>');
+    return client.retry(parseRef(args[0]!, 'The job'));
+  },
+  'job promote': async (client, args) => {
+    arity(args, 1, 'Usage: job promote <queue>/<id>');
+    return client.promoteJob(parseRef(args[0]!, 'The job'));
+  },
+  'queue list': async (client, args) => {
+    arity(args, 0, 'Usage: queue list');
+    return client.queueSummaries();
+  },
+  'queue summary': async (client, args) => {
+    arity(args, 1, 'Usage: queue summary <queue>');
+    return client.queueSummary(args[0]!);
+  },
+  'queue pause': async (client, args) => {
+    arity(args, 1, 'Usage: queue pause <queue>');
+    return client.pauseQueue(args[0]!);
+  },
+  'queue resume': async (client, args) => {
+    arity(args, 1, 'Usage: queue resume <queue>');
+    return client.resumeQueue(args[0]!);
+  },
+  'queue clean': async (client, args, v) => {
+    arity(args, 1, 'Usage: queue clean <queue> --state STATE --older-than DURATION [--limit N]');
+    if (v['older-than'] === undefined) fail('queue clean needs --older-than DURATION (e.g. 1h; 0 for all)');
+    return client.cleanQueue(args[0]!, {
+      state: v.state as CleanRequest['state'],
+      olderThanMs: parseDuration(v['older-than'], 'older-than'),
+      ...(v.limit !== undefined ? { limit: parseInteger(v.limit, 'limit') } : {}),
+    });
+  },
+  'queue retry-failed': async (client, args, v) => {
+    arity(args, 1, 'Usage: queue retry-failed <queue> [--name JOB]');
+    return client.retryFailed(args[0]!, v.name !== undefined ? { name: v.name } : {});
+  },
   'recurring list': async (client, args) => {
     arity(args, 0, 'Usage: recurring list');
     return client.recurring.list();
@@ -143,8 +294,19 @@ const COMMANDS: Record<string, Command> = {
   'recurring upsert': async (client, args, v) => {
     arity(args, 2, 'Usage: recurring upsert <id> <name> (--cron PATTERN [--tz ZONE] | --every DURATION)');
     if ((v.cron === undefined) === (v.every === undefined)) fail('recurring upsert needs exactly one of --cron and --every');
-    // The shared schema checks the rest (tz with cron only, overlap), as for the client and HTTP.
-    const repeat = (v.cron !== undefined ? { cron: v.cron, tz: v.tz } : { every: parseDuration(v.every!, 'every'), tz: v.tz }) as Repeat;
+    // The shared schema checks the rest (tz and dst with cron only, overlap), as for the client and HTTP.
+    const dst =
+      v['dst-gap'] !== undefined || v['dst-overlap'] !== undefined
+        ? {
+            dst: {
+              ...(v['dst-gap'] !== undefined ? { gap: v['dst-gap'] } : {}),
+              ...(v['dst-overlap'] !== undefined ? { overlap: v['dst-overlap'] } : {}),
+            },
+          }
+        : {};
+    const repeat = (
+      v.cron !== undefined ? { cron: v.cron, tz: v.tz, ...dst } : { every: parseDuration(v.every!, 'every'), tz: v.tz, ...dst }
+    ) as Repeat;
     return client.recurring.upsertUnchecked(args[0]!, repeat, args[1]!, parseData(v.data), {
       overlap: v.overlap as 'allow' | 'skip' | undefined,
       ...(v.grace !== undefined ? { grace: parseDuration(v.grace, 'grace') } : {}),
@@ -223,7 +385,7 @@ export async function run(argv: string[], out: (s: string) => void, err: (s: str
     out(`${JSON.stringify(jobCatalog(), null, 2)}\n`);
     return 0;
   }
-  const grouped = first === 'job' || first === 'recurring';
+  const grouped = first === 'job' || first === 'recurring' || first === 'queue';
   const name = grouped ? `${first} ${positionals[1] ?? ''}`.trim() : first;
   const command = COMMANDS[name];
   if (!command) {

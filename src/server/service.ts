@@ -9,6 +9,7 @@ import type { JobCenterClient } from '../client.js';
 export type CenterService = Pick<
   JobCenterClient,
   | 'add'
+  | 'enqueueMany'
   | 'continueWithUnchecked'
   | 'getJob'
   | 'retry'
@@ -19,4 +20,14 @@ export type CenterService = Pick<
   | 'bullQueues'
   | 'queueShard'
   | 'contracts'
+  | 'listJobs'
+  | 'jobLogs'
+  | 'cancelJob'
+  | 'promoteJob'
+  | 'retryFailed'
+  | 'pauseQueue'
+  | 'resumeQueue'
+  | 'cleanQueue'
+  | 'queueSummary'
+  | 'queueSummaries'
 >;
