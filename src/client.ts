@@ -148,6 +148,14 @@ export class JobCenterClient {
   }
 
   /**
+   * Resolves once connected and the shard history is read: from then on {@link bullQueues} also
+   * lists shards of a larger K declared earlier (still consumed). Holds no timer.
+   */
+  shardsLoaded(): Promise<void> {
+    return this.#queues.ready();
+  }
+
+  /**
    * Which logical queue and shard a BullMQ queue of {@link bullQueues} is (by its name), and how
    * many shards that queue has (1 when it is not sharded).
    */

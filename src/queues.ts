@@ -95,9 +95,11 @@ export class Queues {
   }
 
   /**
-   * Records this process's K of every queue in Redis (once) and reads every K ever declared, so that
-   * shards of a larger K, declared by this or another process, are consumed and searched (changing
-   * K loses nothing). Read once, again when older than `maxAgeMs`, and after a failure.
+   * Records this process's K of every sharded queue in Redis (once) and reads every K ever declared,
+   * so that shards of a larger K, declared by this or another process, are consumed and searched
+   * (changing K loses nothing). K = 1 is not recorded (an unsharded center writes no key of its own
+   * here) and always counts as declared: shard 0 is the unsharded queue. Read once, again when older
+   * than `maxAgeMs`, and after a failure.
    */
   loadShards(maxAgeMs = Infinity): Promise<void> {
     if (this.#history && Date.now() - this.#historyAt <= maxAgeMs) return this.#history;
@@ -105,9 +107,9 @@ export class Queues {
     const load = Promise.all(
       [...this.#logical.values()].map(async (logical) => {
         const key = centerKey(this.config, 'shards', logical.name);
-        if (record) await this.redis.sadd(key, logical.k);
+        if (record && logical.k > 1) await this.redis.sadd(key, logical.k);
         const ks = (await this.redis.smembers(key)).map(Number).filter((n) => Number.isInteger(n) && n >= 1 && n <= MAX_SHARDS);
-        logical.history = [logical.k, ...new Set(ks.filter((n) => n !== logical.k))];
+        logical.history = [logical.k, ...new Set([...ks, 1].filter((n) => n !== logical.k))];
         for (let i = 0; i < this.shardCount(logical.name); i++) this.#open(logical, i);
       }),
     ).then(

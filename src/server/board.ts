@@ -92,7 +92,7 @@ function createBoard(deps: ServerDeps, role: BoardRole): Express {
   });
   // Shards of a larger K declared earlier are known once the shard history is read: show them too.
   void service
-    .ready()
+    .shardsLoaded()
     .then(() => {
       for (const queue of service.bullQueues()) if (!shown.includes(queue)) bullBoard.addQueue(adapter(queue));
     })

@@ -19,6 +19,7 @@ export type CenterService = Pick<
   | 'ready'
   | 'bullQueues'
   | 'queueShard'
+  | 'shardsLoaded'
   | 'contracts'
   | 'listJobs'
   | 'jobLogs'
