@@ -31,6 +31,8 @@ const OPTIONS = {
   tz: { type: 'string' },
   every: { type: 'string' },
   overlap: { type: 'string' },
+  'dst-gap': { type: 'string' },
+  'dst-overlap': { type: 'string' },
   grace: { type: 'string' },
   limit: { type: 'string' },
   timeout: { type: 'string' },
@@ -44,7 +46,7 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   enqueue: ['data', 'job-id', 'priority', 'attempts', 'file'],
   schedule: ['data', 'job-id', 'delay', 'at'],
   continue: ['data', 'job-id', 'after', 'on'],
-  'recurring upsert': ['data', 'cron', 'tz', 'every', 'overlap', 'grace'],
+  'recurring upsert': ['data', 'cron', 'tz', 'every', 'overlap', 'grace', 'dst-gap', 'dst-overlap'],
   'recurring runs': ['limit'],
 };
 
@@ -200,8 +202,19 @@ const COMMANDS: Record<string, Command> = {
   'recurring upsert': async (client, args, v) => {
     arity(args, 2, 'Usage: recurring upsert <id> <name> (--cron PATTERN [--tz ZONE] | --every DURATION)');
     if ((v.cron === undefined) === (v.every === undefined)) fail('recurring upsert needs exactly one of --cron and --every');
-    // The shared schema checks the rest (tz with cron only, overlap), as for the client and HTTP.
-    const repeat = (v.cron !== undefined ? { cron: v.cron, tz: v.tz } : { every: parseDuration(v.every!, 'every'), tz: v.tz }) as Repeat;
+    // The shared schema checks the rest (tz and dst with cron only, overlap), as for the client and HTTP.
+    const dst =
+      v['dst-gap'] !== undefined || v['dst-overlap'] !== undefined
+        ? {
+            dst: {
+              ...(v['dst-gap'] !== undefined ? { gap: v['dst-gap'] } : {}),
+              ...(v['dst-overlap'] !== undefined ? { overlap: v['dst-overlap'] } : {}),
+            },
+          }
+        : {};
+    const repeat = (
+      v.cron !== undefined ? { cron: v.cron, tz: v.tz, ...dst } : { every: parseDuration(v.every!, 'every'), tz: v.tz, ...dst }
+    ) as Repeat;
     return client.recurring.upsertUnchecked(args[0]!, repeat, args[1]!, parseData(v.data), {
       overlap: v.overlap as 'allow' | 'skip' | undefined,
       ...(v.grace !== undefined ? { grace: parseDuration(v.grace, 'grace') } : {}),

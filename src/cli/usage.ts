@@ -89,6 +89,7 @@ Exit code 1 when there is no such job.
   recurring get <id>
   recurring runs <id> [--limit N]
   recurring upsert <id> <name> (--cron PATTERN [--tz ZONE] | --every DURATION) [--data JSON] [--overlap allow|skip] [--grace DURATION]
+      [--dst-gap shift|skip] [--dst-overlap once|both]
   recurring remove <id>
   recurring trigger <id>
   recurring pause <id>
@@ -101,7 +102,12 @@ Options of upsert:
   --overlap allow|skip           skip: skip a tick while the previous run is still active (default allow)
   --grace DURATION               How late a run may start before the schedule is overdue
                                  (default max(60s, 10% of the period))
+  --dst-gap shift|skip           A local time skipped by a DST change: run at the end of the gap (default shift) or skip it
+  --dst-overlap once|both        A local time repeated by a DST change: run at its first occurrence (default once) or both
 ${DATA}
+
+H in a pattern takes a value hashed from the schedule id: the same on every upsert and process.
+The listing describes each pattern in words ("At 02:30, every day (Europe/Paris)").
 
 Ticks missed while no worker ran are not replayed: one catch-up run happens when a worker is back.
 `,

@@ -1,5 +1,6 @@
 import { MetricsTime, Worker } from 'bullmq';
 import type { Config } from '../config.js';
+import { repeatStrategy } from '../cron/repeat-strategy.js';
 import { continuationHook, ContinuedParents, Continuations } from '../continuations/index.js';
 import { DeadlineError, withDeadline } from '../deadline.js';
 import type { Lifecycle } from '../lifecycle.js';
@@ -76,6 +77,8 @@ export async function startWorkerRuntime(options: {
       // two extra commands inside every job's finishing script, so WORKER_METRICS=false turns them off.
       ...(config.worker.metrics ? { metrics: { maxDataPoints: MetricsTime.ONE_WEEK } } : {}),
       autorun: false,
+      // Workers add each next tick of a schedule: with the center's timetable (DST policy, seeded H).
+      settings: { repeatStrategy },
     });
     worker.on('error', (err) => logger.warn({ queue, err: err.message }, 'Worker error'));
     worker.on('stalled', (jobId) => logger.warn({ queue, job: jobId }, 'Job stalled (its worker died?); requeued'));
