@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Job, JobsOptions, Queue } from 'bullmq';
 import { loadConfig, type Config } from './config.js';
 import { jobs, queueNames, type JobName, type Jobs } from './contracts/index.js';
@@ -81,19 +82,41 @@ export class JobCenterClient {
     return this.#queues.all();
   }
 
-  /** Runs `fn`, turning connection failures into {@link UnavailableError}. */
-  async #guard<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn`, turning connection failures into {@link UnavailableError}. `write` marks calls that
+   * change something: their error says whether the outcome is known, and carries the idempotency
+   * key (`jobId`) to retry with.
+   */
+  async #guard<T>(fn: () => Promise<T>, write?: { jobId?: string; idempotent?: boolean }): Promise<T> {
+    const retry = write?.jobId !== undefined ? `; retry with the same jobId ${JSON.stringify(write.jobId)}` : '; retry later';
     // A fail-fast connection that is not ready would reject anyway; before its first connect,
-    // BullMQ would wait for it instead, so answer at once.
+    // BullMQ would wait for it instead, so answer at once. Nothing was sent: that much is certain.
     if (this.#queues.redis.status !== 'ready' && this.#queues.redis.status !== 'connect') {
-      throw new UnavailableError(`Redis is unreachable (connection ${this.#queues.redis.status}), nothing was written`);
+      throw new UnavailableError(
+        `Redis is unreachable (connection ${this.#queues.redis.status}): nothing was written${retry}`,
+        'not-written',
+        write?.jobId,
+      );
     }
     try {
       return await fn();
     } catch (err) {
       if (err instanceof ValidationError || err instanceof NotFoundError) throw err;
-      if (this.#queues.redis.status !== 'ready' || /Connection is closed|enableOfflineQueue|ECONNREFUSED|max retries/i.test((err as Error).message)) {
-        throw new UnavailableError(`Redis is unreachable, nothing was written: ${(err as Error).message}`);
+      if (this.#queues.redis.status !== 'ready' || /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRESET|EPIPE|max retries/i.test((err as Error).message)) {
+        if (!write) throw new UnavailableError(`Redis is unreachable: ${(err as Error).message}${retry}`);
+        // Redis failed while the call was under way: the command may have run before the
+        // connection went. Say so; the idempotency key makes the retry safe either way.
+        const how =
+          write.jobId !== undefined
+            ? `retry with the same jobId ${JSON.stringify(write.jobId)}: it creates the job at most once`
+            : write.idempotent
+              ? 'repeating the same call is safe'
+              : 'check the current state before retrying';
+        throw new UnavailableError(
+          `Redis failed during the request (${(err as Error).message}): the outcome is unknown, the write may or may not have happened; ${how}`,
+          'unknown',
+          write.jobId,
+        );
       }
       throw err;
     }
@@ -129,7 +152,10 @@ export class JobCenterClient {
     const delay = o.runAt !== undefined ? Math.max(0, Date.parse(o.runAt) - Date.now()) : (o.delay ?? 0);
     const overrides: JobsOptions = {};
     if (delay > 0) overrides.delay = delay;
-    if (o.jobId !== undefined) overrides.jobId = o.jobId;
+    // Every enqueue has an idempotency key: the caller's, or a fresh one returned as `id` (and in
+    // a 503), so a retry after an unknown outcome can never add the job twice.
+    const jobId = o.jobId ?? randomUUID();
+    overrides.jobId = jobId;
     if (o.priority !== undefined) overrides.priority = o.priority;
     if (o.attempts !== undefined) overrides.attempts = o.attempts;
     const queue = this.#queues.get(contract.queue);
@@ -142,7 +168,7 @@ export class JobCenterClient {
       if (!stored) return created;
       const duplicate = stored.timestamp !== job.timestamp || stored.name !== job.name;
       return { ...created, name: stored.name, state: await stored.getState(), ...(duplicate ? { duplicate } : {}) };
-    });
+    }, { jobId });
   }
 
   /**
@@ -167,7 +193,8 @@ export class JobCenterClient {
         { field: 'after.queue', message: `after.queue must be one of: ${queueNames.join(', ')}` },
       ]);
     }
-    return this.#guard(() => this.#continuations.register(parent, name, data, { on: o.on, key: o.jobId }));
+    const key = o.jobId ?? randomUUID();
+    return this.#guard(() => this.#continuations.register(parent, name, data, { on: o.on, key }), { jobId: key });
   }
 
   /** Starts a new sequence: each step runs after the previous one (on success unless told otherwise). */
@@ -186,11 +213,11 @@ export class JobCenterClient {
     ): Promise<ScheduleInfo> => this.recurring.upsertUnchecked(id, repeat, name, data, opts),
     /** Untyped {@link upsert} for names known only at run time (HTTP, CLI); validates the same way. */
     upsertUnchecked: (id: string, repeat: Repeat, name: string, data: unknown, opts: { overlap?: OverlapPolicy } = {}): Promise<ScheduleInfo> =>
-      this.#guard(() => this.#schedules.upsert({ id, repeat, name, data, overlap: opts.overlap })),
-    remove: (id: string): Promise<boolean> => this.#guard(() => this.#schedules.remove(id)),
+      this.#guard(() => this.#schedules.upsert({ id, repeat, name, data, overlap: opts.overlap }), { idempotent: true }),
+    remove: (id: string): Promise<boolean> => this.#guard(() => this.#schedules.remove(id), { idempotent: true }),
     list: (): Promise<ScheduleInfo[]> => this.#guard(() => this.#schedules.list()),
     get: (id: string): Promise<ScheduleInfo | undefined> => this.#guard(() => this.#schedules.get(id)),
-    trigger: (id: string): Promise<JobRef> => this.#guard(() => this.#schedules.trigger(id)),
+    trigger: (id: string): Promise<JobRef> => this.#guard(() => this.#schedules.trigger(id), {}),
   };
 
   /**
@@ -205,7 +232,7 @@ export class JobCenterClient {
       if (state !== 'failed') throw new ConflictError(`Only failed jobs can be retried; ${ref.queue}/${ref.id} is ${state}`);
       await job.retry('failed');
       return { queue: ref.queue, id: ref.id, state: 'waiting' };
-    });
+    }, { idempotent: true });
   }
 
   /** A job's state and result, or undefined when it does not exist (or retention removed it). */
