@@ -12,11 +12,21 @@ import { createLogger, type Logger } from './logger.js';
 import { Queues } from './queues.js';
 import { checkEvictionPolicy, type RedisClient } from './redis/connection.js';
 import { Schedules, type OverlapPolicy, type Repeat, type ScheduleInfo } from './schedules.js';
+import type { Health } from './schedules/health.js';
+import type { RunOutcome, RunRecord } from './schedules/history.js';
 import { continueOptions, enqueueOptions, type Created } from './schemas/enqueue.js';
 import type { JobInfo, JobMoved } from './schemas/jobs.js';
 import { parseRequest } from './schemas/parse.js';
 
-export type { JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo, Created, JobInfo, JobMoved };
+export type { JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo, Created, JobInfo, JobMoved, Health, RunOutcome, RunRecord };
+
+/** Options of a recurring job besides its timing and payload. */
+export interface RecurringOptions {
+  /** @defaultValue 'allow' */
+  overlap?: OverlapPolicy;
+  /** Ms after a tick before a run that has not started makes the schedule overdue. @defaultValue max(60 s, 10 % of the period) */
+  grace?: number;
+}
 
 /** Per-call options of {@link JobCenterClient.enqueue}. */
 export interface EnqueueOptions {
@@ -209,15 +219,25 @@ export class JobCenterClient {
       repeat: Repeat,
       name: N,
       data: PayloadInput<Jobs[N]>,
-      opts: { overlap?: OverlapPolicy } = {},
+      opts: RecurringOptions = {},
     ): Promise<ScheduleInfo> => this.recurring.upsertUnchecked(id, repeat, name, data, opts),
     /** Untyped {@link upsert} for names known only at run time (HTTP, CLI); validates the same way. */
-    upsertUnchecked: (id: string, repeat: Repeat, name: string, data: unknown, opts: { overlap?: OverlapPolicy } = {}): Promise<ScheduleInfo> =>
-      this.#guard(() => this.#schedules.upsert({ id, repeat, name, data, overlap: opts.overlap }), { idempotent: true }),
+    upsertUnchecked: (id: string, repeat: Repeat, name: string, data: unknown, opts: RecurringOptions = {}): Promise<ScheduleInfo> =>
+      this.#guard(
+        () => this.#schedules.upsert({ id, repeat, name, data, overlap: opts.overlap, ...(opts.grace !== undefined ? { grace: opts.grace } : {}) }),
+        { idempotent: true },
+      ),
     remove: (id: string): Promise<boolean> => this.#guard(() => this.#schedules.remove(id), { idempotent: true }),
     list: (): Promise<ScheduleInfo[]> => this.#guard(() => this.#schedules.list()),
+    /** One schedule with its `lastRun` and `health`, or undefined. */
     get: (id: string): Promise<ScheduleInfo | undefined> => this.#guard(() => this.#schedules.get(id)),
     trigger: (id: string): Promise<JobRef> => this.#guard(() => this.#schedules.trigger(id), {}),
+    /** The schedule's last runs, newest first (at most `limit`, default and cap SCHEDULE_HISTORY_LIMIT). */
+    runs: (id: string, opts: { limit?: number } = {}): Promise<RunRecord[]> => this.#guard(() => this.#schedules.runs(id, opts.limit)),
+    /** Stops firing, keeps the definition; a producer sync does not resume it. */
+    pause: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.pause(id), { idempotent: true }),
+    /** Fires again from the next tick after now. */
+    resume: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.resume(id), { idempotent: true }),
   };
 
   /**

@@ -3,6 +3,10 @@ import { ConfigError } from './errors.js';
 import { queueNames } from './contracts/index.js';
 import { GENERATE_HINT, weakSecretReason } from './secrets.js';
 
+/** Fault-injection points of the continuation steps (tests only): see src/continuations/crash-points.ts. */
+export const CRASH_POINTS = ['register:after-pointer', 'register:after-script', 'release:after-complete', 'release:after-mark', 'release:after-add'] as const;
+export type CrashPoint = (typeof CRASH_POINTS)[number];
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const int = (min: number, max: number) => {
@@ -27,6 +31,21 @@ const hostPortList = z
 
 const optionalSecret = z.string().min(1).optional();
 
+const webhookUrls = z
+  .string()
+  .trim()
+  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+  .pipe(
+    z
+      .array(z.string().regex(/^https?:\/\/[^\s,]+$/, 'each entry must be an http:// or https:// URL'))
+      .min(1, 'must list at least one URL'),
+  );
+
+const fraction = z
+  .string()
+  .trim()
+  .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1, e.g. 0.2')
+  .transform(Number);
 /** What an API token may do: `read`; `enqueue` (also enqueue, schedule, continue); `admin` (everything). */
 export const API_SCOPES = ['read', 'enqueue', 'admin'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
@@ -103,6 +122,8 @@ const envSchema = z
     SHUTDOWN_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
     CONTINUATION_SWEEP_MS: int(100, 3_600_000).default(5_000),
     TEST_CRASH_AFTER_COMPLETE: z.string().trim().min(1).optional(),
+    TEST_CRASH_AT: z.enum(CRASH_POINTS).optional(),
+    WORKER_METRICS: z.enum(['true', 'false']).default('true'),
 
     PRODUCER_ID: z
       .string()
@@ -111,6 +132,18 @@ const envSchema = z
       .default('default'),
 
     PRODUCER_RESYNC_MS: int(1000, 86_400_000).default(30_000),
+
+    SCHEDULE_HISTORY_LIMIT: int(1, 10_000).default(100),
+    DETECTOR_INTERVAL_MS: int(200, 3_600_000).default(5000),
+    ALERT_WEBHOOK_URL: webhookUrls.optional(),
+    ALERT_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters (openssl rand -hex 32)').optional(),
+    ALERT_BACKLOG_AGE_S: int(1, 31_536_000).default(300),
+    ALERT_FAILURE_RATE: fraction.default(0.5),
+    ALERT_NO_WORKERS_S: int(1, 86_400).default(60),
+    ALERT_RETRY_ATTEMPTS: int(1, 1000).default(30),
+    ALERT_RETRY_DELAY_MS: int(10, 3_600_000).default(1000),
+    ALERT_RETRY_MAX_DELAY_MS: int(10, 86_400_000).default(300_000),
+    ALERT_TIMEOUT_MS: int(100, 600_000).default(10_000),
 
     LOCAL_REDIS_PORT: int(1, 65535).default(6379),
     LOCAL_REDIS_DIR: z.string().trim().min(1).default('.data/redis'),
@@ -158,6 +191,13 @@ const envSchema = z
         code: 'custom',
         path: ['REDIS_CLUSTER_NODES'],
         message: 'cannot be combined with REDIS_SENTINELS: choose Cluster or Sentinel',
+      });
+    }
+    if (env.ALERT_WEBHOOK_URL && !env.ALERT_WEBHOOK_SECRET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ALERT_WEBHOOK_SECRET'],
+        message: 'is required when ALERT_WEBHOOK_URL is set: every alert is signed with it (openssl rand -hex 32)',
       });
     }
     if (env.API_TOKEN && env.API_TOKENS?.some((t) => t.name === 'api-token' || t.token === env.API_TOKEN)) {
@@ -231,9 +271,31 @@ export interface Config {
     readonly continuationSweepMs: number;
     /** Fault-injection for tests only: SIGKILL self right after a job of this name completes. */
     readonly crashAfterComplete?: string;
+    /**
+     * BullMQ's per-minute completed/failed counters (the board's charts, /metrics totals). They
+     * cost two Redis commands inside every job's finishing script. @defaultValue true
+     */
+    readonly metrics: boolean;
   };
+  /** Fault-injection for tests only (`TEST_CRASH_AT`): SIGKILL self at this continuation step. */
+  readonly testCrashAt?: CrashPoint;
   readonly producerId: string;
   readonly producerResyncMs: number;
+  /** Runs kept per schedule. */
+  readonly scheduleHistoryLimit: number;
+  /** Schedule/queue health detection and alerting (one active detector per Redis, by lease). */
+  readonly alerts: {
+    readonly detectorIntervalMs: number;
+    readonly webhookUrls: readonly string[];
+    readonly webhookSecret?: string;
+    readonly backlogAgeS: number;
+    readonly failureRate: number;
+    readonly noWorkersS: number;
+    readonly retryAttempts: number;
+    readonly retryDelayMs: number;
+    readonly retryMaxDelayMs: number;
+    readonly timeoutMs: number;
+  };
   readonly server: {
     readonly host: string;
     readonly port: number;
@@ -278,7 +340,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const details = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? 'environment');
-      const secret = /PASSWORD|TOKEN/.test(name);
+      // Webhook URLs (Slack's, for one) carry their own token.
+      const secret = /PASSWORD|TOKEN|SECRET|WEBHOOK_URL/.test(name);
       const value = raw[name] === undefined ? '(unset)' : secret ? '(hidden)' : JSON.stringify(raw[name]);
       return { field: name, message: `${name}=${value} ${issue.message}` };
     });
@@ -311,9 +374,24 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       continuationSweepMs: e.CONTINUATION_SWEEP_MS,
       crashAfterComplete: e.TEST_CRASH_AFTER_COMPLETE,
+      metrics: e.WORKER_METRICS === 'true',
     },
+    testCrashAt: e.TEST_CRASH_AT,
     producerId: e.PRODUCER_ID,
     producerResyncMs: e.PRODUCER_RESYNC_MS,
+    scheduleHistoryLimit: e.SCHEDULE_HISTORY_LIMIT,
+    alerts: {
+      detectorIntervalMs: e.DETECTOR_INTERVAL_MS,
+      webhookUrls: e.ALERT_WEBHOOK_URL ?? [],
+      webhookSecret: e.ALERT_WEBHOOK_SECRET,
+      backlogAgeS: e.ALERT_BACKLOG_AGE_S,
+      failureRate: e.ALERT_FAILURE_RATE,
+      noWorkersS: e.ALERT_NO_WORKERS_S,
+      retryAttempts: e.ALERT_RETRY_ATTEMPTS,
+      retryDelayMs: e.ALERT_RETRY_DELAY_MS,
+      retryMaxDelayMs: e.ALERT_RETRY_MAX_DELAY_MS,
+      timeoutMs: e.ALERT_TIMEOUT_MS,
+    },
     server: {
       host: e.HOST,
       port: e.PORT,

@@ -3,7 +3,20 @@
  * the client and the contracts; workers import defineHandler and the runtime.
  */
 export { createClient, JobCenterClient, ChainBuilder } from './client.js';
-export type { Created, EnqueueOptions, JobInfo, JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo } from './client.js';
+export type {
+  Created,
+  EnqueueOptions,
+  JobInfo,
+  JobRef,
+  ContinueOn,
+  Repeat,
+  OverlapPolicy,
+  ScheduleInfo,
+  RecurringOptions,
+  Health,
+  RunOutcome,
+  RunRecord,
+} from './client.js';
 export { loadConfig, type Config } from './config.js';
 export { jobs, queueNames, type JobName, type Jobs } from './contracts/index.js';
 export { defineJob, parsePayload, type JobContract, type JobDefaults, type Payload, type PayloadInput } from './jobs/contract.js';

@@ -5,8 +5,11 @@ import { contractFor, jobOptions } from './jobs/options.js';
 import { parsePayload } from './jobs/contract.js';
 import type { Queues } from './queues.js';
 import { centerKey } from './redis/connection.js';
+import { graceOf, healthOf } from './schedules/health.js';
+import { RunHistory, type RunRecord } from './schedules/history.js';
 import { scheduleId as scheduleIdSchema } from './schemas/fields.js';
 import { parseRequest } from './schemas/parse.js';
+import { grace as graceSchema } from './schemas/schedule-health.js';
 import { overlap as overlapSchema, repeat as repeatSchema, type ScheduleInfo } from './schemas/recurring.js';
 
 /** When a schedule is `skip`, a tick that finds the previous run of the same schedule still active is skipped. */
@@ -23,15 +26,28 @@ export interface ScheduleSpec<N extends string = string> {
   readonly data: unknown;
   /** @defaultValue 'allow' */
   readonly overlap?: OverlapPolicy;
+  /**
+   * How long after a tick a run may start before the schedule is `overdue` (ms).
+   * @defaultValue max(60 s, 10 % of the period)
+   */
+  readonly grace?: number;
 }
 
 export type { ScheduleInfo };
+
+/** What the center stores to re-create a schedule's BullMQ scheduler (resume, self-repair). */
+const storedSpecSchema = z.object({ repeat: z.record(z.string(), z.unknown()), name: z.string(), data: z.unknown() });
 
 interface ScheduleMeta {
   queue: string;
   overlap: OverlapPolicy;
   /** The producer that declared it; `null` for schedules made at run time (never pruned by a sync). */
   owner: string | null;
+  /** The declared grace (ms), when one was given. */
+  grace?: number;
+  paused?: boolean;
+  /** The definition, kept so the schedule can be resumed or repaired without its declaration. */
+  spec?: z.output<typeof storedSpecSchema>;
 }
 
 export function validateScheduleId(id: string): void {
@@ -43,11 +59,38 @@ export function validateRepeat(repeat: Repeat): void {
   parseRequest(repeatSchema, repeat, 'schedule');
 }
 
+export function validateGrace(value: unknown): void {
+  if (value !== undefined) parseRequest(graceSchema, value, 'grace', 'grace');
+}
+
 const metaSchema = z.object({
   queue: z.string(),
   overlap: z.enum(['allow', 'skip']),
   owner: z.string().nullable(),
+  grace: z.number().int().optional(),
+  paused: z.boolean().optional(),
+  spec: storedSpecSchema.optional(),
 });
+
+function parseMeta(raw: string | undefined | null): ScheduleMeta | undefined {
+  if (!raw) return undefined;
+  const parsed = metaSchema.safeParse(JSON.parse(raw));
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** The BullMQ scheduler fields the center reads. */
+interface SchedulerData {
+  key: string;
+  name: string;
+  pattern?: string;
+  every?: number;
+  tz?: string;
+  next?: number | null;
+  limit?: number;
+  endDate?: number;
+  iterationCount?: number;
+  template?: { data?: unknown };
+}
 
 /**
  * Recurring jobs on top of BullMQ Job Schedulers. BullMQ keeps the schedule and its one pending
@@ -55,7 +98,11 @@ const metaSchema = z.object({
  * can be found by id alone and a producer sync only prunes what that producer declared.
  */
 export class Schedules {
-  constructor(private readonly queues: Queues) {}
+  readonly history: RunHistory;
+
+  constructor(private readonly queues: Queues) {
+    this.history = new RunHistory(queues.redis, queues.config);
+  }
 
   get #metaKey(): string {
     return centerKey(this.queues.config, 'schedules');
@@ -66,10 +113,11 @@ export class Schedules {
   }
 
   async meta(id: string): Promise<ScheduleMeta | undefined> {
-    const raw = await this.queues.redis.hget(this.#metaKey, id);
-    if (!raw) return undefined;
-    const parsed = metaSchema.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : undefined;
+    return parseMeta(await this.queues.redis.hget(this.#metaKey, id));
+  }
+
+  async #writeMeta(id: string, meta: ScheduleMeta): Promise<void> {
+    await this.queues.redis.hset(this.#metaKey, id, JSON.stringify(meta));
   }
 
   /** Creates or updates a schedule; validates everything before writing. */
@@ -79,46 +127,149 @@ export class Schedules {
     const contract = contractFor(spec.name);
     const data = parsePayload(contract, spec.data);
     const overlap = parseRequest(overlapSchema.optional().default('allow'), spec.overlap, 'overlap', 'overlap');
+    validateGrace(spec.grace);
     const previous = await this.meta(spec.id);
     if (previous && previous.queue !== contract.queue) {
       // The job moved queues: the old scheduler must not keep firing.
       await this.queues.get(previous.queue).removeJobScheduler(spec.id);
     }
-    const meta: ScheduleMeta = { queue: contract.queue, overlap, owner: owner ?? previous?.owner ?? null };
-    await this.queues.redis.hset(this.#metaKey, spec.id, JSON.stringify(meta));
-    const r = spec.repeat as { cron?: string; every?: number; tz?: string };
-    const opts: Omit<JobsOptions, 'jobId' | 'repeat' | 'delay' | 'deduplication'> = jobOptions(contract);
-    await this.queues.get(contract.queue).upsertJobScheduler(
-      spec.id,
-      r.cron !== undefined ? { pattern: r.cron.trim(), tz: r.tz } : { every: r.every },
-      { name: contract.name, data, opts },
-    );
+    const meta: ScheduleMeta = {
+      queue: contract.queue,
+      overlap,
+      owner: owner ?? previous?.owner ?? null,
+      ...(spec.grace !== undefined ? { grace: spec.grace } : {}),
+      // A paused schedule stays paused through updates and producer syncs: only resume() resumes it.
+      ...(previous?.paused ? { paused: true } : {}),
+      spec: { repeat: { ...spec.repeat }, name: contract.name, data },
+    };
+    await this.#writeMeta(spec.id, meta);
+    if (meta.paused) {
+      const info = await this.get(spec.id);
+      if (!info) throw new Error(`Schedule ${spec.id} vanished right after it was written`);
+      return info;
+    }
+    await this.#upsertScheduler(spec.id, contract.name, spec.repeat, data);
     const info = await this.get(spec.id);
     if (!info) throw new Error(`Schedule ${spec.id} vanished right after it was written`);
     return info;
   }
 
+  /** Writes the BullMQ scheduler of a schedule whose definition is already validated. */
+  async #upsertScheduler(id: string, name: string, repeat: Repeat, data: unknown): Promise<void> {
+    const contract = contractFor(name);
+    const r = repeat as { cron?: string; every?: number; tz?: string };
+    const opts: Omit<JobsOptions, 'jobId' | 'repeat' | 'delay' | 'deduplication'> = jobOptions(contract);
+    await this.queues.get(contract.queue).upsertJobScheduler(
+      id,
+      r.cron !== undefined ? { pattern: r.cron.trim(), tz: r.tz } : { every: r.every },
+      { name: contract.name, data, opts },
+    );
+  }
+
+  /**
+   * Re-creates the BullMQ scheduler of a schedule from its stored definition (resume, self-repair).
+   * @returns false when the center has no stored definition for it.
+   */
+  async recreate(id: string): Promise<boolean> {
+    const meta = await this.meta(id);
+    if (!meta?.spec || meta.paused) return false;
+    await this.#upsertScheduler(id, meta.spec.name, meta.spec.repeat as unknown as Repeat, meta.spec.data);
+    return true;
+  }
+
+  /**
+   * Pauses a schedule: its BullMQ scheduler (and pending tick) is removed, its definition kept.
+   * @throws NotFoundError when there is no such schedule.
+   */
+  async pause(id: string): Promise<ScheduleInfo> {
+    validateScheduleId(id);
+    const info = await this.get(id);
+    if (!info) throw new NotFoundError(`No schedule with id ${JSON.stringify(id)}`);
+    if (info.paused) return info;
+    const meta = (await this.meta(id)) ?? { queue: info.queue, overlap: info.overlap, owner: info.owner };
+    const repeat = info.cron !== undefined ? { cron: info.cron, ...(info.tz ? { tz: info.tz } : {}) } : { every: info.every };
+    const spec = meta.spec ?? { repeat, name: info.name, data: info.data };
+    // Definition first: a crash between the two writes leaves a paused schedule that still fires
+    // once more, never a schedule that is gone.
+    await this.#writeMeta(id, { ...meta, paused: true, spec });
+    await this.queues.get(info.queue).removeJobScheduler(id);
+    return (await this.get(id))!;
+  }
+
+  /**
+   * Resumes a paused schedule from its stored definition; the next tick is computed from now.
+   * @throws NotFoundError when there is no such schedule.
+   */
+  async resume(id: string): Promise<ScheduleInfo> {
+    validateScheduleId(id);
+    const meta = await this.meta(id);
+    if (!meta?.paused) {
+      const info = await this.get(id);
+      if (!info) throw new NotFoundError(`No schedule with id ${JSON.stringify(id)}`);
+      return info;
+    }
+    const { paused: _paused, ...rest } = meta;
+    await this.#writeMeta(id, rest);
+    await this.recreate(id);
+    return (await this.get(id))!;
+  }
+
   async get(id: string): Promise<ScheduleInfo | undefined> {
     const meta = await this.meta(id);
+    if (meta?.paused && meta.spec) return this.#withRuns([pausedInfo(id, meta)]).then((l) => l[0]);
     const queues = meta ? [this.queues.get(meta.queue)] : this.queues.all();
     for (const queue of queues) {
-      const s = await queue.getJobScheduler(id);
-      if (s) return toInfo(s, queue.name, meta);
+      const s = (await queue.getJobScheduler(id)) as SchedulerData | undefined;
+      if (s) return this.#withRuns([toInfo(s, queue.name, meta)]).then((l) => l[0]);
     }
     return undefined;
+  }
+
+  /** The run history of a schedule, newest first. @throws NotFoundError for an unknown schedule. */
+  async runs(id: string, limit?: number): Promise<RunRecord[]> {
+    validateScheduleId(id);
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+      throw new ValidationError(`limit must be a whole number from 1 to ${this.history.limit}, got ${String(limit)}`, [
+        { field: 'limit', message: `limit must be an integer from 1 to ${this.history.limit}` },
+      ]);
+    }
+    const meta = await this.meta(id);
+    const queue = meta?.queue ?? (await this.get(id))?.queue;
+    if (!queue) throw new NotFoundError(`No schedule with id ${JSON.stringify(id)}`);
+    return this.history.runs(queue, id, limit);
+  }
+
+  /** Adds the last run and the health to each schedule (one round trip for all of them). */
+  async #withRuns(infos: Omit<ScheduleInfo, 'lastRun' | 'health'>[]): Promise<ScheduleInfo[]> {
+    const last = await this.history.lastOfMany(infos.map((i) => ({ queue: i.queue, id: i.id })));
+    const now = Date.now();
+    return infos.map((info, k) => {
+      const { ended, ...rest } = info as typeof info & { ended?: boolean };
+      const lastRun = last[k] ?? null;
+      const health = healthOf(
+        { paused: info.paused, ended: ended ?? false, next: info.next ? Date.parse(info.next) : null, graceMs: info.grace, lastRun },
+        now,
+      );
+      return { ...rest, lastRun, health };
+    });
   }
 
   /** Every schedule of every queue, soonest first. */
   async list(): Promise<ScheduleInfo[]> {
     const metas = await this.queues.redis.hgetall(this.#metaKey);
-    const out: ScheduleInfo[] = [];
+    const found: Omit<ScheduleInfo, 'lastRun' | 'health'>[] = [];
+    const seen = new Set<string>();
     for (const queue of this.queues.all()) {
-      for (const s of await queue.getJobSchedulers(0, -1, true)) {
-        const raw = metas[s.key];
-        const meta = raw ? metaSchema.safeParse(JSON.parse(raw)) : undefined;
-        out.push(toInfo(s, queue.name, meta?.success ? meta.data : undefined));
+      for (const s of (await queue.getJobSchedulers(0, -1, true)) as SchedulerData[]) {
+        seen.add(s.key);
+        found.push(toInfo(s, queue.name, parseMeta(metas[s.key])));
       }
     }
+    for (const [id, raw] of Object.entries(metas)) {
+      const meta = parseMeta(raw);
+      if (meta?.paused && meta.spec && !seen.has(id)) found.push(pausedInfo(id, meta));
+    }
+    const out = await this.#withRuns(found);
     // ISO strings sort by time; schedules without a next run (ended) go last.
     const at = (s: ScheduleInfo) => (s.next ? Date.parse(s.next) : Infinity);
     return out.sort((a, b) => at(a) - at(b) || a.id.localeCompare(b.id));
@@ -133,7 +284,8 @@ export class Schedules {
       removed = (await queue.removeJobScheduler(id)) || removed;
     }
     await this.queues.redis.hdel(this.#metaKey, id);
-    return removed;
+    if (meta) await this.history.clear(meta.queue, id);
+    return removed || Boolean(meta?.paused);
   }
 
   /** Runs the schedule's job once now; the schedule itself is unchanged. */
@@ -202,22 +354,50 @@ export async function healMissing(schedules: Schedules, owner: string, declared:
   return healed;
 }
 
-function toInfo(
-  s: { key: string; name: string; pattern?: string; every?: number; tz?: string; next?: number; template?: { data?: unknown } },
-  queue: string,
-  meta: ScheduleMeta | undefined,
-): ScheduleInfo {
+type BaseInfo = Omit<ScheduleInfo, 'lastRun' | 'health'> & { ended?: boolean };
+
+function toInfo(s: SchedulerData, queue: string, meta: ScheduleMeta | undefined): BaseInfo {
+  const cron = s.pattern;
+  const every = s.every ? Number(s.every) : undefined;
+  const next = s.next ? Number(s.next) : null;
+  const now = Date.now();
+  // BullMQ keeps an ended scheduler with its last tick as `next`: it must not count as overdue.
+  const ended =
+    (s.endDate !== undefined && now > Number(s.endDate)) ||
+    (s.limit !== undefined && (s.iterationCount ?? 0) >= Number(s.limit) && (next === null || next <= now));
   return {
     id: s.key,
     name: s.name,
     queue,
-    ...(s.pattern ? { cron: s.pattern } : {}),
-    ...(s.every ? { every: Number(s.every) } : {}),
+    ...(cron ? { cron } : {}),
+    ...(every ? { every } : {}),
     ...(s.tz ? { tz: s.tz } : {}),
-    next: s.next ? new Date(Number(s.next)).toISOString() : null,
+    next: next ? new Date(next).toISOString() : null,
     data: s.template?.data ?? {},
     overlap: meta?.overlap ?? 'allow',
     owner: meta?.owner ?? null,
+    grace: graceOf({ cron, every, tz: s.tz, grace: meta?.grace }),
+    paused: false,
+    ...(ended ? { ended } : {}),
+  };
+}
+
+/** A paused schedule, from the definition the center kept. */
+function pausedInfo(id: string, meta: ScheduleMeta): BaseInfo {
+  const r = meta.spec!.repeat as { cron?: string; every?: number; tz?: string };
+  return {
+    id,
+    name: meta.spec!.name,
+    queue: meta.queue,
+    ...(r.cron !== undefined ? { cron: r.cron } : {}),
+    ...(r.every !== undefined ? { every: r.every } : {}),
+    ...(r.tz ? { tz: r.tz } : {}),
+    next: null,
+    data: meta.spec!.data ?? {},
+    overlap: meta.overlap,
+    owner: meta.owner,
+    grace: graceOf({ ...r, grace: meta.grace }),
+    paused: true,
   };
 }
 

@@ -284,8 +284,11 @@ describe('HTTP API', () => {
       'GET /api/openapi.json',
       'GET /api/recurring',
       'GET /api/recurring/{id}',
+      'GET /api/recurring/{id}/runs',
       'POST /api/jobs',
       'POST /api/jobs/{queue}/{id}/retry',
+      'POST /api/recurring/{id}/pause',
+      'POST /api/recurring/{id}/resume',
       'POST /api/recurring/{id}/trigger',
       'PUT /api/recurring/{id}',
     ]);

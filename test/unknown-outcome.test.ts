@@ -133,17 +133,16 @@ describe('enqueue while Redis dies', () => {
 
   it('the client says "nothing was written" only when Redis was down before the call', async () => {
     await redis.server.stop();
-    await waitFor(async () => {
+    const err = await waitFor(async (): Promise<UnavailableError | undefined> => {
       try {
         await client.enqueue('sleep', { ms: 1 }, { jobId: 'down-before' });
-        return false;
-      } catch (err) {
-        return err instanceof UnavailableError && err.outcome === 'not-written' ? err : false;
+        return undefined;
+      } catch (e) {
+        return e instanceof UnavailableError && e.outcome === 'not-written' ? e : undefined;
       }
-    }, 'a not-written refusal', 10_000).then((err) => {
-      assert.equal(err.jobId, 'down-before');
-      assert.match(err.message, /nothing was written; retry with the same jobId "down-before"/);
-    });
+    }, 'a not-written refusal', 10_000);
+    assert.equal(err.jobId, 'down-before');
+    assert.match(err.message, /nothing was written; retry with the same jobId "down-before"/);
     await redis.restart();
   });
 });

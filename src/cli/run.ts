@@ -29,6 +29,8 @@ const OPTIONS = {
   tz: { type: 'string' },
   every: { type: 'string' },
   overlap: { type: 'string' },
+  grace: { type: 'string' },
+  limit: { type: 'string' },
   timeout: { type: 'string' },
 } as const;
 
@@ -39,7 +41,8 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   enqueue: ['data', 'job-id', 'priority', 'attempts'],
   schedule: ['data', 'job-id', 'delay', 'at'],
   continue: ['data', 'job-id', 'after', 'on'],
-  'recurring upsert': ['data', 'cron', 'tz', 'every', 'overlap'],
+  'recurring upsert': ['data', 'cron', 'tz', 'every', 'overlap', 'grace'],
+  'recurring runs': ['limit'],
 };
 
 function fail(message: string): never {
@@ -141,7 +144,28 @@ const COMMANDS: Record<string, Command> = {
     const repeat = (v.cron !== undefined ? { cron: v.cron, tz: v.tz } : { every: parseDuration(v.every!, 'every'), tz: v.tz }) as Repeat;
     return client.recurring.upsertUnchecked(args[0]!, repeat, args[1]!, parseData(v.data), {
       overlap: v.overlap as 'allow' | 'skip' | undefined,
+      ...(v.grace !== undefined ? { grace: parseDuration(v.grace, 'grace') } : {}),
     });
+  },
+  'recurring get': async (client, args) => {
+    arity(args, 1, 'Usage: recurring get <id>');
+    const info = await client.recurring.get(args[0]!);
+    if (!info) throw new NotFoundError(`No recurring job with id ${JSON.stringify(args[0])}`);
+    return info;
+  },
+  'recurring runs': async (client, args, v) => {
+    arity(args, 1, 'Usage: recurring runs <id> [--limit N]');
+    const limit = parseInteger(v.limit, 'limit');
+    if (limit === 0) fail('--limit must be at least 1');
+    return { runs: await client.recurring.runs(args[0]!, { limit }) };
+  },
+  'recurring pause': async (client, args) => {
+    arity(args, 1, 'Usage: recurring pause <id>');
+    return client.recurring.pause(args[0]!);
+  },
+  'recurring resume': async (client, args) => {
+    arity(args, 1, 'Usage: recurring resume <id>');
+    return client.recurring.resume(args[0]!);
   },
   'recurring remove': async (client, args) => {
     arity(args, 1, 'Usage: recurring remove <id>');

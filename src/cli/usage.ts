@@ -9,7 +9,11 @@ Commands:
   schedule <name>                Run a job after --delay or at --at
   continue <name>                Run a job after another one (--after QUEUE/ID) finishes
   job status <queue>/<id>        Show a job's state, progress and result
-  recurring list                 List recurring jobs with their next run time
+  recurring list                 List recurring jobs with their next run, last run and health
+  recurring get <id>             One recurring job with its last run and health
+  recurring runs <id>            Its last runs, newest first (--limit N)
+  recurring pause <id>           Stop firing, keep the definition
+  recurring resume <id>          Fire again from the next tick
   recurring upsert <id> <name>   Create or update a recurring job (--cron or --every)
   recurring remove <id>          Remove a recurring job
   recurring trigger <id>         Run a recurring job once now (its schedule is unchanged)
@@ -73,18 +77,24 @@ ${DATA}
 Prints the job's state, data, progress, attempts, return value, failure reason and times.
 Exit code 1 when there is no such job.
 `,
-  recurring: `Usage: npm run cli -- recurring <list | upsert | remove | trigger> ...
+  recurring: `Usage: npm run cli -- recurring <list | get | runs | upsert | remove | trigger | pause | resume> ...
 
   recurring list
-  recurring upsert <id> <name> (--cron PATTERN [--tz ZONE] | --every DURATION) [--data JSON] [--overlap allow|skip]
+  recurring get <id>
+  recurring runs <id> [--limit N]
+  recurring upsert <id> <name> (--cron PATTERN [--tz ZONE] | --every DURATION) [--data JSON] [--overlap allow|skip] [--grace DURATION]
   recurring remove <id>
   recurring trigger <id>
+  recurring pause <id>
+  recurring resume <id>
 
 Options of upsert:
   --cron PATTERN                 5 fields (minute hour day month weekday) or 6 with seconds first
   --tz ZONE                      IANA time zone of the pattern, e.g. Europe/Paris (default: the processes' local zone)
   --every DURATION               Fixed interval instead of cron, e.g. 60000, 30s, 5m
   --overlap allow|skip           skip: skip a tick while the previous run is still active (default allow)
+  --grace DURATION               How late a run may start before the schedule is overdue
+                                 (default max(60s, 10% of the period))
 ${DATA}
 
 Ticks missed while no worker ran are not replayed: one catch-up run happens when a worker is back.

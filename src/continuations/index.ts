@@ -1,8 +1,8 @@
 /*
- * Continuations: "run job B after job A finishes", for a job A that already exists. The client
- * registers them (store), the worker runs them through one job hook (hook), and a periodic sweep
- * recovers releases a crashed worker left undone.
+ * Continuations (see continuations.ts): registration, release, sweep, the in-memory set of
+ * continued parents and the worker hook, each in its own file; keys.ts says where they live.
  */
-export { Continuations } from './store.js';
+export { Continuations } from './continuations.js';
 export { continuationHook } from './hook.js';
+export { ContinuedParents } from './parents.js';
 export { CONTINUATION_PREFIX, type ContinueOn, type JobRef, type Outcome, type ParentOutcome } from './types.js';

@@ -1,3 +1,8 @@
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Queues } from '../queues.js';
+import type { ContinuationKeys } from './keys.js';
+
 /** Which outcome of the parent lets the continuation run. */
 export type ContinueOn = 'success' | 'finished';
 
@@ -16,8 +21,28 @@ export interface ParentOutcome {
   readonly failedReason: string | null;
 }
 
-/** Prefix of every continuation's job id; the worker only looks up continuation data for these. */
+/** Prefix of every continuation's job id. */
 export const CONTINUATION_PREFIX = 'cont-';
 
 /** A parent's outcome without its reference. */
 export type Outcome = Omit<ParentOutcome, 'queue' | 'id'>;
+
+/**
+ * What a released continuation carries in its BullMQ job options (`opts.jc`): its parent's outcome,
+ * so the worker needs no Redis read before running it, and why it was cancelled, if it was.
+ */
+export interface ContinuationMeta {
+  readonly parent: ParentOutcome;
+  readonly cancelled?: string;
+}
+
+/** How long released continuation bookkeeping is kept (for duplicate detection and getJob). */
+export const KEEP_SECONDS = 14 * 24 * 3600;
+
+/** What the registration, release and sweep steps share. */
+export interface ContinuationDeps {
+  readonly config: Config;
+  readonly queues: Queues;
+  readonly keys: ContinuationKeys;
+  readonly logger: Logger;
+}

@@ -1,12 +1,13 @@
 import { MetricsTime, Worker } from 'bullmq';
 import type { Config } from '../config.js';
-import { continuationHook, Continuations } from '../continuations/index.js';
+import { continuationHook, ContinuedParents, Continuations } from '../continuations/index.js';
 import { DeadlineError, withDeadline } from '../deadline.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import { Queues } from '../queues.js';
 import { checkEvictionPolicy, createRedis, queuePrefix } from '../redis/connection.js';
 import { Schedules } from '../schedules.js';
+import { runHistoryHook } from '../schedules/history-hook.js';
 import type { BoundHandler } from './handler.js';
 import { runAfterHooks, type JobHook } from './hooks.js';
 import { overlapLockHook } from './overlap-lock.js';
@@ -45,9 +46,11 @@ export async function startWorkerRuntime(options: {
   const continuations = new Continuations(queues, logger);
   const schedules = new Schedules(queues);
   const active = new Map<string, ActiveJob>();
+  const continued = new ContinuedParents(continuations.deps, logger);
   const hooks: JobHook[] = [
-    continuationHook(continuations, logger),
+    continuationHook(continuations.deps, continued),
     overlapLockHook({ config, redis: queues.redis, schedules }),
+    runHistoryHook(schedules.history, logger),
   ];
   const onHookError = (hook: JobHook, err: Error): void => {
     logger.warn({ hook: hook.name, err: err.message }, 'A job hook failed after the job finished');
@@ -69,8 +72,9 @@ export async function startWorkerRuntime(options: {
       lockDuration: config.worker.lockDurationMs,
       stalledInterval: config.worker.stalledIntervalMs,
       maxStalledCount: config.worker.maxStalledCount,
-      // Per-minute completed/failed counts for the board's charts and /metrics (one week kept).
-      metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
+      // Per-minute completed/failed counts for the board's charts and /metrics (one week kept);
+      // two extra commands inside every job's finishing script, so WORKER_METRICS=false turns them off.
+      ...(config.worker.metrics ? { metrics: { maxDataPoints: MetricsTime.ONE_WEEK } } : {}),
       autorun: false,
     });
     worker.on('error', (err) => logger.warn({ queue, err: err.message }, 'Worker error'));
@@ -124,7 +128,7 @@ export async function startWorkerRuntime(options: {
         }
         await graceful;
       }
-      await Promise.allSettled(connections.map((c) => c.quit()));
+      await Promise.allSettled([...connections.map((c) => c.quit()), continued.close()]);
       events.report('closed');
     })();
     return closing;
@@ -133,6 +137,8 @@ export async function startWorkerRuntime(options: {
 
   await queues.ready();
   await checkEvictionPolicy(queues.redis, logger);
+  // Before the first job: a finishing job must find its parent entry if somebody continues it.
+  await continued.start();
   for (const w of workers) {
     void w.run().catch((err: Error) => logger.error({ err: err.message }, 'Worker stopped unexpectedly'));
   }

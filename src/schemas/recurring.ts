@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { validateCron } from '../cron.js';
 import { ValidationError } from '../errors.js';
 import { jobName, MAX_EVERY_MS, MIN_EVERY_MS, payload } from './fields.js';
+import { grace, scheduleHealthShape } from './schedule-health.js';
 
 /*
  * How often a recurring job fires. One rule everywhere (client, HTTP, CLI, producers' declared
@@ -66,6 +67,7 @@ export const recurringRequest = z
     data: payload.optional(),
     ...repeatShape,
     overlap: overlap.optional(),
+    grace: grace.optional(),
   })
   .strict()
   .superRefine(refineRepeat);
@@ -83,5 +85,6 @@ export const scheduleInfo = z.object({
   data: z.unknown(),
   overlap: z.enum(['allow', 'skip']),
   owner: z.string().nullable().describe('The producer that declares it in code (it re-creates it if removed), or null'),
+  ...scheduleHealthShape,
 });
 export type ScheduleInfo = z.output<typeof scheduleInfo>;

@@ -4,6 +4,7 @@ import type { Repeat } from '../../schedules.js';
 import { scheduleId } from '../../schemas/fields.js';
 import { jobRefOut } from '../../schemas/jobs.js';
 import { recurringRequest, scheduleInfo } from '../../schemas/recurring.js';
+import { runRecord, runsQuery } from '../../schemas/schedule-health.js';
 import { defineRoute, type Route } from '../route.js';
 
 const idPath = z.object({ id: scheduleId });
@@ -15,7 +16,7 @@ export const recurringRoutes: Route[] = [
     method: 'get',
     path: '/recurring',
     operationId: 'listRecurring',
-    summary: 'Every recurring job with its next run time, soonest first',
+    summary: 'Every recurring job with its next run time, last run and health, soonest first',
     scope: 'read',
     responses: { 200: { description: 'Recurring jobs', schema: z.array(scheduleInfo) } },
     async handle(_input, { service }) {
@@ -26,7 +27,7 @@ export const recurringRoutes: Route[] = [
     method: 'get',
     path: '/recurring/:id',
     operationId: 'getRecurring',
-    summary: 'One recurring job',
+    summary: 'One recurring job, with its last run and health',
     scope: 'read',
     params: idPath,
     responses: {
@@ -52,7 +53,10 @@ export const recurringRoutes: Route[] = [
     responses: { 200: { description: 'Created or updated', schema: scheduleInfo } },
     async handle({ params, body }, { service, audit }) {
       const repeat: Repeat = body.cron !== undefined ? { cron: body.cron, ...(body.tz ? { tz: body.tz } : {}) } : { every: body.every! };
-      const info = await service.recurring.upsertUnchecked(params.id, repeat, body.name, body.data ?? {}, { overlap: body.overlap });
+      const info = await service.recurring.upsertUnchecked(params.id, repeat, body.name, body.data ?? {}, {
+        overlap: body.overlap,
+        ...(body.grace !== undefined ? { grace: body.grace } : {}),
+      });
       Object.assign(audit, { queue: info.queue, detail: info.cron ?? `every ${info.every} ms` });
       return { status: 200, body: info };
     },
@@ -86,6 +90,54 @@ export const recurringRoutes: Route[] = [
       const ref = await service.recurring.trigger(params.id);
       Object.assign(audit, { queue: ref.queue, job: ref.id });
       return { status: 202, body: ref, location: `/jobs/${ref.queue}/${encodeURIComponent(ref.id)}` };
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/recurring/:id/runs',
+    operationId: 'recurringRuns',
+    summary: "A recurring job's last runs, newest first (SCHEDULE_HISTORY_LIMIT are kept)",
+    scope: 'read',
+    params: idPath,
+    query: runsQuery,
+    responses: {
+      200: { description: 'The runs, newest first', schema: z.object({ runs: z.array(runRecord) }) },
+      404: { description: 'No such recurring job' },
+    },
+    async handle({ params, query }, { service }) {
+      return { status: 200, body: { runs: await service.recurring.runs(params.id, { limit: query.limit }) } };
+    },
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/recurring/:id/pause',
+    operationId: 'pauseRecurring',
+    summary: 'Pause a recurring job: it keeps its definition, does not fire and is never overdue; a producer sync does not resume it',
+    scope: 'admin',
+    action: 'recurring.pause',
+    target: (p) => ({ schedule: p.id }),
+    params: idPath,
+    responses: { 200: { description: 'Paused (or already paused)', schema: scheduleInfo }, 404: { description: 'No such recurring job' } },
+    async handle({ params }, { service, audit }) {
+      const info = await service.recurring.pause(params.id);
+      Object.assign(audit, { queue: info.queue });
+      return { status: 200, body: info };
+    },
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/recurring/:id/resume',
+    operationId: 'resumeRecurring',
+    summary: 'Resume a paused recurring job from its next tick after now',
+    scope: 'admin',
+    action: 'recurring.resume',
+    target: (p) => ({ schedule: p.id }),
+    params: idPath,
+    responses: { 200: { description: 'Resumed (or was not paused)', schema: scheduleInfo }, 404: { description: 'No such recurring job' } },
+    async handle({ params }, { service, audit }) {
+      const info = await service.recurring.resume(params.id);
+      Object.assign(audit, { queue: info.queue });
+      return { status: 200, body: info };
     },
   }),
 ];

@@ -1,0 +1,52 @@
+import type { JobsOptions } from 'bullmq';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Queues } from '../queues.js';
+import { ContinuationKeys } from './keys.js';
+import { register, type Registered } from './registration.js';
+import { release } from './release.js';
+import { sweep } from './sweep.js';
+import { CONTINUATION_PREFIX, type ContinuationDeps, type ContinueOn, type JobRef } from './types.js';
+
+/**
+ * Continuations: "run job B after job A finishes", for a job A that already exists (BullMQ flows
+ * only link jobs created together). The client registers them (registration.ts), the worker
+ * releases them through one job hook (hook.ts) and sweeps what a crashed worker left (sweep.ts).
+ */
+export class Continuations {
+  readonly deps: ContinuationDeps;
+
+  constructor(queues: Queues, logger: Logger) {
+    const config: Config = queues.config;
+    this.deps = { config, queues, keys: new ContinuationKeys(config), logger };
+  }
+
+  /**
+   * Registers `name(data)` to run after `parent` finishes (`on: 'success'` only if it completed).
+   * @param key idempotency key: registering twice with the same key registers once.
+   */
+  register(parent: JobRef, name: string, data: unknown, options: { on?: ContinueOn; key?: string; opts?: JobsOptions } = {}): Promise<Registered> {
+    return register(this.deps, parent, name, data, options);
+  }
+
+  /** The stored spec of a continuation that has not been released yet, as job info. */
+  async awaiting(ref: JobRef): Promise<{ name: string; data: unknown; state: string; createdAt: number } | undefined> {
+    if (!ref.id.startsWith(CONTINUATION_PREFIX)) return undefined;
+    const { queues, keys } = this.deps;
+    const parentQueue = await queues.redis.get(keys.pointer(ref.queue, ref.id));
+    if (!parentQueue || parentQueue === 'released') return undefined;
+    const h = await queues.redis.hgetall(keys.spec(parentQueue, ref.queue, ref.id));
+    if (!h.name || h.state !== 'awaiting') return undefined;
+    return { name: h.name, data: JSON.parse(h.data ?? '{}'), state: 'awaiting', createdAt: Number(h.createdAt) };
+  }
+
+  /** Releases the continuations of `parent` if it has finished. Safe to call any number of times, from any process. */
+  async resolve(parent: JobRef): Promise<void> {
+    await release(this.deps, parent);
+  }
+
+  /** Checks the parents that are due (see sweep.ts); run periodically by every worker. */
+  sweep(): Promise<number> {
+    return sweep(this.deps);
+  }
+}

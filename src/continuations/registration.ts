@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import type { JobsOptions } from 'bullmq';
+import { NotFoundError, ValidationError } from '../errors.js';
+import { parsePayload } from '../jobs/contract.js';
+import { contractFor, jobOptions, validateJobId } from '../jobs/options.js';
+import { crashPoint } from './crash-points.js';
+import { release } from './release.js';
+import { runScript } from './scripts.js';
+import { CONTINUATION_PREFIX, KEEP_SECONDS, type ContinuationDeps, type ContinueOn, type JobRef } from './types.js';
+
+/** How soon the sweep double-checks a new registration (it covers a worker that finished the
+ * parent just before it heard of the registration). */
+const FIRST_CHECK_MS = 2000;
+
+export interface Registered {
+  id: string;
+  queue: string;
+  name: string;
+  state: string;
+  duplicate?: boolean;
+}
+
+/**
+ * Registers `name(data)` to run after `parent` finishes, in ONE script over the parent queue's slot:
+ * the spec, the link, the pending and due entries and the announcement to workers are written
+ * together, and the parent's state is read in the same step. A parent that already finished is
+ * released right here, so a worker that never heard of the registration loses nothing.
+ *
+ * A crash before the script leaves nothing; after it, a complete registration (the sweep releases
+ * it if the parent had finished). Retrying with the same key reports the complete one as a
+ * duplicate. A continuation in another queue than its parent also gets a pointer in its own
+ * queue's slot, written first (alone it is invisible: nothing reads it without the spec).
+ */
+export async function register(
+  deps: ContinuationDeps,
+  parent: JobRef,
+  name: string,
+  data: unknown,
+  options: { on?: ContinueOn; key?: string; opts?: JobsOptions } = {},
+): Promise<Registered> {
+  const { config, queues, keys } = deps;
+  const contract = contractFor(name);
+  const payload = parsePayload(contract, data);
+  const on = options.on ?? 'success';
+  if (on !== 'success' && on !== 'finished') {
+    throw new ValidationError('on must be "success" or "finished"', [{ field: 'on', message: 'on must be "success" or "finished"' }]);
+  }
+  queues.get(parent.queue);
+  const id = CONTINUATION_PREFIX + (options.key ? validateJobId(options.key) : randomUUID());
+  const cq = contract.queue;
+  const pq = parent.queue;
+  const redis = queues.redis;
+  // Same queue: one script writes everything. Another queue may be another slot (on a Cluster),
+  // so its pointer is written first, on every deployment alike (one behaviour to test).
+  const pointerInSlot = cq === pq;
+  if (!pointerInSlot) {
+    const pointer = keys.pointer(cq, id);
+    const set = await redis.set(pointer, pq, 'EX', KEEP_SECONDS, 'NX');
+    if (set !== 'OK') {
+      const owner = await redis.get(pointer);
+      if (owner && owner !== pq) return duplicateOf(deps, { queue: cq, id }, owner, contract.name);
+    }
+    crashPoint(config, 'register:after-pointer');
+  }
+  const now = Date.now();
+  const spec = [
+    'name', contract.name,
+    'data', JSON.stringify(payload),
+    'opts', JSON.stringify(jobOptions(contract, options.opts)),
+    'on', on,
+    'parentQueue', pq,
+    'parentId', parent.id,
+    'state', 'awaiting',
+    'createdAt', String(now),
+  ];
+  const reply = (await runScript(
+    redis,
+    'jcContRegister',
+    [
+      keys.spec(pq, cq, id),
+      keys.links(pq, parent.id),
+      keys.pending(pq),
+      keys.due(pq),
+      keys.bull(pq, parent.id),
+      keys.bull(pq, 'completed'),
+      keys.bull(pq, 'failed'),
+      keys.pointer(pq, parent.id),
+      ...(pointerInSlot ? [keys.pointer(cq, id)] : []),
+    ],
+    [`${cq}/${id}`, parent.id, now, now + FIRST_CHECK_MS, keys.channel, `+${pq}/${parent.id}`, pq, KEEP_SECONDS, ...spec],
+  )) as string[];
+  crashPoint(config, 'register:after-script');
+  switch (reply[0]) {
+    case 'missing':
+      throw new NotFoundError(`Parent job ${pq}/${parent.id} does not exist`);
+    case 'duplicate-elsewhere':
+      return duplicateOf(deps, { queue: cq, id }, reply[1]!, contract.name);
+    case 'duplicate': {
+      const state = reply[1] === 'awaiting' ? 'awaiting' : await queues.get(cq).getJobState(id);
+      return { id, queue: cq, name: reply[2] ?? contract.name, state, duplicate: true };
+    }
+  }
+  if (reply[1] === 'completed' || reply[1] === 'failed') {
+    await release(deps, parent);
+    return { id, queue: cq, name: contract.name, state: 'waiting' };
+  }
+  return { id, queue: cq, name: contract.name, state: 'awaiting' };
+}
+
+/** The continuation `ref` already registered on a parent of queue `parentQueue`. */
+async function duplicateOf(deps: ContinuationDeps, ref: JobRef, parentQueue: string, fallbackName: string): Promise<Registered> {
+  const [state, name] =
+    parentQueue === 'released' ? [null, null] : await deps.queues.redis.hmget(deps.keys.spec(parentQueue, ref.queue, ref.id), 'state', 'name');
+  const shown = state === 'awaiting' ? 'awaiting' : await deps.queues.get(ref.queue).getJobState(ref.id);
+  return { id: ref.id, queue: ref.queue, name: name ?? fallbackName, state: shown, duplicate: true };
+}
