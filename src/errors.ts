@@ -50,10 +50,17 @@ export class UnavailableError extends Error {
   constructor(
     message: string,
     readonly outcome: WriteOutcome = 'not-written',
-    readonly jobId?: string,
+    key?: string | readonly string[],
   ) {
     super(message);
+    if (typeof key === 'string') this.jobId = key;
+    else if (key !== undefined) this.jobIds = key;
   }
+
+  /** The idempotency key of the enqueue that failed: retry with it. */
+  readonly jobId?: string;
+  /** The keys of a bulk enqueue that failed, in order: retry with them. */
+  readonly jobIds?: readonly string[];
 }
 
 /** Builds field issues from a zod error, prefixing each path with `root` (e.g. `data`). */

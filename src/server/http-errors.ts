@@ -40,7 +40,12 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res
         .status(503)
         .set('Retry-After', '5')
-        .json({ ...errorBody(err.message, details), outcome: err.outcome, ...(err.jobId === undefined ? {} : { jobId: err.jobId }) });
+        .json({
+          ...errorBody(err.message, details),
+          outcome: err.outcome,
+          ...(err.jobId === undefined ? {} : { jobId: err.jobId }),
+          ...(err.jobIds === undefined ? {} : { jobIds: err.jobIds }),
+        });
     } else if (bp?.type === 'entity.parse.failed') {
       res.status(400).json(errorBody('Malformed JSON body', [{ field: 'body', message: 'body must be valid JSON' }]));
     } else if (bp?.type === 'entity.too.large') {
