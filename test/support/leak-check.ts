@@ -127,52 +127,21 @@ type Fn = (...args: unknown[]) => unknown;
 /**
  * Registers `check` to run after the file's last top-level `after` hook. node:test runs a file's
  * top-level `after` hooks in the order they were registered, so the check is re-registered behind
- * every top-level `after` the file adds while its module evaluates (suites' own hooks are not
- * top-level; a test starting means evaluation is over). `syncBuiltinESMExports` makes the file's
- * `import { after } from 'node:test'` see the wrapper.
+ * every top-level `after` the file adds; only the last registration runs it. A call is top-level
+ * when no test runner frame is on the stack (a suite's or a test's own `after` runs inside one).
+ * Only `after` is wrapped: wrapping `it`/`describe` would move the "test at file:line" of every test
+ * into this file. `syncBuiltinESMExports` makes `import { after } from 'node:test'` see the wrapper.
  */
 function runAfterTheFile(check: () => Promise<void>): void {
   const nodeTest = createRequire(import.meta.url)('node:test') as Record<string, Fn>;
-  const { after } = nodeTest as { after: Fn };
-  let evaluating = true;
-  let depth = 0;
+  const after = nodeTest.after!;
   let last = 0;
   const guarded = (seq: number) => () => (seq === last ? check() : undefined);
   nodeTest.after = function (this: unknown, ...args: unknown[]) {
     const result = after.apply(this, args);
-    if (evaluating && depth === 0) after.call(this, guarded(++last));
+    if (!/node:internal\/test_runner/.test(new Error().stack ?? '')) after.call(this, guarded(++last));
     return result;
   };
-  const wrapCallback = (name: string, around: (fn: Fn, self: unknown, args: unknown[]) => unknown) => {
-    const original = nodeTest[name];
-    if (typeof original !== 'function') return;
-    nodeTest[name] = function (this: unknown, ...args: unknown[]) {
-      const i = args.findIndex((a) => typeof a === 'function');
-      if (i >= 0) {
-        const fn = args[i] as Fn;
-        args[i] = function (this: unknown, ...inner: unknown[]) {
-          return around(fn, this, inner);
-        };
-      }
-      return original.apply(this, args);
-    };
-  };
-  for (const name of ['describe', 'suite']) {
-    wrapCallback(name, (fn, self, args) => {
-      depth++;
-      try {
-        return fn.apply(self, args);
-      } finally {
-        depth--;
-      }
-    });
-  }
-  for (const name of ['it', 'test']) {
-    wrapCallback(name, (fn, self, args) => {
-      evaluating = false;
-      return fn.apply(self, args);
-    });
-  }
   syncBuiltinESMExports();
   after(guarded(0)); // a file with no top-level `after` of its own
 }
