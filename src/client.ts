@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { Job, JobsOptions, Queue } from 'bullmq';
+import type { z } from 'zod';
 import { loadConfig, type Config } from './config.js';
 import { jobs, queueNames, type JobName, type Jobs } from './contracts/index.js';
 import { Continuations, type ContinueOn, type JobRef } from './continuations/index.js';
@@ -13,11 +15,27 @@ import { checkEvictionPolicy, type RedisClient } from './redis/connection.js';
 import { Schedules, type OverlapPolicy, type Repeat, type ScheduleInfo } from './schedules.js';
 import type { Health } from './schedules/health.js';
 import type { RunOutcome, RunRecord } from './schedules/history.js';
-import { continueOptions, enqueueOptions, type Created } from './schemas/enqueue.js';
+import { continueOptions, dedupe as dedupeSchema, enqueueOptions, type Created } from './schemas/enqueue.js';
 import type { JobInfo, JobMoved } from './schemas/jobs.js';
+import { Operations } from './operations/operations.js';
+import { listJobs } from './operations/job-list.js';
+import { toInfo, iso } from './operations/job-info.js';
 import { parseRequest } from './schemas/parse.js';
+import {
+  cleanRequest,
+  jobListQuery,
+  jobLogsQuery,
+  retryFailedRequest,
+  type Cancelled,
+  type CleanRequest,
+  type JobList,
+  type JobListQuery,
+  type JobLogs,
+  type QueueSummary,
+} from './schemas/operations.js';
 
 export type { JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo, Created, JobInfo, JobMoved, Health, RunOutcome, RunRecord };
+export type { JobList, JobListQuery, JobLogs, Cancelled, CleanRequest, QueueSummary };
 
 /** Options of a recurring job besides its timing and payload. */
 export interface RecurringOptions {
@@ -39,6 +57,12 @@ export interface EnqueueOptions {
   priority?: number;
   /** Overrides the contract's `attempts`. */
   attempts?: number;
+  /**
+   * Deduplication (BullMQ `deduplication`): `drop` keeps the existing job with this key (for at
+   * most `ttlMs` when given); `replace` debounces: the job waits `ttlMs` and a newer one within that
+   * window replaces it. The answer says `deduplicated: true` and the id of the job that stands.
+   */
+  dedupe?: z.input<typeof dedupeSchema>;
 }
 
 /** One job of {@link JobCenterClient.enqueueMany}. */
@@ -56,9 +80,9 @@ interface Prepared {
   opts: JobsOptions;
   delay: number;
   keyed: boolean;
+  /** With dedupe: the id we gave the job; another id back means BullMQ kept an existing one. */
+  dedupeId?: string;
 }
-
-const iso = (ms: number | undefined | null): string | null => (ms ? new Date(ms).toISOString() : null);
 
 /**
  * The typed client other services use to hand work to the center: enqueue, schedule, continue,
@@ -69,6 +93,7 @@ export class JobCenterClient {
   readonly #queues: Queues;
   readonly #schedules: Schedules;
   readonly #continuations: Continuations;
+  readonly #ops: Operations;
   readonly #logger: Logger;
   /** The job catalog this client enqueues from. */
   readonly contracts: ContractMap = jobs;
@@ -83,6 +108,7 @@ export class JobCenterClient {
     this.#queues = new Queues(config, logger, lifecycle);
     this.#schedules = new Schedules(this.#queues);
     this.#continuations = new Continuations(this.#queues, logger);
+    this.#ops = new Operations(this.#queues, this.#continuations);
   }
 
   /** The connection's state, for health checks: `ready` when commands are being answered. */
@@ -160,7 +186,24 @@ export class JobCenterClient {
     if (o.jobId !== undefined) overrides.jobId = o.jobId;
     if (o.priority !== undefined) overrides.priority = o.priority;
     if (o.attempts !== undefined) overrides.attempts = o.attempts;
-    return { queue: contract.queue, name: contract.name, data: payload, opts: jobOptions(contract, overrides), delay, keyed: o.jobId !== undefined };
+    let dedupeId: string | undefined;
+    if (o.dedupe) {
+      // Our own id, so that getting another id back means BullMQ kept the existing job.
+      dedupeId = overrides.jobId = randomUUID();
+      const { key, ttlMs, mode } = o.dedupe;
+      overrides.deduplication = mode === 'replace' ? { id: key, ttl: ttlMs, extend: true, replace: true } : { id: key, ...(ttlMs ? { ttl: ttlMs } : {}) };
+      // Debounce: the job waits out the window; a newer one within it replaces this one.
+      if (mode === 'replace' && delay === 0) overrides.delay = ttlMs;
+    }
+    return {
+      queue: contract.queue,
+      name: contract.name,
+      data: payload,
+      opts: jobOptions(contract, overrides),
+      delay: overrides.delay ?? 0,
+      keyed: o.jobId !== undefined,
+      ...(dedupeId ? { dedupeId } : {}),
+    };
   }
 
   async #add(name: string, data: unknown, opts: EnqueueOptions): Promise<Created> {
@@ -175,6 +218,11 @@ export class JobCenterClient {
   /** What was created; for a keyed job, the stored one (BullMQ ignores an add whose id exists and returns our local copy). */
   async #created(queue: Queue, p: Prepared, job: Job): Promise<Created> {
     const created: Created = { id: String(job.id), queue: p.queue, name: p.name, state: p.delay > 0 ? 'delayed' : 'waiting' };
+    if (p.dedupeId !== undefined && created.id !== p.dedupeId) {
+      // Deduplicated: BullMQ answered with the id of the job that stands.
+      const stored = await queue.getJob(created.id);
+      return { ...created, name: stored?.name ?? created.name, state: stored ? await stored.getState() : 'unknown', deduplicated: true };
+    }
     if (!p.keyed) return created;
     const stored = await queue.getJob(created.id);
     if (!stored) return created;
@@ -302,6 +350,67 @@ export class JobCenterClient {
     });
   }
 
+  /**
+   * Lists jobs newest first (by creation time), filtered by queue, state, name and creation time,
+   * a page at a time: pass the answer's `nextCursor` as `cursor` for the next page.
+   */
+  listJobs(query: JobListQuery = {}): Promise<JobList> {
+    const q = parseRequest(jobListQuery, query, 'job search');
+    return this.#guard(() => listJobs(this.#queues, q));
+  }
+
+  /** A job's log lines (`ctx.log` of its handler, BullMQ `job.log`), oldest first. */
+  jobLogs(ref: JobRef, range: { start?: number; limit?: number } = {}): Promise<JobLogs> {
+    const r = parseRequest(jobLogsQuery, range, 'log range');
+    return this.#guard(() => this.#ops.logs(ref, r.start, r.limit));
+  }
+
+  /**
+   * Cancels or removes a job. Waiting, delayed, prioritized or finished: removed. An awaiting
+   * continuation: withdrawn, it never runs. Active: its worker aborts `ctx.signal` and the job
+   * ends failed with "Cancelled by <by>", without retries (`outcome: 'cancelling'` when it had not
+   * ended within 5 s).
+   * @param by who cancels, for the failure reason and the audit. @defaultValue 'client'
+   */
+  cancelJob(ref: JobRef, by = 'client'): Promise<Cancelled> {
+    return this.#guard(() => this.#ops.cancel(ref, by));
+  }
+
+  /** Runs a delayed job now. @throws ConflictError when it is not delayed. */
+  promoteJob(ref: JobRef): Promise<JobMoved> {
+    return this.#guard(() => this.#ops.promote(ref));
+  }
+
+  /** Retries every failed job of `queue`, or only those of job `name`. */
+  retryFailed(queue: string, options: { name?: string } = {}): Promise<{ queue: string; retried: number }> {
+    const o = parseRequest(retryFailedRequest, options, 'options');
+    return this.#guard(() => this.#ops.retryFailed(queue, o.name));
+  }
+
+  /** Pauses a queue: workers take no new job from it until it is resumed. */
+  pauseQueue(queue: string): Promise<{ name: string; paused: boolean }> {
+    return this.#guard(() => this.#ops.pause(queue));
+  }
+
+  resumeQueue(queue: string): Promise<{ name: string; paused: boolean }> {
+    return this.#guard(() => this.#ops.resume(queue));
+  }
+
+  /** Removes jobs of one state older than `olderThanMs` (at most `limit`, default 1000). */
+  cleanQueue(queue: string, request: CleanRequest): Promise<{ queue: string; state: string; removed: number }> {
+    const r = parseRequest(cleanRequest, request, 'clean request');
+    return this.#guard(() => this.#ops.clean(queue, r.state, r.olderThanMs, r.limit));
+  }
+
+  /** Counts per state, paused, connected workers and the oldest waiting job's age; of one queue or all. */
+  queueSummary(queue: string): Promise<QueueSummary> {
+    return this.#guard(() => this.#ops.summary(queue));
+  }
+
+  queueSummaries(): Promise<QueueSummary[]> {
+    return this.#guard(() => this.#ops.summaries());
+  }
+
   /** A job's state and result, or undefined when it does not exist (or retention removed it). */
   getJob(ref: JobRef): Promise<JobInfo | undefined> {
     return this.#guard(async () => {
@@ -355,23 +464,6 @@ function toRequestOptions(opts: EnqueueOptions): Record<string, unknown> {
   if (at === undefined) return rest;
   const runAt = at instanceof Date && !Number.isNaN(at.getTime()) ? at.toISOString() : String(at);
   return { ...rest, runAt };
-}
-
-function toInfo(job: Job, queue: string, state: string): JobInfo {
-  return {
-    id: String(job.id),
-    queue,
-    name: job.name,
-    state,
-    data: job.data,
-    progress: job.progress,
-    attemptsMade: job.attemptsMade,
-    returnValue: job.returnvalue ?? null,
-    failedReason: job.failedReason || null,
-    createdAt: iso(job.timestamp),
-    processedAt: iso(job.processedOn),
-    finishedAt: iso(job.finishedOn),
-  };
 }
 
 /** Builds a new sequence of jobs: `client.chain().then('a', {...}).then('b', {...}).enqueue()`. */
