@@ -21,6 +21,7 @@ import { Operations } from './operations/operations.js';
 import { listJobs } from './operations/job-list.js';
 import { toInfo, iso } from './operations/job-info.js';
 import { parseRequest } from './schemas/parse.js';
+import type { MisfirePolicy } from './schemas/schedule-semantics.js';
 import {
   cleanRequest,
   jobListQuery,
@@ -43,6 +44,12 @@ export interface RecurringOptions {
   overlap?: OverlapPolicy;
   /** Ms after a tick before a run that has not started makes the schedule overdue. @defaultValue max(60 s, 10 % of the period) */
   grace?: number;
+  /** Ticks missed while no worker ran: `once`, `skip` or `all` (docs/SCHEDULES.md). @defaultValue 'once' */
+  misfire?: MisfirePolicy;
+  /** With `misfire: 'all'`: at most this many late runs after an outage. @defaultValue 100 */
+  maxCatchUp?: number;
+  /** Run job `name` after each run of the schedule, with the run as its parent. */
+  then?: { name: string; data?: unknown; on?: ContinueOn };
 }
 
 /** Per-call options of {@link JobCenterClient.enqueue}. */
@@ -164,19 +171,48 @@ export class JobCenterClient {
     return { queue: logical, shard, shards: this.#queues.shardCount(logical) };
   }
 
-  /** Runs `fn`, turning connection failures into {@link UnavailableError}. */
-  async #guard<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn`, turning connection failures into {@link UnavailableError}. `write` marks calls that
+   * change something: their error says whether the outcome is known, and carries the idempotency
+   * key (`jobId`) to retry with.
+   */
+  async #guard<T>(fn: () => Promise<T>, write?: { jobId?: string; jobIds?: readonly string[]; idempotent?: boolean }): Promise<T> {
+    const retry =
+      write?.jobId !== undefined
+        ? `; retry with the same jobId ${JSON.stringify(write.jobId)}`
+        : write?.jobIds !== undefined
+          ? '; retry with the same jobIds (listed in jobIds)'
+          : '; retry later';
     // A fail-fast connection that is not ready would reject anyway; before its first connect,
-    // BullMQ would wait for it instead, so answer at once.
+    // BullMQ would wait for it instead, so answer at once. Nothing was sent: that much is certain.
     if (this.#queues.redis.status !== 'ready' && this.#queues.redis.status !== 'connect') {
-      throw new UnavailableError(`Redis is unreachable (connection ${this.#queues.redis.status}), nothing was written`);
+      throw new UnavailableError(
+        `Redis is unreachable (connection ${this.#queues.redis.status}): nothing was written${retry}`,
+        'not-written',
+        write?.jobId ?? write?.jobIds,
+      );
     }
     try {
       return await fn();
     } catch (err) {
       if (err instanceof ValidationError || err instanceof NotFoundError) throw err;
-      if (this.#queues.redis.status !== 'ready' || /Connection is closed|enableOfflineQueue|ECONNREFUSED|max retries/i.test((err as Error).message)) {
-        throw new UnavailableError(`Redis is unreachable, nothing was written: ${(err as Error).message}`);
+      if (this.#queues.redis.status !== 'ready' || /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRESET|EPIPE|max retries/i.test((err as Error).message)) {
+        if (!write) throw new UnavailableError(`Redis is unreachable: ${(err as Error).message}${retry}`);
+        // Redis failed while the call was under way: the command may have run before the
+        // connection went. Say so; the idempotency key makes the retry safe either way.
+        const how =
+          write.jobId !== undefined
+            ? `retry with the same jobId ${JSON.stringify(write.jobId)}: it creates the job at most once`
+            : write.jobIds !== undefined
+              ? 'retry with the same jobIds (listed in jobIds): each job is created at most once'
+              : write.idempotent
+              ? 'repeating the same call is safe'
+              : 'check the current state before retrying';
+        throw new UnavailableError(
+          `Redis failed during the request (${(err as Error).message}): the outcome is unknown, the write may or may not have happened; ${how}`,
+          'unknown',
+          write.jobId ?? write.jobIds,
+        );
       }
       throw err;
     }
@@ -213,24 +249,24 @@ export class JobCenterClient {
     const delay = o.runAt !== undefined ? Math.max(0, Date.parse(o.runAt) - Date.now()) : (o.delay ?? 0);
     const overrides: JobsOptions = {};
     if (delay > 0) overrides.delay = delay;
-    if (o.jobId !== undefined) overrides.jobId = o.jobId;
+    // The shard (sharded queues): of shardKey, else of the dedupe key (BullMQ deduplicates within
+    // one queue, i.e. one shard), else of the id.
+    const shardKey = o.shardKey ?? o.dedupe?.key;
+    // Every enqueue has an idempotency key: the caller's, or a fresh one returned as `id` (and in
+    // a 503), so a retry after an unknown outcome can never add the job twice. With dedupe it is
+    // always our own, so that getting another id back means BullMQ kept the existing job. On a
+    // sharded queue a generated key names its shard (`s<i>-<uuid>`), so a retry finds it whatever K is.
+    const route = this.#queues.route(contract.queue, { jobId: o.dedupe ? undefined : o.jobId, shardKey });
+    overrides.jobId = route.jobId ?? randomUUID();
+    const dedupeId = o.dedupe ? overrides.jobId : undefined;
     if (o.priority !== undefined) overrides.priority = o.priority;
     if (o.attempts !== undefined) overrides.attempts = o.attempts;
-    let dedupeId: string | undefined;
     if (o.dedupe) {
-      // Our own id, so that getting another id back means BullMQ kept the existing job.
-      dedupeId = overrides.jobId = randomUUID();
       const { key, ttlMs, mode } = o.dedupe;
       overrides.deduplication = mode === 'replace' ? { id: key, ttl: ttlMs, extend: true, replace: true } : { id: key, ...(ttlMs ? { ttl: ttlMs } : {}) };
       // Debounce: the job waits out the window; a newer one within it replaces this one.
       if (mode === 'replace' && delay === 0) overrides.delay = ttlMs;
     }
-    // The shard: of shardKey, else of the dedupe key (BullMQ deduplicates within one queue, i.e. one
-    // shard), else of the id. The route may give the job an id that names its shard.
-    const shardKey = o.shardKey ?? o.dedupe?.key;
-    const route = this.#queues.route(contract.queue, { jobId: overrides.jobId, shardKey });
-    if (route.jobId !== undefined) overrides.jobId = route.jobId;
-    if (dedupeId !== undefined) dedupeId = route.jobId;
     const sharded = this.#queues.isSharded(contract.queue);
     return {
       queue: contract.queue,
@@ -261,7 +297,7 @@ export class JobCenterClient {
       }
       const job = await queue.add(p.name, p.data, p.opts);
       return this.#created(queue, p, job);
-    });
+    }, { jobId: p.opts.jobId });
   }
 
   /** What was created; for a keyed job, the stored one (BullMQ ignores an add whose id exists and returns our local copy). */
@@ -331,7 +367,7 @@ export class JobCenterClient {
         }),
       );
       return out;
-    });
+    }, { jobIds: prepared.map((p) => p.opts.jobId!) });
   }
 
   /**
@@ -356,7 +392,8 @@ export class JobCenterClient {
         { field: 'after.queue', message: `after.queue must be one of: ${queueNames.join(', ')}` },
       ]);
     }
-    return this.#guard(() => this.#continuations.register(parent, name, data, { on: o.on, key: o.jobId }));
+    const key = o.jobId ?? randomUUID();
+    return this.#guard(() => this.#continuations.register(parent, name, data, { on: o.on, key }), { jobId: key });
   }
 
   /** Starts a new sequence: each step runs after the previous one (on success unless told otherwise). */
@@ -375,20 +412,32 @@ export class JobCenterClient {
     ): Promise<ScheduleInfo> => this.recurring.upsertUnchecked(id, repeat, name, data, opts),
     /** Untyped {@link upsert} for names known only at run time (HTTP, CLI); validates the same way. */
     upsertUnchecked: (id: string, repeat: Repeat, name: string, data: unknown, opts: RecurringOptions = {}): Promise<ScheduleInfo> =>
-      this.#guard(() =>
-        this.#schedules.upsert({ id, repeat, name, data, overlap: opts.overlap, ...(opts.grace !== undefined ? { grace: opts.grace } : {}) }),
+      this.#guard(
+        () =>
+          this.#schedules.upsert({
+            id,
+            repeat,
+            name,
+            data,
+            overlap: opts.overlap,
+            ...(opts.grace !== undefined ? { grace: opts.grace } : {}),
+            ...(opts.misfire !== undefined ? { misfire: opts.misfire } : {}),
+            ...(opts.maxCatchUp !== undefined ? { maxCatchUp: opts.maxCatchUp } : {}),
+            ...(opts.then !== undefined ? { then: opts.then } : {}),
+          }),
+        { idempotent: true },
       ),
-    remove: (id: string): Promise<boolean> => this.#guard(() => this.#schedules.remove(id)),
+    remove: (id: string): Promise<boolean> => this.#guard(() => this.#schedules.remove(id), { idempotent: true }),
     list: (): Promise<ScheduleInfo[]> => this.#guard(() => this.#schedules.list()),
     /** One schedule with its `lastRun` and `health`, or undefined. */
     get: (id: string): Promise<ScheduleInfo | undefined> => this.#guard(() => this.#schedules.get(id)),
-    trigger: (id: string): Promise<JobRef> => this.#guard(() => this.#schedules.trigger(id)),
+    trigger: (id: string): Promise<JobRef> => this.#guard(() => this.#schedules.trigger(id), {}),
     /** The schedule's last runs, newest first (at most `limit`, default and cap SCHEDULE_HISTORY_LIMIT). */
     runs: (id: string, opts: { limit?: number } = {}): Promise<RunRecord[]> => this.#guard(() => this.#schedules.runs(id, opts.limit)),
     /** Stops firing, keeps the definition; a producer sync does not resume it. */
-    pause: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.pause(id)),
+    pause: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.pause(id), { idempotent: true }),
     /** Fires again from the next tick after now. */
-    resume: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.resume(id)),
+    resume: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.resume(id), { idempotent: true }),
   };
 
   /**
@@ -403,7 +452,7 @@ export class JobCenterClient {
       if (state !== 'failed') throw new ConflictError(`Only failed jobs can be retried; ${ref.queue}/${ref.id} is ${state}`);
       await job.retry('failed');
       return { queue: ref.queue, id: ref.id, state: 'waiting' };
-    });
+    }, { idempotent: true });
   }
 
   /**
