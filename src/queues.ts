@@ -175,8 +175,10 @@ export class Queues {
     }
     if (opts.shardKey !== undefined) {
       const shard = shardOf(opts.shardKey, logical.k);
-      // The id must name the shard: it cannot be found by hashing it.
-      const jobId = logical.k === 1 ? opts.jobId : generatedJobId(shard, opts.jobId);
+      // The id must name the shard: it cannot be found by hashing it. An id that already names it
+      // (a retry with the id we returned) is kept, so the retry finds the first job.
+      const named = opts.jobId !== undefined && shardInId(opts.jobId) === shard;
+      const jobId = logical.k === 1 || named ? opts.jobId : generatedJobId(shard, opts.jobId);
       return { queue: this.#open(logical, shard), shard, jobId };
     }
     if (opts.jobId !== undefined) {
@@ -200,7 +202,8 @@ export class Queues {
     for (const k of logical.history.slice(1)) {
       const shard =
         opts.shardKey !== undefined ? shardOf(opts.shardKey, k) : expectedShard(opts.jobId, k, this.shardCount(name));
-      const jobId = opts.shardKey !== undefined && k > 1 ? generatedJobId(shard, opts.jobId) : opts.jobId;
+      const keep = opts.shardKey === undefined || k === 1 || shardInId(opts.jobId) === shard;
+      const jobId = keep ? opts.jobId : generatedJobId(shard, opts.jobId);
       if ((shard !== current.shard || jobId !== current.jobId) && !out.some((r) => r.shard === shard && r.jobId === jobId)) {
         out.push({ queue: this.#open(logical, shard), shard, jobId });
       }

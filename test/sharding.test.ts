@@ -175,7 +175,12 @@ describe('Sharded queues on a 3-master Redis Cluster', () => {
     assert.ok(keyed.every((j, i) => j.id === `order-${i}` && j.shard === shardOf(j.id, 3)), 'a caller id is stored as given, on the shard of its hash');
     const fifo = await inParallel(Array.from({ length: 20 }), 1, () => c3.enqueue('sleep', sleepJob, { shardKey: 'customer-7' }));
     assert.equal(new Set(fifo.map((j) => j.shard)).size, 1, 'one shard key, one shard');
-    refs.push(...keyed, ...fifo);
+    // A key with a shard key: the id names the shard; retrying with the returned id adds nothing.
+    const invoice = await c3.enqueue('sleep', sleepJob, { jobId: 'invoice-9', shardKey: 'customer-7' });
+    assert.equal(invoice.id, `s${fifo[0]!.shard}-invoice-9`);
+    const retried = await c3.enqueue('sleep', sleepJob, { jobId: invoice.id, shardKey: 'customer-7' });
+    assert.deepEqual([retried.id, retried.duplicate], [invoice.id, true]);
+    refs.push(...keyed, ...fifo, invoice);
     const w3 = group.start('worker', env3);
     await w3.waitForMessage('Worker started', 60_000);
     assert.deepEqual(shardsOf(w3), { default: 6, batch: 3 });
