@@ -9,6 +9,8 @@ import { Queues } from '../queues.js';
 import { checkEvictionPolicy, checkTimerPrecision, createRedis, queuePrefix } from '../redis/connection.js';
 import { Schedules } from '../schedules.js';
 import { runHistoryHook } from '../schedules/history-hook.js';
+import { Batches } from '../batches/batches.js';
+import { batchHook } from '../batches/hook.js';
 import { listenForCancels } from './cancel-listener.js';
 import type { BoundHandler } from './handler.js';
 import { runAfterHooks, type JobHook } from './hooks.js';
@@ -49,10 +51,12 @@ export async function startWorkerRuntime(options: {
   const schedules = new Schedules(queues);
   const active = new Map<string, ActiveJob>();
   const continued = new ContinuedParents(continuations.deps, logger);
+  const batches = new Batches(queues, logger);
   const hooks: JobHook[] = [
     continuationHook(continuations.deps, continued),
     overlapLockHook({ config, redis: queues.redis, schedules }),
     runHistoryHook(schedules.history, logger),
+    batchHook(batches),
   ];
   const onHookError = (hook: JobHook, err: Error): void => {
     logger.warn({ hook: hook.name, err: err.message }, 'A job hook failed after the job finished');
@@ -108,9 +112,10 @@ export async function startWorkerRuntime(options: {
   const sweeper = setInterval(() => {
     if (sweeping) return;
     sweeping = true;
-    continuations
-      .sweep()
-      .catch((err: Error) => logger.debug({ err: err.message }, 'Continuation sweep failed'))
+    Promise.all([
+      continuations.sweep().catch((err: Error) => logger.debug({ err: err.message }, 'Continuation sweep failed')),
+      batches.sweep().catch((err: Error) => logger.debug({ err: err.message }, 'Batch sweep failed')),
+    ])
       .finally(() => {
         sweeping = false;
       });

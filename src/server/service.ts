@@ -29,4 +29,6 @@ export type CenterService = Pick<
   | 'cleanQueue'
   | 'queueSummary'
   | 'queueSummaries'
+  | 'batch'
+  | 'getBatch'
 >;
