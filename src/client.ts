@@ -138,19 +138,48 @@ export class JobCenterClient {
     return this.#queues.all();
   }
 
-  /** Runs `fn`, turning connection failures into {@link UnavailableError}. */
-  async #guard<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn`, turning connection failures into {@link UnavailableError}. `write` marks calls that
+   * change something: their error says whether the outcome is known, and carries the idempotency
+   * key (`jobId`) to retry with.
+   */
+  async #guard<T>(fn: () => Promise<T>, write?: { jobId?: string; jobIds?: readonly string[]; idempotent?: boolean }): Promise<T> {
+    const retry =
+      write?.jobId !== undefined
+        ? `; retry with the same jobId ${JSON.stringify(write.jobId)}`
+        : write?.jobIds !== undefined
+          ? '; retry with the same jobIds (listed in jobIds)'
+          : '; retry later';
     // A fail-fast connection that is not ready would reject anyway; before its first connect,
-    // BullMQ would wait for it instead, so answer at once.
+    // BullMQ would wait for it instead, so answer at once. Nothing was sent: that much is certain.
     if (this.#queues.redis.status !== 'ready' && this.#queues.redis.status !== 'connect') {
-      throw new UnavailableError(`Redis is unreachable (connection ${this.#queues.redis.status}), nothing was written`);
+      throw new UnavailableError(
+        `Redis is unreachable (connection ${this.#queues.redis.status}): nothing was written${retry}`,
+        'not-written',
+        write?.jobId ?? write?.jobIds,
+      );
     }
     try {
       return await fn();
     } catch (err) {
       if (err instanceof ValidationError || err instanceof NotFoundError) throw err;
-      if (this.#queues.redis.status !== 'ready' || /Connection is closed|enableOfflineQueue|ECONNREFUSED|max retries/i.test((err as Error).message)) {
-        throw new UnavailableError(`Redis is unreachable, nothing was written: ${(err as Error).message}`);
+      if (this.#queues.redis.status !== 'ready' || /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRESET|EPIPE|max retries/i.test((err as Error).message)) {
+        if (!write) throw new UnavailableError(`Redis is unreachable: ${(err as Error).message}${retry}`);
+        // Redis failed while the call was under way: the command may have run before the
+        // connection went. Say so; the idempotency key makes the retry safe either way.
+        const how =
+          write.jobId !== undefined
+            ? `retry with the same jobId ${JSON.stringify(write.jobId)}: it creates the job at most once`
+            : write.jobIds !== undefined
+              ? 'retry with the same jobIds (listed in jobIds): each job is created at most once'
+              : write.idempotent
+              ? 'repeating the same call is safe'
+              : 'check the current state before retrying';
+        throw new UnavailableError(
+          `Redis failed during the request (${(err as Error).message}): the outcome is unknown, the write may or may not have happened; ${how}`,
+          'unknown',
+          write.jobId ?? write.jobIds,
+        );
       }
       throw err;
     }
@@ -187,13 +216,16 @@ export class JobCenterClient {
     const delay = o.runAt !== undefined ? Math.max(0, Date.parse(o.runAt) - Date.now()) : (o.delay ?? 0);
     const overrides: JobsOptions = {};
     if (delay > 0) overrides.delay = delay;
-    if (o.jobId !== undefined) overrides.jobId = o.jobId;
+    // Every enqueue has an idempotency key: the caller's, or a fresh one returned as `id` (and in
+    // a 503), so a retry after an unknown outcome can never add the job twice.
+    const jobId = o.jobId ?? randomUUID();
+    overrides.jobId = jobId;
     if (o.priority !== undefined) overrides.priority = o.priority;
     if (o.attempts !== undefined) overrides.attempts = o.attempts;
     let dedupeId: string | undefined;
     if (o.dedupe) {
       // Our own id, so that getting another id back means BullMQ kept the existing job.
-      dedupeId = overrides.jobId = randomUUID();
+      dedupeId = jobId;
       const { key, ttlMs, mode } = o.dedupe;
       overrides.deduplication = mode === 'replace' ? { id: key, ttl: ttlMs, extend: true, replace: true } : { id: key, ...(ttlMs ? { ttl: ttlMs } : {}) };
       // Debounce: the job waits out the window; a newer one within it replaces this one.
@@ -216,7 +248,7 @@ export class JobCenterClient {
     return this.#guard(async () => {
       const job = await queue.add(p.name, p.data, p.opts);
       return this.#created(queue, p, job);
-    });
+    }, { jobId: p.opts.jobId });
   }
 
   /** What was created; for a keyed job, the stored one (BullMQ ignores an add whose id exists and returns our local copy). */
@@ -274,7 +306,7 @@ export class JobCenterClient {
         jobs: created.map(({ id: jobId, queue, name, state }) => ({ id: jobId, queue, name, state })),
         then: then ? { queue: then.queue, id: thenId(id), name: then.name } : null,
       };
-    });
+    }, { jobIds: prepared.map((p) => p.opts.jobId!) });
   }
 
   /** A batch's progress (total, completed, failed, pending) and its `then` job's state; undefined when unknown. */
@@ -290,7 +322,7 @@ export class JobCenterClient {
   async enqueueMany(jobs: readonly BulkJob[]): Promise<Created[]> {
     const prepared = this.#prepareAll(jobs);
     if (prepared.length === 0) return [];
-    return this.#guard(() => this.#addPrepared(prepared));
+    return this.#guard(() => this.#addPrepared(prepared), { jobIds: prepared.map((p) => p.opts.jobId!) });
   }
 
   /** Validates every job; all or none (details `jobs.<index>.<field>`). */
@@ -363,7 +395,8 @@ export class JobCenterClient {
         { field: 'after.queue', message: `after.queue must be one of: ${queueNames.join(', ')}` },
       ]);
     }
-    return this.#guard(() => this.#continuations.register(parent, name, data, { on: o.on, key: o.jobId }));
+    const key = o.jobId ?? randomUUID();
+    return this.#guard(() => this.#continuations.register(parent, name, data, { on: o.on, key }), { jobId: key });
   }
 
   /** Starts a new sequence: each step runs after the previous one (on success unless told otherwise). */
@@ -382,20 +415,21 @@ export class JobCenterClient {
     ): Promise<ScheduleInfo> => this.recurring.upsertUnchecked(id, repeat, name, data, opts),
     /** Untyped {@link upsert} for names known only at run time (HTTP, CLI); validates the same way. */
     upsertUnchecked: (id: string, repeat: Repeat, name: string, data: unknown, opts: RecurringOptions = {}): Promise<ScheduleInfo> =>
-      this.#guard(() =>
-        this.#schedules.upsert({ id, repeat, name, data, overlap: opts.overlap, ...(opts.grace !== undefined ? { grace: opts.grace } : {}) }),
+      this.#guard(
+        () => this.#schedules.upsert({ id, repeat, name, data, overlap: opts.overlap, ...(opts.grace !== undefined ? { grace: opts.grace } : {}) }),
+        { idempotent: true },
       ),
-    remove: (id: string): Promise<boolean> => this.#guard(() => this.#schedules.remove(id)),
+    remove: (id: string): Promise<boolean> => this.#guard(() => this.#schedules.remove(id), { idempotent: true }),
     list: (): Promise<ScheduleInfo[]> => this.#guard(() => this.#schedules.list()),
     /** One schedule with its `lastRun` and `health`, or undefined. */
     get: (id: string): Promise<ScheduleInfo | undefined> => this.#guard(() => this.#schedules.get(id)),
-    trigger: (id: string): Promise<JobRef> => this.#guard(() => this.#schedules.trigger(id)),
+    trigger: (id: string): Promise<JobRef> => this.#guard(() => this.#schedules.trigger(id), {}),
     /** The schedule's last runs, newest first (at most `limit`, default and cap SCHEDULE_HISTORY_LIMIT). */
     runs: (id: string, opts: { limit?: number } = {}): Promise<RunRecord[]> => this.#guard(() => this.#schedules.runs(id, opts.limit)),
     /** Stops firing, keeps the definition; a producer sync does not resume it. */
-    pause: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.pause(id)),
+    pause: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.pause(id), { idempotent: true }),
     /** Fires again from the next tick after now. */
-    resume: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.resume(id)),
+    resume: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.resume(id), { idempotent: true }),
   };
 
   /**
@@ -410,7 +444,7 @@ export class JobCenterClient {
       if (state !== 'failed') throw new ConflictError(`Only failed jobs can be retried; ${ref.queue}/${ref.id} is ${state}`);
       await job.retry('failed');
       return { queue: ref.queue, id: ref.id, state: 'waiting' };
-    });
+    }, { idempotent: true });
   }
 
   /**
