@@ -280,6 +280,7 @@ describe('HTTP API', () => {
     const routes = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
     assert.deepEqual(routes.sort(), [
       'DELETE /api/recurring/{id}',
+      'GET /api/alerts',
       'GET /api/jobs/{queue}/{id}',
       'GET /api/openapi.json',
       'GET /api/recurring',

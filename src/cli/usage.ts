@@ -17,6 +17,7 @@ Commands:
   recurring upsert <id> <name>   Create or update a recurring job (--cron or --every)
   recurring remove <id>          Remove a recurring job
   recurring trigger <id>         Run a recurring job once now (its schedule is unchanged)
+  alerts                         Recent incidents (open ones have recoveredAt null); --limit N
   jobs                           List the job names, their queues and payload fields
 
 Options:
@@ -98,6 +99,12 @@ Options of upsert:
 ${DATA}
 
 Ticks missed while no worker ran are not replayed: one catch-up run happens when a worker is back.
+`,
+  alerts: `Usage: npm run cli -- alerts [--limit N]
+
+Lists recent incidents, newest first: schedule.failed, schedule.overdue, schedule.repaired,
+queue.backlog, queue.failure_rate, queue.no_workers. An open incident has recoveredAt null.
+  --limit N                      At most N (1-500, default 50)
 `,
   jobs: `Usage: npm run cli -- jobs
 

@@ -13,6 +13,7 @@ export type CenterService = Pick<
   | 'getJob'
   | 'retry'
   | 'recurring'
+  | 'alerts'
   | 'connectionStatus'
   | 'ping'
   | 'ready'
