@@ -3,7 +3,7 @@ import { loadConfig, type Config } from './config.js';
 import { jobs, queueNames, type JobName, type Jobs } from './contracts/index.js';
 import { Continuations, type ContinueOn, type JobRef } from './continuations/index.js';
 import { withDeadline } from './deadline.js';
-import { ConflictError, NotFoundError, UnavailableError, ValidationError } from './errors.js';
+import { ConflictError, NotFoundError, UnavailableError, ValidationError, type FieldIssue } from './errors.js';
 import { parsePayload, type ContractMap, type PayloadInput } from './jobs/contract.js';
 import { contractFor, jobOptions } from './jobs/options.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -41,6 +41,23 @@ export interface EnqueueOptions {
   priority?: number;
   /** Overrides the contract's `attempts`. */
   attempts?: number;
+}
+
+/** One job of {@link JobCenterClient.enqueueMany}. */
+export interface BulkJob {
+  name: string;
+  data?: unknown;
+  opts?: EnqueueOptions;
+}
+
+/** A validated job, as BullMQ's add takes it. */
+interface Prepared {
+  queue: string;
+  name: string;
+  data: unknown;
+  opts: JobsOptions;
+  delay: number;
+  keyed: boolean;
 }
 
 const iso = (ms: number | undefined | null): string | null => (ms ? new Date(ms).toISOString() : null);
@@ -136,7 +153,8 @@ export class JobCenterClient {
     return this.#add(name, data, opts);
   }
 
-  async #add(name: string, data: unknown, opts: EnqueueOptions): Promise<Created> {
+  /** Validates one job and turns it into BullMQ's add arguments; writes nothing. */
+  #prepare(name: string, data: unknown, opts: EnqueueOptions): Prepared {
     const contract = contractFor(name);
     const payload = parsePayload(contract, data);
     const o = parseRequest(enqueueOptions, toRequestOptions(opts), 'options');
@@ -146,16 +164,73 @@ export class JobCenterClient {
     if (o.jobId !== undefined) overrides.jobId = o.jobId;
     if (o.priority !== undefined) overrides.priority = o.priority;
     if (o.attempts !== undefined) overrides.attempts = o.attempts;
-    const queue = this.#queues.get(contract.queue);
+    return { queue: contract.queue, name: contract.name, data: payload, opts: jobOptions(contract, overrides), delay, keyed: o.jobId !== undefined };
+  }
+
+  async #add(name: string, data: unknown, opts: EnqueueOptions): Promise<Created> {
+    const p = this.#prepare(name, data, opts);
+    const queue = this.#queues.get(p.queue);
     return this.#guard(async () => {
-      const job = await queue.add(contract.name, payload, jobOptions(contract, overrides));
-      const created: Created = { id: String(job.id), queue: contract.queue, name: contract.name, state: delay > 0 ? 'delayed' : 'waiting' };
-      if (opts.jobId === undefined) return created;
-      // BullMQ ignores an add whose id exists and returns our local copy: report the stored job.
-      const stored = await queue.getJob(created.id);
-      if (!stored) return created;
-      const duplicate = stored.timestamp !== job.timestamp || stored.name !== job.name;
-      return { ...created, name: stored.name, state: await stored.getState(), ...(duplicate ? { duplicate } : {}) };
+      const job = await queue.add(p.name, p.data, p.opts);
+      return this.#created(queue, p, job);
+    });
+  }
+
+  /** What was created; for a keyed job, the stored one (BullMQ ignores an add whose id exists and returns our local copy). */
+  async #created(queue: Queue, p: Prepared, job: Job): Promise<Created> {
+    const created: Created = { id: String(job.id), queue: p.queue, name: p.name, state: p.delay > 0 ? 'delayed' : 'waiting' };
+    if (!p.keyed) return created;
+    const stored = await queue.getJob(created.id);
+    if (!stored) return created;
+    const duplicate = stored.timestamp !== job.timestamp || stored.name !== job.name;
+    return { ...created, name: stored.name, state: await stored.getState(), ...(duplicate ? { duplicate } : {}) };
+  }
+
+  /**
+   * Adds many jobs at once (BullMQ `addBulk`: one transaction per queue). Every job is validated
+   * first; if any is invalid nothing is written and the {@link ValidationError} lists each bad
+   * field as `jobs.<index>.<field>`. Returns one {@link Created} per job, in order.
+   */
+  async enqueueMany(jobs: readonly BulkJob[]): Promise<Created[]> {
+    if (!Array.isArray(jobs)) {
+      throw new ValidationError('jobs must be an array of { name, data, opts }', [{ field: 'jobs', message: 'jobs must be an array' }]);
+    }
+    const prepared: Prepared[] = [];
+    const issues: FieldIssue[] = [];
+    jobs.forEach((job, i) => {
+      const at = `jobs.${i}`;
+      try {
+        if (!job || typeof job !== 'object') throw new ValidationError(`${at} must be an object`, [{ field: '', message: 'must be an object { name, data, opts }' }]);
+        prepared.push(this.#prepare(job.name, job.data, job.opts ?? {}));
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err;
+        const details = err.details.length > 0 ? err.details : [{ field: '', message: err.message }];
+        for (const d of details) issues.push({ field: d.field ? `${at}.${d.field}` : at, message: `${at}: ${d.message}` });
+      }
+    });
+    if (issues.length > 0) {
+      const bad = new Set(issues.map((d) => d.field.split('.').slice(0, 2).join('.'))).size;
+      throw new ValidationError(`${bad} of ${jobs.length} jobs are invalid; nothing was enqueued: ${issues.map((d) => d.message).join('; ')}`, issues);
+    }
+    if (prepared.length === 0) return [];
+    const byQueue = new Map<string, number[]>();
+    prepared.forEach((p, i) => {
+      const list = byQueue.get(p.queue);
+      if (list) list.push(i);
+      else byQueue.set(p.queue, [i]);
+    });
+    return this.#guard(async () => {
+      const out: Created[] = new Array<Created>(prepared.length);
+      await Promise.all(
+        [...byQueue].map(async ([name, indexes]) => {
+          const queue = this.#queues.get(name);
+          const added = await queue.addBulk(indexes.map((i) => ({ name: prepared[i]!.name, data: prepared[i]!.data, opts: prepared[i]!.opts })));
+          await Promise.all(indexes.map(async (i, k) => {
+            out[i] = await this.#created(queue, prepared[i]!, added[k]!);
+          }));
+        }),
+      );
+      return out;
     });
   }
 

@@ -1,5 +1,9 @@
 import { CronExpressionParser } from 'cron-parser';
+import { nextTick, nextTicks, type DstPolicy } from './cron/timetable.js';
+import { transitions, type Transition } from './cron/time-zone.js';
 import { ValidationError } from './errors.js';
+
+export type { DstPolicy } from './cron/timetable.js';
 
 /*
  * Cron helpers. Patterns are what BullMQ's Job Schedulers take (cron-parser 5): five fields
@@ -104,10 +108,44 @@ function invalid(pattern: unknown, why: string): ValidationError {
 }
 
 /**
- * Validates a cron pattern (and time zone) the way BullMQ will read it.
- * @throws ValidationError with field `cron` (or `tz`) and what is allowed.
+ * Checks a DST policy object (`{ gap?: 'shift' | 'skip', overlap?: 'once' | 'both' }`).
+ * @throws ValidationError naming `dst.gap` or `dst.overlap`.
  */
-export function validateCron(pattern: string, tz?: string): void {
+export function validateDstPolicy(dst: unknown): asserts dst is DstPolicy | undefined {
+  if (dst === undefined) return;
+  if (typeof dst !== 'object' || dst === null || Array.isArray(dst)) {
+    throw new ValidationError('dst must be an object such as { "gap": "skip", "overlap": "both" }', [
+      { field: 'dst', message: 'dst must be an object with optional gap and overlap' },
+    ]);
+  }
+  const { gap, overlap, ...rest } = dst as Record<string, unknown>;
+  const extra = Object.keys(rest)[0];
+  if (extra !== undefined) {
+    throw new ValidationError(`Unknown dst option ${JSON.stringify(extra)}: dst takes gap and overlap`, [
+      { field: `dst.${extra}`, message: 'dst takes only gap and overlap' },
+    ]);
+  }
+  if (gap !== undefined && gap !== 'shift' && gap !== 'skip') {
+    throw new ValidationError('dst.gap must be "shift" (default: run a skipped local time at the end of the gap) or "skip"', [
+      { field: 'dst.gap', message: 'dst.gap must be "shift" or "skip"' },
+    ]);
+  }
+  if (overlap !== undefined && overlap !== 'once' && overlap !== 'both') {
+    throw new ValidationError('dst.overlap must be "once" (default: run a repeated local time at its first occurrence) or "both"', [
+      { field: 'dst.overlap', message: 'dst.overlap must be "once" or "both"' },
+    ]);
+  }
+}
+
+/** How far ahead a pattern is tried across its zone's DST changes before it is accepted. */
+const LOOK_AHEAD_MS = 2 * 366 * 24 * 3600 * 1000;
+
+/**
+ * Validates a cron pattern (and time zone) the way the center will run it: it must parse, fire at
+ * least once, and keep firing across every DST change of its zone in the next two years.
+ * @throws ValidationError with field `cron` (or `tz`, `dst.*`) and what is allowed.
+ */
+export function validateCron(pattern: string, tz?: string, options: { dst?: DstPolicy; hashSeed?: string; now?: Date } = {}): void {
   if (typeof pattern !== 'string') throw invalid(pattern, 'must be a string');
   const trimmed = pattern.trim();
   if (trimmed.length === 0 || trimmed.length > 256) throw invalid(pattern, 'must be 1-256 characters');
@@ -116,17 +154,54 @@ export function validateCron(pattern: string, tz?: string): void {
     throw invalid(pattern, `has ${fields.length} field${fields.length === 1 ? '' : 's'}`);
   }
   if (tz !== undefined) validateTimeZone(tz);
+  validateDstPolicy(options.dst);
   try {
-    CronExpressionParser.parse(trimmed, { tz }).next();
+    CronExpressionParser.parse(trimmed, { tz: 'UTC', ...(options.hashSeed ? { hashSeed: options.hashSeed } : {}) }).next();
   } catch (err) {
     throw invalid(pattern, (err as Error).message.replace(/\.$/, ''));
   }
+  const now = (options.now ?? new Date()).getTime();
+  const timetable = { tz, dst: options.dst, hashSeed: options.hashSeed };
+  const probes = [now, ...transitionsAhead(tz, now).map((t) => t.at - 24 * 3600 * 1000)];
+  for (const at of probes) {
+    let next: number | undefined;
+    try {
+      next = nextTick(trimmed, at, timetable);
+    } catch (err) {
+      throw invalid(pattern, `cannot be computed after ${new Date(at).toISOString()} (${(err as Error).message})`);
+    }
+    if (next === undefined && at === now) throw invalid(pattern, 'never fires');
+  }
 }
 
-/** The next `n` run times of `pattern` after `from`, in time zone `tz` (default: the process's). */
-export function nextRuns(pattern: string, n = 5, tz?: string, from: Date = new Date()): Date[] {
-  validateCron(pattern, tz);
+const transitionCache = new Map<string, Transition[]>();
+
+/** The DST changes of `tz` in the next two years (cached per zone and day). */
+function transitionsAhead(tz: string | undefined, now: number): Transition[] {
+  const zone = tz ?? (Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC');
+  const day = Math.floor(now / (24 * 3600 * 1000));
+  const key = `${zone}@${day}`;
+  let found = transitionCache.get(key);
+  if (!found) {
+    found = transitions(zone, day * 24 * 3600 * 1000, day * 24 * 3600 * 1000 + LOOK_AHEAD_MS);
+    if (transitionCache.size > 500) transitionCache.clear();
+    transitionCache.set(key, found);
+  }
+  return found;
+}
+
+/**
+ * The next `n` run times of `pattern` after `from`, in time zone `tz` (default: the process's),
+ * under the DST policy and `H` seed a schedule would use: exactly the instants a schedule runs at.
+ */
+export function nextRuns(
+  pattern: string,
+  n = 5,
+  tz?: string,
+  from: Date = new Date(),
+  options: { dst?: DstPolicy; hashSeed?: string } = {},
+): Date[] {
+  validateCron(pattern, tz, options);
   check('n', n, 1, 1000);
-  const expr = CronExpressionParser.parse(pattern.trim(), { tz, currentDate: from });
-  return Array.from({ length: n }, () => expr.next().toDate());
+  return nextTicks(pattern.trim(), n, from.getTime(), { tz, ...options }).map((t) => new Date(t));
 }

@@ -4,6 +4,7 @@
  */
 export { createClient, JobCenterClient, ChainBuilder } from './client.js';
 export type {
+  BulkJob,
   Created,
   EnqueueOptions,
   JobInfo,
@@ -20,7 +21,8 @@ export type {
 export { loadConfig, type Config } from './config.js';
 export { jobs, queueNames, type JobName, type Jobs } from './contracts/index.js';
 export { defineJob, parsePayload, type JobContract, type JobDefaults, type Payload, type PayloadInput } from './jobs/contract.js';
-export { Cron, validateCron, validateTimeZone, nextRuns, type Weekday } from './cron.js';
+export { Cron, validateCron, validateTimeZone, nextRuns, type Weekday, type DstPolicy } from './cron.js';
+export { describeSchedule, type DescribableSchedule } from './cron/describe.js';
 export { ConfigError, ConflictError, NotFoundError, UnavailableError, ValidationError, type FieldIssue } from './errors.js';
 export type { ParentOutcome } from './continuations/index.js';
 export type { ScheduleSpec } from './schedules.js';

@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import { repeatStrategy } from './cron/repeat-strategy.js';
 import type { Config } from './config.js';
 import { queueNames } from './contracts/index.js';
 import { NotFoundError } from './errors.js';
@@ -21,7 +22,8 @@ export class Queues {
   ) {
     this.redis = createRedis(config, 'producer', logger);
     for (const name of queueNames) {
-      const queue = new Queue(name, { connection: this.redis, prefix: queuePrefix(config, name) });
+      // The center's repeat strategy on every Queue too: an upsert computes the first tick with it.
+      const queue = new Queue(name, { connection: this.redis, prefix: queuePrefix(config, name), settings: { repeatStrategy } });
       queue.on('error', (err) => logger.debug({ queue: name, err: err.message }, 'Queue error'));
       this.#queues.set(name, queue);
     }

@@ -1,4 +1,7 @@
 import type { JobsOptions } from 'bullmq';
+import type { DstPolicy } from './cron.js';
+import { describeSchedule } from './cron/describe.js';
+import type { CenterRepeatOptions } from './cron/repeat-strategy.js';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from './errors.js';
 import { contractFor, jobOptions } from './jobs/options.js';
@@ -15,8 +18,11 @@ import { overlap as overlapSchema, repeat as repeatSchema, type ScheduleInfo } f
 /** When a schedule is `skip`, a tick that finds the previous run of the same schedule still active is skipped. */
 export type OverlapPolicy = 'allow' | 'skip';
 
-/** How often a schedule fires: a cron pattern (optionally in a time zone) or a fixed interval in ms. */
-export type Repeat = { readonly cron: string; readonly tz?: string } | { readonly every: number };
+/**
+ * How often a schedule fires: a cron pattern (optionally in a time zone, with a DST policy) or a
+ * fixed interval in ms. `H` in a pattern takes a value hashed from the schedule id.
+ */
+export type Repeat = { readonly cron: string; readonly tz?: string; readonly dst?: DstPolicy } | { readonly every: number };
 
 /** A recurring job as the center stores it. */
 export interface ScheduleSpec<N extends string = string> {
@@ -157,11 +163,11 @@ export class Schedules {
   /** Writes the BullMQ scheduler of a schedule whose definition is already validated. */
   async #upsertScheduler(id: string, name: string, repeat: Repeat, data: unknown): Promise<void> {
     const contract = contractFor(name);
-    const r = repeat as { cron?: string; every?: number; tz?: string };
+    const r = repeat as { cron?: string; every?: number; tz?: string; dst?: DstPolicy };
     const opts: Omit<JobsOptions, 'jobId' | 'repeat' | 'delay' | 'deduplication'> = jobOptions(contract);
     await this.queues.get(contract.queue).upsertJobScheduler(
       id,
-      r.cron !== undefined ? { pattern: r.cron.trim(), tz: r.tz } : { every: r.every },
+      r.cron !== undefined ? cronRepeat(id, r.cron, r.tz, definedPolicy(r.dst)) : { every: r.every },
       { name: contract.name, data, opts },
     );
   }
@@ -356,6 +362,25 @@ export async function healMissing(schedules: Schedules, owner: string, declared:
 
 type BaseInfo = Omit<ScheduleInfo, 'lastRun' | 'health'> & { ended?: boolean };
 
+/** BullMQ repeat options for a cron schedule: the DST policy and `H` seed ride along for the repeat strategy. */
+function cronRepeat(id: string, cron: string, tz: string | undefined, dst: DstPolicy | undefined): CenterRepeatOptions {
+  return { pattern: cron.trim(), tz, hashSeed: id, ...(dst ? { dst } : {}) };
+}
+
+/** The policy with only its non-default choices, or undefined when it is all defaults. */
+function definedPolicy(dst: DstPolicy | undefined): DstPolicy | undefined {
+  const out: { gap?: 'skip'; overlap?: 'both' } = {};
+  if (dst?.gap === 'skip') out.gap = 'skip';
+  if (dst?.overlap === 'both') out.overlap = 'both';
+  return out.gap || out.overlap ? out : undefined;
+}
+
+/** The DST policy (when not the default) and the pattern in words, for a listing. */
+function words(id: string, r: { cron?: string; every?: number; tz?: string }, stored: Record<string, unknown> | undefined) {
+  const dst = r.cron !== undefined ? definedPolicy(stored?.dst as DstPolicy | undefined) : undefined;
+  return { ...(dst ? { dst } : {}), description: describeSchedule({ id, ...r }) };
+}
+
 function toInfo(s: SchedulerData, queue: string, meta: ScheduleMeta | undefined): BaseInfo {
   const cron = s.pattern;
   const every = s.every ? Number(s.every) : undefined;
@@ -372,6 +397,7 @@ function toInfo(s: SchedulerData, queue: string, meta: ScheduleMeta | undefined)
     ...(cron ? { cron } : {}),
     ...(every ? { every } : {}),
     ...(s.tz ? { tz: s.tz } : {}),
+    ...words(s.key, { cron, every, tz: s.tz }, meta?.spec?.repeat),
     next: next ? new Date(next).toISOString() : null,
     data: s.template?.data ?? {},
     overlap: meta?.overlap ?? 'allow',
@@ -392,6 +418,7 @@ function pausedInfo(id: string, meta: ScheduleMeta): BaseInfo {
     ...(r.cron !== undefined ? { cron: r.cron } : {}),
     ...(r.every !== undefined ? { every: r.every } : {}),
     ...(r.tz ? { tz: r.tz } : {}),
+    ...words(id, r, meta.spec!.repeat),
     next: null,
     data: meta.spec!.data ?? {},
     overlap: meta.overlap,

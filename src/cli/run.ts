@@ -5,7 +5,9 @@ import { z } from 'zod';
 import { JobCenterClient, type Repeat } from '../client.js';
 import { loadConfig, type Config } from '../config.js';
 import { jobs } from '../contracts/index.js';
-import { ConfigError, NotFoundError, UnavailableError, ValidationError } from '../errors.js';
+import { ConfigError, NotFoundError, UnavailableError, ValidationError, type FieldIssue } from '../errors.js';
+import { bulkItem, type BulkItem } from '../schemas/enqueue.js';
+import { fieldIssues } from '../schemas/parse.js';
 import { COMMAND_USAGE, MAIN_USAGE } from './usage.js';
 
 /*
@@ -29,19 +31,22 @@ const OPTIONS = {
   tz: { type: 'string' },
   every: { type: 'string' },
   overlap: { type: 'string' },
+  'dst-gap': { type: 'string' },
+  'dst-overlap': { type: 'string' },
   grace: { type: 'string' },
   limit: { type: 'string' },
   timeout: { type: 'string' },
+  file: { type: 'string' },
 } as const;
 
 type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
 /** Options each command accepts besides --help and --timeout. */
 const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
-  enqueue: ['data', 'job-id', 'priority', 'attempts'],
+  enqueue: ['data', 'job-id', 'priority', 'attempts', 'file'],
   schedule: ['data', 'job-id', 'delay', 'at'],
   continue: ['data', 'job-id', 'after', 'on'],
-  'recurring upsert': ['data', 'cron', 'tz', 'every', 'overlap', 'grace'],
+  'recurring upsert': ['data', 'cron', 'tz', 'every', 'overlap', 'grace', 'dst-gap', 'dst-overlap'],
   'recurring runs': ['limit'],
   alerts: ['limit'],
 };
@@ -95,9 +100,66 @@ function arity(positionals: string[], n: number, usage: string): void {
 
 type Command = (client: JobCenterClient, args: string[], v: Values) => Promise<unknown>;
 
+/**
+ * `enqueue --file FILE` (or `-` for stdin): one job per line, `{"name": …, "data": …, "jobId"?, "delay"?,
+ * "runAt"?, "priority"?, "attempts"?}`. All lines are checked before anything is written (one bad
+ * line, nothing enqueued; each problem names its line), then one `enqueueMany`.
+ */
+async function enqueueFile(client: JobCenterClient, file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    fail(`--file ${file}: cannot read it (${(err as Error).message})`);
+  }
+  const items: BulkItem[] = [];
+  const lines: number[] = [];
+  const issues: FieldIssue[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '') return;
+    const at = `line ${i + 1}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (err) {
+      issues.push({ field: at, message: `${at}: not JSON (${(err as Error).message})` });
+      return;
+    }
+    const parsed = bulkItem.safeParse(value);
+    if (!parsed.success) {
+      for (const d of fieldIssues(parsed.error, value)) issues.push({ field: `${at}.${d.field}`, message: `${at}: ${d.message}` });
+      return;
+    }
+    items.push(parsed.data);
+    lines.push(i + 1);
+  });
+  if (issues.length === 0 && items.length === 0) fail(`--file ${file} has no jobs (one JSON object per line)`);
+  if (issues.length > 0) throw new ValidationError(`Invalid jobs file; nothing was enqueued: ${issues.map((d) => d.message).join('; ')}`, issues);
+  try {
+    const created = await client.enqueueMany(
+      items.map(({ name, data, runAt, ...opts }) => ({ name, data: data ?? {}, opts: { ...opts, ...(runAt !== undefined ? { at: new Date(runAt) } : {}) } })),
+    );
+    return { count: created.length, jobs: created };
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    // enqueueMany names items `jobs.<index>`: name the file's lines instead.
+    const toLine = (t: string) => t.replace(/jobs\.(\d+)/g, (_m, n: string) => `line ${lines[Number(n)]}`);
+    throw new ValidationError(`Invalid jobs file; nothing was enqueued: ${toLine(err.details.map((d) => d.message).join('; '))}`,
+      err.details.map((d) => ({ field: toLine(d.field), message: toLine(d.message) })));
+  }
+}
+
 const COMMANDS: Record<string, Command> = {
   enqueue: async (client, args, v) => {
-    arity(args, 1, 'Usage: enqueue <name> [--data JSON]');
+    if (v.file !== undefined) {
+      if (v.data !== undefined || v['job-id'] !== undefined || v.priority !== undefined || v.attempts !== undefined) {
+        fail('--file takes every job (and its options) from the file: drop --data, --job-id, --priority and --attempts');
+      }
+      arity(args, 0, 'Usage: enqueue --file FILE (one JSON job per line; - reads stdin)');
+      return enqueueFile(client, v.file);
+    }
+    arity(args, 1, 'Usage: enqueue <name> [--data JSON]  (or: enqueue --file FILE)');
     return client.add(args[0]!, parseData(v.data), {
       jobId: v['job-id'],
       priority: parseInteger(v.priority, 'priority'),
@@ -141,8 +203,19 @@ const COMMANDS: Record<string, Command> = {
   'recurring upsert': async (client, args, v) => {
     arity(args, 2, 'Usage: recurring upsert <id> <name> (--cron PATTERN [--tz ZONE] | --every DURATION)');
     if ((v.cron === undefined) === (v.every === undefined)) fail('recurring upsert needs exactly one of --cron and --every');
-    // The shared schema checks the rest (tz with cron only, overlap), as for the client and HTTP.
-    const repeat = (v.cron !== undefined ? { cron: v.cron, tz: v.tz } : { every: parseDuration(v.every!, 'every'), tz: v.tz }) as Repeat;
+    // The shared schema checks the rest (tz and dst with cron only, overlap), as for the client and HTTP.
+    const dst =
+      v['dst-gap'] !== undefined || v['dst-overlap'] !== undefined
+        ? {
+            dst: {
+              ...(v['dst-gap'] !== undefined ? { gap: v['dst-gap'] } : {}),
+              ...(v['dst-overlap'] !== undefined ? { overlap: v['dst-overlap'] } : {}),
+            },
+          }
+        : {};
+    const repeat = (
+      v.cron !== undefined ? { cron: v.cron, tz: v.tz, ...dst } : { every: parseDuration(v.every!, 'every'), tz: v.tz, ...dst }
+    ) as Repeat;
     return client.recurring.upsertUnchecked(args[0]!, repeat, args[1]!, parseData(v.data), {
       overlap: v.overlap as 'allow' | 'skip' | undefined,
       ...(v.grace !== undefined ? { grace: parseDuration(v.grace, 'grace') } : {}),

@@ -6,6 +6,7 @@ Usage: npm run cli -- <command> [arguments] [options]
 
 Commands:
   enqueue <name>                 Run a job now
+  enqueue --file FILE            Run many jobs (one JSON object per line; - reads stdin), all or none
   schedule <name>                Run a job after --delay or at --at
   continue <name>                Run a job after another one (--after QUEUE/ID) finishes
   job status <queue>/<id>        Show a job's state, progress and result
@@ -31,6 +32,7 @@ Output: JSON on stdout. Exit codes: 0 done; 1 failed (not found, Redis unreachab
 
 Examples:
   npm run cli -- enqueue sleep --data '{"ms":1000}'
+  npm run cli -- enqueue --file jobs.ndjson
   npm run cli -- schedule hello-world --delay 30s
   npm run cli -- continue sleep --after batch/42 --on finished --data '{"ms":10}'
   npm run cli -- recurring upsert nightly-report scheduler-test --cron '0 3 * * *' --tz Europe/Paris
@@ -49,6 +51,10 @@ ${DATA}
   --job-id KEY                   Idempotency key: a second enqueue with the same key adds nothing
   --priority N                   1 (highest) to 2097152
   --attempts N                   Overrides the job's default number of tries
+  --file FILE                    Enqueue every job of FILE instead (- reads stdin): one JSON object per
+                                 line, {"name":"sleep","data":{"ms":10},"jobId":"k1","delay":5000,
+                                 "runAt":"…","priority":1,"attempts":3} (all but name optional).
+                                 Every line is checked first: one bad line, nothing is enqueued.
 `,
   schedule: `Usage: npm run cli -- schedule <name> (--delay DURATION | --at TIME) [options]
 
@@ -84,6 +90,7 @@ Exit code 1 when there is no such job.
   recurring get <id>
   recurring runs <id> [--limit N]
   recurring upsert <id> <name> (--cron PATTERN [--tz ZONE] | --every DURATION) [--data JSON] [--overlap allow|skip] [--grace DURATION]
+      [--dst-gap shift|skip] [--dst-overlap once|both]
   recurring remove <id>
   recurring trigger <id>
   recurring pause <id>
@@ -96,7 +103,12 @@ Options of upsert:
   --overlap allow|skip           skip: skip a tick while the previous run is still active (default allow)
   --grace DURATION               How late a run may start before the schedule is overdue
                                  (default max(60s, 10% of the period))
+  --dst-gap shift|skip           A local time skipped by a DST change: run at the end of the gap (default shift) or skip it
+  --dst-overlap once|both        A local time repeated by a DST change: run at its first occurrence (default once) or both
 ${DATA}
+
+H in a pattern takes a value hashed from the schedule id: the same on every upsert and process.
+The listing describes each pattern in words ("At 02:30, every day (Europe/Paris)").
 
 Ticks missed while no worker ran are not replayed: one catch-up run happens when a worker is back.
 `,

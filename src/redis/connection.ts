@@ -153,6 +153,39 @@ export function queueKey(config: Config, queue: string, ...parts: string[]): str
   return [config.prefix, 'jc', `{${queue}}`, ...parts].join(':');
 }
 
+/** Below this Redis `hz`, schedules and delayed jobs start more than 20 ms late (see redis-server.ts). */
+const PRECISE_HZ = 50;
+
+/**
+ * Warns once when Redis's timer is too slow for 20 ms schedule precision: a tick or delayed job
+ * becomes runnable when a worker's blocked wait times out, which Redis notices only `hz` times per
+ * second. The center's own Redis (`npm start`, docker-compose) runs at hz 100; someone else's
+ * usually at the default 10 (up to 100 ms late). CONFIG may be disabled (managed Redis): say so.
+ */
+export async function checkTimerPrecision(client: RedisClient, logger: Logger): Promise<void> {
+  try {
+    const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+    for (const node of nodes) {
+      const reply = (await node.config('GET', 'hz')) as string[];
+      const hz = Number(reply[1]);
+      if (Number.isFinite(hz) && hz < PRECISE_HZ) {
+        logger.warn(
+          { hz },
+          `Redis hz is ${hz}: schedules and delayed jobs may start up to ${Math.round(1000 / hz)} ms late, because Redis ` +
+            `wakes blocked workers on its ${hz} Hz timer. For ~10 ms precision set "hz 100" in redis.conf (or CONFIG SET hz 100), ` +
+            'at the cost of a little idle CPU in Redis',
+        );
+        return;
+      }
+    }
+  } catch (err) {
+    logger.info(
+      { err: (err as Error).message },
+      'Could not read Redis hz (CONFIG is disabled?): schedule precision depends on it (hz 10 = up to 100 ms late, hz 100 = ~10 ms)',
+    );
+  }
+}
+
 /** Warns once when Redis may evict keys: BullMQ needs `maxmemory-policy noeviction`. */
 export async function checkEvictionPolicy(client: RedisClient, logger: Logger): Promise<void> {
   try {

@@ -19,6 +19,13 @@ export interface RedisServerOptions {
   dir: string;
   /** @defaultValue true */
   appendonly?: boolean;
+  /**
+   * Redis's timer rate. A delayed job or a schedule's tick becomes runnable when a blocked worker's
+   * wait times out, which Redis only notices on its timer: at the default 10 Hz that is up to
+   * 100 ms late, at 100 Hz up to 10 ms. The cost is idle CPU in Redis (about 0.5 % of a core at
+   * 100 Hz against 0.1 % at 10 Hz). @defaultValue {@link SHIPPED_HZ}
+   */
+  hz?: number;
   /** Extra `--flag value` arguments. */
   args?: readonly string[];
   /** @defaultValue 'redis-server' from PATH */
@@ -26,6 +33,9 @@ export interface RedisServerOptions {
   /** Own process group, so a terminal's Ctrl-C does not stop it before its clients. @defaultValue false */
   detached?: boolean;
 }
+
+/** The `hz` the center ships (`npm start`'s own Redis, docker-compose): 20 ms schedule precision. */
+export const SHIPPED_HZ = 100;
 
 export function hasRedisServer(binary = 'redis-server'): boolean {
   return spawnSync(binary, ['--version'], { stdio: 'ignore' }).status === 0;
@@ -57,6 +67,7 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
     '--appendonly', options.appendonly === false ? 'no' : 'yes',
     '--appendfsync', 'everysec',
     '--maxmemory-policy', 'noeviction',
+    '--hz', String(options.hz ?? SHIPPED_HZ),
     '--daemonize', 'no',
     ...(options.args ?? []),
   ];

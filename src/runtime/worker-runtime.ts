@@ -1,11 +1,12 @@
 import { MetricsTime, Worker } from 'bullmq';
 import type { Config } from '../config.js';
+import { repeatStrategy } from '../cron/repeat-strategy.js';
 import { continuationHook, ContinuedParents, Continuations } from '../continuations/index.js';
 import { DeadlineError, withDeadline } from '../deadline.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import { Queues } from '../queues.js';
-import { checkEvictionPolicy, createRedis, queuePrefix } from '../redis/connection.js';
+import { checkEvictionPolicy, checkTimerPrecision, createRedis, queuePrefix } from '../redis/connection.js';
 import { Schedules } from '../schedules.js';
 import { runHistoryHook } from '../schedules/history-hook.js';
 import type { BoundHandler } from './handler.js';
@@ -76,6 +77,8 @@ export async function startWorkerRuntime(options: {
       // two extra commands inside every job's finishing script, so WORKER_METRICS=false turns them off.
       ...(config.worker.metrics ? { metrics: { maxDataPoints: MetricsTime.ONE_WEEK } } : {}),
       autorun: false,
+      // Workers add each next tick of a schedule: with the center's timetable (DST policy, seeded H).
+      settings: { repeatStrategy },
     });
     worker.on('error', (err) => logger.warn({ queue, err: err.message }, 'Worker error'));
     worker.on('stalled', (jobId) => logger.warn({ queue, job: jobId }, 'Job stalled (its worker died?); requeued'));
@@ -137,6 +140,7 @@ export async function startWorkerRuntime(options: {
 
   await queues.ready();
   await checkEvictionPolicy(queues.redis, logger);
+  await checkTimerPrecision(queues.redis, logger);
   // Before the first job: a finishing job must find its parent entry if somebody continues it.
   await continued.start();
   for (const w of workers) {

@@ -51,6 +51,21 @@ export const enqueueRequest = z
   });
 export type EnqueueRequest = z.input<typeof enqueueRequest>;
 
+/** Most jobs one `POST /api/jobs/bulk` takes (more: 413). */
+export const MAX_BULK_JOBS = 1000;
+
+/** One job of `POST /api/jobs/bulk` and of `job-center enqueue --file` (one NDJSON line). */
+export const bulkItem = z
+  .object({ name: jobName, data: payload.optional(), ...enqueueOptionsShape })
+  .strict()
+  .superRefine(exclusiveTime);
+export type BulkItem = z.output<typeof bulkItem>;
+
+/** `POST /api/jobs/bulk`: up to {@link MAX_BULK_JOBS} jobs, all enqueued or none. */
+export const bulkRequest = z
+  .object({ jobs: z.array(bulkItem).min(1).describe(`1 to ${MAX_BULK_JOBS} jobs; more answers 413`) })
+  .strict();
+
 /** A newly created job: where to find it and its state right after creation. */
 export const created = z.object({
   id: z.string(),

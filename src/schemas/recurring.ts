@@ -9,6 +9,21 @@ import { grace, scheduleHealthShape } from './schedule-health.js';
  * schedules): exactly one of `cron` and `every`; `tz` only with `cron`, because BullMQ ignores
  * the time zone of an interval schedule and accepting it would suggest otherwise.
  */
+/** What a cron schedule does when a DST change skips or repeats a local time (docs/SCHEDULES.md). */
+export const dstPolicy = z
+  .object({
+    gap: z
+      .enum(['shift', 'skip'], { error: 'must be "shift" or "skip"' })
+      .optional()
+      .describe('A local time that does not exist (spring forward): run once at the end of the gap (shift, default) or not at all (skip)'),
+    overlap: z
+      .enum(['once', 'both'], { error: 'must be "once" or "both"' })
+      .optional()
+      .describe('A local time that occurs twice (fall back): run at its first occurrence (once, default) or at both'),
+  })
+  .strict()
+  .describe('DST policy of a cron schedule with a time zone (cron only)');
+
 export const repeatShape = {
   cron: z
     .string({ error: 'must be a cron pattern (a string)' })
@@ -25,10 +40,14 @@ export const repeatShape = {
     .string({ error: 'must be an IANA time zone name' })
     .optional()
     .describe('IANA time zone of the cron pattern, e.g. Europe/Paris (cron only; default: the processes\' zone)'),
+  dst: dstPolicy.optional(),
 };
 
 /** Cross-field rules of a repeat, and the cron pattern and zone checked the way BullMQ reads them. */
-export function refineRepeat(r: { cron?: string; every?: number; tz?: string }, ctx: z.RefinementCtx): void {
+export function refineRepeat(
+  r: { cron?: string; every?: number; tz?: string; dst?: z.output<typeof dstPolicy> },
+  ctx: z.RefinementCtx,
+): void {
   if (r.cron !== undefined && r.every !== undefined) {
     for (const path of ['cron', 'every']) ctx.addIssue({ code: 'custom', path: [path], message: 'give either cron or every, not both' });
     return;
@@ -41,9 +60,13 @@ export function refineRepeat(r: { cron?: string; every?: number; tz?: string }, 
     ctx.addIssue({ code: 'custom', path: ['tz'], message: 'tz applies to cron schedules only (an every interval has no time zone)' });
     return;
   }
+  if (r.dst !== undefined && r.every !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['dst'], message: 'dst applies to cron schedules only (an every interval has no wall-clock times)' });
+    return;
+  }
   if (r.cron !== undefined) {
     try {
-      validateCron(r.cron, r.tz);
+      validateCron(r.cron, r.tz, { dst: r.dst });
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       for (const d of err.details) {
@@ -81,6 +104,8 @@ export const scheduleInfo = z.object({
   cron: z.string().optional(),
   every: z.number().int().optional(),
   tz: z.string().optional(),
+  dst: dstPolicy.optional(),
+  description: z.string().describe('The pattern in words, e.g. "At 02:30, every day (Europe/Paris)" or "Every 5 seconds"'),
   next: z.string().nullable().describe('The next run time (ISO 8601), or null when the schedule has ended'),
   data: z.unknown(),
   overlap: z.enum(['allow', 'skip']),

@@ -125,7 +125,7 @@ export function apiRouter(deps: ServerDeps, failures?: AuthFailures): Router {
     const chain: RequestHandler[] = [];
     if (route.action) chain.push(auditStart(route, deps.audit));
     if (route.scope !== 'public') chain.push(auth, requireScope(route));
-    if (route.body) chain.push(json);
+    if (route.body) chain.push(route.bodyLimit ? express.json({ limit: route.bodyLimit }) : json);
     chain.push(handlerOf(route, deps));
     router[route.method](route.path, ...chain);
   }

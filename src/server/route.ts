@@ -77,6 +77,8 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   readonly query?: Q;
   /** JSON body (an object schema). */
   readonly body?: B;
+  /** Largest JSON body this route takes (express size syntax). @defaultValue API_BODY_LIMIT */
+  readonly bodyLimit?: string;
   /** The statuses the handler answers or throws for (success and domain errors such as 404, 409). */
   readonly responses: Readonly<Record<number, ResponseSpec>>;
   readonly handle: (input: { params: z.output<P>; query: z.output<Q>; body: z.output<B> }, ctx: RouteContext) => Promise<Reply>;

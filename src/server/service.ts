@@ -9,6 +9,7 @@ import type { JobCenterClient } from '../client.js';
 export type CenterService = Pick<
   JobCenterClient,
   | 'add'
+  | 'enqueueMany'
   | 'continueWithUnchecked'
   | 'getJob'
   | 'retry'

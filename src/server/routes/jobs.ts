@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { NotFoundError } from '../../errors.js';
-import { created, enqueueRequest } from '../../schemas/enqueue.js';
+import { bulkRequest, created, enqueueRequest, MAX_BULK_JOBS, type BulkItem } from '../../schemas/enqueue.js';
+import { errorBody } from '../http-errors.js';
 import { queueName } from '../../schemas/fields.js';
 import { jobInfo, jobMoved } from '../../schemas/jobs.js';
 import { defineRoute, type Route } from '../route.js';
@@ -36,6 +37,38 @@ export const jobRoutes: Route[] = [
       }
       Object.assign(audit, { queue: job.queue, job: job.id, detail: job.duplicate ? 'duplicate' : job.name });
       return { status: job.duplicate ? 200 : 201, body: job, location: location(job) };
+    },
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/jobs/bulk',
+    operationId: 'enqueueBulk',
+    summary: `Enqueue up to ${MAX_BULK_JOBS} jobs at once: all of them, or none when any is invalid`,
+    description:
+      'Every job is validated first (name, payload against its contract, options); one invalid job fails the request with 400 ' +
+      'and details naming each bad field as jobs.<index>.<field>, and nothing is enqueued. Valid jobs are added with BullMQ addBulk ' +
+      '(one transaction per queue). The body may be up to 5 MB; more than 1000 jobs answers 413.',
+    scope: 'enqueue',
+    action: 'job.enqueue-bulk',
+    body: bulkRequest,
+    bodyLimit: '5mb',
+    responses: {
+      201: { description: 'Created, one entry per job in request order (duplicate: true where a jobId already existed)', schema: z.object({ jobs: z.array(created) }) },
+    },
+    async handle({ body }, { service, audit }) {
+      if (body.jobs.length > MAX_BULK_JOBS) {
+        return {
+          status: 413,
+          body: errorBody(`Too many jobs: ${body.jobs.length}; send at most ${MAX_BULK_JOBS} per request`, [
+            { field: 'jobs', message: `jobs: at most ${MAX_BULK_JOBS} items, got ${body.jobs.length}` },
+          ]),
+        };
+      }
+      const jobs = await service.enqueueMany(
+        body.jobs.map(({ name, data, runAt, ...opts }: BulkItem) => ({ name, data: data ?? {}, opts: { ...opts, ...(runAt !== undefined ? { at: new Date(runAt) } : {}) } })),
+      );
+      Object.assign(audit, { detail: `${jobs.length} jobs` });
+      return { status: 201, body: { jobs } };
     },
   }),
   defineRoute({

@@ -52,7 +52,10 @@ export const recurringRoutes: Route[] = [
     body: recurringRequest,
     responses: { 200: { description: 'Created or updated', schema: scheduleInfo } },
     async handle({ params, body }, { service, audit }) {
-      const repeat: Repeat = body.cron !== undefined ? { cron: body.cron, ...(body.tz ? { tz: body.tz } : {}) } : { every: body.every! };
+      const repeat: Repeat =
+        body.cron !== undefined
+          ? { cron: body.cron, ...(body.tz ? { tz: body.tz } : {}), ...(body.dst ? { dst: body.dst } : {}) }
+          : { every: body.every! };
       const info = await service.recurring.upsertUnchecked(params.id, repeat, body.name, body.data ?? {}, {
         overlap: body.overlap,
         ...(body.grace !== undefined ? { grace: body.grace } : {}),
