@@ -287,6 +287,7 @@ describe('HTTP API', () => {
       'GET /api/recurring/{id}',
       'GET /api/recurring/{id}/runs',
       'POST /api/jobs',
+      'POST /api/jobs/bulk',
       'POST /api/jobs/{queue}/{id}/retry',
       'POST /api/recurring/{id}/pause',
       'POST /api/recurring/{id}/resume',
