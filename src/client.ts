@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { Job, JobsOptions, Queue } from 'bullmq';
+import type { z } from 'zod';
 import { loadConfig, type Config } from './config.js';
 import { jobs, queueNames, type JobName, type Jobs } from './contracts/index.js';
 import { Continuations, type ContinueOn, type JobRef } from './continuations/index.js';
@@ -15,11 +17,27 @@ import type { Incident } from './alerts/alert.js';
 import { Schedules, type OverlapPolicy, type Repeat, type ScheduleInfo } from './schedules.js';
 import type { Health } from './schedules/health.js';
 import type { RunOutcome, RunRecord } from './schedules/history.js';
-import { continueOptions, enqueueOptions, type Created } from './schemas/enqueue.js';
+import { continueOptions, dedupe as dedupeSchema, enqueueOptions, type Created } from './schemas/enqueue.js';
 import type { JobInfo, JobMoved } from './schemas/jobs.js';
+import { Operations } from './operations/operations.js';
+import { listJobs } from './operations/job-list.js';
+import { toInfo, iso } from './operations/job-info.js';
 import { parseRequest } from './schemas/parse.js';
+import {
+  cleanRequest,
+  jobListQuery,
+  jobLogsQuery,
+  retryFailedRequest,
+  type Cancelled,
+  type CleanRequest,
+  type JobList,
+  type JobListQuery,
+  type JobLogs,
+  type QueueSummary,
+} from './schemas/operations.js';
 
 export type { JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo, Created, JobInfo, JobMoved, Health, RunOutcome, RunRecord, Incident };
+export type { JobList, JobListQuery, JobLogs, Cancelled, CleanRequest, QueueSummary };
 
 /** Options of a recurring job besides its timing and payload. */
 export interface RecurringOptions {
@@ -41,6 +59,12 @@ export interface EnqueueOptions {
   priority?: number;
   /** Overrides the contract's `attempts`. */
   attempts?: number;
+  /**
+   * Deduplication (BullMQ `deduplication`): `drop` keeps the existing job with this key (for at
+   * most `ttlMs` when given); `replace` debounces: the job waits `ttlMs` and a newer one within that
+   * window replaces it. The answer says `deduplicated: true` and the id of the job that stands.
+   */
+  dedupe?: z.input<typeof dedupeSchema>;
 }
 
 /** One job of {@link JobCenterClient.enqueueMany}. */
@@ -58,9 +82,9 @@ interface Prepared {
   opts: JobsOptions;
   delay: number;
   keyed: boolean;
+  /** With dedupe: the id we gave the job; another id back means BullMQ kept an existing one. */
+  dedupeId?: string;
 }
-
-const iso = (ms: number | undefined | null): string | null => (ms ? new Date(ms).toISOString() : null);
 
 /**
  * The typed client other services use to hand work to the center: enqueue, schedule, continue,
@@ -71,6 +95,7 @@ export class JobCenterClient {
   readonly #queues: Queues;
   readonly #schedules: Schedules;
   readonly #continuations: Continuations;
+  readonly #ops: Operations;
   readonly #logger: Logger;
   readonly #incidents: Incidents;
   /** The job catalog this client enqueues from. */
@@ -87,6 +112,7 @@ export class JobCenterClient {
     this.#schedules = new Schedules(this.#queues);
     this.#continuations = new Continuations(this.#queues, logger);
     this.#incidents = new Incidents(this.#queues.redis, config);
+    this.#ops = new Operations(this.#queues, this.#continuations);
   }
 
   /** The connection's state, for health checks: `ready` when commands are being answered. */
@@ -112,19 +138,48 @@ export class JobCenterClient {
     return this.#queues.all();
   }
 
-  /** Runs `fn`, turning connection failures into {@link UnavailableError}. */
-  async #guard<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn`, turning connection failures into {@link UnavailableError}. `write` marks calls that
+   * change something: their error says whether the outcome is known, and carries the idempotency
+   * key (`jobId`) to retry with.
+   */
+  async #guard<T>(fn: () => Promise<T>, write?: { jobId?: string; jobIds?: readonly string[]; idempotent?: boolean }): Promise<T> {
+    const retry =
+      write?.jobId !== undefined
+        ? `; retry with the same jobId ${JSON.stringify(write.jobId)}`
+        : write?.jobIds !== undefined
+          ? '; retry with the same jobIds (listed in jobIds)'
+          : '; retry later';
     // A fail-fast connection that is not ready would reject anyway; before its first connect,
-    // BullMQ would wait for it instead, so answer at once.
+    // BullMQ would wait for it instead, so answer at once. Nothing was sent: that much is certain.
     if (this.#queues.redis.status !== 'ready' && this.#queues.redis.status !== 'connect') {
-      throw new UnavailableError(`Redis is unreachable (connection ${this.#queues.redis.status}), nothing was written`);
+      throw new UnavailableError(
+        `Redis is unreachable (connection ${this.#queues.redis.status}): nothing was written${retry}`,
+        'not-written',
+        write?.jobId ?? write?.jobIds,
+      );
     }
     try {
       return await fn();
     } catch (err) {
       if (err instanceof ValidationError || err instanceof NotFoundError) throw err;
-      if (this.#queues.redis.status !== 'ready' || /Connection is closed|enableOfflineQueue|ECONNREFUSED|max retries/i.test((err as Error).message)) {
-        throw new UnavailableError(`Redis is unreachable, nothing was written: ${(err as Error).message}`);
+      if (this.#queues.redis.status !== 'ready' || /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRESET|EPIPE|max retries/i.test((err as Error).message)) {
+        if (!write) throw new UnavailableError(`Redis is unreachable: ${(err as Error).message}${retry}`);
+        // Redis failed while the call was under way: the command may have run before the
+        // connection went. Say so; the idempotency key makes the retry safe either way.
+        const how =
+          write.jobId !== undefined
+            ? `retry with the same jobId ${JSON.stringify(write.jobId)}: it creates the job at most once`
+            : write.jobIds !== undefined
+              ? 'retry with the same jobIds (listed in jobIds): each job is created at most once'
+              : write.idempotent
+              ? 'repeating the same call is safe'
+              : 'check the current state before retrying';
+        throw new UnavailableError(
+          `Redis failed during the request (${(err as Error).message}): the outcome is unknown, the write may or may not have happened; ${how}`,
+          'unknown',
+          write.jobId ?? write.jobIds,
+        );
       }
       throw err;
     }
@@ -161,10 +216,30 @@ export class JobCenterClient {
     const delay = o.runAt !== undefined ? Math.max(0, Date.parse(o.runAt) - Date.now()) : (o.delay ?? 0);
     const overrides: JobsOptions = {};
     if (delay > 0) overrides.delay = delay;
-    if (o.jobId !== undefined) overrides.jobId = o.jobId;
+    // Every enqueue has an idempotency key: the caller's, or a fresh one returned as `id` (and in
+    // a 503), so a retry after an unknown outcome can never add the job twice.
+    const jobId = o.jobId ?? randomUUID();
+    overrides.jobId = jobId;
     if (o.priority !== undefined) overrides.priority = o.priority;
     if (o.attempts !== undefined) overrides.attempts = o.attempts;
-    return { queue: contract.queue, name: contract.name, data: payload, opts: jobOptions(contract, overrides), delay, keyed: o.jobId !== undefined };
+    let dedupeId: string | undefined;
+    if (o.dedupe) {
+      // Our own id, so that getting another id back means BullMQ kept the existing job.
+      dedupeId = overrides.jobId = randomUUID();
+      const { key, ttlMs, mode } = o.dedupe;
+      overrides.deduplication = mode === 'replace' ? { id: key, ttl: ttlMs, extend: true, replace: true } : { id: key, ...(ttlMs ? { ttl: ttlMs } : {}) };
+      // Debounce: the job waits out the window; a newer one within it replaces this one.
+      if (mode === 'replace' && delay === 0) overrides.delay = ttlMs;
+    }
+    return {
+      queue: contract.queue,
+      name: contract.name,
+      data: payload,
+      opts: jobOptions(contract, overrides),
+      delay: overrides.delay ?? 0,
+      keyed: o.jobId !== undefined,
+      ...(dedupeId ? { dedupeId } : {}),
+    };
   }
 
   async #add(name: string, data: unknown, opts: EnqueueOptions): Promise<Created> {
@@ -173,12 +248,17 @@ export class JobCenterClient {
     return this.#guard(async () => {
       const job = await queue.add(p.name, p.data, p.opts);
       return this.#created(queue, p, job);
-    });
+    }, { jobId: p.opts.jobId });
   }
 
   /** What was created; for a keyed job, the stored one (BullMQ ignores an add whose id exists and returns our local copy). */
   async #created(queue: Queue, p: Prepared, job: Job): Promise<Created> {
     const created: Created = { id: String(job.id), queue: p.queue, name: p.name, state: p.delay > 0 ? 'delayed' : 'waiting' };
+    if (p.dedupeId !== undefined && created.id !== p.dedupeId) {
+      // Deduplicated: BullMQ answered with the id of the job that stands.
+      const stored = await queue.getJob(created.id);
+      return { ...created, name: stored?.name ?? created.name, state: stored ? await stored.getState() : 'unknown', deduplicated: true };
+    }
     if (!p.keyed) return created;
     const stored = await queue.getJob(created.id);
     if (!stored) return created;
@@ -231,7 +311,7 @@ export class JobCenterClient {
         }),
       );
       return out;
-    });
+    }, { jobIds: prepared.map((p) => p.opts.jobId!) });
   }
 
   /**
@@ -256,7 +336,8 @@ export class JobCenterClient {
         { field: 'after.queue', message: `after.queue must be one of: ${queueNames.join(', ')}` },
       ]);
     }
-    return this.#guard(() => this.#continuations.register(parent, name, data, { on: o.on, key: o.jobId }));
+    const key = o.jobId ?? randomUUID();
+    return this.#guard(() => this.#continuations.register(parent, name, data, { on: o.on, key }), { jobId: key });
   }
 
   /** Starts a new sequence: each step runs after the previous one (on success unless told otherwise). */
@@ -275,20 +356,21 @@ export class JobCenterClient {
     ): Promise<ScheduleInfo> => this.recurring.upsertUnchecked(id, repeat, name, data, opts),
     /** Untyped {@link upsert} for names known only at run time (HTTP, CLI); validates the same way. */
     upsertUnchecked: (id: string, repeat: Repeat, name: string, data: unknown, opts: RecurringOptions = {}): Promise<ScheduleInfo> =>
-      this.#guard(() =>
-        this.#schedules.upsert({ id, repeat, name, data, overlap: opts.overlap, ...(opts.grace !== undefined ? { grace: opts.grace } : {}) }),
+      this.#guard(
+        () => this.#schedules.upsert({ id, repeat, name, data, overlap: opts.overlap, ...(opts.grace !== undefined ? { grace: opts.grace } : {}) }),
+        { idempotent: true },
       ),
-    remove: (id: string): Promise<boolean> => this.#guard(() => this.#schedules.remove(id)),
+    remove: (id: string): Promise<boolean> => this.#guard(() => this.#schedules.remove(id), { idempotent: true }),
     list: (): Promise<ScheduleInfo[]> => this.#guard(() => this.#schedules.list()),
     /** One schedule with its `lastRun` and `health`, or undefined. */
     get: (id: string): Promise<ScheduleInfo | undefined> => this.#guard(() => this.#schedules.get(id)),
-    trigger: (id: string): Promise<JobRef> => this.#guard(() => this.#schedules.trigger(id)),
+    trigger: (id: string): Promise<JobRef> => this.#guard(() => this.#schedules.trigger(id), {}),
     /** The schedule's last runs, newest first (at most `limit`, default and cap SCHEDULE_HISTORY_LIMIT). */
     runs: (id: string, opts: { limit?: number } = {}): Promise<RunRecord[]> => this.#guard(() => this.#schedules.runs(id, opts.limit)),
     /** Stops firing, keeps the definition; a producer sync does not resume it. */
-    pause: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.pause(id)),
+    pause: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.pause(id), { idempotent: true }),
     /** Fires again from the next tick after now. */
-    resume: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.resume(id)),
+    resume: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.resume(id), { idempotent: true }),
   };
 
   /** Alerts the center raised (schedule.failed, schedule.overdue, queue.backlog…). */
@@ -317,7 +399,68 @@ export class JobCenterClient {
       if (state !== 'failed') throw new ConflictError(`Only failed jobs can be retried; ${ref.queue}/${ref.id} is ${state}`);
       await job.retry('failed');
       return { queue: ref.queue, id: ref.id, state: 'waiting' };
-    });
+    }, { idempotent: true });
+  }
+
+  /**
+   * Lists jobs newest first (by creation time), filtered by queue, state, name and creation time,
+   * a page at a time: pass the answer's `nextCursor` as `cursor` for the next page.
+   */
+  listJobs(query: JobListQuery = {}): Promise<JobList> {
+    const q = parseRequest(jobListQuery, query, 'job search');
+    return this.#guard(() => listJobs(this.#queues, q));
+  }
+
+  /** A job's log lines (`ctx.log` of its handler, BullMQ `job.log`), oldest first. */
+  jobLogs(ref: JobRef, range: { start?: number; limit?: number } = {}): Promise<JobLogs> {
+    const r = parseRequest(jobLogsQuery, range, 'log range');
+    return this.#guard(() => this.#ops.logs(ref, r.start, r.limit));
+  }
+
+  /**
+   * Cancels or removes a job. Waiting, delayed, prioritized or finished: removed. An awaiting
+   * continuation: withdrawn, it never runs. Active: its worker aborts `ctx.signal` and the job
+   * ends failed with "Cancelled by <by>", without retries (`outcome: 'cancelling'` when it had not
+   * ended within 5 s).
+   * @param by who cancels, for the failure reason and the audit. @defaultValue 'client'
+   */
+  cancelJob(ref: JobRef, by = 'client'): Promise<Cancelled> {
+    return this.#guard(() => this.#ops.cancel(ref, by));
+  }
+
+  /** Runs a delayed job now. @throws ConflictError when it is not delayed. */
+  promoteJob(ref: JobRef): Promise<JobMoved> {
+    return this.#guard(() => this.#ops.promote(ref));
+  }
+
+  /** Retries every failed job of `queue`, or only those of job `name`. */
+  retryFailed(queue: string, options: { name?: string } = {}): Promise<{ queue: string; retried: number }> {
+    const o = parseRequest(retryFailedRequest, options, 'options');
+    return this.#guard(() => this.#ops.retryFailed(queue, o.name));
+  }
+
+  /** Pauses a queue: workers take no new job from it until it is resumed. */
+  pauseQueue(queue: string): Promise<{ name: string; paused: boolean }> {
+    return this.#guard(() => this.#ops.pause(queue));
+  }
+
+  resumeQueue(queue: string): Promise<{ name: string; paused: boolean }> {
+    return this.#guard(() => this.#ops.resume(queue));
+  }
+
+  /** Removes jobs of one state older than `olderThanMs` (at most `limit`, default 1000). */
+  cleanQueue(queue: string, request: CleanRequest): Promise<{ queue: string; state: string; removed: number }> {
+    const r = parseRequest(cleanRequest, request, 'clean request');
+    return this.#guard(() => this.#ops.clean(queue, r.state, r.olderThanMs, r.limit));
+  }
+
+  /** Counts per state, paused, connected workers and the oldest waiting job's age; of one queue or all. */
+  queueSummary(queue: string): Promise<QueueSummary> {
+    return this.#guard(() => this.#ops.summary(queue));
+  }
+
+  queueSummaries(): Promise<QueueSummary[]> {
+    return this.#guard(() => this.#ops.summaries());
   }
 
   /** A job's state and result, or undefined when it does not exist (or retention removed it). */
@@ -373,23 +516,6 @@ function toRequestOptions(opts: EnqueueOptions): Record<string, unknown> {
   if (at === undefined) return rest;
   const runAt = at instanceof Date && !Number.isNaN(at.getTime()) ? at.toISOString() : String(at);
   return { ...rest, runAt };
-}
-
-function toInfo(job: Job, queue: string, state: string): JobInfo {
-  return {
-    id: String(job.id),
-    queue,
-    name: job.name,
-    state,
-    data: job.data,
-    progress: job.progress,
-    attemptsMade: job.attemptsMade,
-    returnValue: job.returnvalue ?? null,
-    failedReason: job.failedReason || null,
-    createdAt: iso(job.timestamp),
-    processedAt: iso(job.processedOn),
-    finishedAt: iso(job.finishedOn),
-  };
 }
 
 /** Builds a new sequence of jobs: `client.chain().then('a', {...}).then('b', {...}).enqueue()`. */

@@ -120,6 +120,7 @@ const envSchema = z
     WORKER_STALLED_INTERVAL_MS: int(100, 3_600_000).default(30_000),
     WORKER_MAX_STALLED_COUNT: int(0, 100).default(1),
     SHUTDOWN_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
+    JOB_LOG_MAX_LINES: int(0, 100_000).default(100),
     CONTINUATION_SWEEP_MS: int(100, 3_600_000).default(5_000),
     TEST_CRASH_AFTER_COMPLETE: z.string().trim().min(1).optional(),
     TEST_CRASH_AT: z.enum(CRASH_POINTS).optional(),
@@ -231,6 +232,11 @@ const envSchema = z
       const weak = weakSecretReason(env.API_TOKEN, env.NODE_ENV, 'token');
       if (weak) ctx.addIssue({ code: 'custom', path: ['API_TOKEN'], message: weak });
     }
+    for (const t of env.API_TOKENS ?? []) {
+      // Same rules as API_TOKEN and the board passwords (src/secrets.ts); the token is never echoed.
+      const weak = weakSecretReason(t.token, env.NODE_ENV, 'token');
+      if (weak) ctx.addIssue({ code: 'custom', path: ['API_TOKENS'], message: `the token of ${t.name} ${weak}` });
+    }
     if (env.WORKER_QUEUES !== 'all') {
       for (const q of env.WORKER_QUEUES.split(',').map((s) => s.trim())) {
         if (!queueNames.includes(q)) {
@@ -269,6 +275,8 @@ export interface Config {
     readonly maxStalledCount: number;
     readonly shutdownTimeoutMs: number;
     readonly continuationSweepMs: number;
+    /** Lines of a handler's `ctx.log` copied to the job's log (board Logs tab) per run; 0 = none. */
+    readonly jobLogMaxLines: number;
     /** Fault-injection for tests only: SIGKILL self right after a job of this name completes. */
     readonly crashAfterComplete?: string;
     /**
@@ -373,6 +381,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxStalledCount: e.WORKER_MAX_STALLED_COUNT,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       continuationSweepMs: e.CONTINUATION_SWEEP_MS,
+      jobLogMaxLines: e.JOB_LOG_MAX_LINES,
       crashAfterComplete: e.TEST_CRASH_AFTER_COMPLETE,
       metrics: e.WORKER_METRICS === 'true',
     },

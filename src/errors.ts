@@ -33,9 +33,34 @@ export class ConflictError extends Error {
   override readonly name = 'ConflictError';
 }
 
-/** Redis cannot be reached right now; nothing was written. HTTP: 503. Safe to retry. */
+/**
+ * What a failed write did: `not-written` when the call never reached Redis (the connection was
+ * down before it started); `unknown` when Redis failed during the call, so the write may or may
+ * not have happened.
+ */
+export type WriteOutcome = 'not-written' | 'unknown';
+
+/**
+ * Redis cannot be reached right now. HTTP: 503. `outcome` says whether anything may have been
+ * written; an enqueue carries its idempotency key in `jobId`: retrying with that key is safe
+ * either way (it creates the job at most once).
+ */
 export class UnavailableError extends Error {
   override readonly name = 'UnavailableError';
+  constructor(
+    message: string,
+    readonly outcome: WriteOutcome = 'not-written',
+    key?: string | readonly string[],
+  ) {
+    super(message);
+    if (typeof key === 'string') this.jobId = key;
+    else if (key !== undefined) this.jobIds = key;
+  }
+
+  /** The idempotency key of the enqueue that failed: retry with it. */
+  readonly jobId?: string;
+  /** The keys of a bulk enqueue that failed, in order: retry with them. */
+  readonly jobIds?: readonly string[];
 }
 
 /** Builds field issues from a zod error, prefixing each path with `root` (e.g. `data`). */

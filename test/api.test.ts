@@ -278,7 +278,8 @@ describe('HTTP API', () => {
     };
     assert.equal(doc.openapi, '3.1.0');
     const routes = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
-    assert.deepEqual(routes.sort(), [
+    // A sample; test/openapi.test.ts checks the document against the router itself.
+    for (const expected of [
       'DELETE /api/recurring/{id}',
       'GET /api/alerts',
       'GET /api/jobs/{queue}/{id}',
@@ -293,11 +294,12 @@ describe('HTTP API', () => {
       'POST /api/recurring/{id}/resume',
       'POST /api/recurring/{id}/trigger',
       'PUT /api/recurring/{id}',
-    ]);
+    ]) assert.ok(routes.includes(expected), expected);
     // Every documented route exists (is not the router's 404) and answers a status it documents.
     for (const route of routes) {
       const [method, template] = route.split(' ') as [string, string];
-      const path = template.replace('{queue}', 'default').replace('{id}', 'probe-id');
+      // Queue operations on an unknown queue (404), so the probe pauses or cleans nothing.
+      const path = template.replace('{queue}', template.startsWith('/api/queues/') ? 'nope' : 'default').replace('{id}', 'probe-id');
       const res = await call(method, path, method === 'PUT' || method === 'POST' ? { json: {} } : {});
       assert.doesNotMatch(String(res.body.error ?? ''), /No API route/, route);
       assert.ok(String(res.status) in doc.paths[template]![method.toLowerCase()]!.responses, `${route} answered ${res.status}, undocumented`);

@@ -85,7 +85,7 @@ describe('continuations on one worker process', () => {
     const cont = await client.continueWith(parent, 'scheduler-test', {}, { on: 'success' });
     const done = await settled(client, cont);
     assert.equal(done.state, 'failed');
-    assert.match(done.failedReason ?? '', /^Cancelled: parent job default\/\d+ failed \(parent broke\)/);
+    assert.match(done.failedReason ?? '', /^Cancelled: parent job default\/[0-9a-f-]+ failed \(parent broke\)/);
     assert.equal(done.returnValue, null);
     assert.equal(runsOf(worker, cont.id), 0, 'the handler never ran');
     assert.equal((await client.getJob(parent))?.attemptsMade, 2, 'cancelled only after the last attempt');

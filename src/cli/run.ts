@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { z } from 'zod';
-import { JobCenterClient, type Repeat } from '../client.js';
+import { JobCenterClient, type CleanRequest, type EnqueueOptions, type JobListQuery, type Repeat } from '../client.js';
 import { loadConfig, type Config } from '../config.js';
 import { jobs } from '../contracts/index.js';
 import { ConfigError, NotFoundError, UnavailableError, ValidationError, type FieldIssue } from '../errors.js';
@@ -36,6 +37,17 @@ const OPTIONS = {
   grace: { type: 'string' },
   limit: { type: 'string' },
   timeout: { type: 'string' },
+  'dedupe-key': { type: 'string' },
+  'dedupe-ttl': { type: 'string' },
+  'dedupe-mode': { type: 'string' },
+  queue: { type: 'string' },
+  state: { type: 'string' },
+  name: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  cursor: { type: 'string' },
+  start: { type: 'string' },
+  'older-than': { type: 'string' },
   file: { type: 'string' },
 } as const;
 
@@ -43,8 +55,12 @@ type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extend
 
 /** Options each command accepts besides --help and --timeout. */
 const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
-  enqueue: ['data', 'job-id', 'priority', 'attempts', 'file'],
-  schedule: ['data', 'job-id', 'delay', 'at'],
+  enqueue: ['data', 'job-id', 'priority', 'attempts', 'dedupe-key', 'dedupe-ttl', 'dedupe-mode', 'file'],
+  schedule: ['data', 'job-id', 'delay', 'at', 'dedupe-key', 'dedupe-ttl', 'dedupe-mode'],
+  'job list': ['queue', 'state', 'name', 'from', 'to', 'limit', 'cursor'],
+  'job logs': ['start', 'limit'],
+  'queue clean': ['state', 'older-than', 'limit'],
+  'queue retry-failed': ['name'],
   continue: ['data', 'job-id', 'after', 'on'],
   'recurring upsert': ['data', 'cron', 'tz', 'every', 'overlap', 'grace', 'dst-gap', 'dst-overlap'],
   'recurring runs': ['limit'],
@@ -84,6 +100,26 @@ function parseData(text: string | undefined): unknown {
     return JSON.parse(source);
   } catch (err) {
     throw new ValidationError(`--data must be JSON: ${(err as Error).message}`, [{ field: 'data', message: 'data must be valid JSON' }]);
+  }
+}
+
+function dedupeOf(v: Values): EnqueueOptions['dedupe'] {
+  if (v['dedupe-key'] === undefined) {
+    if (v['dedupe-ttl'] !== undefined || v['dedupe-mode'] !== undefined) fail('--dedupe-ttl and --dedupe-mode need --dedupe-key');
+    return undefined;
+  }
+  return {
+    key: v['dedupe-key'],
+    ...(v['dedupe-ttl'] !== undefined ? { ttlMs: parseDuration(v['dedupe-ttl'], 'dedupe-ttl') } : {}),
+    ...(v['dedupe-mode'] !== undefined ? { mode: v['dedupe-mode'] as 'drop' | 'replace' } : {}),
+  };
+}
+
+function cliUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
   }
 }
 
@@ -164,6 +200,7 @@ const COMMANDS: Record<string, Command> = {
       jobId: v['job-id'],
       priority: parseInteger(v.priority, 'priority'),
       attempts: parseInteger(v.attempts, 'attempts'),
+      dedupe: dedupeOf(v),
     });
   },
   schedule: async (client, args, v) => {
@@ -178,6 +215,7 @@ const COMMANDS: Record<string, Command> = {
     }
     return client.add(args[0]!, parseData(v.data), {
       jobId: v['job-id'],
+      dedupe: dedupeOf(v),
       ...(v.delay !== undefined ? { delay: parseDuration(v.delay, 'delay') } : { at }),
     });
   },
@@ -195,6 +233,57 @@ const COMMANDS: Record<string, Command> = {
     const job = await client.getJob(ref);
     if (!job) throw new NotFoundError(`No job ${ref.queue}/${ref.id} (never existed, or removed by retention)`);
     return job;
+  },
+  'job list': async (client, args, v) => {
+    arity(args, 0, 'Usage: job list [--queue Q] [--state S] [--name N] [--from TIME] [--to TIME] [--limit N] [--cursor C]');
+    const query = { queue: v.queue, state: v.state, name: v.name, from: v.from, to: v.to, limit: v.limit, cursor: v.cursor };
+    // Strings as on a query string: the shared schema checks and converts them.
+    return client.listJobs(Object.fromEntries(Object.entries(query).filter(([, x]) => x !== undefined)) as JobListQuery);
+  },
+  'job logs': async (client, args, v) => {
+    arity(args, 1, 'Usage: job logs <queue>/<id> [--start N] [--limit N]');
+    return client.jobLogs(parseRef(args[0]!, 'The job'), { start: parseInteger(v.start, 'start'), limit: parseInteger(v.limit, 'limit') });
+  },
+  'job cancel': async (client, args) => {
+    arity(args, 1, 'Usage: job cancel <queue>/<id>');
+    return client.cancelJob(parseRef(args[0]!, 'The job'), `cli:${cliUser()}`);
+  },
+  'job retry': async (client, args) => {
+    arity(args, 1, 'Usage: job retry <queue>/<id>');
+    return client.retry(parseRef(args[0]!, 'The job'));
+  },
+  'job promote': async (client, args) => {
+    arity(args, 1, 'Usage: job promote <queue>/<id>');
+    return client.promoteJob(parseRef(args[0]!, 'The job'));
+  },
+  'queue list': async (client, args) => {
+    arity(args, 0, 'Usage: queue list');
+    return client.queueSummaries();
+  },
+  'queue summary': async (client, args) => {
+    arity(args, 1, 'Usage: queue summary <queue>');
+    return client.queueSummary(args[0]!);
+  },
+  'queue pause': async (client, args) => {
+    arity(args, 1, 'Usage: queue pause <queue>');
+    return client.pauseQueue(args[0]!);
+  },
+  'queue resume': async (client, args) => {
+    arity(args, 1, 'Usage: queue resume <queue>');
+    return client.resumeQueue(args[0]!);
+  },
+  'queue clean': async (client, args, v) => {
+    arity(args, 1, 'Usage: queue clean <queue> --state STATE --older-than DURATION [--limit N]');
+    if (v['older-than'] === undefined) fail('queue clean needs --older-than DURATION (e.g. 1h; 0 for all)');
+    return client.cleanQueue(args[0]!, {
+      state: v.state as CleanRequest['state'],
+      olderThanMs: parseDuration(v['older-than'], 'older-than'),
+      ...(v.limit !== undefined ? { limit: parseInteger(v.limit, 'limit') } : {}),
+    });
+  },
+  'queue retry-failed': async (client, args, v) => {
+    arity(args, 1, 'Usage: queue retry-failed <queue> [--name JOB]');
+    return client.retryFailed(args[0]!, v.name !== undefined ? { name: v.name } : {});
   },
   'recurring list': async (client, args) => {
     arity(args, 0, 'Usage: recurring list');
@@ -298,7 +387,7 @@ export async function run(argv: string[], out: (s: string) => void, err: (s: str
     out(`${JSON.stringify(jobCatalog(), null, 2)}\n`);
     return 0;
   }
-  const grouped = first === 'job' || first === 'recurring';
+  const grouped = first === 'job' || first === 'recurring' || first === 'queue';
   const name = grouped ? `${first} ${positionals[1] ?? ''}`.trim() : first;
   const command = COMMANDS[name];
   if (!command) {

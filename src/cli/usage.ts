@@ -10,6 +10,16 @@ Commands:
   schedule <name>                Run a job after --delay or at --at
   continue <name>                Run a job after another one (--after QUEUE/ID) finishes
   job status <queue>/<id>        Show a job's state, progress and result
+  job list [filters]             List jobs newest first (--queue --state --name --from --to --limit --cursor)
+  job logs <queue>/<id>          A job's log lines (--start N --limit N)
+  job cancel <queue>/<id>        Remove a waiting/delayed job, withdraw a continuation, abort an active job
+  job retry <queue>/<id>         Retry a failed job
+  job promote <queue>/<id>       Run a delayed job now
+  queue list                     Every queue: counts, paused, workers, oldest waiting job's age
+  queue summary <queue>          The same for one queue
+  queue pause|resume <queue>     Pause or resume a queue
+  queue clean <queue>            Remove jobs of --state older than --older-than DURATION [--limit N]
+  queue retry-failed <queue>     Retry every failed job of a queue [--name JOB]
   recurring list                 List recurring jobs with their next run, last run and health
   recurring get <id>             One recurring job with its last run and health
   recurring runs <id>            Its last runs, newest first (--limit N)
@@ -51,6 +61,9 @@ ${DATA}
   --job-id KEY                   Idempotency key: a second enqueue with the same key adds nothing
   --priority N                   1 (highest) to 2097152
   --attempts N                   Overrides the job's default number of tries
+  --dedupe-key KEY               Deduplicate by KEY: while a job with it exists, new ones are dropped
+  --dedupe-ttl DURATION          drop: the key lasts at most this long; replace: the debounce window
+  --dedupe-mode drop|replace     replace (debounce): wait the window, a newer job replaces this one
   --file FILE                    Enqueue every job of FILE instead (- reads stdin): one JSON object per
                                  line, {"name":"sleep","data":{"ms":10},"jobId":"k1","delay":5000,
                                  "runAt":"…","priority":1,"attempts":3} (all but name optional).
@@ -78,11 +91,19 @@ Options:
 ${DATA}
   --job-id KEY                   Idempotency key
 `,
-  job: `Usage: npm run cli -- job status <queue>/<id>
-       npm run cli -- job status <queue> <id>
+  job: `Usage: npm run cli -- job <status | list | logs | cancel | retry | promote> ...
 
-Prints the job's state, data, progress, attempts, return value, failure reason and times.
-Exit code 1 when there is no such job.
+  job status <queue>/<id>        (or: job status <queue> <id>) state, data, progress, result, times
+  job list [--queue Q] [--state waiting|active|delayed|prioritized|completed|failed|waiting-children]
+           [--name JOB] [--from TIME] [--to TIME] [--limit N] [--cursor C]
+                                 newest first; pass nextCursor as --cursor for the next page
+  job logs <queue>/<id> [--start N] [--limit N]
+  job cancel <queue>/<id>        waiting/delayed/finished: removed; awaiting continuation: withdrawn;
+                                 active: aborted, fails with "Cancelled by cli:<user>"
+  job retry <queue>/<id>         a failed job runs once more
+  job promote <queue>/<id>       a delayed job runs now
+
+Exit code 1 when there is no such job or the job is in the wrong state.
 `,
   recurring: `Usage: npm run cli -- recurring <list | get | runs | upsert | remove | trigger | pause | resume> ...
 
@@ -117,6 +138,15 @@ Ticks missed while no worker ran are not replayed: one catch-up run happens when
 Lists recent incidents, newest first: schedule.failed, schedule.overdue, schedule.repaired,
 queue.backlog, queue.failure_rate, queue.no_workers. An open incident has recoveredAt null.
   --limit N                      At most N (1-500, default 50)
+`,
+  queue: `Usage: npm run cli -- queue <list | summary | pause | resume | clean | retry-failed> ...
+
+  queue list
+  queue summary <queue>
+  queue pause <queue>
+  queue resume <queue>
+  queue clean <queue> --state completed|failed|delayed|waiting|prioritized --older-than DURATION [--limit N]
+  queue retry-failed <queue> [--name JOB]
 `,
   jobs: `Usage: npm run cli -- jobs
 

@@ -40,6 +40,25 @@ export class Continuations {
     return { name: h.name, data: JSON.parse(h.data ?? '{}'), state: 'awaiting', createdAt: Number(h.createdAt) };
   }
 
+  /**
+   * Withdraws a continuation that still awaits its parent (one script on its spec, in the parent's
+   * slot), so a release racing with it either finds it withdrawn or has already released it.
+   * @returns true when it was awaiting and will now never run.
+   */
+  async withdraw(ref: JobRef, by: string): Promise<boolean> {
+    if (!ref.id.startsWith(CONTINUATION_PREFIX)) return false;
+    const { queues, keys } = this.deps;
+    const parentQueue = await queues.redis.get(keys.pointer(ref.queue, ref.id));
+    if (!parentQueue || parentQueue === 'released') return false;
+    const done = await queues.redis.eval(
+      "if redis.call('HGET', KEYS[1], 'state') == 'awaiting' then redis.call('HSET', KEYS[1], 'state', 'withdrawn', 'withdrawnBy', ARGV[1]) return 1 end return 0",
+      1,
+      keys.spec(parentQueue, ref.queue, ref.id),
+      by,
+    );
+    return done === 1;
+  }
+
   /** Releases the continuations of `parent` if it has finished. Safe to call any number of times, from any process. */
   async resolve(parent: JobRef): Promise<void> {
     await release(this.deps, parent);

@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import type { JobContext } from './handler.js';
 import { runBeforeHooks, type BeforeRunResult, type JobHook } from './hooks.js';
 import { JobAbort } from './job-abort.js';
+import { jobLogger } from './job-logger.js';
 import type { Routing } from './routing.js';
 
 /** Thrown into a job that ran past its contract's `timeoutMs`; retried like any other failure. */
@@ -33,8 +34,10 @@ export function processorFor(options: {
   hooks: readonly JobHook[];
   logger: Logger;
   active: Map<string, ActiveJob>;
+  /** Lines of `ctx.log` copied to the job's own log per run (0: none). @defaultValue 100 */
+  jobLogMaxLines?: number;
 }): (job: Job, token?: string) => Promise<unknown> {
-  const { queue, routing, hooks, logger, active } = options;
+  const { queue, routing, hooks, logger, active, jobLogMaxLines = 100 } = options;
   // Two parameters on purpose: BullMQ creates an AbortController per job for processors that
   // declare a third (signal) parameter (worker.js processorAcceptsSignal); we cancel with our own.
   return async (job: Job, token?: string): Promise<unknown> => {
@@ -63,7 +66,7 @@ export function processorFor(options: {
         },
         get log() {
           // Built on first use: most handlers never log, and a child logger costs per job.
-          jobLog ??= logger.child({ queue, job: id, name: job.name, attempt: job.attemptsMade + 1 });
+          jobLog ??= jobLogger(logger.child({ queue, job: id, name: job.name, attempt: job.attemptsMade + 1 }), job, jobLogMaxLines);
           return jobLog;
         },
         progress: (value) => job.updateProgress(value),

@@ -9,6 +9,7 @@ import { Queues } from '../queues.js';
 import { checkEvictionPolicy, checkTimerPrecision, createRedis, queuePrefix } from '../redis/connection.js';
 import { Schedules } from '../schedules.js';
 import { runHistoryHook } from '../schedules/history-hook.js';
+import { listenForCancels } from './cancel-listener.js';
 import type { BoundHandler } from './handler.js';
 import { runAfterHooks, type JobHook } from './hooks.js';
 import { overlapLockHook } from './overlap-lock.js';
@@ -66,7 +67,7 @@ export async function startWorkerRuntime(options: {
   for (const queue of toRun) {
     const connection = createRedis(config, 'worker', logger);
     connections.push(connection);
-    const worker = new Worker(queue, processorFor({ queue, routing, hooks, logger, active }), {
+    const worker = new Worker(queue, processorFor({ queue, routing, hooks, logger, active, jobLogMaxLines: config.worker.jobLogMaxLines }), {
       connection,
       prefix: queuePrefix(config, queue),
       concurrency: config.worker.concurrency,
@@ -131,11 +132,13 @@ export async function startWorkerRuntime(options: {
         }
         await graceful;
       }
+      await cancels.current?.close();
       await Promise.allSettled([...connections.map((c) => c.quit()), continued.close()]);
       events.report('closed');
     })();
     return closing;
   };
+  const cancels: { current?: { close(): Promise<void> } } = {};
   lifecycle.add('workers', null, close);
 
   await queues.ready();
@@ -143,6 +146,7 @@ export async function startWorkerRuntime(options: {
   await checkTimerPrecision(queues.redis, logger);
   // Before the first job: a finishing job must find its parent entry if somebody continues it.
   await continued.start();
+  cancels.current = await listenForCancels(config, logger, active);
   for (const w of workers) {
     void w.run().catch((err: Error) => logger.error({ err: err.message }, 'Worker stopped unexpectedly'));
   }

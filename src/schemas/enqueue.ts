@@ -1,5 +1,32 @@
 import { z } from 'zod';
-import { attempts, continueOn, delayMs, jobId, jobName, jobRef, payload, priority, runAt } from './fields.js';
+import { attempts, continueOn, delayMs, jobId, jobName, jobRef, MAX_DELAY_MS, payload, priority, runAt } from './fields.js';
+
+/**
+ * Deduplication on BullMQ's `deduplication` option. `drop`: while a job with this key exists (and,
+ * with ttlMs, for at most ttlMs), new ones are dropped and the existing one stands. `replace`
+ * (debounce): the job waits ttlMs; each new one within that time replaces it, so only the latest runs.
+ */
+export const dedupe = z
+  .object({
+    key: z
+      .string({ error: 'must be a string' })
+      .regex(/^[A-Za-z0-9_.:-]{1,200}$/, 'must be 1-200 letters, digits, ".", "_", ":" or "-"')
+      .describe('Jobs with the same key are deduplicated (per queue)'),
+    ttlMs: z
+      .number({ error: 'must be a number of milliseconds' })
+      .int('must be a whole number of milliseconds')
+      .min(1, 'must be >= 1 (milliseconds)')
+      .max(MAX_DELAY_MS, 'must be at most 10 years (in milliseconds)')
+      .optional()
+      .describe('drop: the key expires after this long even if the job still exists; replace: the debounce window (required)'),
+    mode: z.enum(['drop', 'replace'], { error: 'must be "drop" or "replace"' }).optional().default('drop').describe('Default drop'),
+  })
+  .strict()
+  .superRefine((d, ctx) => {
+    if (d.mode === 'replace' && d.ttlMs === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['ttlMs'], message: 'ttlMs (the debounce window) is required with mode replace' });
+    }
+  });
 
 /** Options of one enqueue, shared by `client.enqueue`, `POST /api/jobs` and `cli enqueue|schedule`. */
 export const enqueueOptionsShape = {
@@ -8,11 +35,15 @@ export const enqueueOptionsShape = {
   runAt: runAt.optional(),
   priority: priority.optional(),
   attempts: attempts.optional(),
+  dedupe: dedupe.optional(),
 };
 
-function exclusiveTime(b: { delay?: unknown; runAt?: unknown }, ctx: z.RefinementCtx): void {
+function exclusiveTime(b: { delay?: unknown; runAt?: unknown; jobId?: unknown; dedupe?: unknown }, ctx: z.RefinementCtx): void {
   if (b.delay !== undefined && b.runAt !== undefined) {
     for (const path of ['delay', 'runAt']) ctx.addIssue({ code: 'custom', path: [path], message: 'give either delay or runAt, not both' });
+  }
+  if (b.dedupe !== undefined && b.jobId !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['dedupe'], message: 'give either jobId (one job per id, forever) or dedupe (per key, for a time), not both' });
   }
 }
 
@@ -44,7 +75,7 @@ export const enqueueRequest = z
       ctx.addIssue({ code: 'custom', path: ['on'], message: 'on needs after (the parent job)' });
     }
     if (b.after !== undefined) {
-      for (const f of ['delay', 'runAt', 'priority', 'attempts'] as const) {
+      for (const f of ['delay', 'runAt', 'priority', 'attempts', 'dedupe'] as const) {
         if (b[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: `${f} cannot be combined with after` });
       }
     }
@@ -73,5 +104,6 @@ export const created = z.object({
   name: z.string(),
   state: z.string().describe('waiting, delayed, prioritized, awaiting (a continuation whose parent has not finished), active, completed, failed'),
   duplicate: z.boolean().optional().describe('Present (true) when jobId matched an existing job: nothing new was added'),
+  deduplicated: z.boolean().optional().describe('Present (true) when dedupe dropped this job: id is the job that stands'),
 });
 export type Created = z.output<typeof created>;

@@ -34,7 +34,18 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     } else if (err instanceof ConflictError) {
       res.status(409).json(errorBody(err.message));
     } else if (err instanceof UnavailableError) {
-      res.status(503).set('Retry-After', '5').json(errorBody(err.message));
+      // `outcome` and `jobId` let a client retry an enqueue whose outcome is unknown without
+      // risking a second job: the same jobId creates it at most once.
+      const details = err.jobId === undefined ? [] : [{ field: 'jobId', message: `retry with jobId ${JSON.stringify(err.jobId)}` }];
+      res
+        .status(503)
+        .set('Retry-After', '5')
+        .json({
+          ...errorBody(err.message, details),
+          outcome: err.outcome,
+          ...(err.jobId === undefined ? {} : { jobId: err.jobId }),
+          ...(err.jobIds === undefined ? {} : { jobIds: err.jobIds }),
+        });
     } else if (bp?.type === 'entity.parse.failed') {
       res.status(400).json(errorBody('Malformed JSON body', [{ field: 'body', message: 'body must be valid JSON' }]));
     } else if (bp?.type === 'entity.too.large') {

@@ -108,7 +108,9 @@ export function commonResponses(route: Route): Record<number, string> {
     401: 'Missing or invalid bearer token',
     403: `The token's scope does not allow this (needs ${route.scope})`,
     429: 'Too many failed logins from this address; retry after Retry-After seconds',
-    503: 'Redis is unreachable; nothing was written. Retry later (Retry-After)',
+    503:
+      'Redis is unreachable. `outcome`: `not-written` (Redis was down before the call) or `unknown` (it failed during the call); ' +
+      'an enqueue also returns its idempotency key in `jobId`: retry with it, it creates the job at most once (Retry-After)',
   });
   if (route.params || route.query || route.body) out[400] = 'Invalid input; details names each bad field';
   if (route.body) {

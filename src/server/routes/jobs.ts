@@ -4,6 +4,7 @@ import { bulkRequest, created, enqueueRequest, MAX_BULK_JOBS, type BulkItem } fr
 import { errorBody } from '../http-errors.js';
 import { queueName } from '../../schemas/fields.js';
 import { jobInfo, jobMoved } from '../../schemas/jobs.js';
+import { cancelled, jobList, jobListQuery, jobLogs, jobLogsQuery } from '../../schemas/operations.js';
 import { defineRoute, type Route } from '../route.js';
 
 const jobPath = z.object({ queue: queueName, id: z.string().min(1) });
@@ -22,7 +23,7 @@ export const jobRoutes: Route[] = [
     body: enqueueRequest,
     responses: {
       201: { description: 'Created', schema: created },
-      200: { description: 'A job with this jobId already exists; nothing was added', schema: created },
+      200: { description: 'A job with this jobId already exists, or dedupe kept the existing job; nothing was added', schema: created },
       404: { description: 'after names a job that does not exist' },
     },
     async handle({ body }, { service, audit }) {
@@ -36,7 +37,8 @@ export const jobRoutes: Route[] = [
         job = await service.add(body.name, data, { ...opts, ...(runAt !== undefined ? { at: new Date(runAt) } : {}) });
       }
       Object.assign(audit, { queue: job.queue, job: job.id, detail: job.duplicate ? 'duplicate' : job.name });
-      return { status: job.duplicate ? 200 : 201, body: job, location: location(job) };
+      if (job.deduplicated) audit.detail = 'deduplicated';
+      return { status: job.duplicate || job.deduplicated ? 200 : 201, body: job, location: location(job) };
     },
   }),
   defineRoute({
@@ -104,6 +106,74 @@ export const jobRoutes: Route[] = [
     async handle({ params }, { service, audit }) {
       Object.assign(audit, { queue: params.queue, job: params.id });
       return { status: 202, body: await service.retry(params) };
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/jobs',
+    operationId: 'listJobs',
+    summary: 'List and search jobs, newest first (by creation time), a page at a time',
+    description:
+      'Filters combine. Looks at the 2000 most recent jobs of each queue and state. Awaiting continuations are not listed ' +
+      '(GET /api/jobs/{queue}/{id} shows one). Pass nextCursor as cursor for the next page.',
+    scope: 'read',
+    query: jobListQuery,
+    responses: { 200: { description: 'A page of jobs', schema: jobList } },
+    async handle({ query }, { service }) {
+      return { status: 200, body: await service.listJobs(query) };
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/jobs/:queue/:id/logs',
+    operationId: 'jobLogs',
+    summary: "A job's log lines (its handler's ctx.log), oldest first",
+    scope: 'read',
+    params: jobPath,
+    query: jobLogsQuery,
+    responses: { 200: { description: 'Log lines', schema: jobLogs }, 404: { description: 'Unknown queue, or no such job' } },
+    async handle({ params, query }, { service }) {
+      return { status: 200, body: await service.jobLogs(params, query) };
+    },
+  }),
+  defineRoute({
+    method: 'delete',
+    path: '/jobs/:queue/:id',
+    operationId: 'cancelJob',
+    summary: 'Cancel or remove a job',
+    description:
+      'Waiting, delayed, prioritized or finished: removed. An awaiting continuation: withdrawn (never runs). Active: its worker aborts ' +
+      'ctx.signal and the job ends failed with "Cancelled by <token name>", without retries; 202 with outcome cancelling when it had ' +
+      'not ended within 5 s.',
+    scope: 'admin',
+    action: 'job.cancel',
+    params: jobPath,
+    responses: {
+      200: { description: 'Removed or cancelled', schema: cancelled },
+      202: { description: 'Abort sent to the worker; the job had not ended yet', schema: cancelled },
+      404: { description: 'Unknown queue, or no such job' },
+    },
+    async handle({ params }, { service, actor, audit }) {
+      const result = await service.cancelJob(params, actor);
+      audit.detail = result.outcome;
+      return { status: result.outcome === 'cancelling' ? 202 : 200, body: result };
+    },
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/jobs/:queue/:id/promote',
+    operationId: 'promoteJob',
+    summary: 'Run a delayed job now',
+    scope: 'admin',
+    action: 'job.promote',
+    params: jobPath,
+    responses: {
+      200: { description: 'Moved to waiting', schema: jobMoved },
+      404: { description: 'Unknown queue, or no such job' },
+      409: { description: 'The job is not delayed' },
+    },
+    async handle({ params }, { service }) {
+      return { status: 200, body: await service.promoteJob(params) };
     },
   }),
 ];
