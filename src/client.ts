@@ -12,11 +12,15 @@ import type { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { Queues } from './queues.js';
 import { checkEvictionPolicy, type RedisClient } from './redis/connection.js';
+import { Incidents } from './alerts/incidents.js';
+import type { Incident } from './alerts/alert.js';
 import { Schedules, type OverlapPolicy, type Repeat, type ScheduleInfo } from './schedules.js';
 import type { Health } from './schedules/health.js';
 import type { RunOutcome, RunRecord } from './schedules/history.js';
 import { continueOptions, dedupe as dedupeSchema, enqueueOptions, type Created } from './schemas/enqueue.js';
 import type { JobInfo, JobMoved } from './schemas/jobs.js';
+import { Batches, memberId, thenId, type BatchThen } from './batches/batches.js';
+import { batchRequest, type BatchCreated, type BatchStatus } from './schemas/batch.js';
 import { Operations } from './operations/operations.js';
 import { listJobs } from './operations/job-list.js';
 import { toInfo, iso } from './operations/job-info.js';
@@ -35,8 +39,8 @@ import {
   type QueueSummary,
 } from './schemas/operations.js';
 
-export type { JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo, Created, JobInfo, JobMoved, Health, RunOutcome, RunRecord };
-export type { JobList, JobListQuery, JobLogs, Cancelled, CleanRequest, QueueSummary };
+export type { JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo, Created, JobInfo, JobMoved, Health, RunOutcome, RunRecord, Incident };
+export type { JobList, JobListQuery, JobLogs, Cancelled, CleanRequest, QueueSummary, BatchCreated, BatchStatus };
 
 /** Options of a recurring job besides its timing and payload. */
 export interface RecurringOptions {
@@ -114,7 +118,9 @@ export class JobCenterClient {
   readonly #schedules: Schedules;
   readonly #continuations: Continuations;
   readonly #ops: Operations;
+  readonly #batches: Batches;
   readonly #logger: Logger;
+  readonly #incidents: Incidents;
   /** The job catalog this client enqueues from. */
   readonly contracts: ContractMap = jobs;
 
@@ -128,7 +134,9 @@ export class JobCenterClient {
     this.#queues = new Queues(config, logger, lifecycle);
     this.#schedules = new Schedules(this.#queues);
     this.#continuations = new Continuations(this.#queues, logger);
+    this.#incidents = new Incidents(this.#queues.redis, config);
     this.#ops = new Operations(this.#queues, this.#continuations);
+    this.#batches = new Batches(this.#queues, logger);
   }
 
   /** The connection's state, for health checks: `ready` when commands are being answered. */
@@ -253,11 +261,11 @@ export class JobCenterClient {
     // one queue, i.e. one shard), else of the id.
     const shardKey = o.shardKey ?? o.dedupe?.key;
     // Every enqueue has an idempotency key: the caller's, or a fresh one returned as `id` (and in
-    // a 503), so a retry after an unknown outcome can never add the job twice. With dedupe it is
-    // always our own, so that getting another id back means BullMQ kept the existing job. On a
-    // sharded queue a generated key names its shard (`s<i>-<uuid>`), so a retry finds it whatever K is.
-    const route = this.#queues.route(contract.queue, { jobId: o.dedupe ? undefined : o.jobId, shardKey });
+    // a 503), so a retry after an unknown outcome can never add the job twice. On a sharded queue a
+    // generated key names its shard (`s<i>-<uuid>`), so a retry finds it whatever K is by then.
+    const route = this.#queues.route(contract.queue, { jobId: o.jobId, shardKey });
     overrides.jobId = route.jobId ?? randomUUID();
+    // With dedupe: our id, so that getting another id back means BullMQ kept the existing job.
     const dedupeId = o.dedupe ? overrides.jobId : undefined;
     if (o.priority !== undefined) overrides.priority = o.priority;
     if (o.attempts !== undefined) overrides.attempts = o.attempts;
@@ -322,11 +330,66 @@ export class JobCenterClient {
   }
 
   /**
+   * A batch (fan-in): enqueues `jobs` and, when given, registers `then` to run once after every one
+   * of them finished (`on: 'success'`, the default: only if all completed; `'finished'`: in any
+   * case). Jobs are validated first, all or none (details `jobs.<index>.<field>`); they get ids
+   * `bat-<batch>-<index>`. Progress: {@link getBatch}.
+   */
+  async batch(jobs: readonly BulkJob[], options: { then?: { name: string; data?: unknown }; on?: ContinueOn } = {}): Promise<BatchCreated> {
+    parseRequest(
+      batchRequest,
+      {
+        jobs: Array.isArray(jobs) ? jobs.map((j) => ({ name: j?.name, ...(j?.data !== undefined ? { data: j.data } : {}), ...toRequestOptions(j?.opts ?? {}) })) : jobs,
+        ...withoutUndefined(options),
+      },
+      'batch',
+    );
+    const prepared = this.#prepareAll(jobs);
+    let then: BatchThen | undefined;
+    if (options.then) {
+      try {
+        const contract = contractFor(options.then.name);
+        const data = parsePayload(contract, options.then.data ?? {});
+        then = { queue: contract.queue, name: contract.name, data, opts: jobOptions(contract) };
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err;
+        throw new ValidationError(`then: ${err.message}`, err.details.map((d) => ({ field: `then.${d.field}`, message: `then.${d.message}` })));
+      }
+    }
+    const id = randomUUID();
+    prepared.forEach((p, i) => {
+      p.opts = { ...p.opts, jobId: memberId(id, i) };
+    });
+    const members = prepared.map((p, i) => `${p.queue}/${memberId(id, i)}`);
+    return this.#guard(async () => {
+      await this.#batches.open(id, { members, on: options.on ?? 'success', ...(then ? { then } : {}) });
+      const created = await this.#addPrepared(prepared);
+      return {
+        id,
+        jobs: created.map(({ id: jobId, queue, name, state }) => ({ id: jobId, queue, name, state })),
+        then: then ? { queue: then.queue, id: thenId(id), name: then.name } : null,
+      };
+    }, { jobIds: prepared.map((p) => p.opts.jobId!) });
+  }
+
+  /** A batch's progress (total, completed, failed, pending) and its `then` job's state; undefined when unknown. */
+  getBatch(id: string): Promise<BatchStatus | undefined> {
+    return this.#guard(() => this.#batches.status(id));
+  }
+
+  /**
    * Adds many jobs at once (BullMQ `addBulk`: one transaction per queue). Every job is validated
    * first; if any is invalid nothing is written and the {@link ValidationError} lists each bad
    * field as `jobs.<index>.<field>`. Returns one {@link Created} per job, in order.
    */
   async enqueueMany(jobs: readonly BulkJob[]): Promise<Created[]> {
+    const prepared = this.#prepareAll(jobs);
+    if (prepared.length === 0) return [];
+    return this.#guard(() => this.#addPrepared(prepared), { jobIds: prepared.map((p) => p.opts.jobId!) });
+  }
+
+  /** Validates every job; all or none (details `jobs.<index>.<field>`). */
+  #prepareAll(jobs: readonly BulkJob[]): Prepared[] {
     if (!Array.isArray(jobs)) {
       throw new ValidationError('jobs must be an array of { name, data, opts }', [{ field: 'jobs', message: 'jobs must be an array' }]);
     }
@@ -347,7 +410,11 @@ export class JobCenterClient {
       const bad = new Set(issues.map((d) => d.field.split('.').slice(0, 2).join('.'))).size;
       throw new ValidationError(`${bad} of ${jobs.length} jobs are invalid; nothing was enqueued: ${issues.map((d) => d.message).join('; ')}`, issues);
     }
-    if (prepared.length === 0) return [];
+    return prepared;
+  }
+
+  /** Adds validated jobs with BullMQ addBulk, one transaction per queue; answers in input order. */
+  async #addPrepared(prepared: readonly Prepared[]): Promise<Created[]> {
     // One addBulk per BullMQ queue (per shard of a sharded queue).
     const byQueue = new Map<string, number[]>();
     prepared.forEach((p, i) => {
@@ -355,19 +422,19 @@ export class JobCenterClient {
       if (list) list.push(i);
       else byQueue.set(p.bull.name, [i]);
     });
-    return this.#guard(async () => {
-      const out: Created[] = new Array<Created>(prepared.length);
-      await Promise.all(
-        [...byQueue].map(async ([name, indexes]) => {
-          const queue = this.#queues.get(name);
-          const added = await queue.addBulk(indexes.map((i) => ({ name: prepared[i]!.name, data: prepared[i]!.data, opts: prepared[i]!.opts })));
-          await Promise.all(indexes.map(async (i, k) => {
+    const out: Created[] = new Array<Created>(prepared.length);
+    await Promise.all(
+      [...byQueue].map(async ([name, indexes]) => {
+        const queue = this.#queues.get(name);
+        const added = await queue.addBulk(indexes.map((i) => ({ name: prepared[i]!.name, data: prepared[i]!.data, opts: prepared[i]!.opts })));
+        await Promise.all(
+          indexes.map(async (i, k) => {
             out[i] = await this.#created(queue, prepared[i]!, added[k]!);
-          }));
-        }),
-      );
-      return out;
-    }, { jobIds: prepared.map((p) => p.opts.jobId!) });
+          }),
+        );
+      }),
+    );
+    return out;
   }
 
   /**
@@ -438,6 +505,20 @@ export class JobCenterClient {
     pause: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.pause(id), { idempotent: true }),
     /** Fires again from the next tick after now. */
     resume: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.resume(id), { idempotent: true }),
+  };
+
+  /** Alerts the center raised (schedule.failed, schedule.overdue, queue.backlog…). */
+  readonly alerts = {
+    /** Recent incidents, newest first: open ones have `recoveredAt: null`. @param opts.limit at most this many (default 50). */
+    list: async (opts: { limit?: number } = {}): Promise<Incident[]> => {
+      const limit = opts.limit ?? 50;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+        throw new ValidationError(`limit must be a whole number from 1 to 500, got ${String(limit)}`, [
+          { field: 'limit', message: 'limit must be an integer from 1 to 500' },
+        ]);
+      }
+      return this.#guard(() => this.#incidents.recent(limit));
+    },
   };
 
   /**

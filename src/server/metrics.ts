@@ -1,8 +1,10 @@
 import type { Queue } from 'bullmq';
 import { Router } from 'express';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { withDeadline } from '../deadline.js';
 import type { ServerDeps } from './app.js';
+import { ScheduleMetrics } from './schedule-metrics.js';
+import type { CenterService } from './service.js';
 import { requireTokenOrBoardLogin, type AuthFailures } from './auth.js';
 
 /** Job states reported per queue (BullMQ 6's JobState; a paused queue's jobs count as waiting). */
@@ -73,6 +75,8 @@ export class CenterMetrics {
     registers: [this.registry],
   });
 
+  readonly #schedules = new ScheduleMetrics(this.registry);
+
   /**
    * @param queues every BullMQ queue, each with its labels: a sharded queue's shards share the
    *   logical `queue` label and differ by `shard` (sum by queue for the logical total); unsharded
@@ -81,13 +85,32 @@ export class CenterMetrics {
   constructor(
     readonly queues: () => { queue: Queue; labels: QueueSnapshot['labels'] }[],
     readonly deadlineMs = 5000,
-  ) {}
+    /** Schedules (their last run and health) for the per-schedule metrics; none when absent. */
+    readonly service?: Pick<CenterService, 'recurring'>,
+  ) {
+    // The process's own CPU, memory, event loop lag and GC (process_*, nodejs_*).
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  async #collectTiming(): Promise<void> {
+    const recurring = this.service?.recurring;
+    await Promise.all([
+      ...this.queues().map((q) => this.#schedules.collectQueue(q.queue)),
+      recurring
+        ? recurring
+            .list()
+            .then((list) =>
+              this.#schedules.collectSchedules(list, async (s) => (await recurring.runs(s.id)).find((r) => r.outcome === 'completed')),
+            )
+        : Promise.resolve(),
+    ]);
+  }
 
   /** Prometheus text exposition (version 0.0.4) of the current state. */
   async render(): Promise<string> {
     let snaps: QueueSnapshot[] | undefined;
     try {
-      snaps = await answerWithin(Promise.all(this.queues().map((q) => snapshot(q.queue, q.labels))), this.deadlineMs);
+      [snaps] = await answerWithin(Promise.all([Promise.all(this.queues().map((q) => snapshot(q.queue, q.labels))), this.#collectTiming()]), this.deadlineMs);
     } catch {
       snaps = undefined;
     }
@@ -116,6 +139,8 @@ export function metricsRouter(deps: ServerDeps, failures: AuthFailures): Router 
       const { queue: logical, shard, shards } = service.queueShard(queue);
       return { queue, labels: shards > 1 ? { queue: logical, shard: String(shard) } : { queue: logical } };
     }),
+    5000,
+    service,
   );
   router.use(...requireTokenOrBoardLogin(deps.config, failures));
   router.get('/', async (_req, res) => {

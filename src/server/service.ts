@@ -14,6 +14,7 @@ export type CenterService = Pick<
   | 'getJob'
   | 'retry'
   | 'recurring'
+  | 'alerts'
   | 'connectionStatus'
   | 'ping'
   | 'ready'
@@ -31,4 +32,6 @@ export type CenterService = Pick<
   | 'cleanQueue'
   | 'queueSummary'
   | 'queueSummaries'
+  | 'batch'
+  | 'getBatch'
 >;
