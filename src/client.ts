@@ -359,8 +359,12 @@ export class JobCenterClient {
     const id = randomUUID();
     prepared.forEach((p, i) => {
       p.opts = { ...p.opts, jobId: memberId(id, i) };
+      // On a sharded queue the member goes to the shard of its id, where lookups find it.
+      p.bull = this.#queues.forJob(p.queue, memberId(id, i));
+      if (p.shard !== undefined) p.shard = this.#queues.logicalOf(p.bull).shard;
     });
-    const members = prepared.map((p, i) => `${p.queue}/${memberId(id, i)}`);
+    // Members by BullMQ queue (a shard's name on a sharded queue), as the worker's hook reports them.
+    const members = prepared.map((p, i) => `${p.bull.name}/${memberId(id, i)}`);
     return this.#guard(async () => {
       await this.#batches.open(id, { members, on: options.on ?? 'success', ...(then ? { then } : {}) });
       const created = await this.#addPrepared(prepared);

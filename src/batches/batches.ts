@@ -108,7 +108,7 @@ export class Batches {
     if (h.on === 'success' && Number(h.failed) > 0) {
       await redis.hset(this.#state(id), 'thenState', 'cancelled');
     } else {
-      await this.queues.get(then.queue).add(then.name, then.data, { ...then.opts, jobId: thenId(id) });
+      await this.queues.forJob(then.queue, thenId(id)).add(then.name, then.data, { ...then.opts, jobId: thenId(id) });
       await redis.hset(this.#state(id), 'thenAdded', String(Date.now()));
     }
     await redis.srem(this.#open, id);
@@ -155,7 +155,7 @@ export class Batches {
       const spec = JSON.parse(h.then) as BatchThen;
       let state = h.thenState ?? 'awaiting';
       if (state === 'awaiting' && h.fired) {
-        const s = await this.queues.get(spec.queue).getJobState(thenId(id));
+        const s = await this.queues.forJob(spec.queue, thenId(id)).getJobState(thenId(id));
         state = s === 'unknown' ? (h.thenAdded ? 'removed' : 'awaiting') : s;
       }
       then = { queue: spec.queue, id: thenId(id), name: spec.name, state };
