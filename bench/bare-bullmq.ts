@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FlowProducer, Queue, Worker, type JobsOptions } from 'bullmq';
+import { FlowProducer, MetricsTime, Queue, Worker, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { sleep as sleepContract } from '../src/contracts/index.js';
 import { jobOptions } from '../src/jobs/options.js';
@@ -19,6 +19,7 @@ export async function startBareWorker(opts: {
   url: string;
   prefix: string;
   concurrency: number;
+  metrics: boolean;
   recorder: Recorder;
   progressMode: () => boolean;
 }): Promise<BenchWorker> {
@@ -38,7 +39,13 @@ export async function startBareWorker(opts: {
             }
           : undefined,
       ),
-    { connection, prefix: opts.prefix, concurrency: opts.concurrency },
+    {
+      connection,
+      prefix: opts.prefix,
+      concurrency: opts.concurrency,
+      // The center's default (WORKER_METRICS=true) or not, as the bench was told: same work on both sides.
+      ...(opts.metrics ? { metrics: { maxDataPoints: MetricsTime.ONE_WEEK } } : {}),
+    },
   );
   worker.on('error', () => {});
   await worker.waitUntilReady();

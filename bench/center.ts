@@ -2,8 +2,6 @@ import { Queue } from 'bullmq';
 import { JobCenterClient, type Created } from '../src/client.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { sleep as sleepContract } from '../src/contracts/index.js';
-import { parsePayload } from '../src/jobs/contract.js';
-import { contractFor, jobOptions } from '../src/jobs/options.js';
 import { Lifecycle } from '../src/lifecycle.js';
 import { createLogger } from '../src/logger.js';
 import { queuePrefix } from '../src/redis/connection.js';
@@ -22,7 +20,7 @@ import type { BenchWorker, ProducerSide } from './sides.js';
  * unless told to run the shipped `sleep` handler (10 progress updates).
  */
 
-function benchConfig(url: string, prefix: string, concurrency = 1): Config {
+function benchConfig(url: string, prefix: string, concurrency = 1, metrics = true): Config {
   return loadConfig({
     REDIS_URL: url,
     QUEUE_PREFIX: prefix,
@@ -30,6 +28,7 @@ function benchConfig(url: string, prefix: string, concurrency = 1): Config {
     WORKER_CONCURRENCY: String(concurrency),
     SHUTDOWN_TIMEOUT_MS: '5000',
     LOG_LEVEL: 'warn',
+    WORKER_METRICS: String(metrics),
   });
 }
 
@@ -37,10 +36,11 @@ export async function startCenterWorker(opts: {
   url: string;
   prefix: string;
   concurrency: number;
+  metrics: boolean;
   recorder: Recorder;
   progressMode: () => boolean;
 }): Promise<BenchWorker> {
-  const config = benchConfig(opts.url, opts.prefix, opts.concurrency);
+  const config = benchConfig(opts.url, opts.prefix, opts.concurrency, opts.metrics);
   const logger = createLogger(config, 'bench-worker');
   const lifecycle = new Lifecycle(logger);
   const handler = defineHandler(sleepContract, (data, ctx) =>
@@ -80,16 +80,9 @@ export class CenterSide implements ProducerSide {
     return created.id;
   }
 
-  /**
-   * The client has no bulk method: this is what one would do (the same per-job contract lookup,
-   * validation and defaults as `enqueue`, then one `addBulk` through the center's Queues).
-   */
+  /** `client.enqueueMany`: every job validated, then one addBulk. */
   async addBulk(items: BenchData[]): Promise<void> {
-    const jobs = items.map((data) => {
-      const contract = contractFor('sleep');
-      return { name: contract.name, data: parsePayload(contract, data), opts: jobOptions(contract) };
-    });
-    await this.queue.addBulk(jobs);
+    await this.client.enqueueMany(items.map((data) => ({ name: 'sleep', data })));
   }
 
   async upsertSchedule(id: string, cron: string): Promise<void> {

@@ -22,13 +22,15 @@ export class WorkerChild {
   constructor(
     readonly kind: WorkerKind,
     readonly label: string,
-    env: { url: string; prefix: string; concurrency: number; cpuProfDir?: string; childImport?: string },
+    env: { url: string; prefix: string; concurrency: number; cpuProfDir?: string; childImport?: string; compiled: boolean; metrics: boolean },
   ) {
-    const execArgv = ['--import', 'tsx'];
+    // Compiled: plain `node` on dist/ (what the Docker image runs), no TypeScript loader in the process.
+    const execArgv = env.compiled ? [] : ['--import', 'tsx'];
     // A module loaded before the worker starts: a way to measure a patch without editing src/.
     if (env.childImport) execArgv.push('--import', env.childImport);
     if (env.cpuProfDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', env.cpuProfDir, '--cpu-prof-name', `${label}.cpuprofile`);
-    this.proc = spawn(process.execPath, [...execArgv, resolve(HERE, 'worker-child.ts')], {
+    const entry = env.compiled ? resolve(ROOT, 'dist', 'bench', 'worker-child.js') : resolve(HERE, 'worker-child.ts');
+    this.proc = spawn(process.execPath, [...execArgv, entry], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH,
@@ -37,6 +39,7 @@ export class WorkerChild {
         BENCH_REDIS_URL: env.url,
         BENCH_PREFIX: env.prefix,
         BENCH_CONCURRENCY: String(env.concurrency),
+        BENCH_METRICS: env.metrics ? 'true' : 'false',
       },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });

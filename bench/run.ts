@@ -1,16 +1,18 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { startRedisServer } from '../src/redis/redis-server.js';
+import { SHIPPED_HZ, startRedisServer } from '../src/redis/redis-server.js';
 import { BareSide } from './bare-bullmq.js';
 import { CenterSide } from './center.js';
 import { WorkerChild } from './children.js';
 import { FULL, SMOKE, type Bench, type Side, type Sizes } from './context.js';
 import { benchEnqueue } from './enqueue.js';
 import { benchFootprint } from './footprint.js';
+import { benchHttp } from './http.js';
 import { benchContinuations, benchDelayError, benchPickup } from './latency.js';
 import { now } from './protocol.js';
 import { table, targets, type Results } from './report.js';
@@ -25,7 +27,7 @@ import { benchThroughput } from './throughput.js';
  * worker process, runs every measurement for both sides (alternating, several rounds), prints a
  * Markdown table and writes the results as JSON.
  */
-const SECTIONS = ['enqueue', 'throughput', 'pickup', 'continuations', 'delay', 'schedule', 'footprint'] as const;
+const SECTIONS = ['enqueue', 'throughput', 'pickup', 'continuations', 'delay', 'schedule', 'footprint', 'http'] as const;
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 function usage(message: string): never {
@@ -47,6 +49,8 @@ try {
     'child-import': { type: 'string' },
     'redis-args': { type: 'string' },
     quiet: { type: 'boolean', default: false },
+    worker: { type: 'string', default: 'dist' },
+    metrics: { type: 'string', default: 'on' },
   },
   });
 } catch (err) {
@@ -64,6 +68,10 @@ const only = new Set(args.only ? args.only.split(',').map((x) => x.trim()) : SEC
 for (const name of only) {
   if (!(SECTIONS as readonly string[]).includes(name)) usage(`Unknown --only section "${name}"; allowed: ${SECTIONS.join(', ')}`);
 }
+if (args.worker !== 'dist' && args.worker !== 'tsx') usage(`Expected --worker to be dist or tsx, got ${args.worker}`);
+if (args.metrics !== 'on' && args.metrics !== 'off') usage(`Expected --metrics to be on or off, got ${args.metrics}`);
+const compiled = args.worker === 'dist';
+const metrics = args.metrics === 'on';
 const outPath = resolve(args.out ?? join(ROOT, 'bench', 'results.json'));
 const cpuProfDir = args.profile ? resolve(args.profile) : undefined;
 const childImport = args['child-import'] ? pathToFileURL(resolve(args['child-import'])).href : undefined;
@@ -78,6 +86,30 @@ function versionOf(pkg: string): string {
   return (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
+/** Newest mtime of the .ts files the compiled bench is built from. */
+function newestSource(): number {
+  let newest = 0;
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+    }
+  };
+  for (const d of ['src', 'workers', 'producers', 'bench']) walk(join(ROOT, d));
+  return newest;
+}
+
+if (compiled) {
+  // The headline measures the compiled worker (dist/, as `npm run build` makes it and the Docker
+  // image runs it); the bench's own worker-child is compiled alongside (tsconfig.bench.json).
+  const built = join(ROOT, 'dist', 'bench', 'worker-child.js');
+  if (!existsSync(built) || statSync(built).mtimeMs < newestSource()) {
+    log('compiling src/, workers/ and bench/ to dist/ (tsc -p tsconfig.bench.json)');
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.bench.json'], { cwd: ROOT, stdio: 'inherit' });
+  }
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'jc-bench-'));
 // Extra redis-server flags, e.g. --redis-args="--hz 100" to see how Redis's timer rate bounds delay precision.
 const redisArgs = args['redis-args'] ? args['redis-args'].split(/\s+/).filter(Boolean) : [];
@@ -87,7 +119,7 @@ const children: WorkerChild[] = [];
 const producers: { close(): Promise<void> }[] = [];
 
 async function spawn(kind: WorkerChild['kind'], label: string, prefix: string, concurrency: number): Promise<WorkerChild> {
-  const child = new WorkerChild(kind, label, { url: redis.url, prefix, concurrency, cpuProfDir, childImport });
+  const child = new WorkerChild(kind, label, { url: redis.url, prefix, concurrency, cpuProfDir, childImport, compiled, metrics });
   children.push(child);
   await child.ready;
   return child;
@@ -122,6 +154,8 @@ try {
       node: process.version,
       redis: redisVersion,
       redisArgs,
+      worker: compiled ? 'compiled (node dist/…)' : 'tsx (TypeScript loader)',
+      bullmqMetrics: metrics ? 'on, both sides' : 'off, both sides',
       bullmq: versionOf('bullmq'),
       beeQueue: versionOf('bee-queue'),
     },
@@ -132,7 +166,15 @@ try {
   if (only.has('pickup')) results.pickup = await benchPickup(bench);
   if (only.has('continuations')) results.continuations = await benchContinuations(bench);
   if (only.has('delay')) results.delayError = await benchDelayError(bench);
-  if (only.has('schedule')) results.schedule = await scheduleLateness(bench, sizes.ticks, 'idle');
+  if (only.has('schedule')) {
+    // The shipped Redis (npm start, docker-compose) runs at hz 100; a default one at 10.
+    const hz = (await admin.config('GET', 'hz')) as string[];
+    await admin.config('SET', 'hz', '10');
+    results.scheduleDefaultHz = { ...(await scheduleLateness(bench, sizes.ticks, 'default-hz')), hz: 10 };
+    await admin.config('SET', 'hz', String(SHIPPED_HZ));
+    results.schedule = { ...(await scheduleLateness(bench, sizes.ticks, 'idle')), hz: SHIPPED_HZ };
+    await admin.config('SET', 'hz', hz[1] ?? String(SHIPPED_HZ));
+  }
   if (only.has('footprint')) {
     const stored = await benchFootprint(bench);
     const latenessWithLoad = await scheduleLateness(bench, sizes.loadedTicks, 'loaded');
@@ -143,6 +185,11 @@ try {
       rssBusyMB: results.throughput?.rssBusyMB,
       latenessWithLoad,
     };
+  }
+  if (only.has('http')) {
+    // The client's rate in the same run is the reference; measured here if the enqueue section was skipped.
+    const clientRate = results.enqueue?.concurrent.center ?? (await benchEnqueue({ ...bench, sizes: { ...sizes, rounds: 1 } })).concurrent.center;
+    results.http = await benchHttp(bench, ROOT, compiled, clientRate);
   }
   results.targets = targets(results);
   results.meta.durationSeconds = round2((now() - started) / 1000);

@@ -13,6 +13,8 @@ const kind = process.env.BENCH_KIND as WorkerKind;
 const url = process.env.BENCH_REDIS_URL ?? '';
 const prefix = process.env.BENCH_PREFIX ?? '';
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? '1');
+// BullMQ metrics (two commands in every finishing script): the same setting on both sides.
+const metrics = process.env.BENCH_METRICS === 'true';
 if (!process.send) throw new Error('worker-child must be started with an IPC channel');
 const send = (msg: unknown): void => {
   process.send?.(msg);
@@ -23,9 +25,9 @@ let progressMode = false;
 let worker: BenchWorker | undefined;
 let bee: BeeWorker | undefined;
 if (kind === 'center') {
-  worker = await startCenterWorker({ url, prefix, concurrency, recorder, progressMode: () => progressMode });
+  worker = await startCenterWorker({ url, prefix, concurrency, metrics, recorder, progressMode: () => progressMode });
 } else if (kind === 'bullmq') {
-  worker = await startBareWorker({ url, prefix, concurrency, recorder, progressMode: () => progressMode });
+  worker = await startBareWorker({ url, prefix, concurrency, metrics, recorder, progressMode: () => progressMode });
 } else if (kind === 'bee') {
   bee = new BeeWorker(url, prefix, recorder);
 } else {

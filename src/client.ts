@@ -21,6 +21,7 @@ import { Operations } from './operations/operations.js';
 import { listJobs } from './operations/job-list.js';
 import { toInfo, iso } from './operations/job-info.js';
 import { parseRequest } from './schemas/parse.js';
+import type { MisfirePolicy } from './schemas/schedule-semantics.js';
 import {
   cleanRequest,
   jobListQuery,
@@ -43,6 +44,12 @@ export interface RecurringOptions {
   overlap?: OverlapPolicy;
   /** Ms after a tick before a run that has not started makes the schedule overdue. @defaultValue max(60 s, 10 % of the period) */
   grace?: number;
+  /** Ticks missed while no worker ran: `once`, `skip` or `all` (docs/SCHEDULES.md). @defaultValue 'once' */
+  misfire?: MisfirePolicy;
+  /** With `misfire: 'all'`: at most this many late runs after an outage. @defaultValue 100 */
+  maxCatchUp?: number;
+  /** Run job `name` after each run of the schedule, with the run as its parent. */
+  then?: { name: string; data?: unknown; on?: ContinueOn };
 }
 
 /** Per-call options of {@link JobCenterClient.enqueue}. */
@@ -353,7 +360,18 @@ export class JobCenterClient {
     /** Untyped {@link upsert} for names known only at run time (HTTP, CLI); validates the same way. */
     upsertUnchecked: (id: string, repeat: Repeat, name: string, data: unknown, opts: RecurringOptions = {}): Promise<ScheduleInfo> =>
       this.#guard(
-        () => this.#schedules.upsert({ id, repeat, name, data, overlap: opts.overlap, ...(opts.grace !== undefined ? { grace: opts.grace } : {}) }),
+        () =>
+          this.#schedules.upsert({
+            id,
+            repeat,
+            name,
+            data,
+            overlap: opts.overlap,
+            ...(opts.grace !== undefined ? { grace: opts.grace } : {}),
+            ...(opts.misfire !== undefined ? { misfire: opts.misfire } : {}),
+            ...(opts.maxCatchUp !== undefined ? { maxCatchUp: opts.maxCatchUp } : {}),
+            ...(opts.then !== undefined ? { then: opts.then } : {}),
+          }),
         { idempotent: true },
       ),
     remove: (id: string): Promise<boolean> => this.#guard(() => this.#schedules.remove(id), { idempotent: true }),

@@ -64,9 +64,10 @@ function assertPair(name: string, p: Pair | undefined, n: number | undefined): v
 }
 
 describe('npm run bench (smoke sizes)', () => {
-  it('measures every section for both sides and writes them as JSON', { timeout: 120_000 }, async () => {
+  it('measures every section for both sides and writes them as JSON', { timeout: 140_000 }, async () => {
     const out = join(dir, 'results.json');
-    const run = await runBench(['--smoke', '--quiet', '--out', out], 110_000);
+    // tsx workers: compiling dist/ (the full bench's default) would double this test's time.
+    const run = await runBench(['--smoke', '--quiet', '--worker', 'tsx', '--out', out], 130_000);
     assert.equal(run.code, 0, `bench exited ${run.code}:\n${run.stderr.slice(-3000)}`);
     assert.match(run.stdout, /\| measurement \| center \| bare BullMQ \| ratio \|/);
 
@@ -95,6 +96,17 @@ describe('npm run bench (smoke sizes)', () => {
     assertPair('continuations', r.continuations, s.continuations * s.rounds);
     assertPair('delayError', r.delayError, s.delayedProbes);
     assertPair('schedule', r.schedule, s.ticks);
+    assertPair('scheduleDefaultHz', r.scheduleDefaultHz, s.ticks);
+    assert.equal(r.schedule?.hz, 100);
+    assert.equal(r.scheduleDefaultHz?.hz, 10);
+
+    const h = r.http;
+    assert.ok(h, 'http missing');
+    for (const route of [h.single, h.bulk]) {
+      assert.ok(route.requestsPerSec > 0 && isNum(route.p50) && isNum(route.p99), JSON.stringify(route));
+      assert.equal(route.non2xx + route.errors, 0, `every request answered 2xx: ${JSON.stringify(route)}`);
+    }
+    assert.ok(h.clientRate > 0);
 
     const f = r.footprint;
     assert.ok(f, 'footprint missing');
@@ -107,7 +119,8 @@ describe('npm run bench (smoke sizes)', () => {
     }
     assertPair('footprint.latenessWithLoad', f.latenessWithLoad, s.loadedTicks);
 
-    assert.ok(r.targets.length >= 10, `targets: ${JSON.stringify(r.targets)}`);
+    assert.ok(r.targets.length >= 15, `targets: ${JSON.stringify(r.targets)}`);
+    assert.match(run.stdout, /\*\*Targets\*\* .* of \d+ met/);
     for (const t of r.targets) assert.equal(typeof t.met, 'boolean');
   });
 

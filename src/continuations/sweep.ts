@@ -5,7 +5,7 @@ import type { ContinuationDeps } from './types.js';
 const LEASE_MS = 30_000;
 const BATCH = 200;
 /** An unfinished parent is re-checked after twice its age, within these bounds. */
-const MIN_RECHECK_MS = 5_000;
+const MIN_RECHECK_MS = 60_000;
 const MAX_RECHECK_MS = 3_600_000;
 
 /**
