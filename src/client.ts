@@ -12,6 +12,8 @@ import type { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { Queues } from './queues.js';
 import { checkEvictionPolicy, type RedisClient } from './redis/connection.js';
+import { Incidents } from './alerts/incidents.js';
+import type { Incident } from './alerts/alert.js';
 import { Schedules, type OverlapPolicy, type Repeat, type ScheduleInfo } from './schedules.js';
 import type { Health } from './schedules/health.js';
 import type { RunOutcome, RunRecord } from './schedules/history.js';
@@ -21,6 +23,7 @@ import { Operations } from './operations/operations.js';
 import { listJobs } from './operations/job-list.js';
 import { toInfo, iso } from './operations/job-info.js';
 import { parseRequest } from './schemas/parse.js';
+import type { MisfirePolicy } from './schemas/schedule-semantics.js';
 import {
   cleanRequest,
   jobListQuery,
@@ -34,7 +37,7 @@ import {
   type QueueSummary,
 } from './schemas/operations.js';
 
-export type { JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo, Created, JobInfo, JobMoved, Health, RunOutcome, RunRecord };
+export type { JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo, Created, JobInfo, JobMoved, Health, RunOutcome, RunRecord, Incident };
 export type { JobList, JobListQuery, JobLogs, Cancelled, CleanRequest, QueueSummary };
 
 /** Options of a recurring job besides its timing and payload. */
@@ -43,6 +46,12 @@ export interface RecurringOptions {
   overlap?: OverlapPolicy;
   /** Ms after a tick before a run that has not started makes the schedule overdue. @defaultValue max(60 s, 10 % of the period) */
   grace?: number;
+  /** Ticks missed while no worker ran: `once`, `skip` or `all` (docs/SCHEDULES.md). @defaultValue 'once' */
+  misfire?: MisfirePolicy;
+  /** With `misfire: 'all'`: at most this many late runs after an outage. @defaultValue 100 */
+  maxCatchUp?: number;
+  /** Run job `name` after each run of the schedule, with the run as its parent. */
+  then?: { name: string; data?: unknown; on?: ContinueOn };
 }
 
 /** Per-call options of {@link JobCenterClient.enqueue}. */
@@ -95,6 +104,7 @@ export class JobCenterClient {
   readonly #continuations: Continuations;
   readonly #ops: Operations;
   readonly #logger: Logger;
+  readonly #incidents: Incidents;
   /** The job catalog this client enqueues from. */
   readonly contracts: ContractMap = jobs;
 
@@ -108,6 +118,7 @@ export class JobCenterClient {
     this.#queues = new Queues(config, logger, lifecycle);
     this.#schedules = new Schedules(this.#queues);
     this.#continuations = new Continuations(this.#queues, logger);
+    this.#incidents = new Incidents(this.#queues.redis, config);
     this.#ops = new Operations(this.#queues, this.#continuations);
   }
 
@@ -353,7 +364,18 @@ export class JobCenterClient {
     /** Untyped {@link upsert} for names known only at run time (HTTP, CLI); validates the same way. */
     upsertUnchecked: (id: string, repeat: Repeat, name: string, data: unknown, opts: RecurringOptions = {}): Promise<ScheduleInfo> =>
       this.#guard(
-        () => this.#schedules.upsert({ id, repeat, name, data, overlap: opts.overlap, ...(opts.grace !== undefined ? { grace: opts.grace } : {}) }),
+        () =>
+          this.#schedules.upsert({
+            id,
+            repeat,
+            name,
+            data,
+            overlap: opts.overlap,
+            ...(opts.grace !== undefined ? { grace: opts.grace } : {}),
+            ...(opts.misfire !== undefined ? { misfire: opts.misfire } : {}),
+            ...(opts.maxCatchUp !== undefined ? { maxCatchUp: opts.maxCatchUp } : {}),
+            ...(opts.then !== undefined ? { then: opts.then } : {}),
+          }),
         { idempotent: true },
       ),
     remove: (id: string): Promise<boolean> => this.#guard(() => this.#schedules.remove(id), { idempotent: true }),
@@ -367,6 +389,20 @@ export class JobCenterClient {
     pause: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.pause(id), { idempotent: true }),
     /** Fires again from the next tick after now. */
     resume: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.resume(id), { idempotent: true }),
+  };
+
+  /** Alerts the center raised (schedule.failed, schedule.overdue, queue.backlog…). */
+  readonly alerts = {
+    /** Recent incidents, newest first: open ones have `recoveredAt: null`. @param opts.limit at most this many (default 50). */
+    list: async (opts: { limit?: number } = {}): Promise<Incident[]> => {
+      const limit = opts.limit ?? 50;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+        throw new ValidationError(`limit must be a whole number from 1 to 500, got ${String(limit)}`, [
+          { field: 'limit', message: 'limit must be an integer from 1 to 500' },
+        ]);
+      }
+      return this.#guard(() => this.#incidents.recent(limit));
+    },
   };
 
   /**

@@ -13,6 +13,7 @@ import { RunHistory, type RunRecord } from './schedules/history.js';
 import { scheduleId as scheduleIdSchema } from './schemas/fields.js';
 import { parseRequest } from './schemas/parse.js';
 import { grace as graceSchema } from './schemas/schedule-health.js';
+import { misfire as misfireSchema, semantics as semanticsSchema, type MisfirePolicy, type ThenSpec } from './schemas/schedule-semantics.js';
 import { overlap as overlapSchema, repeat as repeatSchema, type ScheduleInfo } from './schemas/recurring.js';
 
 /** When a schedule is `skip`, a tick that finds the previous run of the same schedule still active is skipped. */
@@ -22,7 +23,17 @@ export type OverlapPolicy = 'allow' | 'skip';
  * How often a schedule fires: a cron pattern (optionally in a time zone, with a DST policy) or a
  * fixed interval in ms. `H` in a pattern takes a value hashed from the schedule id.
  */
-export type Repeat = { readonly cron: string; readonly tz?: string; readonly dst?: DstPolicy } | { readonly every: number };
+export type Repeat = ({ readonly cron: string; readonly tz?: string; readonly dst?: DstPolicy } | { readonly every: number }) & RepeatWindow;
+
+/** BullMQ's window and run limit of a schedule. */
+export interface RepeatWindow {
+  /** No tick before this time (ISO 8601 with offset). */
+  readonly startDate?: string;
+  /** No tick after this time; then the schedule is ended (never overdue). */
+  readonly endDate?: string;
+  /** At most this many ticks in all; then the schedule is ended. */
+  readonly limit?: number;
+}
 
 /** A recurring job as the center stores it. */
 export interface ScheduleSpec<N extends string = string> {
@@ -37,6 +48,16 @@ export interface ScheduleSpec<N extends string = string> {
    * @defaultValue max(60 s, 10 % of the period)
    */
   readonly grace?: number;
+  /**
+   * Ticks missed while no worker ran: `once` runs the pending tick late, once; `skip` runs no tick
+   * late (missed ticks are recorded as `missed`); `all` runs each missed tick in order.
+   * @defaultValue 'once'
+   */
+  readonly misfire?: MisfirePolicy;
+  /** With `misfire: 'all'`: at most this many late runs after an outage. @defaultValue 100 */
+  readonly maxCatchUp?: number;
+  /** A job to run after each run of this schedule, with the run as its parent. */
+  readonly then?: ThenSpec;
 }
 
 export type { ScheduleInfo };
@@ -54,6 +75,9 @@ interface ScheduleMeta {
   paused?: boolean;
   /** The definition, kept so the schedule can be resumed or repaired without its declaration. */
   spec?: z.output<typeof storedSpecSchema>;
+  misfire?: MisfirePolicy;
+  maxCatchUp?: number;
+  then?: ThenSpec;
 }
 
 export function validateScheduleId(id: string): void {
@@ -76,6 +100,9 @@ const metaSchema = z.object({
   grace: z.number().int().optional(),
   paused: z.boolean().optional(),
   spec: storedSpecSchema.optional(),
+  misfire: misfireSchema.optional(),
+  maxCatchUp: z.number().int().optional(),
+  then: z.object({ name: z.string(), data: z.unknown(), on: z.enum(['success', 'finished']) }).optional(),
 });
 
 function parseMeta(raw: string | undefined | null): ScheduleMeta | undefined {
@@ -134,6 +161,15 @@ export class Schedules {
     const data = parsePayload(contract, spec.data);
     const overlap = parseRequest(overlapSchema.optional().default('allow'), spec.overlap, 'overlap', 'overlap');
     validateGrace(spec.grace);
+    const semantics = parseRequest(
+      semanticsSchema,
+      { misfire: spec.misfire, maxCatchUp: spec.maxCatchUp, then: spec.then },
+      'schedule options',
+    );
+    // The continuation's payload is checked against its own contract now, not at the first run.
+    const then = semantics.then
+      ? { name: contractFor(semantics.then.name).name, data: parsePayload(contractFor(semantics.then.name), semantics.then.data ?? {}), on: semantics.then.on ?? 'success' }
+      : undefined;
     const previous = await this.meta(spec.id);
     if (previous && previous.queue !== contract.queue) {
       // The job moved queues: the old scheduler must not keep firing.
@@ -147,6 +183,9 @@ export class Schedules {
       // A paused schedule stays paused through updates and producer syncs: only resume() resumes it.
       ...(previous?.paused ? { paused: true } : {}),
       spec: { repeat: { ...spec.repeat }, name: contract.name, data },
+      ...(semantics.misfire && semantics.misfire !== 'once' ? { misfire: semantics.misfire } : {}),
+      ...(semantics.maxCatchUp !== undefined ? { maxCatchUp: semantics.maxCatchUp } : {}),
+      ...(then ? { then } : {}),
     };
     await this.#writeMeta(spec.id, meta);
     if (meta.paused) {
@@ -163,11 +202,16 @@ export class Schedules {
   /** Writes the BullMQ scheduler of a schedule whose definition is already validated. */
   async #upsertScheduler(id: string, name: string, repeat: Repeat, data: unknown): Promise<void> {
     const contract = contractFor(name);
-    const r = repeat as { cron?: string; every?: number; tz?: string; dst?: DstPolicy };
+    const r = repeat as { cron?: string; every?: number; tz?: string; dst?: DstPolicy } & RepeatWindow;
     const opts: Omit<JobsOptions, 'jobId' | 'repeat' | 'delay' | 'deduplication'> = jobOptions(contract);
+    const window = {
+      ...(r.startDate !== undefined ? { startDate: r.startDate } : {}),
+      ...(r.endDate !== undefined ? { endDate: r.endDate } : {}),
+      ...(r.limit !== undefined ? { limit: r.limit } : {}),
+    };
     await this.queues.get(contract.queue).upsertJobScheduler(
       id,
-      r.cron !== undefined ? cronRepeat(id, r.cron, r.tz, definedPolicy(r.dst)) : { every: r.every },
+      r.cron !== undefined ? { ...cronRepeat(id, r.cron, r.tz, definedPolicy(r.dst)), ...window } : { every: r.every, ...window },
       { name: contract.name, data, opts },
     );
   }
@@ -375,10 +419,20 @@ function definedPolicy(dst: DstPolicy | undefined): DstPolicy | undefined {
   return out.gap || out.overlap ? out : undefined;
 }
 
-/** The DST policy (when not the default) and the pattern in words, for a listing. */
-function words(id: string, r: { cron?: string; every?: number; tz?: string }, stored: Record<string, unknown> | undefined) {
-  const dst = r.cron !== undefined ? definedPolicy(stored?.dst as DstPolicy | undefined) : undefined;
-  return { ...(dst ? { dst } : {}), description: describeSchedule({ id, ...r }) };
+/** The DST policy, window, misfire and `then` options, and the pattern in words, for a listing. */
+function semanticsOf(id: string, r: { cron?: string; every?: number; tz?: string }, meta: ScheduleMeta | undefined) {
+  const stored = (meta?.spec?.repeat ?? {}) as { dst?: DstPolicy } & RepeatWindow;
+  const dst = r.cron !== undefined ? definedPolicy(stored.dst) : undefined;
+  return {
+    ...(dst ? { dst } : {}),
+    ...(stored.startDate !== undefined ? { startDate: stored.startDate } : {}),
+    ...(stored.endDate !== undefined ? { endDate: stored.endDate } : {}),
+    ...(stored.limit !== undefined ? { limit: stored.limit } : {}),
+    misfire: meta?.misfire ?? 'once',
+    ...(meta?.maxCatchUp !== undefined ? { maxCatchUp: meta.maxCatchUp } : {}),
+    ...(meta?.then ? { then: meta.then } : {}),
+    description: describeSchedule({ id, ...r }),
+  };
 }
 
 function toInfo(s: SchedulerData, queue: string, meta: ScheduleMeta | undefined): BaseInfo {
@@ -397,7 +451,7 @@ function toInfo(s: SchedulerData, queue: string, meta: ScheduleMeta | undefined)
     ...(cron ? { cron } : {}),
     ...(every ? { every } : {}),
     ...(s.tz ? { tz: s.tz } : {}),
-    ...words(s.key, { cron, every, tz: s.tz }, meta?.spec?.repeat),
+    ...semanticsOf(s.key, { cron, every, tz: s.tz }, meta),
     next: next ? new Date(next).toISOString() : null,
     data: s.template?.data ?? {},
     overlap: meta?.overlap ?? 'allow',
@@ -418,7 +472,7 @@ function pausedInfo(id: string, meta: ScheduleMeta): BaseInfo {
     ...(r.cron !== undefined ? { cron: r.cron } : {}),
     ...(r.every !== undefined ? { every: r.every } : {}),
     ...(r.tz ? { tz: r.tz } : {}),
-    ...words(id, r, meta.spec!.repeat),
+    ...semanticsOf(id, r, meta),
     next: null,
     data: meta.spec!.data ?? {},
     overlap: meta.overlap,

@@ -3,12 +3,13 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { z } from 'zod';
-import { JobCenterClient, type CleanRequest, type EnqueueOptions, type JobListQuery, type Repeat } from '../client.js';
+import { JobCenterClient, type CleanRequest, type ContinueOn, type EnqueueOptions, type JobListQuery, type Repeat } from '../client.js';
 import { loadConfig, type Config } from '../config.js';
 import { jobs } from '../contracts/index.js';
 import { ConfigError, NotFoundError, UnavailableError, ValidationError, type FieldIssue } from '../errors.js';
 import { bulkItem, type BulkItem } from '../schemas/enqueue.js';
 import { fieldIssues } from '../schemas/parse.js';
+import type { MisfirePolicy } from '../schemas/schedule-semantics.js';
 import { COMMAND_USAGE, MAIN_USAGE } from './usage.js';
 
 /*
@@ -33,6 +34,13 @@ const OPTIONS = {
   every: { type: 'string' },
   overlap: { type: 'string' },
   'dst-gap': { type: 'string' },
+  misfire: { type: 'string' },
+  'max-catch-up': { type: 'string' },
+  then: { type: 'string' },
+  'then-data': { type: 'string' },
+  'then-on': { type: 'string' },
+  'start-date': { type: 'string' },
+  'end-date': { type: 'string' },
   'dst-overlap': { type: 'string' },
   grace: { type: 'string' },
   limit: { type: 'string' },
@@ -62,8 +70,26 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   'queue clean': ['state', 'older-than', 'limit'],
   'queue retry-failed': ['name'],
   continue: ['data', 'job-id', 'after', 'on'],
-  'recurring upsert': ['data', 'cron', 'tz', 'every', 'overlap', 'grace', 'dst-gap', 'dst-overlap'],
+  'recurring upsert': [
+    'data',
+    'cron',
+    'tz',
+    'every',
+    'overlap',
+    'grace',
+    'dst-gap',
+    'dst-overlap',
+    'misfire',
+    'max-catch-up',
+    'then',
+    'then-data',
+    'then-on',
+    'start-date',
+    'end-date',
+    'limit',
+  ],
   'recurring runs': ['limit'],
+  alerts: ['limit'],
 };
 
 function fail(message: string): never {
@@ -301,12 +327,33 @@ const COMMANDS: Record<string, Command> = {
             },
           }
         : {};
+    const window = {
+      ...(v['start-date'] !== undefined ? { startDate: v['start-date'] } : {}),
+      ...(v['end-date'] !== undefined ? { endDate: v['end-date'] } : {}),
+      ...(v.limit !== undefined ? { limit: parseInteger(v.limit, 'limit') } : {}),
+    };
     const repeat = (
-      v.cron !== undefined ? { cron: v.cron, tz: v.tz, ...dst } : { every: parseDuration(v.every!, 'every'), tz: v.tz, ...dst }
+      v.cron !== undefined
+        ? { cron: v.cron, tz: v.tz, ...dst, ...window }
+        : { every: parseDuration(v.every!, 'every'), tz: v.tz, ...dst, ...window }
     ) as Repeat;
+    if ((v['then-data'] !== undefined || v['then-on'] !== undefined) && v.then === undefined) {
+      fail('--then-data and --then-on need --then NAME');
+    }
     return client.recurring.upsertUnchecked(args[0]!, repeat, args[1]!, parseData(v.data), {
       overlap: v.overlap as 'allow' | 'skip' | undefined,
       ...(v.grace !== undefined ? { grace: parseDuration(v.grace, 'grace') } : {}),
+      ...(v.misfire !== undefined ? { misfire: v.misfire as MisfirePolicy } : {}),
+      ...(v['max-catch-up'] !== undefined ? { maxCatchUp: parseInteger(v['max-catch-up'], 'max-catch-up') } : {}),
+      ...(v.then !== undefined
+        ? {
+            then: {
+              name: v.then,
+              ...(v['then-data'] !== undefined ? { data: parseData(v['then-data']) } : {}),
+              ...(v['then-on'] !== undefined ? { on: v['then-on'] as ContinueOn } : {}),
+            },
+          }
+        : {}),
     });
   },
   'recurring get': async (client, args) => {
@@ -320,6 +367,10 @@ const COMMANDS: Record<string, Command> = {
     const limit = parseInteger(v.limit, 'limit');
     if (limit === 0) fail('--limit must be at least 1');
     return { runs: await client.recurring.runs(args[0]!, { limit }) };
+  },
+  alerts: async (client, args, v) => {
+    arity(args, 0, 'Usage: alerts [--limit N]');
+    return { incidents: await client.alerts.list({ limit: parseInteger(v.limit, 'limit') }) };
   },
   'recurring pause': async (client, args) => {
     arity(args, 1, 'Usage: recurring pause <id>');

@@ -28,6 +28,7 @@ Commands:
   recurring upsert <id> <name>   Create or update a recurring job (--cron or --every)
   recurring remove <id>          Remove a recurring job
   recurring trigger <id>         Run a recurring job once now (its schedule is unchanged)
+  alerts                         Recent incidents (open ones have recoveredAt null); --limit N
   jobs                           List the job names, their queues and payload fields
 
 Options:
@@ -110,7 +111,8 @@ Exit code 1 when there is no such job or the job is in the wrong state.
   recurring get <id>
   recurring runs <id> [--limit N]
   recurring upsert <id> <name> (--cron PATTERN [--tz ZONE] | --every DURATION) [--data JSON] [--overlap allow|skip] [--grace DURATION]
-      [--dst-gap shift|skip] [--dst-overlap once|both]
+      [--dst-gap shift|skip] [--dst-overlap once|both] [--misfire once|skip|all] [--max-catch-up N]
+      [--then NAME [--then-data JSON] [--then-on success|finished]] [--start-date TIME] [--end-date TIME] [--limit N]
   recurring remove <id>
   recurring trigger <id>
   recurring pause <id>
@@ -125,12 +127,27 @@ Options of upsert:
                                  (default max(60s, 10% of the period))
   --dst-gap shift|skip           A local time skipped by a DST change: run at the end of the gap (default shift) or skip it
   --dst-overlap once|both        A local time repeated by a DST change: run at its first occurrence (default once) or both
+  --misfire once|skip|all        Ticks missed while no worker ran: one late run (default once), none (skip, recorded
+                                 as missed), or each missed tick in order (all)
+  --max-catch-up N               With --misfire all: at most N late runs after an outage (default 100)
+  --then NAME                    Run job NAME after each run, with the run as its parent
+  --then-data JSON               Its payload (default {})
+  --then-on success|finished     success (default): after completed runs only; finished: after failed ones too
+  --start-date TIME              No tick before this ISO 8601 time
+  --end-date TIME                No tick after it; the schedule is then ended (never overdue)
+  --limit N                      At most N ticks in all
 ${DATA}
 
 H in a pattern takes a value hashed from the schedule id: the same on every upsert and process.
 The listing describes each pattern in words ("At 02:30, every day (Europe/Paris)").
 
-Ticks missed while no worker ran are not replayed: one catch-up run happens when a worker is back.
+Ticks missed while no worker ran: see --misfire (default: one catch-up run when a worker is back).
+`,
+  alerts: `Usage: npm run cli -- alerts [--limit N]
+
+Lists recent incidents, newest first: schedule.failed, schedule.overdue, schedule.repaired,
+queue.backlog, queue.failure_rate, queue.no_workers. An open incident has recoveredAt null.
+  --limit N                      At most N (1-500, default 50)
 `,
   queue: `Usage: npm run cli -- queue <list | summary | pause | resume | clean | retry-failed> ...
 

@@ -16,6 +16,11 @@ export interface JobContext {
   readonly log: Logger;
   /** Reports progress (a number 0-100 or an object), shown on the board and by the API. */
   progress(value: number | object): Promise<void>;
+  /**
+   * For a run of a schedule: the tick it was made for (a catch-up run of `misfire: 'all'`: its
+   * own missed tick). Undefined for other jobs.
+   */
+  readonly tick: Date | undefined;
   /** For a continuation: how its parent finished. Undefined for other jobs. */
   parent(): ParentOutcome | undefined;
 }

@@ -1,6 +1,7 @@
 import { WaitingError, type Job } from 'bullmq';
 import { withDeadline } from '../deadline.js';
 import type { Logger } from '../logger.js';
+import { scheduledTickOf } from '../schedules/misfire.js';
 import type { JobContext } from './handler.js';
 import { runBeforeHooks, type BeforeRunResult, type JobHook } from './hooks.js';
 import { JobAbort } from './job-abort.js';
@@ -68,6 +69,9 @@ export function processorFor(options: {
           // Built on first use: most handlers never log, and a child logger costs per job.
           jobLog ??= jobLogger(logger.child({ queue, job: id, name: job.name, attempt: job.attemptsMade + 1 }), job, jobLogMaxLines);
           return jobLog;
+        },
+        get tick() {
+          return scheduledTickOf(job);
         },
         progress: (value) => job.updateProgress(value),
         parent: () => parent,

@@ -9,6 +9,7 @@ import { Queues } from '../queues.js';
 import { checkEvictionPolicy, checkTimerPrecision, createRedis, queuePrefix } from '../redis/connection.js';
 import { Schedules } from '../schedules.js';
 import { runHistoryHook } from '../schedules/history-hook.js';
+import { misfireHook } from '../schedules/misfire.js';
 import { listenForCancels } from './cancel-listener.js';
 import type { BoundHandler } from './handler.js';
 import { runAfterHooks, type JobHook } from './hooks.js';
@@ -51,6 +52,8 @@ export async function startWorkerRuntime(options: {
   const continued = new ContinuedParents(continuations.deps, logger);
   const hooks: JobHook[] = [
     continuationHook(continuations.deps, continued),
+    // Before the overlap lock: a tick dropped as missed must not take the lock.
+    misfireHook({ queues, schedules, history: schedules.history, logger }),
     overlapLockHook({ config, redis: queues.redis, schedules }),
     runHistoryHook(schedules.history, logger),
   ];

@@ -25,13 +25,15 @@ export function runOf(job: Job, outcome: 'completed' | 'failed', error?: string)
   const started = job.processedOn ?? null;
   const finished = job.finishedOn ?? Date.now();
   const skipped = outcome === 'completed' && (job.returnvalue as { skipped?: unknown } | null)?.skipped === true;
+  // A tick dropped by a misfire policy completes as skipped with `missed: true`.
+  const missed = skipped && (job.returnvalue as { missed?: unknown }).missed === true;
   return {
     tick: new Date(tick).toISOString(),
     startedAt: iso(started),
     finishedAt: iso(finished),
     durationMs: started ? Math.max(0, finished - started) : null,
     latenessMs: started ? started - tick : null,
-    outcome: skipped ? 'skipped' : outcome,
+    outcome: missed ? 'missed' : skipped ? 'skipped' : outcome,
     error: outcome === 'failed' ? (error ?? job.failedReason ?? null) : skipped ? String((job.returnvalue as { reason?: unknown }).reason ?? '') || null : null,
     // BullMQ counts the finishing attempt in attemptsMade, for completed and failed jobs alike.
     attempts: Math.max(1, job.attemptsMade),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { validateCron } from '../cron.js';
 import { ValidationError } from '../errors.js';
+import { misfire, refineSemantics, refineWindow, semanticsShape, then, windowShape } from './schedule-semantics.js';
 import { jobName, MAX_EVERY_MS, MIN_EVERY_MS, payload } from './fields.js';
 import { grace, scheduleHealthShape } from './schedule-health.js';
 
@@ -41,13 +42,15 @@ export const repeatShape = {
     .optional()
     .describe('IANA time zone of the cron pattern, e.g. Europe/Paris (cron only; default: the processes\' zone)'),
   dst: dstPolicy.optional(),
+  ...windowShape,
 };
 
 /** Cross-field rules of a repeat, and the cron pattern and zone checked the way BullMQ reads them. */
 export function refineRepeat(
-  r: { cron?: string; every?: number; tz?: string; dst?: z.output<typeof dstPolicy> },
+  r: { cron?: string; every?: number; tz?: string; dst?: z.output<typeof dstPolicy>; startDate?: string; endDate?: string },
   ctx: z.RefinementCtx,
 ): void {
+  refineWindow(r, ctx);
   if (r.cron !== undefined && r.every !== undefined) {
     for (const path of ['cron', 'every']) ctx.addIssue({ code: 'custom', path: [path], message: 'give either cron or every, not both' });
     return;
@@ -91,9 +94,13 @@ export const recurringRequest = z
     ...repeatShape,
     overlap: overlap.optional(),
     grace: grace.optional(),
+    ...semanticsShape,
   })
   .strict()
-  .superRefine(refineRepeat);
+  .superRefine((r, ctx) => {
+    refineRepeat(r, ctx);
+    refineSemantics(r, ctx);
+  });
 export type RecurringRequest = z.input<typeof recurringRequest>;
 
 /** A recurring job as listed, with its next run time. */
@@ -105,6 +112,12 @@ export const scheduleInfo = z.object({
   every: z.number().int().optional(),
   tz: z.string().optional(),
   dst: dstPolicy.optional(),
+  startDate: z.string().optional(),
+  endDate: z.string().optional(),
+  limit: z.number().int().optional(),
+  misfire: misfire,
+  maxCatchUp: z.number().int().optional().describe('With misfire "all"'),
+  then: then.optional(),
   description: z.string().describe('The pattern in words, e.g. "At 02:30, every day (Europe/Paris)" or "Every 5 seconds"'),
   next: z.string().nullable().describe('The next run time (ISO 8601), or null when the schedule has ended'),
   data: z.unknown(),

@@ -54,11 +54,14 @@ export const recurringRoutes: Route[] = [
     async handle({ params, body }, { service, audit }) {
       const repeat: Repeat =
         body.cron !== undefined
-          ? { cron: body.cron, ...(body.tz ? { tz: body.tz } : {}), ...(body.dst ? { dst: body.dst } : {}) }
-          : { every: body.every! };
+          ? { cron: body.cron, ...(body.tz ? { tz: body.tz } : {}), ...(body.dst ? { dst: body.dst } : {}), ...windowOf(body) }
+          : { every: body.every!, ...windowOf(body) };
       const info = await service.recurring.upsertUnchecked(params.id, repeat, body.name, body.data ?? {}, {
         overlap: body.overlap,
         ...(body.grace !== undefined ? { grace: body.grace } : {}),
+        ...(body.misfire !== undefined ? { misfire: body.misfire } : {}),
+        ...(body.maxCatchUp !== undefined ? { maxCatchUp: body.maxCatchUp } : {}),
+        ...(body.then !== undefined ? { then: body.then } : {}),
       });
       Object.assign(audit, { queue: info.queue, detail: info.cron ?? `every ${info.every} ms` });
       return { status: 200, body: info };
@@ -144,3 +147,12 @@ export const recurringRoutes: Route[] = [
     },
   }),
 ];
+
+/** The optional window fields of a request, without undefined keys. */
+function windowOf(body: { startDate?: string; endDate?: string; limit?: number }) {
+  return {
+    ...(body.startDate !== undefined ? { startDate: body.startDate } : {}),
+    ...(body.endDate !== undefined ? { endDate: body.endDate } : {}),
+    ...(body.limit !== undefined ? { limit: body.limit } : {}),
+  };
+}

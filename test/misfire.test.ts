@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Job } from 'bullmq';
+import { catchUpOf } from '../src/schedules/misfire.js';
+import { tickOf } from '../src/schedules/history.js';
+import { useTestCenter } from './support/center.js';
+import { waitFor } from './support/processes.js';
+
+/*
+ * Misfire policies on real processes: three per-second schedules (once, skip, all) run on a
+ * worker, the worker is stopped across at least 5 ticks, then a new one starts. Expected:
+ * once: one late run; skip: no late run, every missed tick recorded as missed; all: every missed
+ * tick runs once, in order, with its own tick in ctx.tick.
+ */
+
+const center = useTestCenter();
+const SECOND = 1000;
+
+/** The tick of a run: a BullMQ scheduler job or a catch-up job. */
+const tickOfRun = (j: Job): number => catchUpOf(j)?.tick ?? tickOf(j);
+const scheduleOf = (j: Job): string | undefined => j.repeatJobKey ?? catchUpOf(j)?.schedule;
+const ran = (j: Job): boolean => !(j.returnvalue as { skipped?: boolean } | null)?.skipped;
+
+describe('misfire policies', () => {
+  it('once, skip and all after a worker outage across 5+ ticks of a 1-second schedule', async () => {
+    const { client, group } = await center.setup({ WORKER_CONCURRENCY: '1' });
+    for (const misfire of ['once', 'skip', 'all'] as const) {
+      await client.recurring.upsert(`m-${misfire}`, { cron: '* * * * * *' }, 'scheduler-test', { note: misfire }, { misfire });
+    }
+    const first = group.start('worker');
+    await first.waitForMessage('Worker started', 30_000);
+    const runsOf = async (): Promise<Job[]> => (await client.queues.get('default').getJobs(['completed'])).filter(Boolean);
+    await waitFor(async () => {
+      const done = await runsOf();
+      return ['once', 'skip', 'all'].every((m) => done.some((j) => scheduleOf(j) === `m-${m}`)) || undefined;
+    }, 'a run of each schedule before the outage', 30_000);
+    await first.stop();
+    const stoppedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 5.5 * SECOND));
+    const second = group.start('worker');
+    const started = await second.waitForMessage('Worker started', 60_000);
+    const restartedAt = Number(started.time);
+    assert.ok(restartedAt - stoppedAt >= 5 * SECOND);
+    // Whole-second ticks certainly missed: after the first worker stopped, well before the second started.
+    const missed: number[] = [];
+    for (let t = Math.ceil((stoppedAt + SECOND) / SECOND) * SECOND; t < restartedAt - 1.5 * SECOND; t += SECOND) missed.push(t);
+    assert.ok(missed.length >= 4, `missed ticks ${missed.length}`);
+    // A late run: started by the second worker (the first is gone after stoppedAt) for a tick before it came.
+    const late = (j: Job) => ran(j) && j.processedOn! > stoppedAt && tickOfRun(j) < restartedAt - 1.5 * SECOND;
+
+    // Regular runs again after the restart, for every schedule.
+    const after = await waitFor(async () => {
+      const done = await runsOf();
+      const ok = ['once', 'skip', 'all'].every((m) => done.some((j) => scheduleOf(j) === `m-${m}` && ran(j) && tickOfRun(j) > restartedAt + SECOND));
+      return ok ? done : undefined;
+    }, 'regular ticks after the restart', 60_000);
+    // The catch-up of `all` may still be running: wait until every missed tick has run.
+    const all = await waitFor(async () => {
+      const done = await runsOf();
+      const ticks = new Set(done.filter((j) => scheduleOf(j) === 'm-all' && ran(j)).map(tickOfRun));
+      return missed.every((t) => ticks.has(t)) ? done : undefined;
+    }, 'every missed tick of the all schedule', 60_000).catch(() => after);
+
+    // once: exactly one late run for the whole outage.
+    const onceLate = after.filter((j) => scheduleOf(j) === 'm-once' && late(j));
+    assert.equal(onceLate.length, 1, `once: ${onceLate.map((j) => j.id).join(', ')}`);
+
+    // skip: nothing ran late; every missed tick is in the history as missed.
+    const skipLate = after.filter((j) => scheduleOf(j) === 'm-skip' && late(j));
+    assert.deepEqual(skipLate.map((j) => j.id), [], 'skip runs no tick late');
+    const history = await client.recurring.runs('m-skip', { limit: 100 });
+    const missedInHistory = new Set(history.filter((r) => r.outcome === 'missed').map((r) => Date.parse(r.tick)));
+    for (const t of missed) assert.ok(missedInHistory.has(t), `skip: tick ${new Date(t).toISOString()} recorded as missed`);
+
+    // all: each missed tick ran exactly once, in tick order, with its own tick in ctx.tick.
+    const allRuns = all.filter((j) => scheduleOf(j) === 'm-all' && ran(j));
+    for (const t of missed) {
+      const runs = allRuns.filter((j) => tickOfRun(j) === t);
+      assert.equal(runs.length, 1, `all: tick ${new Date(t).toISOString()} ran ${runs.length} times`);
+      assert.equal((runs[0]!.returnvalue as { tick: string }).tick, new Date(t).toISOString(), 'ctx.tick is the missed tick');
+    }
+    const caughtUp = allRuns.filter(late).sort((a, b) => tickOfRun(a) - tickOfRun(b));
+    assert.ok(caughtUp.length >= missed.length);
+    for (let i = 1; i < caughtUp.length; i++) {
+      assert.ok(caughtUp[i]!.processedOn! >= caughtUp[i - 1]!.processedOn!, `all: catch-up runs start in tick order`);
+    }
+    const allHistory = await client.recurring.runs('m-all', { limit: 100 });
+    for (const t of missed) {
+      assert.ok(allHistory.some((r) => Date.parse(r.tick) === t && r.outcome === 'completed'), `all: history has tick ${new Date(t).toISOString()}`);
+    }
+  });
+
+  it('misfire and maxCatchUp are validated (naming the field) and listed', async () => {
+    const { client } = await center.setup();
+    await assert.rejects(
+      () => client.recurring.upsert('x', { every: 1000 }, 'scheduler-test', {}, { misfire: 'often' as 'all' }),
+      (e: Error & { details?: { field: string }[] }) => e.details?.some((d) => d.field === 'misfire') ?? false,
+    );
+    await assert.rejects(
+      () => client.recurring.upsert('x', { every: 1000 }, 'scheduler-test', {}, { misfire: 'skip', maxCatchUp: 3 }),
+      (e: Error & { details?: { field: string }[] }) => e.details?.some((d) => d.field === 'maxCatchUp') ?? false,
+    );
+    const info = await client.recurring.upsert('capped', { every: 1000 }, 'scheduler-test', {}, { misfire: 'all', maxCatchUp: 2 });
+    assert.equal(info.misfire, 'all');
+    assert.equal(info.maxCatchUp, 2);
+    assert.equal((await client.recurring.upsert('plain', { every: 1000 }, 'scheduler-test', {})).misfire, 'once');
+  });
+});
