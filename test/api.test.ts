@@ -5,13 +5,14 @@ import { jobs } from '../src/contracts/index.js';
 import { Lifecycle } from '../src/lifecycle.js';
 import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
 import { handlers } from '../workers/handlers/index.js';
-import { auditLines, http, startServer } from './board-support.js';
+import { auditLines, http } from './board-support.js';
+import { startApp, type TestApp } from './support/app.js';
 import { silentLogger, testClient, testConfig } from './support/center.js';
-import { ProcessGroup, waitFor, type CenterProcess } from './support/processes.js';
+import { waitFor } from './support/processes.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
 
 /*
- * The HTTP API of a real server process over real HTTP: every endpoint, every kind of bad input
+ * The HTTP API (the server's app in this process, on a free port) over real HTTP: every endpoint, every kind of bad input
  * (always a 4xx `{ error, details }`, never a 500), auth, audit, the body limit, the OpenAPI
  * document, and 503 while Redis is down.
  */
@@ -21,27 +22,26 @@ const BOARD = { BOARD_USER: 'admin', BOARD_PASSWORD: 'admin-password-for-tests' 
 
 let redis: TestRedis;
 let downRedis: TestRedis;
-const group = new ProcessGroup({});
 const lifecycle = new Lifecycle(silentLogger);
-let api: { proc: CenterProcess; base: string };
-let tokenless: { proc: CenterProcess; base: string };
-let fragile: { proc: CenterProcess; base: string };
+let api: TestApp;
+let tokenless: TestApp;
+let fragile: TestApp;
 let client: JobCenterClient;
 
 before(async () => {
   [redis, downRedis] = await Promise.all([startTestRedis(), startTestRedis({ appendonly: false })]);
   const env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix(), API_TOKEN: TOKEN, API_BODY_LIMIT: '2kb', ...BOARD };
   [api, tokenless, fragile] = await Promise.all([
-    startServer(group, env),
-    startServer(group, { ...BOARD, REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix() }),
-    startServer(group, { ...BOARD, REDIS_URL: downRedis.url, QUEUE_PREFIX: uniquePrefix(), API_TOKEN: TOKEN, AUTH_MAX_FAILURES: '2' }),
+    startApp(env),
+    startApp({ ...BOARD, REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix() }),
+    startApp({ ...BOARD, REDIS_URL: downRedis.url, QUEUE_PREFIX: uniquePrefix(), API_TOKEN: TOKEN, AUTH_MAX_FAILURES: '2' }),
   ]);
   client = await testClient(env);
   // An in-process worker (the real handlers) under the API server's prefix, so jobs complete.
   await startWorkerRuntime({ config: testConfig(env), logger: silentLogger, lifecycle, handlers });
 });
 after(async () => {
-  await group.stopAll();
+  await Promise.all([api, tokenless, fragile].map((a) => a?.close()));
   await lifecycle.shutdown();
   await client?.close();
   await Promise.all([redis?.stop(), downRedis?.stop()]);
@@ -287,6 +287,7 @@ describe('HTTP API', () => {
       'GET /api/recurring/{id}',
       'GET /api/recurring/{id}/runs',
       'POST /api/jobs',
+      'POST /api/jobs/bulk',
       'POST /api/jobs/{queue}/{id}/retry',
       'POST /api/recurring/{id}/pause',
       'POST /api/recurring/{id}/resume',

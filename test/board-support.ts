@@ -54,7 +54,7 @@ export async function startServer(group: ProcessGroup, env: NodeJS.ProcessEnv): 
 }
 
 /** Audit records a process has logged so far. */
-export function auditLines(proc: CenterProcess): LogLine[] {
+export function auditLines(proc: { readonly lines: readonly LogLine[] }): LogLine[] {
   return proc.lines.filter((l) => l.audit === true);
 }
 

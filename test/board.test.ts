@@ -3,13 +3,15 @@ import { after, before, describe, it } from 'node:test';
 import { Worker } from 'bullmq';
 import type { JobRef } from '../src/client.js';
 import type { TestClient as JobCenterClient } from './support/center.js';
-import { auditLines, http, parsePrometheus, startServer, type HttpOptions } from './board-support.js';
+import { auditLines, http, parsePrometheus, type HttpOptions } from './board-support.js';
+import { startApp, type TestApp } from './support/app.js';
 import { testClient } from './support/center.js';
-import { ProcessGroup, waitFor, type CenterProcess } from './support/processes.js';
+import { waitFor } from './support/processes.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
 
 /*
- * One real server process (admin + viewer accounts, API token) against a private Redis: the board's
+ * The server's app in this process on a free port (admin + viewer accounts, API token) against a
+ * private Redis (the server process itself is started by the outage, build and browser tests): the board's
  * authentication, roles, audit trail, failed-login limit, /metrics and /healthz over HTTP.
  * Tests run in order and share state; the last one stops Redis.
  */
@@ -19,9 +21,9 @@ const VIEWER = { user: 'ops-viewer', password: 'viewer-password-456' };
 const TOKEN = 'api-token-0123456789abcdef';
 
 let redis: TestRedis;
-let group: ProcessGroup;
 let client: JobCenterClient;
-let server: CenterProcess;
+let app: TestApp;
+let server: TestApp['proc'];
 let base: string;
 let prefix: string;
 
@@ -29,9 +31,9 @@ before(async () => {
   redis = await startTestRedis({ appendonly: false });
   prefix = uniquePrefix();
   const env = { REDIS_URL: redis.url, QUEUE_PREFIX: prefix };
-  group = new ProcessGroup(env);
   client = await testClient(env);
-  ({ proc: server, base } = await startServer(group, {
+  app = await startApp({
+    ...env,
     BOARD_USER: ADMIN.user,
     BOARD_PASSWORD: ADMIN.password,
     BOARD_VIEWER_USER: VIEWER.user,
@@ -41,11 +43,12 @@ before(async () => {
     API_TOKEN: TOKEN,
     AUTH_MAX_FAILURES: '4',
     AUTH_WINDOW_MS: '60000',
-  }));
+  });
+  ({ proc: server, base } = app);
 });
 
 after(async () => {
-  await group.stopAll();
+  await app?.close();
   await client.close();
   await redis.stop();
 });
@@ -271,6 +274,6 @@ describe('board behind authentication', () => {
     const m = await metrics();
     assert.equal(m.get('jobcenter_redis_up'), 0);
     assert.equal(m.get('jobcenter_queue_jobs{queue="default",state="waiting"}'), undefined, 'no stale counts');
-    assert.ok(server.running, 'the server survives Redis going away');
+    assert.deepEqual(server.lines.filter((l) => l.msg === 'Unhandled error'), [], 'the server survives Redis going away');
   });
 });
