@@ -12,6 +12,8 @@ import type { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { Queues } from './queues.js';
 import { checkEvictionPolicy, type RedisClient } from './redis/connection.js';
+import { Incidents } from './alerts/incidents.js';
+import type { Incident } from './alerts/alert.js';
 import { Schedules, type OverlapPolicy, type Repeat, type ScheduleInfo } from './schedules.js';
 import type { Health } from './schedules/health.js';
 import type { RunOutcome, RunRecord } from './schedules/history.js';
@@ -35,7 +37,7 @@ import {
   type QueueSummary,
 } from './schemas/operations.js';
 
-export type { JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo, Created, JobInfo, JobMoved, Health, RunOutcome, RunRecord };
+export type { JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo, Created, JobInfo, JobMoved, Health, RunOutcome, RunRecord, Incident };
 export type { JobList, JobListQuery, JobLogs, Cancelled, CleanRequest, QueueSummary };
 
 /** Options of a recurring job besides its timing and payload. */
@@ -102,6 +104,7 @@ export class JobCenterClient {
   readonly #continuations: Continuations;
   readonly #ops: Operations;
   readonly #logger: Logger;
+  readonly #incidents: Incidents;
   /** The job catalog this client enqueues from. */
   readonly contracts: ContractMap = jobs;
 
@@ -115,6 +118,7 @@ export class JobCenterClient {
     this.#queues = new Queues(config, logger, lifecycle);
     this.#schedules = new Schedules(this.#queues);
     this.#continuations = new Continuations(this.#queues, logger);
+    this.#incidents = new Incidents(this.#queues.redis, config);
     this.#ops = new Operations(this.#queues, this.#continuations);
   }
 
@@ -385,6 +389,20 @@ export class JobCenterClient {
     pause: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.pause(id), { idempotent: true }),
     /** Fires again from the next tick after now. */
     resume: (id: string): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.resume(id), { idempotent: true }),
+  };
+
+  /** Alerts the center raised (schedule.failed, schedule.overdue, queue.backlog…). */
+  readonly alerts = {
+    /** Recent incidents, newest first: open ones have `recoveredAt: null`. @param opts.limit at most this many (default 50). */
+    list: async (opts: { limit?: number } = {}): Promise<Incident[]> => {
+      const limit = opts.limit ?? 50;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+        throw new ValidationError(`limit must be a whole number from 1 to 500, got ${String(limit)}`, [
+          { field: 'limit', message: 'limit must be an integer from 1 to 500' },
+        ]);
+      }
+      return this.#guard(() => this.#incidents.recent(limit));
+    },
   };
 
   /**

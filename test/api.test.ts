@@ -281,6 +281,7 @@ describe('HTTP API', () => {
     // A sample; test/openapi.test.ts checks the document against the router itself.
     for (const expected of [
       'DELETE /api/recurring/{id}',
+      'GET /api/alerts',
       'GET /api/jobs/{queue}/{id}',
       'GET /api/openapi.json',
       'GET /api/recurring',

@@ -49,7 +49,8 @@ export function http(url: string, options: HttpOptions = {}): Promise<HttpResult
 /** Starts `npm run server` with `env` (PORT=0: a free port) and resolves once it listens. */
 export async function startServer(group: ProcessGroup, env: NodeJS.ProcessEnv): Promise<{ proc: CenterProcess; base: string }> {
   const proc = group.start('server', { HOST: '127.0.0.1', PORT: '0', ...env });
-  const line = await proc.waitForMessage('Server listening', 30_000);
+  // Generous: on a loaded 2-core CI machine, tsx compiling a server while others start takes tens of seconds.
+  const line = await proc.waitForMessage('Server listening', 90_000);
   return { proc, base: `http://127.0.0.1:${String(line.port)}` };
 }
 

@@ -193,6 +193,18 @@ describe('pause and resume', () => {
       assert.equal((runs.body.runs as RunRecord[]).length, 2);
       const listed = (await call('GET', '/api/recurring')).body as unknown as { id: string; lastRun: unknown; health: string }[];
       assert.ok(listed[0]!.lastRun && listed[0]!.health);
+      // /metrics: per schedule last success, duration, lateness, health; per queue histograms; process metrics.
+      const metrics = await (await fetch(`${server.base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+      const lastSuccess = /^jobcenter_schedule_last_success_timestamp_seconds\{schedule="web",queue="batch"\} (\S+)$/m.exec(metrics);
+      assert.ok(lastSuccess && Math.abs(Number(lastSuccess[1]) - Date.now() / 1000) < 120, metrics.slice(0, 3000));
+      assert.match(metrics, /^jobcenter_schedule_last_duration_seconds\{schedule="web",queue="batch"\} /m);
+      assert.match(metrics, /^jobcenter_schedule_lateness_seconds\{schedule="web",queue="batch"\} /m);
+      assert.match(metrics, /^jobcenter_schedule_health\{schedule="web",queue="batch",state="(ok|late)"\} 1$/m);
+      assert.match(metrics, /^jobcenter_schedule_health\{schedule="web",queue="batch",state="failing"\} 0$/m);
+      assert.match(metrics, /^jobcenter_job_duration_seconds_bucket\{le="\+Inf",queue="batch"\} [1-9]/m);
+      assert.match(metrics, /^jobcenter_job_wait_seconds_count\{queue="batch"\} [1-9]/m);
+      assert.match(metrics, /^jobcenter_queue_oldest_waiting_age_seconds\{queue="default"\} 0$/m);
+      assert.match(metrics, /^process_cpu_user_seconds_total /m);
       assert.equal((await call('GET', '/api/recurring/web/runs?limit=0')).status, 400);
       assert.equal((await call('GET', '/api/recurring/web/runs?limit=x')).status, 400);
       assert.equal((await call('GET', '/api/recurring/nope/runs')).status, 404);

@@ -89,6 +89,7 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
     'limit',
   ],
   'recurring runs': ['limit'],
+  alerts: ['limit'],
 };
 
 function fail(message: string): never {
@@ -366,6 +367,10 @@ const COMMANDS: Record<string, Command> = {
     const limit = parseInteger(v.limit, 'limit');
     if (limit === 0) fail('--limit must be at least 1');
     return { runs: await client.recurring.runs(args[0]!, { limit }) };
+  },
+  alerts: async (client, args, v) => {
+    arity(args, 0, 'Usage: alerts [--limit N]');
+    return { incidents: await client.alerts.list({ limit: parseInteger(v.limit, 'limit') }) };
   },
   'recurring pause': async (client, args) => {
     arity(args, 1, 'Usage: recurring pause <id>');

@@ -28,6 +28,7 @@ Commands:
   recurring upsert <id> <name>   Create or update a recurring job (--cron or --every)
   recurring remove <id>          Remove a recurring job
   recurring trigger <id>         Run a recurring job once now (its schedule is unchanged)
+  alerts                         Recent incidents (open ones have recoveredAt null); --limit N
   jobs                           List the job names, their queues and payload fields
 
 Options:
@@ -141,6 +142,12 @@ H in a pattern takes a value hashed from the schedule id: the same on every upse
 The listing describes each pattern in words ("At 02:30, every day (Europe/Paris)").
 
 Ticks missed while no worker ran: see --misfire (default: one catch-up run when a worker is back).
+`,
+  alerts: `Usage: npm run cli -- alerts [--limit N]
+
+Lists recent incidents, newest first: schedule.failed, schedule.overdue, schedule.repaired,
+queue.backlog, queue.failure_rate, queue.no_workers. An open incident has recoveredAt null.
+  --limit N                      At most N (1-500, default 50)
 `,
   queue: `Usage: npm run cli -- queue <list | summary | pause | resume | clean | retry-failed> ...
 

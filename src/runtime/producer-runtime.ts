@@ -1,3 +1,4 @@
+import { startAlerting } from '../alerts/index.js';
 import type { Config } from '../config.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
@@ -55,5 +56,6 @@ export async function startProducerRuntime(options: {
   };
   const timer = setInterval(() => void resync(), config.producerResyncMs);
   lifecycle.add('resync timer', timer, () => clearInterval(timer));
+  startAlerting({ config, logger, lifecycle, queues });
   return { resync, events };
 }

@@ -7,6 +7,9 @@ import type { Health, RunRecord } from '../schemas/schedule-health.js';
  */
 export type { Health };
 
+/** Every health state, for metrics that report one series per state. */
+export const HEALTH_STATES: readonly Health[] = ['ok', 'late', 'failing', 'overdue', 'paused', 'pending', 'ended'];
+
 /** A run that starts more than this after its tick makes the schedule `late`. */
 export const LATE_MS = 1000;
 /** The smallest default grace: a minute, whatever the period. */

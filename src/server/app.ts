@@ -5,6 +5,7 @@ import { apiRouter } from './api.js';
 import type { AuditLog } from './audit.js';
 import { AuthFailures } from './auth.js';
 import { mountBoard } from './board.js';
+import { SCHEDULE_PAGE_PATH, schedulePageRouter } from './schedule-page.js';
 import { healthHandler } from './health.js';
 import { errorBody, errorHandler } from './http-errors.js';
 import { metricsRouter } from './metrics.js';
@@ -34,6 +35,7 @@ export function buildApp(deps: ServerDeps): Express {
   } else {
     logger.warn('API_TOKEN is not set: the HTTP API (/api) is not served (set API_TOKEN or API_TOKENS)');
   }
+  if (config.server.board.admin) app.use(SCHEDULE_PAGE_PATH, schedulePageRouter(deps, failures));
   mountBoard(app, deps, failures);
   app.get('/', (_req, res) => res.redirect(config.server.board.basePath));
   app.use((req, res) => {

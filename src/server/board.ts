@@ -9,6 +9,7 @@ import type { ServerDeps } from './app.js';
 import { auditBoardMutations } from './audit.js';
 import { accountOf, requireBoardLogin, type AuthFailures, type BoardRole } from './auth.js';
 import { errorBody } from './http-errors.js';
+import { SCHEDULE_PAGE_PATH } from './schedule-page.js';
 
 /**
  * Refuses configurations that would expose the board or make roles ambiguous. The board is never
@@ -59,6 +60,7 @@ function createBoard(deps: ServerDeps, role: BoardRole): Express {
   });
   const miscLinks = [
     ...(config.server.apiTokens.length > 0 ? [{ text: 'HTTP API docs (OpenAPI)', url: '/api/openapi.json' }] : []),
+    { text: 'Schedule health', url: SCHEDULE_PAGE_PATH },
     { text: 'Health (/healthz)', url: '/healthz' },
     { text: 'Prometheus metrics (/metrics)', url: '/metrics' },
   ];

@@ -1,5 +1,7 @@
 import type { AddressInfo } from 'node:net';
+import { startAlerting } from '../alerts/index.js';
 import { JobCenterClient } from '../client.js';
+import { Queues } from '../queues.js';
 import { ConfigError } from '../errors.js';
 import { runProcess } from '../main.js';
 import { buildApp } from './app.js';
@@ -40,4 +42,6 @@ runProcess('server', async ({ config, logger, lifecycle }) => {
       `${viewer ? `, read-only viewer ${JSON.stringify(viewer.user)}` : ', no viewer account'}), /healthz, /metrics`,
   );
   void client.ready(Infinity).then(() => client.checkEvictionPolicy(), () => {});
+  // Schedule and queue watching (one active detector per Redis) and alert delivery, on connections of their own.
+  startAlerting({ config, logger, lifecycle, queues: new Queues(config, logger, lifecycle) });
 });

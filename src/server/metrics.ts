@@ -1,8 +1,10 @@
 import type { Queue } from 'bullmq';
 import { Router } from 'express';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { withDeadline } from '../deadline.js';
 import type { ServerDeps } from './app.js';
+import { ScheduleMetrics } from './schedule-metrics.js';
+import type { CenterService } from './service.js';
 import { requireTokenOrBoardLogin, type AuthFailures } from './auth.js';
 
 /** Job states reported per queue (BullMQ 6's JobState; a paused queue's jobs count as waiting). */
@@ -72,16 +74,37 @@ export class CenterMetrics {
     registers: [this.registry],
   });
 
+  readonly #schedules = new ScheduleMetrics(this.registry);
+
   constructor(
     readonly queues: () => Queue[],
     readonly deadlineMs = 5000,
-  ) {}
+    /** Schedules (their last run and health) for the per-schedule metrics; none when absent. */
+    readonly service?: Pick<CenterService, 'recurring'>,
+  ) {
+    // The process's own CPU, memory, event loop lag and GC (process_*, nodejs_*).
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  async #collectTiming(): Promise<void> {
+    const recurring = this.service?.recurring;
+    await Promise.all([
+      ...this.queues().map((q) => this.#schedules.collectQueue(q)),
+      recurring
+        ? recurring
+            .list()
+            .then((list) =>
+              this.#schedules.collectSchedules(list, async (s) => (await recurring.runs(s.id)).find((r) => r.outcome === 'completed')),
+            )
+        : Promise.resolve(),
+    ]);
+  }
 
   /** Prometheus text exposition (version 0.0.4) of the current state. */
   async render(): Promise<string> {
     let snaps: QueueSnapshot[] | undefined;
     try {
-      snaps = await answerWithin(Promise.all(this.queues().map(snapshot)), this.deadlineMs);
+      [snaps] = await answerWithin(Promise.all([Promise.all(this.queues().map(snapshot)), this.#collectTiming()]), this.deadlineMs);
     } catch {
       snaps = undefined;
     }
@@ -104,7 +127,7 @@ export class CenterMetrics {
  */
 export function metricsRouter(deps: ServerDeps, failures: AuthFailures): Router {
   const router = Router();
-  const metrics = new CenterMetrics(() => [...deps.service.bullQueues()]);
+  const metrics = new CenterMetrics(() => [...deps.service.bullQueues()], 5000, deps.service);
   router.use(...requireTokenOrBoardLogin(deps.config, failures));
   router.get('/', async (_req, res) => {
     const text = await metrics.render();

@@ -14,6 +14,7 @@ export type CenterService = Pick<
   | 'getJob'
   | 'retry'
   | 'recurring'
+  | 'alerts'
   | 'connectionStatus'
   | 'ping'
   | 'ready'

@@ -1,0 +1,270 @@
+import type { Queue } from 'bullmq';
+import type { Config } from '../config.js';
+import type { Lifecycle } from '../lifecycle.js';
+import type { Logger } from '../logger.js';
+import type { Queues } from '../queues.js';
+import { centerKey } from '../redis/connection.js';
+import { Schedules, type ScheduleInfo } from '../schedules.js';
+import { AuditLog } from '../server/audit.js';
+import type { AlertType } from './alert.js';
+import { AlertOutbox } from './delivery.js';
+import { alertOf, Incidents, type Condition } from './incidents.js';
+import { Lease } from './lease.js';
+
+/** Job states in which a scheduler's pending tick is still waiting to run. */
+const PENDING = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
+/** BullMQ adds a schedule's next tick right after its current one becomes active; allow it this long. */
+const NEXT_TICK_SLACK_MS = 5000;
+const FAILURE_WINDOW_MIN = 5;
+const MIN_JOBS_FOR_RATE = 20;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Watches every schedule and queue and raises alerts. Every server and producer process runs
+ * one, but only the holder of a Redis lease acts; when it dies, another takes over within one
+ * DETECTOR_INTERVAL_MS. Each pass:
+ * - repairs a schedule whose pending tick is gone (or whose next run lies in the past with no
+ *   pending job) by re-creating it once from its stored definition: logged, audited, alerted;
+ * - opens or closes incidents: schedule.failed, schedule.overdue, queue.backlog,
+ *   queue.failure_rate, queue.no_workers (one alert when opened, one *.recovered when closed).
+ */
+export class Detector {
+  readonly incidents: Incidents;
+  readonly outbox: AlertOutbox;
+  readonly lease: Lease;
+  readonly #schedules: Schedules;
+  readonly #audit: AuditLog;
+
+  constructor(
+    private readonly config: Config,
+    private readonly logger: Logger,
+    private readonly queues: Queues,
+  ) {
+    this.#schedules = new Schedules(queues);
+    this.incidents = new Incidents(queues.redis, config);
+    this.outbox = new AlertOutbox(config, queues.redis);
+    const interval = config.alerts.detectorIntervalMs;
+    // The lease outlives a missed renewal or two, yet a dead holder's passes to another process
+    // within one interval (ttl 0.6·i, tried every 0.2·i).
+    this.lease = new Lease(queues.redis, centerKey(config, 'detector', 'lease'), Math.max(100, Math.round(interval * 0.6)));
+    this.#audit = new AuditLog(logger);
+  }
+
+  #key(...parts: string[]): string {
+    return centerKey(this.config, 'alerts', ...parts);
+  }
+
+  async #raise(c: Condition, message: string, details: Record<string, unknown>): Promise<void> {
+    const incident = await this.incidents.open(c, message, details);
+    if (!incident) return;
+    this.logger.warn({ alert: incident.id, type: c.type, ...details }, `Alert: ${message}`);
+    await this.outbox.send(alertOf(incident));
+    await this.incidents.markNotified(incident);
+  }
+
+  async #clear(c: Condition): Promise<void> {
+    const closed = await this.incidents.close(c, (incident) => this.outbox.send(alertOf(incident, true)));
+    if (closed) this.logger.info({ alert: closed.id, type: c.type }, `Recovered: ${closed.message}`);
+  }
+
+  /** One detection pass (the lease holder runs it every interval). */
+  async pass(): Promise<void> {
+    // Opening alerts a crashed holder recorded but may not have queued.
+    for (const incident of await this.incidents.unnotified()) {
+      await this.outbox.send(alertOf(incident));
+      await this.incidents.markNotified(incident);
+    }
+    const schedules = await this.#schedules.list();
+    const repaired = new Set<string>();
+    for (const s of schedules) {
+      if (s.paused || s.health === 'ended' || !s.next) continue;
+      const lost = await this.#lostTick(s);
+      if (lost && (await this.#repair(s, lost))) repaired.add(s.id);
+    }
+    for (const s of repaired.size > 0 ? await this.#schedules.list() : schedules) await this.#checkSchedule(s);
+    const known = new Set(schedules.map((s) => s.id));
+    for (const incident of await this.incidents.allOpen()) {
+      if (incident.schedule !== undefined && !known.has(incident.schedule)) {
+        await this.#clear({ type: incident.type, schedule: incident.schedule });
+      }
+    }
+    for (const queue of this.queues.all()) await this.#checkQueue(queue);
+  }
+
+  async #checkSchedule(s: ScheduleInfo): Promise<void> {
+    const failed: Condition = { type: 'schedule.failed', schedule: s.id };
+    if (s.lastRun?.outcome === 'failed') {
+      await this.#raise(failed, `Schedule ${s.id} failed after ${s.lastRun.attempts} attempt(s): ${s.lastRun.error ?? 'no reason given'}`, {
+        queue: s.queue,
+        tick: s.lastRun.tick,
+        error: s.lastRun.error,
+        attempts: s.lastRun.attempts,
+      });
+    } else if (s.lastRun?.outcome === 'completed') {
+      await this.#clear(failed);
+    }
+    const overdue: Condition = { type: 'schedule.overdue', schedule: s.id };
+    if (s.health === 'overdue') {
+      await this.#raise(overdue, `Schedule ${s.id} is overdue: its run due at ${s.next} has not started within ${s.grace} ms`, {
+        queue: s.queue,
+        tick: s.next,
+        graceMs: s.grace,
+        lastRun: s.lastRun,
+      });
+    } else {
+      await this.#clear(overdue);
+    }
+  }
+
+  /** Why a schedule's pending tick is lost, or undefined when it is not. */
+  async #lostTick(s: ScheduleInfo): Promise<string | undefined> {
+    const queue = this.queues.get(s.queue);
+    const next = Date.parse(s.next!);
+    const state = await queue.getJobState(`repeat:${s.id}:${next}`);
+    if (PENDING.has(state)) return undefined;
+    if (state !== 'unknown' && Date.now() - next < NEXT_TICK_SLACK_MS) return undefined;
+    // Read again: the tick may have just run and moved on between the two reads.
+    const again = await queue.getJobScheduler(s.id);
+    if (!again || Number(again.next) !== next) return undefined;
+    return state === 'unknown' ? 'its pending tick job is gone' : `its next run (${s.next}) lies in the past and no tick is pending (last tick ${state})`;
+  }
+
+  /** Re-creates a schedule's tick, once per lost tick. @returns whether it repaired. */
+  async #repair(s: ScheduleInfo, why: string): Promise<boolean> {
+    const once = await this.queues.redis.set(this.#key('repaired', s.id, String(Date.parse(s.next!))), '1', 'PX', 7 * 24 * 3600 * 1000, 'NX');
+    if (once !== 'OK') return false;
+    let error: string | undefined;
+    try {
+      if (!(await this.#schedules.recreate(s.id))) {
+        // Made before the center kept definitions: rebuild it from what BullMQ still knows.
+        const repeat = s.cron !== undefined ? { cron: s.cron, ...(s.tz ? { tz: s.tz } : {}) } : { every: s.every! };
+        await this.#schedules.upsert({ id: s.id, repeat, name: s.name, data: s.data, overlap: s.overlap }, s.owner);
+      }
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    const after = await this.#schedules.get(s.id);
+    const healed = !error && after?.next != null && after.next !== s.next;
+    const message = healed
+      ? `Schedule ${s.id} repaired: ${why}; next run ${after!.next}`
+      : `Schedule ${s.id} could not be repaired (${why}): ${error ?? 'no next run could be computed'}`;
+    this.logger.warn({ schedule: s.id, queue: s.queue, lostTick: s.next, next: after?.next ?? null, error }, message);
+    this.#audit.record({
+      actor: 'detector',
+      action: 'recurring.repair',
+      schedule: s.id,
+      queue: s.queue,
+      result: healed ? 'ok' : 'error',
+      detail: message.slice(0, 300),
+    });
+    const details = { queue: s.queue, lostTick: s.next, reason: why, next: after?.next ?? null, repaired: healed, ...(error ? { error } : {}) };
+    const event = await this.incidents.event({ type: 'schedule.repaired', schedule: s.id }, message, details);
+    await this.outbox.send(alertOf(event));
+    return healed;
+  }
+
+  async #checkQueue(queue: Queue): Promise<void> {
+    const { alerts } = this.config;
+    const now = Date.now();
+    const [counts, oldest, workers, completed, failed] = await Promise.all([
+      queue.getJobCounts('waiting', 'prioritized'),
+      queue.getJobs(['waiting'], 0, 0, true),
+      queue.getWorkersCount().catch(() => undefined),
+      queue.getMetrics('completed', 0, FAILURE_WINDOW_MIN - 1),
+      queue.getMetrics('failed', 0, FAILURE_WINDOW_MIN - 1),
+    ]);
+    const on = (type: AlertType): Condition => ({ type, queue: queue.name });
+
+    const first = oldest[0];
+    const age = first ? now - (first.timestamp + (first.delay ?? 0)) : 0;
+    if (first && age > alerts.backlogAgeS * 1000) {
+      await this.#raise(on('queue.backlog'), `Queue ${queue.name}: the oldest waiting job has waited ${Math.round(age / 1000)} s (limit ${alerts.backlogAgeS} s)`, {
+        oldestJob: first.id,
+        ageSeconds: Math.round(age / 1000),
+        waiting: counts.waiting ?? 0,
+      });
+    } else {
+      await this.#clear(on('queue.backlog'));
+    }
+
+    // BullMQ's per-minute counters; a series whose last point is older than the window counts as 0.
+    const recent = (m: { meta: { prevTS?: number }; data: number[] }) =>
+      m.meta.prevTS && now - Number(m.meta.prevTS) < FAILURE_WINDOW_MIN * 60_000 ? m.data.slice(0, FAILURE_WINDOW_MIN).reduce((a, b) => a + Number(b || 0), 0) : 0;
+    const nFailed = recent(failed);
+    const total = nFailed + recent(completed);
+    const rate = total > 0 ? nFailed / total : 0;
+    if (total >= MIN_JOBS_FOR_RATE && rate > alerts.failureRate) {
+      await this.#raise(
+        on('queue.failure_rate'),
+        `Queue ${queue.name}: ${Math.round(rate * 100)} % of ${total} jobs failed over ${FAILURE_WINDOW_MIN} minutes (limit ${Math.round(alerts.failureRate * 100)} %)`,
+        { failed: nFailed, total, rate, limit: alerts.failureRate },
+      );
+    } else if (total >= MIN_JOBS_FOR_RATE || total === 0) {
+      await this.#clear(on('queue.failure_rate'));
+    }
+
+    if (workers === undefined) return; // CLIENT LIST refused: cannot tell
+    const sinceKey = this.#key('no-workers-since', queue.name);
+    const waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0);
+    if (waiting > 0 && workers === 0) {
+      await this.queues.redis.set(sinceKey, String(now), 'NX');
+      const since = Number(await this.queues.redis.get(sinceKey)) || now;
+      if (now - since >= alerts.noWorkersS * 1000) {
+        await this.#raise(on('queue.no_workers'), `Queue ${queue.name}: ${waiting} job(s) waiting and no worker connected since ${iso(since)}`, {
+          waiting,
+          since: iso(since),
+        });
+      }
+    } else {
+      await this.queues.redis.del(sinceKey);
+      await this.#clear(on('queue.no_workers'));
+    }
+  }
+}
+
+/**
+ * Runs a detector in this process (server, producer): it tries the lease every interval/5 and,
+ * while holding it, runs a pass every interval (at once when it takes over).
+ */
+export function startDetector(options: { config: Config; logger: Logger; lifecycle: Lifecycle; queues: Queues }): Detector {
+  const { config, lifecycle } = options;
+  const logger = options.logger.child({ component: 'detector' });
+  const detector = new Detector(config, logger, options.queues);
+  const interval = config.alerts.detectorIntervalMs;
+  let lastPass = 0;
+  let busy = false;
+  let lastError = 0;
+  const tick = async () => {
+    // Not before the connection is up: a fail-fast connection would only fail the pass.
+    if (busy || lifecycle.stopping || options.queues.redis.status !== 'ready') return;
+    busy = true;
+    try {
+      const had = detector.lease.held;
+      const held = await detector.lease.acquire();
+      if (held && !had) logger.info({ owner: detector.lease.owner }, 'Detector lease taken: this process now watches schedules and queues');
+      if (!held && had) logger.info('Detector lease lost to another process');
+      if (held && (!had || Date.now() - lastPass >= interval)) {
+        lastPass = Date.now();
+        await detector.pass();
+      }
+    } catch (err) {
+      if (Date.now() - lastError > 30_000) {
+        lastError = Date.now();
+        logger.warn({ err: (err as Error).message }, 'Detector pass failed; will retry');
+      }
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), Math.max(50, Math.round(interval / 5)));
+  timer.unref();
+  void options.queues.ready().then(() => tick());
+  lifecycle.add('detector', detector, async () => {
+    clearInterval(timer);
+    while (busy) await new Promise((r) => setTimeout(r, 20));
+    await detector.lease.release().catch(() => {});
+    await detector.outbox.close().catch(() => {});
+  });
+  return detector;
+}

@@ -1,0 +1,165 @@
+import express, { Router, type RequestHandler } from 'express';
+import type { ScheduleInfo } from '../schemas/recurring.js';
+import type { RunRecord } from '../schemas/schedule-health.js';
+import type { ServerDeps } from './app.js';
+import { accountOf, requireBoardLogin, type AuthFailures } from './auth.js';
+import { errorBody } from './http-errors.js';
+
+/** Where the schedule health page is served (linked from the board). */
+export const SCHEDULE_PAGE_PATH = '/schedules';
+const STRIP = 30;
+
+const COLORS: Record<string, string> = {
+  ok: '#2b8a3e',
+  late: '#e67700',
+  failing: '#c92a2a',
+  overdue: '#c92a2a',
+  paused: '#868e96',
+  pending: '#1971c2',
+  ended: '#495057',
+  completed: '#2b8a3e',
+  failed: '#c92a2a',
+  skipped: '#adb5bd',
+  missed: '#e67700',
+};
+
+const escape = (s: unknown): string =>
+  String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+const ms = (n: number | null | undefined): string => (n === null || n === undefined ? '–' : n < 1000 ? `${n} ms` : `${(n / 1000).toFixed(1)} s`);
+const time = (iso: string | null | undefined): string => (iso ? escape(iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z')) : '–');
+
+function pattern(s: ScheduleInfo): string {
+  const described = s.description;
+  if (described) return escape(described);
+  if (s.cron) return `<code>${escape(s.cron)}</code>${s.tz ? ` (${escape(s.tz)})` : ''}`;
+  return `every ${ms(s.every ?? null)}`;
+}
+
+function strip(runs: readonly RunRecord[]): string {
+  // Oldest left, newest right, as a timeline reads.
+  return [...runs]
+    .reverse()
+    .map(
+      (r) =>
+        `<span class="run" style="background:${COLORS[r.outcome] ?? '#ced4da'}" title="${escape(
+          `${r.tick}: ${r.outcome}${r.error ? ` (${r.error})` : ''}, ${ms(r.durationMs)}, ${ms(r.latenessMs)} late`,
+        )}"></span>`,
+    )
+    .join('');
+}
+
+function row(s: ScheduleInfo, runs: readonly RunRecord[], admin: boolean): string {
+  const last = s.lastRun;
+  const id = escape(s.id);
+  const buttons = admin
+    ? `<button data-id="${id}" data-action="run">Run now</button> ` +
+      (s.paused ? `<button data-id="${id}" data-action="resume">Resume</button>` : `<button data-id="${id}" data-action="pause">Pause</button>`)
+    : '';
+  return `<tr data-schedule="${id}">
+  <td><strong>${id}</strong><br><small>${escape(s.name)} · ${escape(s.queue)}</small></td>
+  <td>${pattern(s)}</td>
+  <td>${time(s.next)}</td>
+  <td>${last ? `<span style="color:${COLORS[last.outcome]}">${escape(last.outcome)}</span>${last.error ? `<br><small>${escape(last.error.slice(0, 120))}</small>` : ''}` : '–'}</td>
+  <td>${time(last?.startedAt)}</td>
+  <td>${ms(last?.durationMs)}</td>
+  <td>${ms(last?.latenessMs)}</td>
+  <td><span class="health" style="background:${COLORS[s.health]}">${escape(s.health)}</span></td>
+  <td class="strip">${strip(runs)}</td>
+  <td>${buttons}</td>
+</tr>`;
+}
+
+function page(title: string, rows: string, admin: boolean, boardPath: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escape(title)} · schedules</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:14px system-ui,sans-serif;margin:24px;color:#212529}
+table{border-collapse:collapse;width:100%}th,td{padding:6px 8px;border-bottom:1px solid #dee2e6;text-align:left;vertical-align:top}
+th{background:#f1f3f5}.health{color:#fff;border-radius:10px;padding:2px 8px;font-weight:600}
+.run{display:inline-block;width:7px;height:18px;margin-right:1px;border-radius:1px}.strip{white-space:nowrap}
+button{margin:1px 0;cursor:pointer}#msg{margin:8px 0;min-height:1em;color:#c92a2a}
+</style></head><body>
+<h1>${escape(title)}: schedules</h1>
+<p><a href="${escape(boardPath)}">← board</a> · health: ok, late (started > 1 s after its tick), failing, overdue (not started within tick + grace), paused, pending, ended${admin ? '' : ' · read-only'}</p>
+<div id="msg" role="status"></div>
+<table><thead><tr><th>Schedule</th><th>Pattern</th><th>Next run</th><th>Last outcome</th><th>Last run</th><th>Duration</th><th>Lateness</th><th>Health</th><th>Last ${STRIP} runs</th><th></th></tr></thead>
+<tbody>${rows || '<tr><td colspan="10">No schedules yet.</td></tr>'}</tbody></table>
+<script>
+document.addEventListener('click', async (e) => {
+  const b = e.target.closest('button[data-action]');
+  if (!b) return;
+  b.disabled = true;
+  const res = await fetch('${SCHEDULE_PAGE_PATH}/' + encodeURIComponent(b.dataset.id) + '/' + b.dataset.action, { method: 'POST', headers: { 'x-requested-with': 'schedule-page' } });
+  if (res.ok) location.reload();
+  else { document.getElementById('msg').textContent = (await res.json().catch(() => ({}))).error || ('HTTP ' + res.status); b.disabled = false; }
+});
+</script></body></html>`;
+}
+
+/**
+ * Browser-facing writes must come from this site: a same-origin `Origin` (or `Sec-Fetch-Site`)
+ * and the custom header the page's own script sends, which a cross-site form cannot set.
+ */
+const sameSiteOnly: RequestHandler = (req, res, next) => {
+  const origin = req.headers.origin;
+  const site = req.headers['sec-fetch-site'];
+  const sameOrigin = origin ? origin === `${req.protocol}://${req.headers.host}` : site === undefined || site === 'same-origin';
+  if (sameOrigin && req.headers['x-requested-with'] === 'schedule-page') return next();
+  res.status(403).json(errorBody('Cross-site request refused', [{ field: 'Origin', message: 'use the buttons of the schedule page' }]));
+};
+
+const ACTIONS = { run: 'trigger', pause: 'pause', resume: 'resume' } as const;
+
+/**
+ * The schedule health page behind the board's login: everyone logged in may read; run now,
+ * pause and resume are the admin's, refused cross-site, and audited like the board's writes.
+ */
+export function schedulePageRouter(deps: ServerDeps, failures: AuthFailures): Router {
+  const { config, service, audit } = deps;
+  const router = Router();
+  router.use(...requireBoardLogin(config, failures));
+  router.get('/', async (_req, res) => {
+    const admin = accountOf(res)?.role === 'admin';
+    const schedules = await service.recurring.list();
+    const runs = await Promise.all(schedules.map((s) => service.recurring.runs(s.id, { limit: STRIP }).catch(() => [])));
+    const rows = schedules.map((s, i) => row(s, runs[i]!, admin)).join('\n');
+    res.set('Cache-Control', 'no-store').type('html').send(page(config.server.board.title, rows, admin, config.server.board.basePath));
+  });
+  router.post('/:id/:action', express.json({ limit: '1kb' }), sameSiteOnly, async (req, res) => {
+    const account = accountOf(res)!;
+    const action = ACTIONS[req.params.action as keyof typeof ACTIONS];
+    const id = String(req.params.id);
+    const record = (status: number, detail?: string) =>
+      audit.record({
+        actor: account.user,
+        action: `board.schedule.${req.params.action}`,
+        schedule: id,
+        ip: req.ip,
+        result: status < 400 ? 'ok' : status === 403 ? 'denied' : 'error',
+        status,
+        ...(detail ? { detail } : {}),
+      });
+    if (!action) {
+      res.status(404).json(errorBody(`No action ${JSON.stringify(req.params.action)}; use run, pause or resume`));
+      return;
+    }
+    if (account.role !== 'admin') {
+      record(403);
+      res.status(403).json(errorBody('The viewer account is read-only', [{ field: 'Authorization', message: 'log in with BOARD_USER' }]));
+      return;
+    }
+    try {
+      const result = await service.recurring[action](id);
+      record(200);
+      res.json(result);
+    } catch (err) {
+      const status = (err as Error).name === 'NotFoundError' ? 404 : (err as Error).name === 'ValidationError' ? 400 : 500;
+      record(status, (err as Error).message.slice(0, 300));
+      if (status === 500) throw err;
+      res.status(status).json(errorBody((err as Error).message));
+    }
+  });
+  return router;
+}

@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, describe, it } from 'node:test';
+import { startServer } from './board-support.js';
+import { useTestCenter } from './support/center.js';
+import { CenterProcess, waitFor, type ProcessGroup } from './support/processes.js';
+import { WebhookReceiver, type Received } from './support/webhook.js';
+
+/*
+ * Schedule and queue alerts end to end: real server, producer and worker processes, real Redis,
+ * and a local webhook receiver that verifies every signature. Detection runs in the servers and
+ * producers; one of them holds the lease at a time.
+ */
+
+const SECRET = 'webhook-secret-for-tests-0123456789';
+const BOARD = { BOARD_USER: 'admin', BOARD_PASSWORD: 'admin-password-for-tests' };
+const center = useTestCenter();
+const receivers: WebhookReceiver[] = [];
+after(async () => {
+  await Promise.all(receivers.map((r) => r.close()));
+});
+
+async function setup(extra: Record<string, string> = {}) {
+  const receiver = await WebhookReceiver.start(SECRET);
+  receivers.push(receiver);
+  const ctx = await center.setup({
+    ...BOARD,
+    ALERT_WEBHOOK_URL: receiver.url,
+    ALERT_WEBHOOK_SECRET: SECRET,
+    DETECTOR_INTERVAL_MS: '1000',
+    ALERT_RETRY_DELAY_MS: '200',
+    ALERT_RETRY_MAX_DELAY_MS: '2000',
+    ...extra,
+  });
+  // Each test stops its processes when it ends: the next one should not share the machine with them.
+  cleanups.push(() => ctx.group.stopAll());
+  return { ...ctx, receiver };
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(cleanups.splice(0).map((c) => c()));
+});
+
+/** A producer process of a service that declares no schedules (it still runs a detector). */
+function producer(group: ProcessGroup, env: Record<string, string>, id: string): CenterProcess {
+  const p = new CenterProcess(`producer:${id}`, 'test/fixtures/producer.ts', { ...env, PRODUCER_ID: id, FIXTURE_SCHEDULES: '[]' });
+  group.all.push(p);
+  return p;
+}
+
+const countBy = (alerts: Received[]) => {
+  const out: Record<string, number> = {};
+  for (const a of alerts) out[`${a.type} ${a.schedule ?? a.queue}`] = (out[`${a.type} ${a.schedule ?? a.queue}`] ?? 0) + 1;
+  return out;
+};
+
+describe('schedule alerts', () => {
+  it('an always-failing schedule: one schedule.failed soon after its first final failure, not one per tick; recovered when it succeeds', async () => {
+    const { env, group, client, receiver } = await setup();
+    await startServer(group, env);
+    await group.start('worker').waitForMessage('Worker started', 30_000);
+    await client.recurring.upsert('doomed', { every: 1500 }, 'fail', { message: 'always' });
+    const firstFailure = await waitFor(async () => (await client.recurring.runs('doomed')).at(-1), 'a final failure', 30_000);
+    const alert = await receiver.waitFor((a) => a.type === 'schedule.failed' && a.schedule === 'doomed', 'schedule.failed');
+    const delay = Date.now() - Date.parse(firstFailure.finishedAt!);
+    assert.ok(delay < 10_000, `alerted ${delay} ms after the final failure`);
+    assert.equal(alert.severity, 'error');
+    assert.match(alert.message, /always/);
+    assert.equal(alert.details.attempts, 3);
+    assert.match(alert.text, /schedule\.failed/);
+    // More failing ticks: still one alert.
+    await waitFor(async () => (await client.recurring.runs('doomed')).length >= 4, 'three more failures', 40_000);
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(receiver.of('schedule.failed', 'doomed').length, 1, JSON.stringify(countBy(receiver.alerts)));
+    // It succeeds again: one schedule.recovered naming the incident.
+    await client.recurring.upsert('doomed', { every: 1500 }, 'fail', { message: 'fixed', times: 0 });
+    const recovered = await receiver.waitFor((a) => a.type === 'schedule.recovered' && a.schedule === 'doomed', 'schedule.recovered', 30_000);
+    assert.equal(recovered.details.incident, alert.id);
+    assert.equal(recovered.details.recovers, 'schedule.failed');
+    const listed = await client.alerts.list();
+    const incident = listed.find((i) => i.id === alert.id);
+    assert.ok(incident?.recoveredAt, JSON.stringify(listed));
+    assert.deepEqual(receiver.badSignatures, []);
+  });
+
+  it('two servers and two producers, no worker: one schedule.overdue (2 s schedule, 3 s grace) within 15 s; a worker brings one schedule.recovered', async () => {
+    const { env, group, client, receiver } = await setup();
+    // One after the other: four processes compiling at once on a loaded 2-core machine may not log in time.
+    await startServer(group, env);
+    await startServer(group, env);
+    await producer(group, env, 'a').waitForMessage('Schedules synced', 60_000);
+    await producer(group, env, 'b').waitForMessage('Schedules synced', 60_000);
+    const declared = Date.now();
+    await client.recurring.upsert('stuck', { every: 2000 }, 'hello-world', {}, { grace: 3000 });
+    const overdue = await receiver.waitFor((a) => a.type === 'schedule.overdue' && a.schedule === 'stuck', 'schedule.overdue', 30_000);
+    assert.ok(Date.now() - declared < 15_000, `overdue after ${Date.now() - declared} ms`);
+    assert.equal(overdue.severity, 'critical');
+    assert.equal(overdue.details.graceMs, 3000);
+    assert.equal((await client.recurring.get('stuck'))!.health, 'overdue');
+    await group.start('worker').waitForMessage('Worker started', 30_000);
+    const recovered = await receiver.waitFor((a) => a.type === 'schedule.recovered' && a.schedule === 'stuck', 'schedule.recovered', 30_000);
+    assert.equal(recovered.details.incident, overdue.id);
+    await new Promise((r) => setTimeout(r, 3000)); // several more passes of four detectors
+    const counts = countBy(receiver.alerts);
+    assert.equal(counts['schedule.overdue stuck'], 1, JSON.stringify(counts));
+    assert.equal(counts['schedule.recovered stuck'], 1, JSON.stringify(counts));
+    assert.equal(new Set(receiver.alerts.map((a) => a.id)).size, receiver.alerts.length, 'no alert id twice');
+    const incidents = await client.alerts.list();
+    assert.ok(incidents.some((i) => i.id === overdue.id && i.recoveredAt));
+  });
+
+  it('a pending tick deleted behind the center\'s back is re-created, with schedule.repaired, within one detection interval', async () => {
+    const interval = 2000;
+    const { env, group, client, receiver } = await setup({ DETECTOR_INTERVAL_MS: String(interval) });
+    const server = await startServer(group, env);
+    await client.recurring.upsert('fragile', { every: 3_600_000 }, 'hello-world', {});
+    const queue = client.queues.get('default');
+    const jobs = await waitFor(async () => {
+      const j = await queue.getJobs(['delayed', 'waiting']);
+      return j.length === 1 ? j : undefined;
+    }, 'the pending tick');
+    const lost = String(jobs[0]!.id);
+    // Behind the center's back: straight in Redis, as a stray script or a manual cleanup would.
+    const prefix = `${client.queues.config.prefix}:default`;
+    await center.redis.client.multi().zrem(`${prefix}:delayed`, lost).lrem(`${prefix}:wait`, 0, lost).del(`${prefix}:${lost}`).exec();
+    const deletedAt = Date.now();
+    const repaired = await receiver.waitFor((a) => a.type === 'schedule.repaired' && a.schedule === 'fragile', 'schedule.repaired', 15_000);
+    const took = Date.now() - deletedAt;
+    // One interval, plus what the loaded test machine adds for the delivery itself.
+    assert.ok(took < interval + 2500, `repaired ${took} ms after the deletion (interval ${interval} ms)`);
+    assert.equal(repaired.details.repaired, true);
+    assert.match(repaired.message, /pending tick job is gone/);
+    const pending = await queue.getJobs(['delayed', 'waiting']);
+    assert.equal(pending.length, 1, 'one pending tick again');
+    assert.notEqual(String(pending[0]!.id), lost);
+    const audit = server.proc.lines.find((l) => l.audit === true && l.action === 'recurring.repair');
+    assert.equal(audit?.schedule, 'fragile');
+    assert.equal(audit?.result, 'ok');
+    assert.ok((await client.alerts.list()).some((i) => i.type === 'schedule.repaired' && i.schedule === 'fragile'));
+    await new Promise((r) => setTimeout(r, interval * 2));
+    assert.equal(receiver.of('schedule.repaired', 'fragile').length, 1, 'repaired once');
+  });
+});
+
+describe('alert delivery and the detector lease', () => {
+  it('a receiver that refuses for 30 s, while every process restarts, later gets every alert exactly once', { timeout: 180_000 }, async () => {
+    const { env, group, client, receiver } = await setup();
+    receiver.refuse = true;
+    const first = await startServer(group, env);
+    for (const id of ['late-a', 'late-b']) await client.recurring.upsert(id, { every: 1000 }, 'hello-world', {}, { grace: 1000 });
+    await waitFor(async () => (await client.alerts.list()).filter((i) => i.type === 'schedule.overdue').length === 2, 'two incidents', 30_000);
+    await waitFor(() => receiver.refused >= 4, 'refused deliveries', 30_000);
+    // Every process goes away and a new one comes while the receiver is still down.
+    await first.proc.stop();
+    await startServer(group, env);
+    const refusing = Date.now();
+    await new Promise((r) => setTimeout(r, 30_000));
+    const refused = receiver.refused;
+    receiver.refuse = false;
+    assert.ok(refused >= 6, `the receiver refused ${refused} deliveries`);
+    assert.ok(Date.now() - refusing >= 30_000);
+    await receiver.waitFor((a) => a.schedule === 'late-a', 'late-a overdue', 30_000);
+    await receiver.waitFor((a) => a.schedule === 'late-b', 'late-b overdue', 30_000);
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.deepEqual(countBy(receiver.alerts), { 'schedule.overdue late-a': 1, 'schedule.overdue late-b': 1 });
+  });
+
+  it('one detector holds the lease; when its process is SIGKILLed another takes over within one interval', async () => {
+    const interval = 2000;
+    const { env, group } = await setup({ DETECTOR_INTERVAL_MS: String(interval) });
+    const a = producer(group, env, 'a');
+    const b = producer(group, env, 'b');
+    await Promise.all([a.waitForMessage('Schedules synced', 30_000), b.waitForMessage('Schedules synced', 30_000)]);
+    const taken = (p: CenterProcess) => p.lines.some((l) => String(l.msg).startsWith('Detector lease taken'));
+    await waitFor(() => taken(a) || taken(b), 'a lease holder', 10_000);
+    await new Promise((r) => setTimeout(r, interval));
+    assert.equal([a, b].filter(taken).length, 1, 'exactly one holder');
+    const [holder, other] = taken(a) ? [a, b] : [b, a];
+    holder.kill('SIGKILL');
+    const killedAt = Date.now();
+    await other.waitForMessage('Detector lease taken', 10_000);
+    const took = Date.now() - killedAt;
+    assert.ok(took <= interval + 500, `taken over after ${took} ms (interval ${interval} ms)`);
+  });
+});
