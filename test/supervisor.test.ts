@@ -64,8 +64,7 @@ describe('npm start (supervisor)', () => {
       }
       const beats = () => sup.raw.filter((l) => l.includes('Hello World!')).length;
       const before = beats();
-      await new Promise((r) => setTimeout(r, 2500));
-      assert.ok(beats() - before >= 2, 'heartbeat keeps going');
+      await waitFor(() => beats() - before >= 2, 'the heartbeat to keep going (two more)', 10_000);
 
       sup.kill('SIGINT');
       const { code } = await sup.exited;

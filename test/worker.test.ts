@@ -97,7 +97,9 @@ describe('worker process', () => {
     const onDefault = await client.enqueue('fail', { message: 'x', times: 0 });
     const onBatch = await client.enqueue('sleep', { ms: 0 });
     await waitFor(async () => (await state(client, onBatch)) === 'completed', 'batch job done');
-    await new Promise((r) => setTimeout(r, 500));
+    // Instead of sleeping to see whether something takes it: nobody consumes `default` at all.
+    assert.deepEqual(await client.queues.get('default').getWorkers(), [], 'no worker on default');
+    assert.equal((await client.queues.get('batch').getWorkers()).length, 1, 'one worker on batch');
     assert.equal(await state(client, onDefault), 'waiting');
   });
 
