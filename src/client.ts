@@ -19,6 +19,8 @@ import type { Health } from './schedules/health.js';
 import type { RunOutcome, RunRecord } from './schedules/history.js';
 import { continueOptions, dedupe as dedupeSchema, enqueueOptions, type Created } from './schemas/enqueue.js';
 import type { JobInfo, JobMoved } from './schemas/jobs.js';
+import { Batches, memberId, thenId, type BatchThen } from './batches/batches.js';
+import { batchRequest, type BatchCreated, type BatchStatus } from './schemas/batch.js';
 import { Operations } from './operations/operations.js';
 import { listJobs } from './operations/job-list.js';
 import { toInfo, iso } from './operations/job-info.js';
@@ -38,7 +40,7 @@ import {
 } from './schemas/operations.js';
 
 export type { JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo, Created, JobInfo, JobMoved, Health, RunOutcome, RunRecord, Incident };
-export type { JobList, JobListQuery, JobLogs, Cancelled, CleanRequest, QueueSummary };
+export type { JobList, JobListQuery, JobLogs, Cancelled, CleanRequest, QueueSummary, BatchCreated, BatchStatus };
 
 /** Options of a recurring job besides its timing and payload. */
 export interface RecurringOptions {
@@ -103,6 +105,7 @@ export class JobCenterClient {
   readonly #schedules: Schedules;
   readonly #continuations: Continuations;
   readonly #ops: Operations;
+  readonly #batches: Batches;
   readonly #logger: Logger;
   readonly #incidents: Incidents;
   /** The job catalog this client enqueues from. */
@@ -120,6 +123,7 @@ export class JobCenterClient {
     this.#continuations = new Continuations(this.#queues, logger);
     this.#incidents = new Incidents(this.#queues.redis, config);
     this.#ops = new Operations(this.#queues, this.#continuations);
+    this.#batches = new Batches(this.#queues, logger);
   }
 
   /** The connection's state, for health checks: `ready` when commands are being answered. */
@@ -232,7 +236,7 @@ export class JobCenterClient {
     let dedupeId: string | undefined;
     if (o.dedupe) {
       // Our own id, so that getting another id back means BullMQ kept the existing job.
-      dedupeId = overrides.jobId = randomUUID();
+      dedupeId = jobId;
       const { key, ttlMs, mode } = o.dedupe;
       overrides.deduplication = mode === 'replace' ? { id: key, ttl: ttlMs, extend: true, replace: true } : { id: key, ...(ttlMs ? { ttl: ttlMs } : {}) };
       // Debounce: the job waits out the window; a newer one within it replaces this one.
@@ -274,11 +278,66 @@ export class JobCenterClient {
   }
 
   /**
+   * A batch (fan-in): enqueues `jobs` and, when given, registers `then` to run once after every one
+   * of them finished (`on: 'success'`, the default: only if all completed; `'finished'`: in any
+   * case). Jobs are validated first, all or none (details `jobs.<index>.<field>`); they get ids
+   * `bat-<batch>-<index>`. Progress: {@link getBatch}.
+   */
+  async batch(jobs: readonly BulkJob[], options: { then?: { name: string; data?: unknown }; on?: ContinueOn } = {}): Promise<BatchCreated> {
+    parseRequest(
+      batchRequest,
+      {
+        jobs: Array.isArray(jobs) ? jobs.map((j) => ({ name: j?.name, ...(j?.data !== undefined ? { data: j.data } : {}), ...toRequestOptions(j?.opts ?? {}) })) : jobs,
+        ...withoutUndefined(options),
+      },
+      'batch',
+    );
+    const prepared = this.#prepareAll(jobs);
+    let then: BatchThen | undefined;
+    if (options.then) {
+      try {
+        const contract = contractFor(options.then.name);
+        const data = parsePayload(contract, options.then.data ?? {});
+        then = { queue: contract.queue, name: contract.name, data, opts: jobOptions(contract) };
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err;
+        throw new ValidationError(`then: ${err.message}`, err.details.map((d) => ({ field: `then.${d.field}`, message: `then.${d.message}` })));
+      }
+    }
+    const id = randomUUID();
+    prepared.forEach((p, i) => {
+      p.opts = { ...p.opts, jobId: memberId(id, i) };
+    });
+    const members = prepared.map((p, i) => `${p.queue}/${memberId(id, i)}`);
+    return this.#guard(async () => {
+      await this.#batches.open(id, { members, on: options.on ?? 'success', ...(then ? { then } : {}) });
+      const created = await this.#addPrepared(prepared);
+      return {
+        id,
+        jobs: created.map(({ id: jobId, queue, name, state }) => ({ id: jobId, queue, name, state })),
+        then: then ? { queue: then.queue, id: thenId(id), name: then.name } : null,
+      };
+    }, { jobIds: prepared.map((p) => p.opts.jobId!) });
+  }
+
+  /** A batch's progress (total, completed, failed, pending) and its `then` job's state; undefined when unknown. */
+  getBatch(id: string): Promise<BatchStatus | undefined> {
+    return this.#guard(() => this.#batches.status(id));
+  }
+
+  /**
    * Adds many jobs at once (BullMQ `addBulk`: one transaction per queue). Every job is validated
    * first; if any is invalid nothing is written and the {@link ValidationError} lists each bad
    * field as `jobs.<index>.<field>`. Returns one {@link Created} per job, in order.
    */
   async enqueueMany(jobs: readonly BulkJob[]): Promise<Created[]> {
+    const prepared = this.#prepareAll(jobs);
+    if (prepared.length === 0) return [];
+    return this.#guard(() => this.#addPrepared(prepared), { jobIds: prepared.map((p) => p.opts.jobId!) });
+  }
+
+  /** Validates every job; all or none (details `jobs.<index>.<field>`). */
+  #prepareAll(jobs: readonly BulkJob[]): Prepared[] {
     if (!Array.isArray(jobs)) {
       throw new ValidationError('jobs must be an array of { name, data, opts }', [{ field: 'jobs', message: 'jobs must be an array' }]);
     }
@@ -299,26 +358,30 @@ export class JobCenterClient {
       const bad = new Set(issues.map((d) => d.field.split('.').slice(0, 2).join('.'))).size;
       throw new ValidationError(`${bad} of ${jobs.length} jobs are invalid; nothing was enqueued: ${issues.map((d) => d.message).join('; ')}`, issues);
     }
-    if (prepared.length === 0) return [];
+    return prepared;
+  }
+
+  /** Adds validated jobs with BullMQ addBulk, one transaction per queue; answers in input order. */
+  async #addPrepared(prepared: readonly Prepared[]): Promise<Created[]> {
     const byQueue = new Map<string, number[]>();
     prepared.forEach((p, i) => {
       const list = byQueue.get(p.queue);
       if (list) list.push(i);
       else byQueue.set(p.queue, [i]);
     });
-    return this.#guard(async () => {
-      const out: Created[] = new Array<Created>(prepared.length);
-      await Promise.all(
-        [...byQueue].map(async ([name, indexes]) => {
-          const queue = this.#queues.get(name);
-          const added = await queue.addBulk(indexes.map((i) => ({ name: prepared[i]!.name, data: prepared[i]!.data, opts: prepared[i]!.opts })));
-          await Promise.all(indexes.map(async (i, k) => {
+    const out: Created[] = new Array<Created>(prepared.length);
+    await Promise.all(
+      [...byQueue].map(async ([name, indexes]) => {
+        const queue = this.#queues.get(name);
+        const added = await queue.addBulk(indexes.map((i) => ({ name: prepared[i]!.name, data: prepared[i]!.data, opts: prepared[i]!.opts })));
+        await Promise.all(
+          indexes.map(async (i, k) => {
             out[i] = await this.#created(queue, prepared[i]!, added[k]!);
-          }));
-        }),
-      );
-      return out;
-    }, { jobIds: prepared.map((p) => p.opts.jobId!) });
+          }),
+        );
+      }),
+    );
+    return out;
   }
 
   /**

@@ -10,6 +10,8 @@ import { checkEvictionPolicy, checkTimerPrecision, createRedis, queuePrefix } fr
 import { Schedules } from '../schedules.js';
 import { runHistoryHook } from '../schedules/history-hook.js';
 import { misfireHook } from '../schedules/misfire.js';
+import { Batches } from '../batches/batches.js';
+import { batchHook } from '../batches/hook.js';
 import { listenForCancels } from './cancel-listener.js';
 import type { BoundHandler } from './handler.js';
 import { runAfterHooks, type JobHook } from './hooks.js';
@@ -50,12 +52,14 @@ export async function startWorkerRuntime(options: {
   const schedules = new Schedules(queues);
   const active = new Map<string, ActiveJob>();
   const continued = new ContinuedParents(continuations.deps, logger);
+  const batches = new Batches(queues, logger);
   const hooks: JobHook[] = [
     continuationHook(continuations.deps, continued),
     // Before the overlap lock: a tick dropped as missed must not take the lock.
     misfireHook({ queues, schedules, history: schedules.history, logger }),
     overlapLockHook({ config, redis: queues.redis, schedules }),
     runHistoryHook(schedules.history, logger),
+    batchHook(batches),
   ];
   const onHookError = (hook: JobHook, err: Error): void => {
     logger.warn({ hook: hook.name, err: err.message }, 'A job hook failed after the job finished');
@@ -111,9 +115,10 @@ export async function startWorkerRuntime(options: {
   const sweeper = setInterval(() => {
     if (sweeping) return;
     sweeping = true;
-    continuations
-      .sweep()
-      .catch((err: Error) => logger.debug({ err: err.message }, 'Continuation sweep failed'))
+    Promise.all([
+      continuations.sweep().catch((err: Error) => logger.debug({ err: err.message }, 'Continuation sweep failed')),
+      batches.sweep().catch((err: Error) => logger.debug({ err: err.message }, 'Batch sweep failed')),
+    ])
       .finally(() => {
         sweeping = false;
       });

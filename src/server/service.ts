@@ -30,4 +30,6 @@ export type CenterService = Pick<
   | 'cleanQueue'
   | 'queueSummary'
   | 'queueSummaries'
+  | 'batch'
+  | 'getBatch'
 >;

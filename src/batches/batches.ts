@@ -1,0 +1,174 @@
+import type { JobsOptions } from 'bullmq';
+import type { Logger } from '../logger.js';
+import type { Queues } from '../queues.js';
+import { centerKey } from '../redis/connection.js';
+import type { BatchStatus } from '../schemas/batch.js';
+
+/*
+ * Batches (fan-in): N jobs and one `then` job that runs once all N have finished.
+ *
+ * - A batch is a hash and a set under its own hash tag (`{bat-<id>}`), so on a Cluster every
+ *   step on it is one script on one slot. Its jobs live in their queues as usual, with ids
+ *   `bat-<batch>-<index>`: the worker's batch hook tells them apart by that prefix, so other jobs
+ *   pay nothing.
+ * - When a job ends for good (completed, or failed with no attempts left), one script adds it to
+ *   the batch's `done` set (a second report of the same job changes nothing) and counts it; the
+ *   report that completes the set also claims `fired` (HSETNX), so exactly one caller adds `then`.
+ *   `then` has a deterministic id, so adding it again after a crash adds nothing.
+ * - A worker killed between BullMQ storing a job's outcome and reporting it loses nothing: every
+ *   worker sweeps the open batches, reads the states of the jobs not reported yet, and reports them.
+ */
+
+/** Id prefix of a batch's jobs; the batch hook only looks at these. */
+export const BATCH_JOB_PREFIX = 'bat-';
+/** Id prefix of a batch's `then` job (not a member: the hook ignores it). */
+export const BATCH_THEN_PREFIX = 'batthen-';
+/** A batch id is a UUID (36 characters). */
+const ID_LENGTH = 36;
+/** How long after its last report the sweep looks at a batch: the workers' own reports come first. */
+const GRACE_MS = 3000;
+/** A job of the batch that still does not exist this long after creation is counted as failed (the creating client died). */
+const MISSING_AFTER_MS = 60_000;
+
+const RECORD = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'unknown' end
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 'seen' end
+redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+redis.call('HSET', KEYS[1], 'updatedAt', ARGV[3])
+if redis.call('SCARD', KEYS[2]) >= tonumber(redis.call('HGET', KEYS[1], 'total')) then
+  if redis.call('HSETNX', KEYS[1], 'fired', ARGV[3]) == 1 then return 'fire' end
+end
+return 'counted'
+`;
+
+export interface BatchThen {
+  readonly queue: string;
+  readonly name: string;
+  readonly data: unknown;
+  readonly opts: JobsOptions;
+}
+
+/** The batch id of a member job id, or undefined. */
+export function batchOf(jobId: string): string | undefined {
+  return jobId.startsWith(BATCH_JOB_PREFIX) ? jobId.slice(BATCH_JOB_PREFIX.length, BATCH_JOB_PREFIX.length + ID_LENGTH) : undefined;
+}
+
+export const memberId = (batchId: string, index: number): string => `${BATCH_JOB_PREFIX}${batchId}-${index}`;
+export const thenId = (batchId: string): string => `${BATCH_THEN_PREFIX}${batchId}`;
+
+export class Batches {
+  constructor(
+    private readonly queues: Queues,
+    private readonly logger: Logger,
+  ) {}
+
+  #state(id: string): string {
+    return centerKey(this.queues.config, `{bat-${id}}`, 'state');
+  }
+
+  #done(id: string): string {
+    return centerKey(this.queues.config, `{bat-${id}}`, 'done');
+  }
+
+  get #open(): string {
+    return centerKey(this.queues.config, 'batches-open');
+  }
+
+  /** Writes the batch before its jobs exist, so the first job to finish finds it. */
+  async open(id: string, spec: { members: readonly string[]; on: 'success' | 'finished'; then?: BatchThen }): Promise<void> {
+    const now = String(Date.now());
+    await this.queues.redis.hset(this.#state(id), {
+      total: String(spec.members.length),
+      completed: '0',
+      failed: '0',
+      on: spec.on,
+      members: JSON.stringify(spec.members),
+      ...(spec.then ? { then: JSON.stringify(spec.then) } : {}),
+      createdAt: now,
+      updatedAt: now,
+    });
+    await this.queues.redis.sadd(this.#open, id);
+  }
+
+  /** Reports that `member` (`queue/id`) ended for good; adds `then` when it was the last one. */
+  async record(id: string, member: string, outcome: 'completed' | 'failed'): Promise<void> {
+    const r = await this.queues.redis.eval(RECORD, 2, this.#state(id), this.#done(id), member, outcome, String(Date.now()));
+    if (r === 'fire') await this.#fire(id);
+  }
+
+  /** Adds `then` (or records it cancelled) for a batch whose every job has finished. Idempotent. */
+  async #fire(id: string): Promise<void> {
+    const redis = this.queues.redis;
+    const h = await redis.hgetall(this.#state(id));
+    if (!h.then) {
+      await redis.srem(this.#open, id);
+      return;
+    }
+    const then = JSON.parse(h.then) as BatchThen;
+    if (h.on === 'success' && Number(h.failed) > 0) {
+      await redis.hset(this.#state(id), 'thenState', 'cancelled');
+    } else {
+      await this.queues.get(then.queue).add(then.name, then.data, { ...then.opts, jobId: thenId(id) });
+      await redis.hset(this.#state(id), 'thenAdded', String(Date.now()));
+    }
+    await redis.srem(this.#open, id);
+    this.logger.debug({ batch: id, cancelled: h.on === 'success' && Number(h.failed) > 0 }, 'Batch finished');
+  }
+
+  /** What every worker runs periodically: reports what crashed workers did not, finishes fired batches. */
+  async sweep(): Promise<number> {
+    const redis = this.queues.redis;
+    let checked = 0;
+    for (const id of await redis.smembers(this.#open)) {
+      const h = await redis.hgetall(this.#state(id));
+      if (!h.total) {
+        await redis.srem(this.#open, id);
+        continue;
+      }
+      if (h.fired) {
+        await this.#fire(id);
+        continue;
+      }
+      if (Date.now() - Number(h.updatedAt) < GRACE_MS) continue;
+      checked++;
+      const done = new Set(await redis.smembers(this.#done(id)));
+      for (const member of JSON.parse(h.members ?? '[]') as string[]) {
+        if (done.has(member)) continue;
+        const slash = member.indexOf('/');
+        const state = await this.queues.get(member.slice(0, slash)).getJobState(member.slice(slash + 1));
+        if (state === 'completed' || state === 'failed') await this.record(id, member, state);
+        else if (state === 'unknown' && Date.now() - Number(h.createdAt) > MISSING_AFTER_MS) await this.record(id, member, 'failed');
+      }
+    }
+    return checked;
+  }
+
+  /** Progress of a batch, or undefined when there is no such batch. */
+  async status(id: string): Promise<BatchStatus | undefined> {
+    const h = await this.queues.redis.hgetall(this.#state(id));
+    if (!h.total) return undefined;
+    const total = Number(h.total);
+    const completed = Number(h.completed);
+    const failed = Number(h.failed);
+    let then: BatchStatus['then'] = null;
+    if (h.then) {
+      const spec = JSON.parse(h.then) as BatchThen;
+      let state = h.thenState ?? 'awaiting';
+      if (state === 'awaiting' && h.fired) {
+        const s = await this.queues.get(spec.queue).getJobState(thenId(id));
+        state = s === 'unknown' ? (h.thenAdded ? 'removed' : 'awaiting') : s;
+      }
+      then = { queue: spec.queue, id: thenId(id), name: spec.name, state };
+    }
+    return {
+      id,
+      total,
+      completed,
+      failed,
+      pending: total - completed - failed,
+      on: h.on === 'finished' ? 'finished' : 'success',
+      then,
+      createdAt: new Date(Number(h.createdAt)).toISOString(),
+    };
+  }
+}

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { NotFoundError } from '../../errors.js';
+import { batchCreated, batchRequest, batchStatus } from '../../schemas/batch.js';
+import type { BulkItem } from '../../schemas/enqueue.js';
+import { defineRoute, type Route } from '../route.js';
+
+/** Batches (fan-in): many jobs and one job that runs after all of them. */
+export const batchRoutes: Route[] = [
+  defineRoute({
+    method: 'post',
+    path: '/batches',
+    operationId: 'createBatch',
+    summary: 'Enqueue jobs as a batch, with one job (then) that runs once after all of them finished',
+    description:
+      "on: success (default) runs then only if every job completed; finished runs it in any case. Jobs are validated first, all or none. Progress: GET /api/batches/{id}.",
+    scope: 'enqueue',
+    action: 'batch.create',
+    body: batchRequest,
+    bodyLimit: '5mb',
+    responses: { 201: { description: 'Created', schema: batchCreated } },
+    async handle({ body }, { service, audit }) {
+      const created = await service.batch(
+        body.jobs.map(({ name, data, runAt, ...opts }: BulkItem) => ({ name, data: data ?? {}, opts: { ...opts, ...(runAt !== undefined ? { at: new Date(runAt) } : {}) } })),
+        { ...(body.then ? { then: body.then } : {}), ...(body.on ? { on: body.on } : {}) },
+      );
+      audit.detail = `batch ${created.id}: ${created.jobs.length} jobs${created.then ? `, then ${created.then.name}` : ''}`;
+      return { status: 201, body: created, location: `/batches/${created.id}` };
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/batches/:id',
+    operationId: 'getBatch',
+    summary: "A batch's progress (total, completed, failed, pending) and the state of its then job",
+    scope: 'read',
+    params: z.object({ id: z.uuid({ error: 'must be a batch id (a UUID)' }) }),
+    responses: { 200: { description: 'Progress', schema: batchStatus }, 404: { description: 'No such batch' } },
+    async handle({ params }, { service }) {
+      const status = await service.getBatch(params.id);
+      if (!status) throw new NotFoundError(`No batch ${params.id}`);
+      return { status: 200, body: status };
+    },
+  }),
+];
