@@ -85,7 +85,10 @@ export function parsePrometheus(text: string): Map<string, number> {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.eE+-]+|NaN|[+-]Inf)$/.exec(line);
     if (!m) throw new Error(`not a valid sample line: ${JSON.stringify(line)}`);
     const [, name, labels = ''] = m as unknown as [string, string, string | undefined];
-    if (!type.has(name) || !help.has(name)) throw new Error(`sample ${name} before its HELP/TYPE`);
+    // A histogram's or summary's samples carry a suffix after the family name.
+    const base = name.replace(/_(bucket|sum|count)$/, '');
+    const family = type.has(name) ? name : ['histogram', 'summary'].includes(type.get(base) ?? '') ? base : name;
+    if (!type.has(family) || !help.has(family)) throw new Error(`sample ${name} before its HELP/TYPE`);
     samples.set(`${name}${labels}`, Number(m[3]));
   }
   return samples;

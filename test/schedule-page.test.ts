@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
@@ -14,7 +14,7 @@ import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js
 /*
  * The schedule health page in Debian's chromium, against a real server process and an in-process
  * worker: rows with health colours and run strips, the admin's pause/resume/run buttons, the
- * viewer's read-only view, cross-site writes refused, audit. Its screenshot goes to docs/.
+ * viewer's read-only view, cross-site writes refused, audit. Its screenshot goes to test-artifacts/.
  */
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -30,6 +30,7 @@ const lifecycle = new Lifecycle(silentLogger);
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
+  mkdirSync(resolve(ROOT, 'test-artifacts'), { recursive: true });
   redis = await startTestRedis({ appendonly: false });
   const env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix() };
   group = new ProcessGroup(env);
@@ -69,7 +70,8 @@ describe('schedule health page', () => {
     assert.equal(await row('nightly-report').locator('.health').textContent(), 'pending');
     assert.match((await row('nightly-report').textContent()) ?? '', /02:30.*Europe\/Paris|Europe\/Paris/);
     assert.ok((await row('heartbeat').locator('.run').count()) >= 12, 'a strip of runs');
-    await page.screenshot({ path: resolve(ROOT, 'docs/schedule-health.png') });
+    // docs/schedule-health.png is a copy of this one.
+    await page.screenshot({ path: resolve(ROOT, 'test-artifacts/schedule-health.png') });
 
     await row('heartbeat').getByRole('button', { name: 'Pause' }).click();
     await row('heartbeat').getByRole('button', { name: 'Resume' }).waitFor();

@@ -39,7 +39,7 @@ describe('enqueue while Redis dies', () => {
     const env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix(), PORT: String(port), API_TOKEN: TOKEN, BOARD_USER: 'admin', BOARD_PASSWORD: 'unknown-outcome-pw-81c' };
     group = new ProcessGroup(env);
     const server = group.start('server');
-    await server.waitForMessage('Server listening');
+    await server.waitForMessage('Server listening', 60_000); // a loaded CI machine starts tsx slowly
     client = await testClient(env);
     const base = `http://127.0.0.1:${port}`;
 

@@ -12,6 +12,7 @@ import { runHistoryHook } from '../schedules/history-hook.js';
 import { misfireHook } from '../schedules/misfire.js';
 import { Batches } from '../batches/batches.js';
 import { batchHook } from '../batches/hook.js';
+import { thenHook } from '../schedules/then-hook.js';
 import { listenForCancels } from './cancel-listener.js';
 import type { BoundHandler } from './handler.js';
 import { runAfterHooks, type JobHook } from './hooks.js';
@@ -61,6 +62,8 @@ export async function startWorkerRuntime(options: {
     // Before the overlap lock: a tick dropped as missed must not take the lock.
     misfireHook({ queues, schedules, history: schedules.history, logger }),
     overlapLockHook({ config, redis: queues.redis, schedules }),
+    // After the hooks that may skip a tick: a skipped or missed tick gets no then-job.
+    thenHook({ continuations, schedules, logger }),
     runHistoryHook(schedules.history, logger),
     batchHook(batches),
   ];

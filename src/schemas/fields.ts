@@ -78,7 +78,9 @@ export const jobRef = z
 export const scheduleId = z
   .string({ error: 'must be a string' })
   .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 letters, digits, ".", "_" or "-"')
-  .describe('Recurring job id: 1-100 letters, digits, ".", "_" or "-"');
+  // "." and ".." are path segments HTTP clients remove: /api/recurring/.. could never be reached.
+  .refine((s) => !/^\.+$/.test(s), 'must not be only dots (HTTP clients drop "." and ".." from URLs); add a letter')
+  .describe('Recurring job id: 1-100 letters, digits, ".", "_" or "-"; not only dots');
 
 /** The JSON payload of a job; checked against its contract's schema separately. */
 export const payload = z.unknown().describe("The job's payload, checked against its contract (default {})");

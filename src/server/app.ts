@@ -9,6 +9,7 @@ import { SCHEDULE_PAGE_PATH, schedulePageRouter } from './schedule-page.js';
 import { healthHandler } from './health.js';
 import { errorBody, errorHandler } from './http-errors.js';
 import { metricsRouter } from './metrics.js';
+import { securityHeaders } from './security.js';
 import type { CenterService } from './service.js';
 
 /** What every part of the server is built from. */
@@ -26,6 +27,7 @@ export function buildApp(deps: ServerDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.server.trustProxy);
+  app.use(securityHeaders);
   // One failed-login budget per client address, shared by the board, /metrics and /api.
   const failures = AuthFailures.fromConfig(config);
   app.get('/healthz', healthHandler(deps.service));

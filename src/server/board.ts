@@ -11,6 +11,7 @@ import { auditBoardMutations } from './audit.js';
 import { accountOf, requireBoardLogin, type AuthFailures, type BoardRole } from './auth.js';
 import { errorBody } from './http-errors.js';
 import { SCHEDULE_PAGE_PATH } from './schedule-page.js';
+import { refuseCrossSiteWrites } from './security.js';
 
 /**
  * Refuses configurations that would expose the board or make roles ambiguous. The board is never
@@ -126,8 +127,9 @@ const refuseViewerWrites: RequestHandler = (req, res, next) => {
 };
 
 /**
- * Mounts Bull Board for every declared queue at BOARD_BASE_PATH: audit of every write, the failed
- * login limit, basic auth, then the admin's board or the viewer's read-only one.
+ * Mounts Bull Board for every declared queue at BOARD_BASE_PATH: audit of every write, refusal of
+ * cross-site writes, the failed login limit, basic auth, then the admin's board or the viewer's
+ * read-only one.
  */
 export function mountBoard(app: Express, deps: ServerDeps, failures: AuthFailures): void {
   const { config } = deps;
@@ -136,6 +138,8 @@ export function mountBoard(app: Express, deps: ServerDeps, failures: AuthFailure
   app.use(
     config.server.board.basePath,
     auditBoardMutations(deps.audit),
+    // Before the login: a forged request is refused whatever credentials the browser attached.
+    refuseCrossSiteWrites,
     ...requireBoardLogin(config, failures),
     refuseViewerWrites,
     ...boards,

@@ -4,6 +4,7 @@ import type { RunRecord } from '../schemas/schedule-health.js';
 import type { ServerDeps } from './app.js';
 import { accountOf, requireBoardLogin, type AuthFailures } from './auth.js';
 import { errorBody } from './http-errors.js';
+import { refuseCrossSiteWrites } from './security.js';
 
 /** Where the schedule health page is served (linked from the board). */
 export const SCHEDULE_PAGE_PATH = '/schedules';
@@ -119,7 +120,8 @@ const ACTIONS = { run: 'trigger', pause: 'pause', resume: 'resume' } as const;
 export function schedulePageRouter(deps: ServerDeps, failures: AuthFailures): Router {
   const { config, service, audit } = deps;
   const router = Router();
-  router.use(...requireBoardLogin(config, failures));
+  // The board's cross-site rule (security.ts) first, as on the board itself; sameSiteOnly adds the page's own header check.
+  router.use(refuseCrossSiteWrites, ...requireBoardLogin(config, failures));
   router.get('/', async (_req, res) => {
     const admin = accountOf(res)?.role === 'admin';
     const schedules = await service.recurring.list();
