@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { queueNames, queueShards } from './contracts/index.js';
 import { MAX_SHARDS } from './queues/shards.js';
-import { GENERATE_HINT, weakSecretReason } from './secrets.js';
+import { GENERATE_HINT, redactUrls, weakSecretReason } from './secrets.js';
 
 /** Fault-injection points of the continuation steps (tests only): see src/continuations/crash-points.ts. */
 export const CRASH_POINTS = ['register:after-pointer', 'register:after-script', 'release:after-complete', 'release:after-mark', 'release:after-add'] as const;
@@ -181,6 +181,7 @@ const envSchema = z
         'must be false, true, a number of proxy hops, or a comma list of proxy addresses/subnets (e.g. loopback, 10.0.0.0/8)',
       )
       .default('false'),
+    EXPOSE_ERROR_STACKS: z.enum(['true', 'false']).default('false'),
   })
   .superRefine((env, ctx) => {
     if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_MASTER) {
@@ -353,6 +354,8 @@ export interface Config {
     readonly authWindowMs: number;
     /** express `trust proxy`: whose X-Forwarded-For to believe for the client address (login limit, audit). */
     readonly trustProxy: boolean | number | string;
+    /** EXPOSE_ERROR_STACKS: stack traces (absolute paths) in the board's error answers; off unless asked for. */
+    readonly exposeErrorStacks: boolean;
   };
 }
 
@@ -381,7 +384,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       const name = String(issue.path[0] ?? 'environment');
       // Webhook URLs (Slack's, for one) carry their own token.
       const secret = /PASSWORD|TOKEN|SECRET|WEBHOOK_URL/.test(name);
-      const value = raw[name] === undefined ? '(unset)' : secret ? '(hidden)' : JSON.stringify(raw[name]);
+      // Any other value may be a URL with a password in it (REDIS_URL): never echo the password.
+      const value = raw[name] === undefined ? '(unset)' : secret ? '(hidden)' : JSON.stringify(redactUrls(raw[name]));
       return { field: name, message: `${name}=${value} ${issue.message}` };
     });
     throw new ConfigError(details);
@@ -452,6 +456,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       authWindowMs: e.AUTH_WINDOW_MS,
       trustProxy:
         e.TRUST_PROXY === 'true' ? true : e.TRUST_PROXY === 'false' ? false : /^\d+$/.test(e.TRUST_PROXY) ? Number(e.TRUST_PROXY) : e.TRUST_PROXY,
+      exposeErrorStacks: e.EXPOSE_ERROR_STACKS === 'true',
     },
   });
 }

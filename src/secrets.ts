@@ -109,3 +109,14 @@ function rulesBroken(value: string, env: string, kind: SecretKind): string | und
   const low = lowEntropyReason(value);
   return low === undefined ? undefined : `${low}: too easy to guess for NODE_ENV=production`;
 }
+
+/**
+ * Hides the password of every URL in `text` (`redis://user:secret@host` → `redis://user:***@host`),
+ * also in malformed URLs that `new URL` would refuse, so a bad REDIS_URL is never echoed in full.
+ */
+export function redactUrls(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^@\s/]*)@/gi, (_m, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(':');
+    return `${scheme}${colon >= 0 ? `${userinfo.slice(0, colon)}:***` : '***'}@`;
+  });
+}

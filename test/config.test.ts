@@ -77,3 +77,34 @@ describe('config', () => {
     });
   }
 });
+
+describe('.env.example and secrets in messages (issue 10)', () => {
+  it('copying .env.example to .env changes nothing: it loads to the same config as an empty environment', async () => {
+    const { parse } = await import('dotenv');
+    const { readFileSync } = await import('node:fs');
+    const example = parse(readFileSync(new URL('../.env.example', import.meta.url)));
+    assert.equal(example.REDIS_URL, undefined, 'REDIS_URL must stay commented out (it stops npm start from starting its own Redis)');
+    assert.deepEqual(loadConfig(example), loadConfig({}));
+  });
+
+  it('a malformed REDIS_URL is reported without its password', () => {
+    const err = (() => {
+      try {
+        loadConfig({ REDIS_URL: 'redis://app:s3cret-pw-0123@bad host:6379' });
+      } catch (e) {
+        return e as Error;
+      }
+      return undefined;
+    })();
+    assert.ok(err, 'expected a ConfigError');
+    assert.match(err.message, /REDIS_URL/);
+    assert.match(err.message, /app:\*\*\*@/);
+    assert.doesNotMatch(err.message, /s3cret-pw-0123/);
+  });
+
+  it('EXPOSE_ERROR_STACKS is off unless set to true, whatever NODE_ENV says', () => {
+    assert.equal(loadConfig({ NODE_ENV: 'development' }).server.exposeErrorStacks, false);
+    assert.equal(loadConfig({ EXPOSE_ERROR_STACKS: 'true' }).server.exposeErrorStacks, true);
+    assert.throws(() => loadConfig({ EXPOSE_ERROR_STACKS: 'yes' }), /EXPOSE_ERROR_STACKS/);
+  });
+});

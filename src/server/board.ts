@@ -93,6 +93,17 @@ function createBoard(deps: ServerDeps, role: BoardRole): Express {
       },
     },
   });
+  // Bull Board's own error handler adds stacks whenever NODE_ENV=development (the value .env.example
+  // sets): replace it so absolute paths leave the server only when EXPOSE_ERROR_STACKS=true. The
+  // adapter reads its handler at the time of each error, so replacing it after creation works.
+  serverAdapter.setErrorHandler((error: Error & { statusCode?: number }) => ({
+    status: error.statusCode || 500,
+    body: {
+      error: { key: 'ERRORS.INTERNAL_SERVER_ERROR' },
+      message: error.message,
+      ...(config.server.exposeErrorStacks ? { details: error.stack } : {}),
+    },
+  }));
   // Shards of a larger K declared earlier are known once the shard history is read: show them too.
   void service
     .shardsLoaded()
