@@ -96,8 +96,9 @@ function createBoard(deps: ServerDeps, role: BoardRole): Express {
   // Bull Board's own error handler adds stacks whenever NODE_ENV=development (the value .env.example
   // sets): replace it so absolute paths leave the server only when EXPOSE_ERROR_STACKS=true. The
   // adapter reads its handler at the time of each error, so replacing it after creation works.
+  type BoardErrorAnswer = ReturnType<Parameters<ExpressAdapter['setErrorHandler']>[0]>;
   serverAdapter.setErrorHandler((error: Error & { statusCode?: number }) => ({
-    status: error.statusCode || 500,
+    status: (error.statusCode || 500) as BoardErrorAnswer['status'],
     body: {
       error: { key: 'ERRORS.INTERNAL_SERVER_ERROR' },
       message: error.message,
