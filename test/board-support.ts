@@ -82,7 +82,8 @@ export function parsePrometheus(text: string): Map<string, number> {
       }
       continue;
     }
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.eE+-]+|NaN|[+-]Inf)$/.exec(line);
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.eE+-]+|NaN|[+-]Inf)$/i.exec(line);
+    // Case-insensitive: Prometheus parses values with Go's ParseFloat, and prom-client writes "Nan".
     if (!m) throw new Error(`not a valid sample line: ${JSON.stringify(line)}`);
     const [, name, labels = ''] = m as unknown as [string, string, string | undefined];
     // A histogram's or summary's samples carry a suffix after the family name.

@@ -239,6 +239,35 @@ describe('board behind authentication', () => {
     }
   });
 
+  it('refuses case-changed or trailing-slash spellings of board writes (404), and the audit still names them', async () => {
+    const before = auditLines(server).length;
+    for (const path of ['/API/QUEUES/batch/PAUSE', '/api/queues/batch/pause/']) {
+      const res = await board(path, { method: 'PUT', auth: ADMIN });
+      assert.equal(res.status, 404, `${path}: ${res.text}`);
+    }
+    assert.equal(await client.queues.get('batch').isPaused(), false, 'nothing was paused');
+    const records = await waitFor(() => {
+      const r = auditLines(server).slice(before);
+      return r.length === 2 ? r : undefined;
+    }, 'two audit records');
+    // Refused before the login is checked, like every other refusal that needs no credentials.
+    for (const r of records) {
+      assert.deepEqual([r.actor, r.action, r.queue, r.result, r.status], ['anonymous', 'board.queue.pause', 'batch', 'denied', 404]);
+    }
+  });
+
+  it('names the target of case-changed and trailing-slash /api writes in the audit', async () => {
+    const before = auditLines(server).length;
+    const res = await http(`${base}/API/RECURRING/no-such-schedule/`, { method: 'DELETE', auth: TOKEN });
+    assert.equal(res.status, 404, res.text);
+    const [record] = await waitFor(() => {
+      const r = auditLines(server).slice(before);
+      return r.length === 1 ? r : undefined;
+    }, 'one audit record');
+    assert.equal(record?.action, 'recurring.remove');
+    assert.equal(record?.schedule, 'no-such-schedule');
+  });
+
   it('answers 429 after AUTH_MAX_FAILURES wrong logins from one address, counting only wrong credentials', async () => {
     const from = '127.0.0.9';
     for (let i = 0; i < 6; i++) assert.equal((await board('/api/queues', { auth: ADMIN, from })).status, 200, 'successes do not count');

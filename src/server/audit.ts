@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from '../logger.js';
 import { accountOf } from './auth.js';
+import { errorBody } from './http-errors.js';
 
 /** One mutating action, as written to the audit log. */
 export interface AuditRecord {
@@ -108,7 +109,19 @@ const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function auditBoardMutations(audit: AuditLog): RequestHandler {
   return (req, res, next) => {
     if (READS.has(req.method)) return next();
-    const target = boardAction(req.method, req.path);
+    let target = boardAction(req.method, req.path);
+    let refused = false;
+    const unknown = `board.${req.method.toLowerCase()}`;
+    if (target.action === unknown) {
+      // Bull Board's router matches paths case-insensitively and with a trailing slash, so
+      // `PUT …/API/QUEUES/q/PAUSE/` would pause the queue while the audit could not name it.
+      // Refuse such spellings of a known write route instead of performing an unnamed write.
+      const canonical = boardAction(req.method, req.path.toLowerCase().replace(/\/+$/, ''));
+      if (canonical.action !== unknown) {
+        target = { ...canonical, detail: `refused non-canonical path ${req.path}` };
+        refused = true;
+      }
+    }
     const ip = req.ip;
     let done = false;
     const record = (aborted: boolean) => {
@@ -121,13 +134,18 @@ export function auditBoardMutations(audit: AuditLog): RequestHandler {
         ...target,
         ...(target.action === 'board.job.add' && typeof name === 'string' ? { detail: `name=${name}` } : {}),
         ip,
-        result: aborted ? 'error' : resultOf(status),
+        result: aborted ? 'error' : refused ? 'denied' : resultOf(status),
         status: aborted ? undefined : status,
         ...(aborted ? { detail: 'client closed the connection before the answer' } : {}),
       });
     };
     res.once('finish', () => record(false));
     res.once('close', () => record(!res.writableFinished));
-    next();
+    if (!refused) return next();
+    res.status(404).json(
+      errorBody(`No board route ${req.method} ${req.path}: board paths are case-sensitive and have no trailing slash`, [
+        { field: 'path', message: 'use the exact path the board itself sends (lower-case, no trailing "/")' },
+      ]),
+    );
   };
 }
