@@ -190,9 +190,11 @@ describe('compiled build (what the Docker image runs)', () => {
         else if (entry.name.endsWith('.js')) {
           const code = readFileSync(path, 'utf8');
           const specs = [
-            ...code.matchAll(/^\s*(?:import|export)\s[^;]*?\bfrom\s*['"]([^'"]+)['"]/gm),
-            ...code.matchAll(/^\s*import\s*['"]([^'"]+)['"]/gm),
-            ...code.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+            // A specifier has no whitespace: that keeps a "from '" inside a string literal (an
+            // error message, say) from being read as an import spanning the following lines.
+            ...code.matchAll(/^\s*(?:import|export)\s[^;]*?\bfrom\s*['"]([^'"\s]+)['"]/gm),
+            ...code.matchAll(/^\s*import\s*['"]([^'"\s]+)['"]/gm),
+            ...code.matchAll(/\bimport\(\s*['"]([^'"\s]+)['"]\s*\)/g),
           ].map((m) => m[1]!);
           for (const spec of specs) {
             if (spec.startsWith('.') || spec.startsWith('node:') || builtins.has(spec)) continue;
