@@ -75,16 +75,7 @@ export class Incidents {
    * @returns the new incident, or undefined when one was already open.
    */
   async open(c: Condition, message: string, details: Record<string, unknown>): Promise<Incident | undefined> {
-    const incident: Incident = {
-      id: newId(),
-      type: c.type,
-      severity: SEVERITY[c.type],
-      ...('schedule' in c ? { schedule: c.schedule } : { queue: c.queue }),
-      message,
-      openedAt: new Date().toISOString(),
-      recoveredAt: null,
-      details,
-    };
+    const incident = newIncident(c, message, details, new Date().toISOString(), null);
     const created = await this.redis.hsetnx(this.#key('open'), conditionKey(c), JSON.stringify(incident));
     if (created !== 1) return undefined;
     await this.#remember(incident);
@@ -94,16 +85,7 @@ export class Incidents {
   /** Records a one-off event (a repair): an incident opened and closed at once. */
   async event(c: Condition, message: string, details: Record<string, unknown>): Promise<Incident> {
     const at = new Date().toISOString();
-    const incident: Incident = {
-      id: newId(),
-      type: c.type,
-      severity: SEVERITY[c.type],
-      ...('schedule' in c ? { schedule: c.schedule } : { queue: c.queue }),
-      message,
-      openedAt: at,
-      recoveredAt: at,
-      details,
-    };
+    const incident = newIncident(c, message, details, at, at);
     await this.#remember(incident);
     return incident;
   }
@@ -155,4 +137,24 @@ export class Incidents {
     const raw = await this.redis.hmget(this.#key('incidents'), ...ids);
     return raw.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as Incident);
   }
+}
+
+/** A new incident of condition `c`; an event (a repair) is opened and recovered at once. */
+function newIncident(
+  c: Condition,
+  message: string,
+  details: Record<string, unknown>,
+  openedAt: string,
+  recoveredAt: string | null,
+): Incident {
+  return {
+    id: newId(),
+    type: c.type,
+    severity: SEVERITY[c.type],
+    ...('schedule' in c ? { schedule: c.schedule } : { queue: c.queue }),
+    message,
+    openedAt,
+    recoveredAt,
+    details,
+  };
 }

@@ -1,19 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Alert } from '../../src/alerts/alert.js';
 
-/** One alert as a receiver got it, after its signature was checked. */
-export interface Received {
-  id: string;
-  type: string;
-  severity: string;
-  schedule?: string;
-  queue?: string;
-  message: string;
-  at: string;
-  details: Record<string, unknown>;
-  text: string;
-}
+/** One alert as a receiver got it, after its signature was checked: the center's own payload type. */
+export type Received = Alert;
 
 /**
  * A local webhook receiver, as a user would write one: it verifies `X-JobCenter-Signature`
