@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { JobsOptions, Queue } from 'bullmq';
 import type { DstPolicy } from './cron.js';
 import { describeSchedule } from './cron/describe.js';
@@ -80,6 +81,7 @@ interface ScheduleMeta {
   misfire?: MisfirePolicy;
   maxCatchUp?: number;
   then?: ThenSpec;
+  opts?: Record<string, unknown>;
 }
 
 export function validateScheduleId(id: string): void {
@@ -106,6 +108,8 @@ const metaSchema = z.object({
   misfire: misfireSchema.optional(),
   maxCatchUp: z.number().int().optional(),
   then: z.object({ name: z.string(), data: z.unknown(), on: z.enum(['success', 'finished']) }).optional(),
+  /** The job options its ticks are made with (from the contract), so a contract change is an update. */
+  opts: z.record(z.string(), z.unknown()).optional(),
 });
 
 function parseMeta(raw: string | undefined | null): ScheduleMeta | undefined {
@@ -210,7 +214,15 @@ export class Schedules {
       ...(semantics.misfire && semantics.misfire !== 'once' ? { misfire: semantics.misfire } : {}),
       ...(semantics.maxCatchUp !== undefined ? { maxCatchUp: semantics.maxCatchUp } : {}),
       ...(then ? { then } : {}),
+      opts: { ...jobOptions(contract) },
     };
+    // An unchanged definition whose scheduler exists is left alone. Upserting it again would replace
+    // the pending tick, and a tick that is due but not yet picked up would be replaced by the one
+    // after it: a producer restarting at that instant would make the schedule skip a tick.
+    if (previous && !meta.paused && isDeepStrictEqual(previous, JSON.parse(JSON.stringify(meta)))) {
+      const existing = await this.get(spec.id);
+      if (existing) return existing;
+    }
     await this.#writeMeta(spec.id, meta);
     if (meta.paused) {
       const info = await this.get(spec.id);

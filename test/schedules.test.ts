@@ -65,6 +65,24 @@ describe('declared schedules', () => {
     assert.equal(all.find((s) => s.id === 'invoices')?.cron, '0 4 * * *');
   });
 
+  it('a sync that changes nothing leaves the pending tick alone, even one that is due and not yet picked up', async () => {
+    const { client } = await setup();
+    const spec = { id: 'every-second', repeat: { cron: '* * * * * *' }, name: 'scheduler-test', data: {} };
+    await client.schedules.sync('default', [spec]);
+    const pending = (await client.recurring.get('every-second'))!.next!;
+    // No worker runs: wait until the pending tick is due, so it waits to be picked up.
+    await waitFor(() => Date.now() > Date.parse(pending) + 50, 'the pending tick to be due', 5000, 20);
+    // A producer restart at this instant: an upsert would replace the due tick by the next one.
+    await client.schedules.sync('default', [spec]);
+    const queue = client.queues.get('default');
+    const id = `repeat:every-second:${Date.parse(pending)}`;
+    assert.ok(await queue.getJob(id), `the due tick ${id} is still there`);
+    assert.equal((await client.recurring.get('every-second'))!.next, pending);
+    // A changed definition is an update: it replaces the pending tick.
+    await client.schedules.sync('default', [{ ...spec, data: { note: 'changed' } }]);
+    assert.deepEqual((await client.recurring.get('every-second'))!.data, { note: 'changed' });
+  });
+
   it('rejects an invalid declaration before writing anything', async () => {
     const { client } = await setup();
     await assert.rejects(
