@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # Job Center image: one image for every process; the service chooses the entry.
-#   server (default): node dist/src/server/main.js   (board + API + /healthz + /metrics)
+#   server (default): node dist/server/main.js   (board + API + /healthz + /metrics)
 #   worker:           node dist/workers/main.js
 #   producer:         node dist/producers/main.js
 # Build: docker build -t job-center .     Run everything: docker compose up -d (see docker-compose.yml)
@@ -17,6 +17,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY workers ./workers
 COPY producers ./producers
+COPY contracts ./contracts
+COPY server ./server
 RUN npm run build
 
 # --- runtime: production dependencies and compiled JavaScript only (no tsx, no TypeScript) ----
@@ -37,4 +39,4 @@ EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Exec form: node is PID 1 and receives SIGTERM itself, so workers finish their jobs on `docker stop`.
-CMD ["node", "dist/src/server/main.js"]
+CMD ["node", "dist/server/main.js"]

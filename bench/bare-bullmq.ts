@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FlowProducer, MetricsTime, Queue, Worker, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
-import { sleep as sleepContract } from '../src/contracts/index.js';
+import { sleep as sleepContract } from '../contracts/index.js';
 import { jobOptions } from '../src/jobs/options.js';
 import type { BenchData } from './protocol.js';
 import type { Recorder } from './recorder.js';

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { JobCenterClient, type Created } from '../src/client.js';
 import { loadConfig, type Config } from '../src/config.js';
-import { sleep as sleepContract } from '../src/contracts/index.js';
+import { jobs, sleep as sleepContract } from '../contracts/index.js';
 import { Lifecycle } from '../src/lifecycle.js';
 import { createLogger } from '../src/logger.js';
 import { queuePrefix } from '../src/redis/connection.js';
@@ -29,7 +29,7 @@ function benchConfig(url: string, prefix: string, concurrency = 1, metrics = tru
     SHUTDOWN_TIMEOUT_MS: '5000',
     LOG_LEVEL: 'warn',
     WORKER_METRICS: String(metrics),
-  });
+  }, { contracts: jobs });
 }
 
 export async function startCenterWorker(opts: {

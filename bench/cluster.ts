@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { JobCenterClient } from '../src/client.js';
 import { loadConfig } from '../src/config.js';
+import { jobs as appJobs } from '../contracts/index.js';
 import { createLogger } from '../src/logger.js';
 import { Queues } from '../src/queues.js';
 import { startTestCluster, type TestCluster } from '../test/support/cluster.js';
@@ -71,7 +72,7 @@ async function measure(cluster: TestCluster, k: number, jobs: number, processes:
     WORKER_CONCURRENCY: String(concurrency),
     LOG_LEVEL: 'warn',
   };
-  const config = loadConfig(env);
+  const config = loadConfig(env, { contracts: appJobs });
   const logger = createLogger(config, 'bench');
   const client = new JobCenterClient(config, logger);
   // The queues themselves, to count what is left on each shard.

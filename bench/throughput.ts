@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { sleep as sleepContract } from '../src/contracts/index.js';
+import { sleep as sleepContract } from '../contracts/index.js';
 import { jobOptions } from '../src/jobs/options.js';
 import { BeeProducer } from './bare-bee.js';
 import type { WorkerChild } from './children.js';

@@ -1,5 +1,5 @@
 import { Cron } from '../src/cron.js';
-import { helloWorld, schedulerTest } from '../src/contracts/index.js';
+import { helloWorld, schedulerTest } from '../contracts/index.js';
 import type { ScheduleSpec } from '../src/schedules.js';
 
 /**

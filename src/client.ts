@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Job, JobsOptions, Queue } from 'bullmq';
 import type { z } from 'zod';
 import { loadConfig, type Config } from './config.js';
-import { jobs, queueNames, type JobName, type Jobs } from './contracts/index.js';
 import { Continuations, type ContinueOn, type JobRef } from './continuations/index.js';
 import { withDeadline } from './deadline.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError, type FieldIssue } from './errors.js';
 import { parsePayload, type ContractMap, type PayloadInput } from './jobs/contract.js';
-import { contractFor, jobOptions } from './jobs/options.js';
+import { jobOptions } from './jobs/options.js';
+import type { JobCatalog } from './jobs/catalog.js';
 import type { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { Queues } from './queues.js';
@@ -113,7 +113,10 @@ interface Prepared {
  * recurring jobs and job status. Payloads are checked against the job's contract before anything
  * is written; while Redis is unreachable, calls fail at once with {@link UnavailableError}.
  */
-export class JobCenterClient {
+/** The job names of a contract map. */
+export type JobNameOf<C extends ContractMap> = keyof C & string;
+
+export class JobCenterClient<C extends ContractMap = ContractMap> {
   readonly #queues: Queues;
   readonly #schedules: Schedules;
   readonly #continuations: Continuations;
@@ -121,8 +124,8 @@ export class JobCenterClient {
   readonly #batches: Batches;
   readonly #logger: Logger;
   readonly #incidents: Incidents;
-  /** The job catalog this client enqueues from. */
-  readonly contracts: ContractMap = jobs;
+  /** The job catalog this client enqueues from (`config.catalog`). */
+  readonly contracts: C;
 
   constructor(
     /** The configuration this client was built from (connection, prefix). */
@@ -131,12 +134,18 @@ export class JobCenterClient {
     lifecycle?: Lifecycle,
   ) {
     this.#logger = logger;
+    this.contracts = config.catalog.contracts as C;
     this.#queues = new Queues(config, logger, lifecycle);
     this.#schedules = new Schedules(this.#queues);
     this.#continuations = new Continuations(this.#queues, logger);
     this.#incidents = new Incidents(this.#queues.redis, config);
     this.#ops = new Operations(this.#queues, this.#continuations);
     this.#batches = new Batches(this.#queues, logger);
+  }
+
+  /** The job types this client knows (its `contracts`, checked and indexed). */
+  get catalog(): JobCatalog {
+    return this.config.catalog;
   }
 
   /** The connection's state, for health checks: `ready` when commands are being answered. */
@@ -227,14 +236,14 @@ export class JobCenterClient {
   }
 
   /** Adds a job to run now (or after `opts.delay` / at `opts.at`). */
-  enqueue<N extends JobName>(name: N, data: PayloadInput<Jobs[N]>, opts: EnqueueOptions = {}): Promise<Created> {
+  enqueue<N extends JobNameOf<C>>(name: N, data: PayloadInput<C[N]>, opts: EnqueueOptions = {}): Promise<Created> {
     return this.#add(name, data, opts);
   }
 
   /** Adds a job to run after `when.delay` ms or at `when.at`. */
-  async schedule<N extends JobName>(
+  async schedule<N extends JobNameOf<C>>(
     name: N,
-    data: PayloadInput<Jobs[N]>,
+    data: PayloadInput<C[N]>,
     when: { delay: number } | { at: Date },
     opts: Omit<EnqueueOptions, 'delay' | 'at'> = {},
   ): Promise<Created> {
@@ -251,7 +260,7 @@ export class JobCenterClient {
 
   /** Validates one job and turns it into BullMQ's add arguments; writes nothing. */
   #prepare(name: string, data: unknown, opts: EnqueueOptions): Prepared {
-    const contract = contractFor(name);
+    const contract = this.#queues.catalog.contractFor(name);
     const payload = parsePayload(contract, data);
     const o = parseRequest(enqueueOptions, toRequestOptions(opts), 'options');
     const delay = o.runAt !== undefined ? Math.max(0, Date.parse(o.runAt) - Date.now()) : (o.delay ?? 0);
@@ -348,7 +357,7 @@ export class JobCenterClient {
     let then: BatchThen | undefined;
     if (options.then) {
       try {
-        const contract = contractFor(options.then.name);
+        const contract = this.#queues.catalog.contractFor(options.then.name);
         const data = parsePayload(contract, options.then.data ?? {});
         then = { queue: contract.queue, name: contract.name, data, opts: jobOptions(contract) };
       } catch (err) {
@@ -446,10 +455,10 @@ export class JobCenterClient {
    * leaves the continuation failed with a "Cancelled" reason), on `finished` either way. The
    * continuation's handler reads the parent's outcome from `ctx.parent()`.
    */
-  continueWith<N extends JobName>(
+  continueWith<N extends JobNameOf<C>>(
     parent: JobRef,
     name: N,
-    data: PayloadInput<Jobs[N]>,
+    data: PayloadInput<C[N]>,
     opts: { on?: ContinueOn; jobId?: string } = {},
   ): Promise<Created> {
     return this.continueWithUnchecked(parent, name, data, opts);
@@ -458,6 +467,7 @@ export class JobCenterClient {
   /** Untyped {@link continueWith} for names known only at run time. */
   async continueWithUnchecked(parent: JobRef, name: string, data: unknown, opts: { on?: ContinueOn; jobId?: string } = {}): Promise<Created> {
     const o = parseRequest(continueOptions, withoutUndefined(opts), 'options');
+    const { queueNames } = this.#queues.catalog;
     if (!parent || typeof parent !== 'object' || !queueNames.includes(parent.queue)) {
       throw new ValidationError(`Unknown parent queue ${JSON.stringify(parent?.queue)}; known queues: ${queueNames.join(', ')}`, [
         { field: 'after.queue', message: `after.queue must be one of: ${queueNames.join(', ')}` },
@@ -468,17 +478,17 @@ export class JobCenterClient {
   }
 
   /** Starts a new sequence: each step runs after the previous one (on success unless told otherwise). */
-  chain(): ChainBuilder {
-    return new ChainBuilder(this);
+  chain(): ChainBuilder<C> {
+    return new ChainBuilder<C>(this);
   }
 
   /** Recurring jobs (Hangfire's RecurringJob.AddOrUpdate / RemoveIfExists / Trigger). */
   readonly recurring = {
-    upsert: <N extends JobName>(
+    upsert: <N extends JobNameOf<C>>(
       id: string,
       repeat: Repeat,
       name: N,
-      data: PayloadInput<Jobs[N]>,
+      data: PayloadInput<C[N]>,
       opts: RecurringOptions = {},
     ): Promise<ScheduleInfo> => this.recurring.upsertUnchecked(id, repeat, name, data, opts),
     /** Untyped {@link upsert} for names known only at run time (HTTP, CLI); validates the same way. */
@@ -659,15 +669,14 @@ function toRequestOptions(opts: EnqueueOptions): Record<string, unknown> {
 }
 
 /** Builds a new sequence of jobs: `client.chain().then('a', {...}).then('b', {...}).enqueue()`. */
-export class ChainBuilder {
+export class ChainBuilder<C extends ContractMap = ContractMap> {
   readonly #steps: { name: string; data: unknown; on: ContinueOn }[] = [];
 
-  constructor(private readonly client: JobCenterClient) {}
+  constructor(private readonly client: JobCenterClient<C>) {}
 
   /** Appends a step; `on` decides whether it also runs after the previous step failed. */
-  then<N extends JobName>(name: N, data: PayloadInput<Jobs[N]>, opts: { on?: ContinueOn } = {}): this {
-    const contract = contractFor(name);
-    parsePayload(contract, data);
+  then<N extends JobNameOf<C>>(name: N, data: PayloadInput<C[N]>, opts: { on?: ContinueOn } = {}): this {
+    parsePayload(this.client.catalog.contractFor(name), data);
     this.#steps.push({ name, data, on: opts.on ?? 'success' });
     return this;
   }
@@ -685,14 +694,25 @@ export class ChainBuilder {
   }
 }
 
+/** Options of {@link createClient}. */
+export interface CreateClientOptions<C extends ContractMap> {
+  /** The job types this client enqueues (name → `defineJob(...)`); enqueue calls are typed by it. */
+  contracts: C;
+  /** Where REDIS_URL, QUEUE_PREFIX, … are read. @defaultValue process.env */
+  env?: NodeJS.ProcessEnv;
+  /** @defaultValue a pino logger named `job-center-client`, at LOG_LEVEL */
+  logger?: Logger;
+}
+
 /**
- * A client configured from the environment (`REDIS_URL`, `QUEUE_PREFIX`, … as the center's own
- * processes read it), for other Node services. Call `close()` when done.
+ * A client for other Node services, configured from the environment (`REDIS_URL`, `QUEUE_PREFIX`,
+ * … as the center's own processes read it) and typed by the service's own `contracts`.
+ * Call `close()` when done.
  * @throws ConfigError naming each bad variable.
  */
-export function createClient(options: { env?: NodeJS.ProcessEnv; logger?: Logger } = {}): JobCenterClient {
-  const config = loadConfig(options.env ?? process.env);
-  return new JobCenterClient(config, options.logger ?? createLogger(config, 'job-center-client'));
+export function createClient<const C extends ContractMap>(options: CreateClientOptions<C>): JobCenterClient<C> {
+  const config = loadConfig(options.env ?? process.env, { contracts: options.contracts });
+  return new JobCenterClient<C>(config, options.logger ?? createLogger(config, 'job-center-client'));
 }
 
 export { ConflictError, NotFoundError, UnavailableError, ValidationError };

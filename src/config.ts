@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { queueNames, queueShards } from './contracts/index.js';
+import { EMPTY_CATALOG, JobCatalog } from './jobs/catalog.js';
+import type { ContractMap } from './jobs/contract.js';
 import { MAX_SHARDS } from './queues/shards.js';
 import { GENERATE_HINT, redactUrls, weakSecretReason } from './secrets.js';
 
@@ -241,25 +242,15 @@ const envSchema = z
       const weak = weakSecretReason(t.token, env.NODE_ENV, 'token');
       if (weak) ctx.addIssue({ code: 'custom', path: ['API_TOKENS'], message: `the token of ${t.name} ${weak}` });
     }
-    if (env.QUEUE_SHARDS !== undefined) parseShards(env.QUEUE_SHARDS, (message) => ctx.addIssue({ code: 'custom', path: ['QUEUE_SHARDS'], message }));
-    if (env.WORKER_QUEUES !== 'all') {
-      for (const q of env.WORKER_QUEUES.split(',').map((s) => s.trim())) {
-        if (!queueNames.includes(q)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['WORKER_QUEUES'],
-            message: `names unknown queue "${q}"; allowed: "all" or a comma list of ${queueNames.join(', ')}`,
-          });
-        }
-      }
-    }
+    // Queue names in QUEUE_SHARDS and WORKER_QUEUES are checked against the catalog in loadConfig.
+    if (env.QUEUE_SHARDS !== undefined) parseShards(env.QUEUE_SHARDS, undefined, (message) => ctx.addIssue({ code: 'custom', path: ['QUEUE_SHARDS'], message }));
   });
 
 /**
  * `QUEUE_SHARDS=batch:6,default:2`: shards per queue, overriding what the contracts declare.
  * Reports each bad entry through `issue` (what is wrong and what is allowed).
  */
-function parseShards(value: string, issue: (message: string) => void): Record<string, number> {
+function parseShards(value: string, queueNames: readonly string[] | undefined, issue: (message: string) => void): Record<string, number> {
   const out: Record<string, number> = {};
   for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
     const m = /^([^:\s]+):(\d+)$/.exec(entry);
@@ -269,7 +260,7 @@ function parseShards(value: string, issue: (message: string) => void): Record<st
     }
     const [, queue, count] = m as unknown as [string, string, string];
     const k = Number(count);
-    if (!queueNames.includes(queue)) issue(`names unknown queue "${queue}"; allowed: ${queueNames.join(', ')}`);
+    if (queueNames && !queueNames.includes(queue)) issue(`names unknown queue "${queue}"; allowed: ${queueNames.join(', ') || '(none: no job catalog)'}`);
     else if (out[queue] !== undefined) issue(`names queue "${queue}" twice`);
     else if (k < 1 || k > MAX_SHARDS) issue(`gives "${queue}" ${count} shards; allowed: 1 to ${MAX_SHARDS}`);
     else out[queue] = k;
@@ -282,6 +273,8 @@ type Env = z.output<typeof envSchema>;
 /** The validated, frozen configuration of one process. */
 export interface Config {
   readonly env: Env['NODE_ENV'];
+  /** The job types this process knows (`loadConfig`'s `contracts`). */
+  readonly catalog: JobCatalog;
   readonly log: { readonly level: Env['LOG_LEVEL']; readonly format: Env['LOG_FORMAT'] };
   readonly redis: {
     readonly url: string;
@@ -372,7 +365,8 @@ function deepFreeze<T>(value: T): T {
  * file falls back to the default.
  * @throws ConfigError naming each bad variable, its value and what is allowed.
  */
-export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: LoadConfigOptions = {}): Config {
+  const catalog = options.contracts ? new JobCatalog(options.contracts) : EMPTY_CATALOG;
   const raw: Record<string, string> = {};
   for (const key of Object.keys(envSchema.shape)) {
     const v = source[key];
@@ -391,7 +385,22 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(details);
   }
   const e = parsed.data;
-  return deepFreeze({
+  // Queue names are checked against the catalog; a process given none (the `npm start`
+  // supervisor, a CLI without JOB_CATALOG) leaves that to the processes that have one.
+  const queueNames = options.contracts ? catalog.queueNames : undefined;
+  const queueIssues: string[][] = [];
+  const shardOverrides = e.QUEUE_SHARDS ? parseShards(e.QUEUE_SHARDS, queueNames, (m) => queueIssues.push(['QUEUE_SHARDS', m])) : {};
+  if (queueNames && e.WORKER_QUEUES !== 'all') {
+    for (const q of e.WORKER_QUEUES.split(',').map((x) => x.trim())) {
+      if (!queueNames.includes(q)) {
+        queueIssues.push(['WORKER_QUEUES', `names unknown queue "${q}"; allowed: "all" or a comma list of ${queueNames.join(', ') || '(none: no job catalog)'}`]);
+      }
+    }
+  }
+  if (queueIssues.length > 0) {
+    throw new ConfigError(queueIssues.map(([name, message]) => ({ field: name!, message: `${name}=${JSON.stringify(raw[name!])} ${message}` })));
+  }
+  const settings = deepFreeze({
     env: e.NODE_ENV,
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     redis: {
@@ -402,7 +411,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
     },
     prefix: e.QUEUE_PREFIX,
-    shards: { ...queueShards, ...(e.QUEUE_SHARDS ? parseShards(e.QUEUE_SHARDS, () => {}) : {}) },
+    shards: { ...catalog.shards, ...shardOverrides },
     localRedis: {
       port: e.LOCAL_REDIS_PORT,
       dir: e.LOCAL_REDIS_DIR,
@@ -411,7 +420,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       queues:
-        e.WORKER_QUEUES === 'all' ? [...queueNames] : [...new Set(e.WORKER_QUEUES.split(',').map((s) => s.trim()))],
+        e.WORKER_QUEUES === 'all' ? [...catalog.queueNames] : [...new Set(e.WORKER_QUEUES.split(',').map((s) => s.trim()))],
       lockDurationMs: e.WORKER_LOCK_DURATION_MS,
       stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
       maxStalledCount: e.WORKER_MAX_STALLED_COUNT,
@@ -459,4 +468,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       exposeErrorStacks: e.EXPOSE_ERROR_STACKS === 'true',
     },
   });
+  // The catalog holds zod schemas: frozen as a whole, not deeply.
+  return Object.freeze({ ...settings, catalog });
+}
+
+export interface LoadConfigOptions {
+  /**
+   * The job catalog of this process (name → contract). Without one the process knows no job type:
+   * it can read and manage jobs but not enqueue, and queue names in WORKER_QUEUES/QUEUE_SHARDS are
+   * not checked.
+   */
+  readonly contracts?: ContractMap;
 }

@@ -2,7 +2,7 @@
  * The public surface of the job center library. Services that hand work to the center import
  * the client and the contracts; workers import defineHandler and the runtime.
  */
-export { createClient, JobCenterClient, ChainBuilder } from './client.js';
+export { createClient, JobCenterClient, ChainBuilder, type CreateClientOptions, type JobNameOf } from './client.js';
 export type {
   BulkJob,
   Created,
@@ -18,9 +18,9 @@ export type {
   RunOutcome,
   RunRecord,
 } from './client.js';
-export { loadConfig, type Config } from './config.js';
-export { jobs, queueNames, type JobName, type Jobs } from './contracts/index.js';
-export { defineJob, parsePayload, type JobContract, type JobDefaults, type Payload, type PayloadInput } from './jobs/contract.js';
+export { loadConfig, type Config, type LoadConfigOptions } from './config.js';
+export { JobCatalog } from './jobs/catalog.js';
+export { defineJob, parsePayload, type ContractMap, type JobContract, type JobDefaults, type Payload, type PayloadInput } from './jobs/contract.js';
 export { Cron, validateCron, validateTimeZone, nextRuns, type Weekday, type DstPolicy } from './cron.js';
 export { describeSchedule, type DescribableSchedule } from './cron/describe.js';
 export { ConfigError, ConflictError, NotFoundError, UnavailableError, ValidationError, type FieldIssue } from './errors.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue, type Job } from 'bullmq';
 import { repeatStrategy } from './cron/repeat-strategy.js';
 import type { Config } from './config.js';
-import { queueNames } from './contracts/index.js';
+import type { JobCatalog } from './jobs/catalog.js';
 import { NotFoundError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
@@ -48,13 +48,18 @@ export class Queues {
     lifecycle?: Lifecycle,
   ) {
     this.redis = createRedis(config, 'producer', logger);
-    for (const name of queueNames) {
+    for (const name of config.catalog.queueNames) {
       const k = config.shards[name] ?? 1;
       const logical: Logical = { name, k, shards: [], history: [k] };
       this.#logical.set(name, logical);
       for (let i = 0; i < k; i++) this.#open(logical, i);
     }
     lifecycle?.add('queues', this, () => this.close());
+  }
+
+  /** The job types of this process (the configuration's catalog). */
+  get catalog(): JobCatalog {
+    return this.config.catalog;
   }
 
   #open(logical: Logical, shard: number): Queue {
@@ -78,7 +83,7 @@ export class Queues {
   #logicalOf(name: string): Logical {
     const logical = this.#logical.get(name) ?? this.#logical.get(parseShardQueueName(name).logical);
     if (!logical) {
-      throw new NotFoundError(`Unknown queue ${JSON.stringify(name)}; known queues: ${queueNames.join(', ')}`);
+      throw new NotFoundError(`Unknown queue ${JSON.stringify(name)}; known queues: ${this.catalog.queueNames.join(', ')}`);
     }
     return logical;
   }

@@ -5,8 +5,8 @@ import { describeSchedule } from './cron/describe.js';
 import type { CenterRepeatOptions } from './cron/repeat-strategy.js';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from './errors.js';
-import { contractFor, jobOptions } from './jobs/options.js';
-import { parsePayload } from './jobs/contract.js';
+import { jobOptions } from './jobs/options.js';
+import { parsePayload, type JobContract } from './jobs/contract.js';
 import type { Queues } from './queues.js';
 import { centerKey } from './redis/connection.js';
 import { graceOf, healthOf } from './schedules/health.js';
@@ -152,6 +152,10 @@ export class Schedules {
     return centerKey(this.queues.config, 'declared', owner);
   }
 
+  #contractFor(name: unknown): JobContract {
+    return this.queues.catalog.contractFor(name);
+  }
+
   /** The BullMQ queue (shard) a schedule lives on. */
   #queueOf(meta: ScheduleMeta): Queue {
     return this.queues.shard(meta.queue, meta.shard ?? 0);
@@ -181,7 +185,7 @@ export class Schedules {
   async upsert(spec: ScheduleSpec, owner: string | null = null): Promise<ScheduleInfo> {
     validateScheduleId(spec.id);
     validateRepeat(spec.repeat);
-    const contract = contractFor(spec.name);
+    const contract = this.#contractFor(spec.name);
     const data = parsePayload(contract, spec.data);
     const overlap = parseRequest(overlapSchema.optional().default('allow'), spec.overlap, 'overlap', 'overlap');
     validateGrace(spec.grace);
@@ -192,7 +196,7 @@ export class Schedules {
     );
     // The continuation's payload is checked against its own contract now, not at the first run.
     const then = semantics.then
-      ? { name: contractFor(semantics.then.name).name, data: parsePayload(contractFor(semantics.then.name), semantics.then.data ?? {}), on: semantics.then.on ?? 'success' }
+      ? { name: this.#contractFor(semantics.then.name).name, data: parsePayload(this.#contractFor(semantics.then.name), semantics.then.data ?? {}), on: semantics.then.on ?? 'success' }
       : undefined;
     const previous = await this.meta(spec.id);
     if (previous && previous.queue !== contract.queue) {
@@ -237,7 +241,7 @@ export class Schedules {
 
   /** Writes the BullMQ scheduler of a schedule whose definition is already validated. */
   async #upsertScheduler(id: string, name: string, repeat: Repeat, data: unknown, shard: number): Promise<void> {
-    const contract = contractFor(name);
+    const contract = this.#contractFor(name);
     const r = repeat as { cron?: string; every?: number; tz?: string; dst?: DstPolicy } & RepeatWindow;
     const opts: Omit<JobsOptions, 'jobId' | 'repeat' | 'delay' | 'deduplication'> = jobOptions(contract);
     const window = {
@@ -386,7 +390,7 @@ export class Schedules {
     validateScheduleId(id);
     const info = await this.get(id);
     if (!info) throw new NotFoundError(`No schedule with id ${JSON.stringify(id)}`);
-    const contract = contractFor(info.name);
+    const contract = this.#contractFor(info.name);
     const route = this.queues.route(info.queue, { jobId: `trigger-${id}-${Date.now()}` });
     const job = await route.queue.add(contract.name, info.data, { ...jobOptions(contract), jobId: route.jobId });
     return { id: String(job.id), queue: info.queue };
@@ -403,7 +407,7 @@ export class Schedules {
       ids.add(spec.id);
       validateScheduleId(spec.id);
       validateRepeat(spec.repeat);
-      parsePayload(contractFor(spec.name), spec.data);
+      parsePayload(this.#contractFor(spec.name), spec.data);
     }
     const key = this.#declaredKey(owner);
     const before = await this.queues.redis.smembers(key);

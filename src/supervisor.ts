@@ -25,7 +25,7 @@ const out = (line: string) => process.stdout.write(`${line}\n`);
 const CHILDREN = [
   { name: 'producer', entry: `producers/main.${ext}` },
   { name: 'worker', entry: `workers/main.${ext}` },
-  { name: 'server', entry: `src/server/main.${ext}` },
+  { name: 'server', entry: `server/main.${ext}` },
 ] as const;
 
 function answers(port: number): Promise<boolean> {

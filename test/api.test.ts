@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestClient as JobCenterClient } from './support/center.js';
-import { jobs } from '../src/contracts/index.js';
+import { jobs } from '../contracts/index.js';
 import { Lifecycle } from '../src/lifecycle.js';
 import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
 import { handlers } from '../workers/handlers/index.js';

@@ -17,8 +17,8 @@ import { basicAuth, missingSeconds } from './support/scale.js';
  * server answers, `npm run start:prod` (dist/src/supervisor.js) starts all three.
  */
 
-const ENTRIES = ['workers/main.js', 'producers/main.js', 'src/server/main.js', 'src/supervisor.js'];
-const SOURCE_DIRS = ['src', 'workers', 'producers'];
+const ENTRIES = ['workers/main.js', 'producers/main.js', 'server/main.js', 'src/supervisor.js'];
+const SOURCE_DIRS = ['src', 'contracts', 'workers', 'producers', 'server'];
 
 let redis: TestRedis;
 const children: ChildProcess[] = [];
@@ -130,7 +130,7 @@ describe('Docker packaging', () => {
     assert.match(text, /RUN npm ci --omit=dev/);
     assert.match(text, /COPY --from=build \/app\/dist \.\/dist/);
     assert.match(text, /^USER node$/m);
-    assert.match(text, /^CMD \["node", "dist\/src\/server\/main\.js"\]$/m);
+    assert.match(text, /^CMD \["node", "dist\/server\/main\.js"\]$/m);
     const instructions = text.split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n');
     assert.doesNotMatch(instructions, /tsx/, 'no TypeScript loader at run time');
     assert.equal(dockerHealthcheck()[0], 'node');
@@ -152,7 +152,7 @@ describe('Docker packaging', () => {
 
   it('docker-compose.yml: valid; Redis with AOF, noeviction, a volume and a health check; credentials only from the environment', async () => {
     const bare = await composeConfig({});
-    for (const entry of ['dist/producers/main.js', 'dist/workers/main.js', 'dist/src/server/main.js']) {
+    for (const entry of ['dist/producers/main.js', 'dist/workers/main.js', 'dist/server/main.js']) {
       assert.ok(bare.includes(`- ${entry}`), `a service runs ${entry}`);
       assert.ok(existsSync(join(ROOT, entry)), `${entry} is what npm run build emits`);
     }
@@ -212,7 +212,7 @@ describe('compiled build (what the Docker image runs)', () => {
     const env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix(), NODE_ENV: 'production' };
     const worker = runCompiled('workers/main.js', env);
     const producer = runCompiled('producers/main.js', env);
-    const server = runCompiled('src/server/main.js', {
+    const server = runCompiled('server/main.js', {
       ...env,
       HOST: '127.0.0.1',
       PORT: '0',

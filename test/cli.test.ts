@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestClient as JobCenterClient } from './support/center.js';
 import { freePort } from '../src/redis/redis-server.js';
 import { testClient } from './support/center.js';
-import { ENTRIES, ROOT } from './support/processes.js';
+import { APP_CATALOG, ENTRIES, ROOT } from './support/processes.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
 
 /*
@@ -22,7 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), 'jc-cli-'));
 
 before(async () => {
   redis = await startTestRedis();
-  env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix() };
+  env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix(), JOB_CATALOG: APP_CATALOG };
   client = await testClient(env);
 });
 after(async () => {
@@ -179,7 +179,7 @@ describe('CLI', () => {
     assert.deepEqual((await client.recurring.list()).map((s) => s.id), ['cli-often']);
   });
 
-  it('invalid input exits 2 naming the field; an unreachable Redis exits 1 fast', async () => {
+  it('invalid input exits 2 naming the field; an unreachable Redis or a bad configuration exits 1', async () => {
     const port = await freePort();
     const started = Date.now();
     const [payload, badJson, unknownJob, noRedis, badEnv] = await Promise.all([
@@ -199,8 +199,30 @@ describe('CLI', () => {
     assert.match(noRedis.stderr, /did not answer within 500 ms/);
     assert.doesNotMatch(noRedis.stderr, /secret/, 'the password is not printed');
     assert.ok(Date.now() - started < 20_000);
-    assert.equal(badEnv.code, 2);
+    assert.equal(badEnv.code, 1, 'a bad configuration value is a failed run, as for every process (README)');
     assert.match(badEnv.stderr, /WORKER_CONCURRENCY="lots"/);
+  });
+
+  it('--version, and --json on every command; the catalog comes from JOB_CATALOG', async () => {
+    const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const [version, versionJson, listJson, noCatalog, badCatalog, badCatalogEnqueue] = await Promise.all([
+      cli(['--version']),
+      cli(['--version', '--json']),
+      cli(['queue', 'list', '--json']),
+      cli(['enqueue', 'sleep', '--data', '{"ms":1}'], { JOB_CATALOG: '' }),
+      cli(['jobs'], { JOB_CATALOG: resolve(ROOT, 'package.json') }),
+      cli(['enqueue', 'sleep'], { JOB_CATALOG: resolve(ROOT, 'no-such-catalog.js') }),
+    ]);
+    assert.equal(ok(version).stdout.trim(), `job-center ${pkg.version}`);
+    assert.deepEqual(ok(versionJson).json(), { name: 'job-center', version: pkg.version });
+    assert.ok(Array.isArray(ok(listJson).json()), 'queue list --json is a JSON array');
+    // Without a catalog the CLI still manages jobs, but knows no job type to enqueue.
+    assert.equal(noCatalog.code, 2);
+    assert.match(noCatalog.stderr, /no job catalog was given; set JOB_CATALOG/);
+    for (const run of [badCatalog, badCatalogEnqueue]) {
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, /JOB_CATALOG=.* (is not a contract map|exports neither|could not be loaded)/);
+    }
   });
 
   it('jobs lists the catalog with payload schemas', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClient, JobCenterClient, NotFoundError, UnavailableError, ValidationError } from '../src/client.js';
+import { jobs } from '../contracts/index.js';
 import { freePort } from '../src/redis/redis-server.js';
 import { silentLogger, testClient } from './support/center.js';
 import { waitFor } from './support/processes.js';
@@ -165,7 +166,7 @@ describe('typed client', () => {
 
   it('createClient reads the environment; ready() gives up with UnavailableError', async () => {
     const port = await freePort();
-    const client = createClient({ env: { REDIS_URL: `redis://127.0.0.1:${port}`, QUEUE_PREFIX: uniquePrefix() }, logger: silentLogger });
+    const client = createClient({ contracts: jobs, env: { REDIS_URL: `redis://127.0.0.1:${port}`, QUEUE_PREFIX: uniquePrefix() }, logger: silentLogger });
     clients.push(client);
     assert.equal(client.config.redis.url, `redis://127.0.0.1:${port}`);
     const started = Date.now();

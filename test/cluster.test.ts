@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { JobCenterClient } from '../src/client.js';
-import { queueNames } from '../src/contracts/index.js';
+import { jobs } from '../contracts/index.js';
+import { JobCatalog } from '../src/jobs/catalog.js';
 import { startTestCluster, type TestCluster } from './support/cluster.js';
 import { ProcessGroup, waitFor } from './support/processes.js';
 import { uniquePrefix } from './support/redis.js';
 import { testClient } from './support/center.js';
 import { basicAuth, duplicateRuns, helloRuns, missingSeconds, serverPort, ticksOf } from './support/scale.js';
+
+const { queueNames } = new JobCatalog(jobs);
 
 /*
  * Redis Cluster end to end: three masters on free ports joined by `redis-cli --cluster create`;

@@ -3,10 +3,14 @@ import { describe, it } from 'node:test';
 import { loadConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { CenterProcess, ENTRIES } from './support/processes.js';
+import { jobs } from '../contracts/index.js';
+
+/** The config as the app's processes load it: with their job catalog. */
+const load = (env: NodeJS.ProcessEnv) => loadConfig(env, { contracts: jobs });
 
 function configError(env: Record<string, string>): ConfigError {
   try {
-    loadConfig(env);
+    load(env);
   } catch (err) {
     assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
     return err;
@@ -16,7 +20,7 @@ function configError(env: Record<string, string>): ConfigError {
 
 describe('config', () => {
   it('applies documented defaults and freezes the result', () => {
-    const c = loadConfig({});
+    const c = load({});
     assert.equal(c.redis.url, 'redis://127.0.0.1:6379');
     assert.equal(c.prefix, 'jc');
     assert.equal(c.worker.concurrency, 5);
@@ -30,11 +34,11 @@ describe('config', () => {
   });
 
   it('treats empty values as unset, as a .env file with FOO= means', () => {
-    assert.equal(loadConfig({ WORKER_CONCURRENCY: '' }).worker.concurrency, 5);
+    assert.equal(load({ WORKER_CONCURRENCY: '' }).worker.concurrency, 5);
   });
 
   it('parses typed values', () => {
-    const c = loadConfig({ WORKER_CONCURRENCY: '12', WORKER_QUEUES: 'batch', LOG_LEVEL: 'debug', QUEUE_PREFIX: 'my-app' });
+    const c = load({ WORKER_CONCURRENCY: '12', WORKER_QUEUES: 'batch', LOG_LEVEL: 'debug', QUEUE_PREFIX: 'my-app' });
     assert.equal(c.worker.concurrency, 12);
     assert.deepEqual(c.worker.queues, ['batch']);
     assert.equal(c.log.level, 'debug');
@@ -84,13 +88,13 @@ describe('.env.example and secrets in messages (issue 10)', () => {
     const { readFileSync } = await import('node:fs');
     const example = parse(readFileSync(new URL('../.env.example', import.meta.url)));
     assert.equal(example.REDIS_URL, undefined, 'REDIS_URL must stay commented out (it stops npm start from starting its own Redis)');
-    assert.deepEqual(loadConfig(example), loadConfig({}));
+    assert.deepEqual(load(example), load({}));
   });
 
   it('a malformed REDIS_URL is reported without its password', () => {
     const err = (() => {
       try {
-        loadConfig({ REDIS_URL: 'redis://app:s3cret-pw-0123@bad host:6379' });
+        load({ REDIS_URL: 'redis://app:s3cret-pw-0123@bad host:6379' });
       } catch (e) {
         return e as Error;
       }
@@ -103,8 +107,8 @@ describe('.env.example and secrets in messages (issue 10)', () => {
   });
 
   it('EXPOSE_ERROR_STACKS is off unless set to true, whatever NODE_ENV says', () => {
-    assert.equal(loadConfig({ NODE_ENV: 'development' }).server.exposeErrorStacks, false);
-    assert.equal(loadConfig({ EXPOSE_ERROR_STACKS: 'true' }).server.exposeErrorStacks, true);
-    assert.throws(() => loadConfig({ EXPOSE_ERROR_STACKS: 'yes' }), /EXPOSE_ERROR_STACKS/);
+    assert.equal(load({ NODE_ENV: 'development' }).server.exposeErrorStacks, false);
+    assert.equal(load({ EXPOSE_ERROR_STACKS: 'true' }).server.exposeErrorStacks, true);
+    assert.throws(() => load({ EXPOSE_ERROR_STACKS: 'yes' }), /EXPOSE_ERROR_STACKS/);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { JobInfo, JobRef } from '../src/client.js';
 import type { TestClient as JobCenterClient } from './support/center.js';
-import { helloWorld } from '../src/contracts/index.js';
+import { helloWorld } from '../contracts/index.js';
 import type { ParentOutcome } from '../src/continuations/index.js';
 import { Lifecycle } from '../src/lifecycle.js';
 import { defineHandler } from '../src/runtime/handler.js';

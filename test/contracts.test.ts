@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
-import { jobs, sleep } from '../src/contracts/index.js';
+import { jobs, sleep } from '../contracts/index.js';
 import { ValidationError } from '../src/errors.js';
 import { defineJob, parsePayload, type PayloadInput } from '../src/jobs/contract.js';
-import { contractFor, jobOptions, validateJobId } from '../src/jobs/options.js';
+import { JobCatalog } from '../src/jobs/catalog.js';
+import { jobOptions, validateJobId } from '../src/jobs/options.js';
 
 describe('job contracts', () => {
   it('declare the four example jobs with retention so Redis does not grow forever', () => {
@@ -38,11 +39,19 @@ describe('job contracts', () => {
   });
 
   it('reject unknown job names, listing the known ones', () => {
+    const catalog = new JobCatalog(jobs);
     assert.throws(
-      () => contractFor('nope'),
+      () => catalog.contractFor('nope'),
       (e: unknown) => e instanceof ValidationError && e.details[0]?.field === 'name' && /hello-world/.test(e.message),
     );
-    assert.throws(() => contractFor('__proto__'), ValidationError);
+    assert.throws(() => catalog.contractFor('__proto__'), ValidationError);
+    assert.deepEqual(catalog.queueNames, ['default', 'batch']);
+    assert.throws(() => new JobCatalog({}).contractFor('sleep'), /no job catalog was given/);
+  });
+
+  it('a catalog holds contracts made by defineJob, each under its own name', () => {
+    assert.throws(() => new JobCatalog({ other: sleep }), /"other" to hold the contract of that name, got "sleep"/);
+    assert.throws(() => new JobCatalog({ x: {} as never }), /contract made by defineJob/);
   });
 
   it('reject bad declarations and job ids', () => {

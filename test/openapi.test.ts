@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Router } from 'express';
-import { jobs } from '../src/contracts/index.js';
+import { jobs } from '../contracts/index.js';
 import { allApiRoutes, apiRouter } from '../src/server/api.js';
 import { AuditLog } from '../src/server/audit.js';
 import { openApiDocument } from '../src/server/openapi.js';

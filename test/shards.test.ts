@@ -14,6 +14,10 @@ import {
   shardQueueName,
 } from '../src/queues/shards.js';
 import { validateJobId } from '../src/jobs/options.js';
+import { jobs } from '../contracts/index.js';
+
+/** The config as the app's processes load it: with their job catalog. */
+const load = (env: NodeJS.ProcessEnv) => loadConfig(env, { contracts: jobs });
 
 describe('shard routing (pure)', () => {
   it('shardOf is fixed forever: these values route existing caller ids and must never change', () => {
@@ -79,11 +83,11 @@ describe('shard routing (pure)', () => {
 
 describe('shard configuration', () => {
   it('QUEUE_SHARDS overrides the contracts, per queue; other queues keep 1', () => {
-    const config = loadConfig({ QUEUE_SHARDS: 'batch:6' });
+    const config = load({ QUEUE_SHARDS: 'batch:6' });
     assert.equal(config.shards.batch, 6);
     assert.equal(config.shards.default, 1);
-    assert.deepEqual(loadConfig({ QUEUE_SHARDS: ' batch:2 , default:3 ' }).shards, { batch: 2, default: 3 });
-    assert.deepEqual(loadConfig({}).shards, { default: 1, batch: 1 });
+    assert.deepEqual(load({ QUEUE_SHARDS: ' batch:2 , default:3 ' }).shards, { batch: 2, default: 3 });
+    assert.deepEqual(load({}).shards, { default: 1, batch: 1 });
   });
 
   it('refuses bad QUEUE_SHARDS with a message naming the entry and what is allowed', () => {
@@ -97,7 +101,7 @@ describe('shard configuration', () => {
     ];
     for (const [value, re] of cases) {
       assert.throws(
-        () => loadConfig({ QUEUE_SHARDS: value }),
+        () => load({ QUEUE_SHARDS: value }),
         (err: unknown) => err instanceof ConfigError && /QUEUE_SHARDS=/.test(err.message) && re.test(err.message),
         value,
       );

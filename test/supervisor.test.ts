@@ -57,7 +57,7 @@ describe('npm start (supervisor)', () => {
       const cmd = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
       const cmds = kids.map(cmd);
       const ours: number[] = [];
-      for (const part of ['redis-server', 'producers/main.ts', 'workers/main.ts', 'src/server/main.ts']) {
+      for (const part of ['redis-server', 'producers/main.ts', 'workers/main.ts', 'server/main.ts']) {
         const i = cmds.findIndex((c) => c.includes(part));
         assert.ok(i >= 0, `a child runs ${part}: ${cmds.join(' | ')}`);
         ours.push(kids[i]!);

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import { JobCenterClient, type CleanRequest, type ContinueOn, type EnqueueOptions, type JobListQuery, type Repeat } from '../client.js';
 import { loadConfig, type Config } from '../config.js';
-import { jobs } from '../contracts/index.js';
+import type { ContractMap } from '../jobs/contract.js';
 import { ConfigError, NotFoundError, UnavailableError, ValidationError, type FieldIssue } from '../errors.js';
 import { bulkItem, type BulkItem } from '../schemas/enqueue.js';
 import { fieldIssues } from '../schemas/parse.js';
@@ -13,14 +13,17 @@ import type { MisfirePolicy } from '../schemas/schedule-semantics.js';
 import { COMMAND_USAGE, MAIN_USAGE } from './usage.js';
 
 /*
- * `npm run cli -- <command>`: the typed client on the command line. Results are JSON on stdout,
- * errors a message on stderr; exit 0 / 1 (failed) / 2 (bad usage or input).
+ * `job-center <command>` (`npm run cli -- <command>` here): the typed client on the command line.
+ * Results are JSON on stdout (`--json` says so explicitly), errors a message on stderr; exit codes:
+ * 0 done, 1 failed (configuration, not found, Redis unreachable), 2 bad usage or input.
  */
 
 class UsageError extends Error {}
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+  json: { type: 'boolean' },
   data: { type: 'string' },
   'job-id': { type: 'string' },
   priority: { type: 'string' },
@@ -394,7 +397,7 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-function jobCatalog(): unknown {
+function jobCatalog(jobs: ContractMap): unknown {
   return Object.values(jobs).map((c) => ({
     name: c.name,
     queue: c.queue,
@@ -411,8 +414,15 @@ function redactedRedis(config: Config): string {
   return u.toString();
 }
 
+export interface RunOptions {
+  /** The job types enqueue, schedule, continue and recurring upsert accept. @defaultValue none */
+  readonly contracts?: ContractMap;
+  /** What `--version` prints. */
+  readonly version?: string;
+}
+
 /** Runs one CLI invocation; resolves with the exit code. */
-export async function run(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
+export async function run(argv: string[], out: (s: string) => void, err: (s: string) => void, options: RunOptions = {}): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -423,6 +433,11 @@ export async function run(argv: string[], out: (s: string) => void, err: (s: str
   const v = parsed.values as Values;
   const positionals = [...parsed.positionals];
   const first = positionals[0];
+  if (v.version) {
+    const version = options.version ?? 'unknown';
+    out(v.json ? `${JSON.stringify({ name: 'job-center', version })}\n` : `job-center ${version}\n`);
+    return 0;
+  }
   if (first === undefined || first === 'help' || (v.help && !COMMAND_USAGE[first])) {
     const topic = first === 'help' ? positionals[1] : undefined;
     out(topic && COMMAND_USAGE[topic] ? COMMAND_USAGE[topic] : MAIN_USAGE);
@@ -433,7 +448,7 @@ export async function run(argv: string[], out: (s: string) => void, err: (s: str
     return 0;
   }
   if (first === 'jobs') {
-    out(`${JSON.stringify(jobCatalog(), null, 2)}\n`);
+    out(`${JSON.stringify(jobCatalog(options.contracts ?? {}), null, 2)}\n`);
     return 0;
   }
   const grouped = first === 'job' || first === 'recurring' || first === 'queue';
@@ -444,7 +459,7 @@ export async function run(argv: string[], out: (s: string) => void, err: (s: str
     err(`error: unknown command ${JSON.stringify(name)}\n\n${hint}`);
     return 2;
   }
-  const allowed = new Set<string>(['help', 'timeout', ...(ALLOWED[name] ?? [])]);
+  const allowed = new Set<string>(['help', 'timeout', 'json', ...(ALLOWED[name] ?? [])]);
   const extra = Object.keys(v).filter((k) => !allowed.has(k));
   if (extra.length > 0) {
     err(`error: ${name} does not take ${extra.map((k) => `--${k}`).join(', ')}\nRun "${name} --help" for usage.\n`);
@@ -453,11 +468,12 @@ export async function run(argv: string[], out: (s: string) => void, err: (s: str
 
   let config: Config;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig(process.env, options.contracts ? { contracts: options.contracts } : {});
   } catch (e) {
     if (e instanceof ConfigError) {
+      // A bad environment is a failed run (1), as for every other process of the center; 2 is bad usage.
       err(`error: ${e.message}\n`);
-      return 2;
+      return 1;
     }
     throw e;
   }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { parsePayload } from '../jobs/contract.js';
-import { contractFor, jobOptions, validateJobId } from '../jobs/options.js';
+import { jobOptions, validateJobId } from '../jobs/options.js';
 import { crashPoint } from './crash-points.js';
 import { release } from './release.js';
 import { runScript } from './scripts.js';
@@ -39,7 +39,7 @@ export async function register(
   options: { on?: ContinueOn; key?: string; opts?: JobsOptions } = {},
 ): Promise<Registered> {
   const { config, queues, keys } = deps;
-  const contract = contractFor(name);
+  const contract = queues.catalog.contractFor(name);
   const payload = parsePayload(contract, data);
   const on = options.on ?? 'success';
   if (on !== 'success' && on !== 'finished') {

@@ -1,24 +1,7 @@
 import type { JobsOptions } from 'bullmq';
-import { jobs } from '../contracts/index.js';
-import { ValidationError } from '../errors.js';
 import { jobId as jobIdSchema } from '../schemas/fields.js';
 import { parseRequest } from '../schemas/parse.js';
 import type { JobContract } from './contract.js';
-
-/**
- * The contract registered under `name`.
- * @throws ValidationError (field `name`) listing the known job names.
- */
-export function contractFor(name: unknown): JobContract {
-  const contract = typeof name === 'string' && Object.hasOwn(jobs, name) ? (jobs as Record<string, JobContract>)[name] : undefined;
-  if (!contract) {
-    const known = Object.keys(jobs).join(', ');
-    throw new ValidationError(`Unknown job name ${JSON.stringify(name)}; known jobs: ${known}`, [
-      { field: 'name', message: `name must be one of: ${known}` },
-    ]);
-  }
-  return contract;
-}
 
 /** BullMQ options from the contract's defaults, with per-call overrides on top. */
 export function jobOptions(contract: JobContract, overrides: JobsOptions = {}): JobsOptions {

@@ -49,6 +49,14 @@ export async function startWorkerRuntime(options: {
   events?: RuntimeEvents<WorkerRuntimeEvents>;
 }): Promise<WorkerRuntime> {
   const { config, logger, lifecycle } = options;
+  for (const h of options.handlers) {
+    if (config.catalog.contracts[h.contract.name]?.queue !== h.contract.queue) {
+      throw new Error(
+        `The handler of "${h.contract.name}" (queue ${h.contract.queue}) has no contract of that name and queue in this process's job catalog; ` +
+          'load the config with the same contracts the handlers use (loadConfig(env, { contracts }), or runProcess(..., { contracts }))',
+      );
+    }
+  }
   const events = options.events ?? new RuntimeEvents<WorkerRuntimeEvents>(logger);
   const routing = new Routing(options.handlers);
   const queues = new Queues(config, logger, lifecycle);

@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
 import { nextTick, ticksBetween } from '../cron/timetable.js';
 import type { CenterRepeatOptions } from '../cron/repeat-strategy.js';
-import { contractFor, jobOptions } from '../jobs/options.js';
+import { jobOptions } from '../jobs/options.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queues.js';
 import type { BeforeRunResult, JobHook } from '../runtime/hooks.js';
@@ -140,7 +140,7 @@ export function misfireHook(options: { queues: Queues; schedules: Schedules; his
     const dropped = all.slice(0, all.length - keep.length);
     const catchUps = keep.filter((t) => t !== tick);
     if (catchUps.length > 0) {
-      const opts = jobOptions(contractFor(job.name));
+      const opts = jobOptions(queues.catalog.contractFor(job.name));
       await queue.addBulk(catchUps.map((t) => ({ name: job.name, data: job.data, opts: { ...opts, jobId: `${CATCH_UP_PREFIX}${t}-${id}` } })));
     }
     const reason = `misfire all: more than maxCatchUp (${policy.maxCatchUp}) ticks were missed; the most recent ran`;

@@ -4,7 +4,6 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Config } from '../config.js';
-import { jobs } from '../contracts/index.js';
 import { ConfigError } from '../errors.js';
 import type { ServerDeps } from './app.js';
 import { auditBoardMutations } from './audit.js';
@@ -54,7 +53,7 @@ function createBoard(deps: ServerDeps, role: BoardRole): Express {
   // One adapter per BullMQ queue: a sharded queue shows each of its shards.
   const adapter = (queue: Queue): BullMQAdapter => {
     const { queue: logical, shard, shards } = service.queueShard(queue);
-    const names = Object.values(jobs)
+    const names = Object.values(config.catalog.contracts)
       .filter((c) => c.queue === logical)
       .map((c) => c.name);
     const sharded = shards > 1;

@@ -1,4 +1,5 @@
 import { appendFileSync } from 'node:fs';
+import { jobs } from '../../contracts/index.js';
 import { runProcess } from '../../src/main.js';
 import { defineHandler } from '../../src/runtime/handler.js';
 import { startWorkerRuntime } from '../../src/runtime/worker-runtime.js';
@@ -23,4 +24,4 @@ const recording = handlers.map((h) =>
 
 runProcess('worker', async ({ config, logger, lifecycle }) => {
   await startWorkerRuntime({ config, logger, lifecycle, handlers: recording });
-});
+}, { contracts: jobs });

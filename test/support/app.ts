@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { JobCenterClient } from '../../src/client.js';
 import { loadConfig } from '../../src/config.js';
+import { jobs } from '../../contracts/index.js';
 import { Lifecycle } from '../../src/lifecycle.js';
 import { buildApp } from '../../src/server/app.js';
 import { AuditLog } from '../../src/server/audit.js';
@@ -69,7 +70,7 @@ export interface TestApp {
  * checks of `npm run server` (refusing bad credentials, exit codes) stay tested on the real process.
  */
 export async function startApp(env: Record<string, string>): Promise<TestApp> {
-  const config = loadConfig({ LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: '0', ...env });
+  const config = loadConfig({ LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: '0', ...env }, { contracts: jobs });
   const proc = new LogCapture();
   const logger = pino({ level: config.log.level, base: { proc: 'server' } }, proc);
   const lifecycle = new Lifecycle(logger);

@@ -5,12 +5,13 @@ import { Continuations } from '../../src/continuations/index.js';
 import { Queues } from '../../src/queues.js';
 import { Schedules } from '../../src/schedules.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import { jobs, type Jobs } from '../../contracts/index.js';
 import { ProcessGroup } from './processes.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from './redis.js';
 
-/** A config for the test process itself, from the same variables the processes read. */
+/** A config for the test process itself, from the same variables the processes read, with the app's catalog. */
 export function testConfig(env: Record<string, string>): Config {
-  return loadConfig({ LOG_LEVEL: 'silent', ...env });
+  return loadConfig({ LOG_LEVEL: 'silent', ...env }, { contracts: jobs });
 }
 
 export const silentLogger = pino({ level: 'silent' });
@@ -19,7 +20,7 @@ export const silentLogger = pino({ level: 'silent' });
  * A client for tests, plus what tests inspect below the public API (the client keeps its own
  * private): BullMQ queues, schedules and continuations on a second connection, same prefix.
  */
-export type TestClient = JobCenterClient & {
+export type TestClient = JobCenterClient<Jobs> & {
   readonly queues: Queues;
   readonly schedules: Schedules;
   readonly continuations: Continuations;
@@ -28,7 +29,7 @@ export type TestClient = JobCenterClient & {
 /** A client in the test process, talking to the test Redis under the test's prefix. */
 export async function testClient(env: Record<string, string>): Promise<TestClient> {
   const config = testConfig(env);
-  const client = new JobCenterClient(config, silentLogger);
+  const client = new JobCenterClient<Jobs>(config, silentLogger);
   const queues = new Queues(config, silentLogger);
   const close = client.close.bind(client);
   const test = Object.assign(client, {

@@ -7,10 +7,13 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const ENTRIES = {
   worker: 'workers/main.ts',
   producer: 'producers/main.ts',
-  server: 'src/server/main.ts',
+  server: 'server/main.ts',
   supervisor: 'src/supervisor.ts',
   cli: 'src/cli/main.ts',
 } as const;
+
+/** The app's job catalog, as `npm run cli` names it to the CLI (JOB_CATALOG). */
+export const APP_CATALOG = resolve(ROOT, 'contracts/index.ts');
 
 /** One parsed JSON log line of a center process. */
 export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
@@ -32,9 +35,12 @@ export class CenterProcess {
     entry: string,
     env: NodeJS.ProcessEnv,
     args: string[] = [],
+    /** `tsx: false` runs compiled JavaScript as production does; `cwd` defaults to the repository. */
+    options: { cwd?: string; tsx?: boolean } = {},
   ) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, entry), ...args], {
-      cwd: ROOT,
+    const loader = options.tsx === false ? [] : ['--import', 'tsx'];
+    this.child = spawn(process.execPath, [...loader, resolve(ROOT, entry), ...args], {
+      cwd: options.cwd ?? ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', LOG_FORMAT: 'json', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -126,7 +132,8 @@ export class ProcessGroup {
   constructor(private readonly baseEnv: NodeJS.ProcessEnv) {}
 
   start(kind: keyof typeof ENTRIES, env: NodeJS.ProcessEnv = {}, args: string[] = []): CenterProcess {
-    const p = new CenterProcess(`${kind}#${this.all.length}`, ENTRIES[kind], { ...this.baseEnv, ...env }, args);
+    const catalog = kind === 'cli' ? { JOB_CATALOG: APP_CATALOG } : {};
+    const p = new CenterProcess(`${kind}#${this.all.length}`, ENTRIES[kind], { ...catalog, ...this.baseEnv, ...env }, args);
     this.all.push(p);
     return p;
   }

@@ -1,4 +1,4 @@
-import { fail } from '../../src/contracts/index.js';
+import { fail } from '../../contracts/index.js';
 import { defineHandler } from '../../src/runtime/handler.js';
 
 export default defineHandler(fail, async (data, ctx) => {

@@ -1,4 +1,4 @@
-import { helloWorld } from '../../src/contracts/index.js';
+import { helloWorld } from '../../contracts/index.js';
 import { defineHandler } from '../../src/runtime/handler.js';
 
 export default defineHandler(helloWorld, async (_data, ctx) => {

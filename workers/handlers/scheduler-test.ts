@@ -1,4 +1,4 @@
-import { schedulerTest } from '../../src/contracts/index.js';
+import { schedulerTest } from '../../contracts/index.js';
 import { defineHandler } from '../../src/runtime/handler.js';
 
 export default defineHandler(schedulerTest, async (data, ctx) => {

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { sleep } from '../../src/contracts/index.js';
+import { sleep } from '../../contracts/index.js';
 import { defineHandler } from '../../src/runtime/handler.js';
 
 const STEPS = 10;

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { declaredShards, defineJob, type ContractMap } from '../jobs/contract.js';
+import { defineJob, type ContractMap } from '../src/jobs/contract.js';
 
 /*
- * The job catalog: every job type this center knows. Producers, the client, the HTTP API and the
- * board read it; handlers under workers/ bind to it. Add a job here, then its handler in
- * workers/handlers/.
+ * The job catalog of this repository's app (`npm start`): every job type its producers, workers,
+ * server and CLI know. The library (src/) knows none; it is given this map (`contracts`).
+ * Add a job here, then its handler in workers/handlers/.
  */
 
 export const helloWorld = defineJob({
@@ -56,9 +56,3 @@ export const jobs = {
 
 export type Jobs = typeof jobs;
 export type JobName = keyof Jobs;
-
-/** Every queue that some contract declares, in first-declared order. */
-export const queueNames: readonly string[] = [...new Set(Object.values(jobs).map((c) => c.queue))];
-
-/** Shards per queue as the contracts declare them (`QUEUE_SHARDS` may override). */
-export const queueShards: Readonly<Record<string, number>> = declaredShards(jobs);

@@ -1,27 +1,39 @@
 import type { AddressInfo } from 'node:net';
 import { startAlerting } from '../alerts/index.js';
 import { JobCenterClient } from '../client.js';
+import type { Config } from '../config.js';
+import type { Lifecycle } from '../lifecycle.js';
+import type { Logger } from '../logger.js';
 import { Queues } from '../queues.js';
-import { ConfigError } from '../errors.js';
-import { runProcess } from '../main.js';
 import { buildApp } from './app.js';
 import { AuditLog } from './audit.js';
 import { checkServerConfig } from './board.js';
 
-runProcess('server', async ({ config, logger, lifecycle }) => {
-  try {
-    checkServerConfig(config);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    // Same shape as any other configuration error: to stderr, exit 1, before any connection opens.
-    process.stderr.write(`[server] ${err.message}\nSee .env.example for every variable and its allowed values.\n`);
-    process.exit(1);
-  }
+/** A started server: where it listens, and the client behind it. */
+export interface StartedServer {
+  readonly port: number;
+  /** `http://<host>:<port>` (localhost when listening on every interface). */
+  readonly url: string;
+  readonly client: JobCenterClient;
+}
+
+/**
+ * Starts the center's HTTP server for `config` (its catalog, board accounts, tokens): Bull Board,
+ * /api, /healthz, /metrics, the schedule page, and schedule/queue alerting. Everything it opens is
+ * registered with `lifecycle`, so `lifecycle.shutdown()` stops it.
+ * @throws ConfigError before anything opens when the server's settings are unusable (no board account).
+ */
+export async function startServer(ctx: { config: Config; logger: Logger; lifecycle: Lifecycle }): Promise<StartedServer> {
+  const { config, logger, lifecycle } = ctx;
+  checkServerConfig(config);
   const { admin, viewer, basePath } = config.server.board;
   for (const [name, account] of [['BOARD_PASSWORD', admin], ['BOARD_VIEWER_PASSWORD', viewer]] as const) {
     if (account && account.password.length < 12) {
       logger.warn(`${name} is shorter than 12 characters; use a long random one (openssl rand -base64 24)`);
     }
+  }
+  if (config.catalog.names.length === 0) {
+    logger.warn('No job catalog: the board shows no queues and nothing can be enqueued (pass `contracts`, or set JOB_CATALOG)');
   }
   const client = new JobCenterClient(config, logger, lifecycle);
   const app = buildApp({ config, logger, service: client, audit: new AuditLog(logger) });
@@ -44,4 +56,5 @@ runProcess('server', async ({ config, logger, lifecycle }) => {
   void client.ready(Infinity).then(() => client.checkEvictionPolicy(), () => {});
   // Schedule and queue watching (one active detector per Redis) and alert delivery, on connections of their own.
   startAlerting({ config, logger, lifecycle, queues: new Queues(config, logger, lifecycle) });
-});
+  return { port, url: `http://${host}:${port}`, client };
+}
