@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { NotFoundError, ValidationError } from './errors.js';
 import { jobOptions } from './jobs/options.js';
 import { parsePayload, type JobContract } from './jobs/contract.js';
+import type { JobCatalog } from './jobs/catalog.js';
 import type { Queues } from './queues.js';
 import { centerKey } from './redis/connection.js';
 import { graceOf, healthOf } from './schedules/health.js';
@@ -195,9 +196,7 @@ export class Schedules {
       'schedule options',
     );
     // The continuation's payload is checked against its own contract now, not at the first run.
-    const then = semantics.then
-      ? { name: this.#contractFor(semantics.then.name).name, data: parsePayload(this.#contractFor(semantics.then.name), semantics.then.data ?? {}), on: semantics.then.on ?? 'success' }
-      : undefined;
+    const then = semantics.then ? thenOf(this.queues.catalog, semantics.then) : undefined;
     const previous = await this.meta(spec.id);
     if (previous && previous.queue !== contract.queue) {
       // The job moved queues: the old scheduler must not keep firing.
@@ -449,6 +448,17 @@ export async function healMissing(schedules: Schedules, owner: string, declared:
   return healed;
 }
 
+/** A schedule's `then`, its name and payload checked against its contract; problems are named `then.…`. */
+function thenOf(catalog: JobCatalog, t: ThenSpec): { name: string; data: unknown; on: NonNullable<ThenSpec['on']> } {
+  try {
+    const contract = catalog.contractFor(t.name);
+    return { name: contract.name, data: parsePayload(contract, t.data ?? {}), on: t.on ?? 'success' };
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    throw new ValidationError(`then: ${err.message}`, err.details.map((d) => ({ field: `then.${d.field}`, message: `then.${d.message}` })));
+  }
+}
+
 type BaseInfo = Omit<ScheduleInfo, 'lastRun' | 'health'> & { ended?: boolean };
 
 /** BullMQ repeat options for a cron schedule: the DST policy and `H` seed ride along for the repeat strategy. */
@@ -462,6 +472,11 @@ function definedPolicy(dst: DstPolicy | undefined): DstPolicy | undefined {
   if (dst?.gap === 'skip') out.gap = 'skip';
   if (dst?.overlap === 'both') out.overlap = 'both';
   return out.gap || out.overlap ? out : undefined;
+}
+
+/** The DST policy a schedule was defined with (the timetable's defaults when none). */
+function storedDst(meta: ScheduleMeta | undefined): DstPolicy | undefined {
+  return definedPolicy((meta?.spec?.repeat as { dst?: DstPolicy } | undefined)?.dst);
 }
 
 /** The DST policy, window, misfire and `then` options, and the pattern in words, for a listing. */
@@ -501,7 +516,7 @@ function toInfo(s: SchedulerData, queue: string, meta: ScheduleMeta | undefined)
     data: s.template?.data ?? {},
     overlap: meta?.overlap ?? 'allow',
     owner: meta?.owner ?? null,
-    grace: graceOf({ cron, every, tz: s.tz, grace: meta?.grace }),
+    grace: graceOf({ cron, every, tz: s.tz, dst: storedDst(meta), hashSeed: s.key, grace: meta?.grace }),
     paused: false,
     ...(ended ? { ended } : {}),
   };
@@ -522,7 +537,7 @@ function pausedInfo(id: string, meta: ScheduleMeta): BaseInfo {
     data: meta.spec!.data ?? {},
     overlap: meta.overlap,
     owner: meta.owner,
-    grace: graceOf({ ...r, grace: meta.grace }),
+    grace: graceOf({ ...r, dst: storedDst(meta), hashSeed: id, grace: meta.grace }),
     paused: true,
   };
 }

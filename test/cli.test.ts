@@ -179,6 +179,73 @@ describe('CLI', () => {
     assert.deepEqual((await client.recurring.list()).map((s) => s.id), ['cli-often']);
   });
 
+  it('recurring upsert passes --misfire, --max-catch-up, --then*, the window and --dst-* through', async () => {
+    const [cron, every] = await Promise.all([
+      cli([
+        'recurring', 'upsert', 'cli-semantics', 'scheduler-test', '--cron', '30 2 * * *', '--tz', 'Europe/Paris',
+        '--dst-gap', 'skip', '--dst-overlap', 'both', '--misfire', 'all', '--max-catch-up', '5',
+        '--then', 'scheduler-test', '--then-data', '{"note":"after"}', '--then-on', 'finished',
+        '--start-date', '2030-01-01T00:00:00Z', '--end-date', '2031-01-01T00:00:00Z', '--limit', '3',
+      ]),
+      cli(['recurring', 'upsert', 'cli-skip', 'hello-world', '--every', '10m', '--misfire', 'skip', '--then', 'hello-world']),
+    ]);
+    ok(cron);
+    ok(every);
+    const [got, gotEvery] = await Promise.all([cli(['recurring', 'get', 'cli-semantics']), cli(['recurring', 'get', 'cli-skip'])]);
+    const s = ok(got).json();
+    assert.equal(s.cron, '30 2 * * *');
+    assert.equal(s.tz, 'Europe/Paris');
+    assert.deepEqual(s.dst, { gap: 'skip', overlap: 'both' });
+    assert.equal(s.misfire, 'all');
+    assert.equal(s.maxCatchUp, 5);
+    assert.deepEqual(s.then, { name: 'scheduler-test', data: { note: 'after' }, on: 'finished' });
+    assert.equal(s.startDate, '2030-01-01T00:00:00Z');
+    assert.equal(s.endDate, '2031-01-01T00:00:00Z');
+    assert.equal(s.limit, 3);
+    // BullMQ got the window too: the first tick is the first 02:30 Paris time after the start date.
+    assert.equal(s.next, '2030-01-01T01:30:00.000Z');
+    assert.deepEqual(cron.json(), s, 'upsert prints what get reads back');
+    const e = ok(gotEvery).json();
+    assert.equal(e.misfire, 'skip');
+    assert.equal(e.maxCatchUp, undefined);
+    // --then alone: no data given is {}, and on defaults to success.
+    assert.deepEqual(e.then, { name: 'hello-world', data: {}, on: 'success' });
+    assert.equal(e.dst, undefined);
+    assert.equal(e.startDate, undefined);
+    assert.equal(e.limit, undefined);
+    await Promise.all([client.recurring.remove('cli-semantics'), client.recurring.remove('cli-skip')]);
+  });
+
+  it('recurring upsert: a bad --misfire, --max-catch-up, --then*, window or --dst-* value exits 2 and writes nothing', async () => {
+    const base = (id: string) => ['recurring', 'upsert', id, 'scheduler-test', '--cron', '0 6 * * *', '--tz', 'Europe/Paris'];
+    const cases: [string, string[], RegExp][] = [
+      ['bad-misfire', ['--misfire', 'sometimes'], /misfire: must be "once", "skip" or "all"/],
+      ['bad-catch-up', ['--misfire', 'all', '--max-catch-up', 'abc'], /--max-catch-up must be a whole number, got "abc"/],
+      ['bad-then', ['--then', 'no-such-job'], /then: Unknown job name "no-such-job"/],
+      ['bad-then-data', ['--then', 'hello-world', '--then-data', '{"x":1}'], /then: Invalid payload for job "hello-world"/],
+      ['bad-then-on', ['--then', 'hello-world', '--then-on', 'never'], /then\.on: must be "success" or "finished"/],
+      ['bad-then-alone', ['--then-on', 'finished'], /--then-data and --then-on need --then NAME/],
+      ['bad-start', ['--start-date', 'yesterday'], /startDate: must be an ISO 8601 date-time/],
+      ['bad-end', ['--start-date', '2031-01-01T00:00:00Z', '--end-date', '2030-01-01T00:00:00Z'], /endDate must be after startDate/],
+      ['bad-limit', ['--limit', '0'], /limit: must be from 1 to 1000000000/],
+      ['bad-dst-gap', ['--dst-gap', 'maybe'], /dst\.gap: must be "shift" or "skip"/],
+      ['bad-dst-overlap', ['--dst-overlap', 'x'], /dst\.overlap: must be "once" or "both"/],
+    ];
+    const runs = await Promise.all([
+      ...cases.map(([id, flags]) => cli([...base(id), ...flags])),
+      cli(['recurring', 'upsert', 'bad-dst-every', 'hello-world', '--every', '10m', '--dst-gap', 'skip']),
+    ]);
+    const all: [string, RegExp][] = [...cases.map(([id, , re]): [string, RegExp] => [id, re]), ['bad-dst-every', /dst applies to cron schedules only/]];
+    all.forEach(([id, re], k) => {
+      const run = runs[k]!;
+      assert.equal(run.code, 2, `${id}: exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+      assert.match(run.stderr, re, id);
+    });
+    const ids = all.map(([id]) => id);
+    assert.deepEqual((await client.recurring.list()).filter((s) => ids.includes(s.id)), [], 'no scheduler was written');
+    for (const id of ids) assert.equal(await client.schedules.meta(id), undefined, `${id}: no definition was written`);
+  });
+
   it('invalid input exits 2 naming the field; an unreachable Redis or a bad configuration exits 1', async () => {
     const port = await freePort();
     const started = Date.now();

@@ -1,4 +1,4 @@
-import { CronExpressionParser } from 'cron-parser';
+import { nextTick, type DstPolicy } from '../cron/timetable.js';
 import type { Health, RunRecord } from '../schemas/schedule-health.js';
 
 /**
@@ -15,22 +15,36 @@ export const LATE_MS = 1000;
 /** The smallest default grace: a minute, whatever the period. */
 export const MIN_DEFAULT_GRACE_MS = 60_000;
 
-/** The period of a schedule in ms: `every`, or the gap between a cron pattern's next two runs. */
-export function periodOf(s: { cron?: string; every?: number; tz?: string }, from = new Date()): number | undefined {
+/** What the period and default grace of a schedule are computed from. */
+export interface PeriodInput {
+  cron?: string;
+  every?: number;
+  tz?: string;
+  /** The schedule's DST policy, so that the period is that of the ticks it really has. */
+  dst?: DstPolicy;
+  /** Seed of `H` fields: the schedule id. */
+  hashSeed?: string;
+}
+
+/**
+ * The period of a schedule in ms: `every`, or the gap between a cron pattern's next two ticks,
+ * from the center's timetable (its DST policy and `H` seed), the ticks that really run.
+ */
+export function periodOf(s: PeriodInput, from = new Date()): number | undefined {
   if (s.every) return s.every;
   if (!s.cron) return undefined;
   try {
-    const expr = CronExpressionParser.parse(s.cron, { tz: s.tz, currentDate: from });
-    const a = expr.next().getTime();
-    const b = expr.next().getTime();
-    return b - a;
+    const options = { tz: s.tz, dst: s.dst, hashSeed: s.hashSeed };
+    const a = nextTick(s.cron, from.getTime(), options);
+    const b = a === undefined ? undefined : nextTick(s.cron, a, options);
+    return a === undefined || b === undefined ? undefined : b - a;
   } catch {
     return undefined;
   }
 }
 
 /** The grace before a tick that did not start counts as overdue: `grace`, else max(60 s, 10 % of the period). */
-export function graceOf(s: { cron?: string; every?: number; tz?: string; grace?: number | null }): number {
+export function graceOf(s: PeriodInput & { grace?: number | null }): number {
   if (s.grace !== undefined && s.grace !== null) return s.grace;
   const period = periodOf(s) ?? 0;
   return Math.max(MIN_DEFAULT_GRACE_MS, Math.round(period * 0.1));

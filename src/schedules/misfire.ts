@@ -125,7 +125,7 @@ export function misfireHook(options: { queues: Queues; schedules: Schedules; his
     if (policy.misfire === 'skip') {
       const tolerance = Math.max(
         MIN_MISFIRE_TOLERANCE_MS,
-        Math.min(graceOf({ every: repeat.every, cron: repeat.pattern, tz: repeat.tz, grace: policy.grace }), periodAt(repeat, tick)),
+        Math.min(graceOf({ every: repeat.every, cron: repeat.pattern, tz: repeat.tz, dst: repeat.dst, hashSeed: repeat.hashSeed, grace: policy.grace }), periodAt(repeat, tick)),
       );
       if (now - tick <= tolerance && between.length === 0) return undefined;
       const reason = `misfire skip: no worker ran this tick on time (started ${now - tick} ms late, tolerance ${tolerance} ms)`;
