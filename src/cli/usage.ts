@@ -33,12 +33,17 @@ Commands:
 
 Options:
   -h, --help                     Show help (also: help <command>, <command> --help)
+  -v, --version                  Print the version
+  --json                         JSON output (the default; accepted by every command)
   --timeout MS                   How long to wait for Redis to answer (default 5000)
 
 Connection and key prefix come from the environment (and .env) like the other processes:
 REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS, QUEUE_PREFIX. Logs go to stderr (LOG_LEVEL, default error).
 
-Output: JSON on stdout. Exit codes: 0 done; 1 failed (not found, Redis unreachable); 2 bad usage or invalid input.
+Job types: the module JOB_CATALOG names (its \`jobs\` export); without it nothing can be enqueued.
+
+Output: JSON on stdout (--json says so explicitly, on every command); --version prints the version.
+Exit codes: 0 done; 1 failed (bad configuration, not found, Redis unreachable); 2 bad usage or invalid input.
 
 Examples:
   npm run cli -- enqueue sleep --data '{"ms":1000}'
