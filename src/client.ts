@@ -17,7 +17,7 @@ import type { Incident } from './alerts/alert.js';
 import { Schedules, type OverlapPolicy, type Repeat, type ScheduleInfo } from './schedules.js';
 import type { Health } from './schedules/health.js';
 import type { RunOutcome, RunRecord } from './schedules/history.js';
-import { continueOptions, dedupe as dedupeSchema, enqueueOptions, type Created } from './schemas/enqueue.js';
+import { after as afterSchema, continueOptions, dedupe as dedupeSchema, enqueueOptions, type Created } from './schemas/enqueue.js';
 import type { JobInfo, JobMoved } from './schemas/jobs.js';
 import { Batches, memberId, thenId, type BatchThen } from './batches/batches.js';
 import { batchRequest, type BatchCreated, type BatchStatus } from './schemas/batch.js';
@@ -456,7 +456,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
    * continuation's handler reads the parent's outcome from `ctx.parent()`.
    */
   continueWith<N extends JobNameOf<C>>(
-    parent: JobRef,
+    parent: JobRef | readonly JobRef[],
     name: N,
     data: PayloadInput<C[N]>,
     opts: { on?: ContinueOn; jobId?: string } = {},
@@ -464,17 +464,29 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
     return this.continueWithUnchecked(parent, name, data, opts);
   }
 
-  /** Untyped {@link continueWith} for names known only at run time. */
-  async continueWithUnchecked(parent: JobRef, name: string, data: unknown, opts: { on?: ContinueOn; jobId?: string } = {}): Promise<Created> {
+  /**
+   * Untyped {@link continueWith} for names known only at run time. Several parents make a join:
+   * the continuation (id `batthen-<join>`) runs once after all of them, on `success` only if all
+   * completed; `GET /api/batches/<join>` shows how many finished.
+   */
+  async continueWithUnchecked(parent: JobRef | readonly JobRef[], name: string, data: unknown, opts: { on?: ContinueOn; jobId?: string } = {}): Promise<Created> {
     const o = parseRequest(continueOptions, withoutUndefined(opts), 'options');
+    // A parent may be anything with queue and id (a Created, a JobInfo): only those two are read.
+    const refOf = (r: unknown): unknown => (r && typeof r === 'object' && !Array.isArray(r) ? { queue: (r as JobRef).queue, id: (r as JobRef).id } : r);
+    const parents = parseRequest(afterSchema, Array.isArray(parent) ? parent.map(refOf) : refOf(parent), 'after', 'after');
+    const list = Array.isArray(parents) ? parents : [parents];
     const { queueNames } = this.#queues.catalog;
-    if (!parent || typeof parent !== 'object' || !queueNames.includes(parent.queue)) {
-      throw new ValidationError(`Unknown parent queue ${JSON.stringify(parent?.queue)}; known queues: ${queueNames.join(', ')}`, [
-        { field: 'after.queue', message: `after.queue must be one of: ${queueNames.join(', ')}` },
-      ]);
-    }
+    list.forEach((p, i) => {
+      if (!queueNames.includes(p.queue)) {
+        const field = Array.isArray(parents) ? `after.${i}.queue` : 'after.queue';
+        throw new ValidationError(`Unknown parent queue ${JSON.stringify(p.queue)}; known queues: ${queueNames.join(', ')}`, [
+          { field, message: `${field} must be one of: ${queueNames.join(', ')}` },
+        ]);
+      }
+    });
     const key = o.jobId ?? randomUUID();
-    return this.#guard(() => this.#continuations.register(parent, name, data, { on: o.on, key }), { jobId: key });
+    if (list.length === 1) return this.#guard(() => this.#continuations.register(list[0]!, name, data, { on: o.on, key }), { jobId: key });
+    return this.#guard(() => this.#continuations.join(list, name, data, { on: o.on, key }), { jobId: key });
   }
 
   /** Starts a new sequence: each step runs after the previous one (on success unless told otherwise). */

@@ -137,6 +137,23 @@ describe('HTTP API', () => {
     assertError(await call('POST', '/api/jobs', { json: { name: 'hello-world', after: { queue: 'batch', id: 'nope' } } }), 404);
   });
 
+  it('POST /api/jobs with after: [several] registers a join that runs once after all of them; GET /api/batches/:join shows it', async () => {
+    const a = await call('POST', '/api/jobs', { json: { name: 'sleep', data: { ms: 200 } } });
+    const b = await call('POST', '/api/jobs', { json: { name: 'scheduler-test', data: {} } });
+    const parents = [{ queue: 'batch', id: a.body.id }, { queue: 'default', id: b.body.id }];
+    const joined = await call('POST', '/api/jobs', { json: { name: 'scheduler-test', data: { note: 'joined' }, after: parents, jobId: 'http-join' } });
+    assert.equal(joined.status, 201, JSON.stringify(joined.body));
+    assert.equal(joined.body.join, 'http-join');
+    assert.equal(joined.body.id, 'batthen-http-join');
+    const again = await call('POST', '/api/jobs', { json: { name: 'scheduler-test', data: { note: 'joined' }, after: parents, jobId: 'http-join' } });
+    assert.equal(again.status, 200, 'a retry with the same key adds nothing');
+    assert.equal((await completed('default', 'batthen-http-join')).state, 'completed');
+    const status = await call('GET', '/api/batches/http-join');
+    assert.equal(status.status, 200);
+    assert.equal(status.body.completed, 2);
+    assertError(await call('POST', '/api/jobs', { json: { name: 'hello-world', after: [parents[0], { queue: 'batch', id: 'nope' }] } }), 404);
+  });
+
   it('POST /api/jobs/:queue/:id/retry runs a failed job once more (202); 409 when not failed, 404 when absent', async () => {
     const r = await call('POST', '/api/jobs', { json: { name: 'fail', data: { message: 'first try fails', times: 1 }, attempts: 1 } });
     assert.equal(r.status, 201);
@@ -211,6 +228,8 @@ describe('HTTP API', () => {
       ['POST', '/api/jobs', { json: { name: 'hello-world', after: { queue: 'default', id: '1', extra: 1 } } }, 400, 'after.extra'],
       ['POST', '/api/jobs', { json: { name: 'hello-world', after: { queue: 'default', id: '1' }, on: 'always' } }, 400, 'on'],
       ['POST', '/api/jobs', { json: { name: 'hello-world', after: { queue: 'default', id: '1' }, delay: 5 } }, 400, 'delay'],
+      ['POST', '/api/jobs', { json: { name: 'hello-world', after: [] } }, 400, 'after'],
+      ['POST', '/api/jobs', { json: { name: 'hello-world', after: [{ queue: 'default', id: 'x' }, { queue: 'nope', id: '1' }] } }, 400, 'after.1.queue'],
       ['POST', '/api/jobs', { json: { name: 'sleep', data: { ms: 1, result: 'x'.repeat(3000) } } }, 413, 'body'],
       ['PUT', '/api/recurring/r1', { json: { name: 'hello-world', cron: '61 * * * *' } }, 400, 'cron'],
       ['PUT', '/api/recurring/r1', { json: { name: 'hello-world', cron: 'every monday' } }, 400, 'cron'],

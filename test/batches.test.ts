@@ -88,7 +88,8 @@ describe('batches', () => {
       assert.equal(r.status, 400, JSON.stringify(r.body));
       assert.ok(r.body.details?.some((d) => d.field === field), `${field}: ${JSON.stringify(r.body)}`);
     }
-    assert.equal((await call('GET', '/api/batches/not-a-batch')).status, 400);
+    assert.equal((await call('GET', '/api/batches/not-a-batch')).status, 404, 'a well-formed id (a batch or a join) that names nothing');
+    assert.equal((await call('GET', '/api/batches/a:b')).status, 400);
     assert.equal((await call('GET', '/api/batches/00000000-0000-4000-8000-000000000000')).status, 404);
   });
 

@@ -126,8 +126,10 @@ describe('CLI', () => {
 
   it('continue registers a continuation; bad references fail clearly', async () => {
     const parent = await client.enqueue('sleep', { ms: 1 });
-    const [cont, noParent, badRef, badOn, noAfter] = await Promise.all([
+    const other = await client.enqueue('sleep', { ms: 1 });
+    const [cont, joined, noParent, badRef, badOn, noAfter] = await Promise.all([
       cli(['continue', 'scheduler-test', '--after', `batch/${parent.id}`, '--on', 'finished', '--data', '{"note":"next"}']),
+      cli(['continue', 'scheduler-test', '--after', `batch/${parent.id},batch/${other.id}`, '--job-id', 'cli-join']),
       cli(['continue', 'scheduler-test', '--after', 'batch/nope']),
       cli(['continue', 'scheduler-test', '--after', 'batch']),
       cli(['continue', 'scheduler-test', '--after', `batch/${parent.id}`, '--on', 'sometimes']),
@@ -137,6 +139,11 @@ describe('CLI', () => {
     assert.equal(c.state, 'awaiting');
     assert.equal(c.queue, 'default');
     assert.equal((await client.getJob({ queue: 'default', id: String(c.id) }))?.state, 'awaiting');
+    // Several parents: a join, reported like a batch.
+    const j = ok(joined).json();
+    assert.equal(j.join, 'cli-join');
+    assert.equal(j.id, 'batthen-cli-join');
+    assert.equal((await client.getBatch('cli-join'))?.total, 2);
     assert.equal(noParent.code, 1);
     assert.match(noParent.stderr, /Parent job batch\/nope does not exist/);
     for (const [run, re] of [[badRef, /QUEUE\/ID/], [badOn, /on: must be "success" or "finished"/], [noAfter, /needs --after/]] as const) {

@@ -8,7 +8,9 @@ import { Lifecycle } from '../src/lifecycle.js';
 import { defineHandler } from '../src/runtime/handler.js';
 import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
 import failHandler from '../workers/handlers/fail.js';
+import schedulerTestHandler from '../workers/handlers/scheduler-test.js';
 import sleepHandler from '../workers/handlers/sleep.js';
+import { NotFoundError } from '../src/errors.js';
 import { silentLogger, testConfig, useTestCenter } from './support/center.js';
 import { waitFor, type CenterProcess } from './support/processes.js';
 
@@ -168,5 +170,91 @@ describe('continuations', () => {
     const runs = await jobsNamed(client, 'default', 'scheduler-test');
     assert.equal(runs.length, 1, `continuation jobs: ${runs.map((j) => j?.id).join(', ')}`);
     assert.equal(runsOf(rescuer, cont.id), 1, rescuer.output());
+  });
+});
+
+describe('after several parents (a join)', () => {
+  it('runs once after all of them, across queues, at once for finished ones; on success a failed parent cancels it; a retry registers nothing; a missing parent is a 404 and nothing runs', async () => {
+    const { env, client } = await setup();
+    const lifecycle = new Lifecycle(silentLogger);
+    await startWorkerRuntime({ config: testConfig(env), logger: silentLogger, lifecycle, handlers: [schedulerTestHandler, failHandler, sleepHandler] });
+    try {
+      const done = await client.enqueue('sleep', { ms: 1 });
+      await settled(client, done);
+      const slow = await client.enqueue('sleep', { ms: 500 });
+      const other = await client.enqueue('scheduler-test', { note: 'default queue' });
+      const joined = await client.continueWith([done, slow, other], 'scheduler-test', { note: 'after all' }, { jobId: 'join-a' });
+      assert.equal(joined.join, 'join-a');
+      assert.equal(joined.id, 'batthen-join-a');
+      assert.equal(joined.state, 'awaiting');
+      assert.equal((await client.continueWith([done, slow, other], 'scheduler-test', { note: 'after all' }, { jobId: 'join-a' })).duplicate, true);
+      const then = await settled(client, joined);
+      assert.equal(then.state, 'completed', JSON.stringify(then));
+      for (const parent of [done, slow, other]) {
+        const p = (await client.getJob(parent))!;
+        assert.ok(then.processedAt! >= p.finishedAt!, `the join ran after ${parent.queue}/${parent.id} ended`);
+      }
+      const status = (await client.getBatch('join-a'))!;
+      assert.deepEqual({ total: status.total, completed: status.completed, failed: status.failed, pending: status.pending }, { total: 3, completed: 3, failed: 0, pending: 0 });
+      assert.equal(status.then?.state, 'completed');
+      await pause(600); // more sweeps: still one
+      assert.equal((await jobsNamed(client, 'default', 'scheduler-test')).filter((j) => j?.id === joined.id).length, 1);
+
+      // on: success, one parent fails: the join is cancelled, its job never runs.
+      const bad = await client.enqueue('fail', { message: 'no luck' }, { attempts: 1 });
+      const good = await client.enqueue('sleep', { ms: 50 });
+      const strict = await client.continueWith([bad, good], 'scheduler-test', {}, { jobId: 'join-b' });
+      const cancelled = await waitFor(async () => {
+        const b = await client.getBatch(strict.join!);
+        return b?.pending === 0 && b.then?.state !== 'awaiting' ? b : undefined;
+      }, 'join-b to end', 20_000);
+      assert.equal(cancelled.then?.state, 'cancelled');
+      assert.equal(cancelled.failed, 1);
+      assert.equal(await client.getJob(strict), undefined, 'the cancelled join added no job');
+      // on: finished runs either way.
+      const lenient = await client.continueWith([bad, good], 'scheduler-test', {}, { on: 'finished' });
+      assert.equal((await settled(client, lenient)).state, 'completed');
+
+      // A missing parent: 404, and the join never runs even when the other parent finishes.
+      const alive = await client.enqueue('sleep', { ms: 50 });
+      await assert.rejects(
+        () => client.continueWith([alive, { queue: 'batch', id: 'no-such-job' }], 'scheduler-test', {}, { jobId: 'join-c' }),
+        NotFoundError,
+      );
+      await settled(client, alive);
+      const withdrawn = await waitFor(async () => (await client.getBatch('join-c'))?.then, 'join-c status', 5000);
+      assert.equal(withdrawn.state, 'cancelled');
+      await pause(400);
+      assert.equal(await client.getJob({ queue: 'default', id: 'batthen-join-c' }), undefined);
+
+      // Bad input names the field.
+      await assert.rejects(() => client.continueWithUnchecked([], 'scheduler-test', {}), (e: Error & { details?: { field: string }[] }) => e.details?.[0]?.field === 'after');
+      await assert.rejects(
+        () => client.continueWithUnchecked([done, { queue: 'nope', id: 'x' }], 'scheduler-test', {}),
+        (e: Error & { details?: { field: string }[] }) => e.details?.[0]?.field === 'after.1.queue',
+      );
+    } finally {
+      await lifecycle.shutdown();
+    }
+  });
+
+  it('a worker SIGKILLed between a parent completing and reporting it: the sweep reports it, the join runs exactly once', async () => {
+    const { group, client } = await setup();
+    const doomed = group.start('worker', { TEST_CRASH_AFTER_COMPLETE: 'sleep', CONTINUATION_SWEEP_MS: '3600000' });
+    await doomed.waitForMessage('Worker started');
+    const first = await client.enqueue('scheduler-test', { note: 'first parent' });
+    await settled(client, first);
+    const parent = await client.enqueue('sleep', { ms: 600, result: 'parent' });
+    const joined = await client.continueWith([first, parent], 'scheduler-test', { note: 'joined' });
+    const exit = await waitFor(async () => (doomed.running ? undefined : doomed.exited), 'the doomed worker to die', 20_000);
+    assert.equal(exit?.signal, 'SIGKILL', doomed.output());
+    assert.equal((await client.getJob(parent))?.state, 'completed');
+    assert.equal((await client.getBatch(joined.join!))?.pending, 1, 'the crash hit the window: the parent was not reported');
+
+    const rescuer = group.start('worker', { CONTINUATION_SWEEP_MS: '200' });
+    await rescuer.waitForMessage('Worker started');
+    assert.equal((await settled(client, joined)).state, 'completed');
+    await pause(1000); // more sweeps: still one
+    assert.equal(runsOf(rescuer, joined.id) + runsOf(doomed, joined.id), 1, rescuer.output());
   });
 });

@@ -41,6 +41,13 @@ end
 return 'counted'
 `;
 
+/** Writes a batch's state unless it exists (a retry with the same key). KEYS: state. ARGV: field, value, … */
+const OPEN_ONCE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+`;
+
 export interface BatchThen {
   readonly queue: string;
   readonly name: string;
@@ -90,6 +97,26 @@ export class Batches {
     await this.queues.redis.sadd(this.#open, id);
   }
 
+  /**
+   * Opens a batch over jobs that already exist (a join: `after` with several parents), unless it is
+   * open already (a retry with the same key). Its members are reported by the watches on them.
+   * @returns false when it existed.
+   */
+  async openOnce(id: string, spec: { members: readonly string[]; on: 'success' | 'finished'; then: BatchThen }): Promise<boolean> {
+    const now = String(Date.now());
+    // `join`: its members are reported by watches (and the continuation sweep), not polled by ours.
+    const fields = { total: String(spec.members.length), completed: '0', failed: '0', on: spec.on, members: JSON.stringify(spec.members), then: JSON.stringify(spec.then), join: '1', createdAt: now, updatedAt: now };
+    const created = (await this.queues.redis.eval(OPEN_ONCE, 1, this.#state(id), ...Object.entries(fields).flat())) === 1;
+    await this.queues.redis.sadd(this.#open, id);
+    return created;
+  }
+
+  /** Withdraws a batch that was never accepted (a parent turned out missing): it fires nothing. */
+  async withdraw(id: string, reason: string): Promise<void> {
+    await this.queues.redis.hset(this.#state(id), 'fired', String(Date.now()), 'thenState', 'cancelled', 'withdrawn', reason);
+    await this.queues.redis.srem(this.#open, id);
+  }
+
   /** Reports that `member` (`queue/id`) ended for good; adds `then` when it was the last one. */
   async record(id: string, member: string, outcome: 'completed' | 'failed'): Promise<void> {
     const r = await this.queues.redis.eval(RECORD, 2, this.#state(id), this.#done(id), member, outcome, String(Date.now()));
@@ -100,7 +127,7 @@ export class Batches {
   async #fire(id: string): Promise<void> {
     const redis = this.queues.redis;
     const h = await redis.hgetall(this.#state(id));
-    if (!h.then) {
+    if (!h.then || h.withdrawn) {
       await redis.srem(this.#open, id);
       return;
     }
@@ -129,7 +156,7 @@ export class Batches {
         await this.#fire(id);
         continue;
       }
-      if (Date.now() - Number(h.updatedAt) < GRACE_MS) continue;
+      if (h.join || Date.now() - Number(h.updatedAt) < GRACE_MS) continue;
       checked++;
       const done = new Set(await redis.smembers(this.#done(id)));
       for (const member of JSON.parse(h.members ?? '[]') as string[]) {

@@ -251,9 +251,11 @@ const COMMANDS: Record<string, Command> = {
     });
   },
   continue: async (client, args, v) => {
-    arity(args, 1, 'Usage: continue <name> --after QUEUE/ID [--on success|finished]');
-    if (v.after === undefined) fail('continue needs --after QUEUE/ID (the parent job)');
-    return client.continueWithUnchecked(parseRef(v.after, '--after'), args[0]!, parseData(v.data), {
+    arity(args, 1, 'Usage: continue <name> --after QUEUE/ID[,QUEUE/ID…] [--on success|finished]');
+    if (v.after === undefined) fail('continue needs --after QUEUE/ID (the parent job), or several separated by commas');
+    // Job ids have no commas: several parents make a join, run once after all of them.
+    const parents = v.after.split(',').map((ref) => parseRef(ref.trim(), '--after'));
+    return client.continueWithUnchecked(parents.length === 1 ? parents[0]! : parents, args[0]!, parseData(v.data), {
       on: v.on as 'success' | 'finished' | undefined,
       jobId: v['job-id'],
     });

@@ -8,7 +8,7 @@ Commands:
   enqueue <name>                 Run a job now
   enqueue --file FILE            Run many jobs (one JSON object per line; - reads stdin), all or none
   schedule <name>                Run a job after --delay or at --at
-  continue <name>                Run a job after another one (--after QUEUE/ID) finishes
+  continue <name>                Run a job after another one (--after QUEUE/ID), or after several, finishes
   job status <queue>/<id>        Show a job's state, progress and result
   job list [filters]             List jobs newest first (--queue --state --name --from --to --limit --cursor)
   job logs <queue>/<id>          A job's log lines (--start N --limit N)
@@ -88,11 +88,13 @@ ${DATA}
 `,
   continue: `Usage: npm run cli -- continue <name> --after QUEUE/ID [options]
 
-Runs job <name> once the existing job QUEUE/ID has finished (at once if it already has).
+Runs job <name> once the existing job QUEUE/ID has finished (at once if it already has);
+with several parents, once after all of them (a join: the answer names it, and
+GET /api/batches/<join> shows its progress).
 
 Options:
-  --after QUEUE/ID               The parent job, e.g. batch/42
-  --on success|finished          success (default): only if the parent completed, else the
+  --after QUEUE/ID[,QUEUE/ID…]   The parent job, e.g. batch/42, or several separated by commas
+  --on success|finished          success (default): only if the parent(s) completed, else the
                                  continuation ends failed with a "Cancelled" reason;
                                  finished: either way
 ${DATA}

@@ -4,6 +4,7 @@ import { NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queues.js';
 import { ContinuationKeys } from './keys.js';
+import { join, type Joined } from './join.js';
 import { register, type Registered } from './registration.js';
 import { release } from './release.js';
 import { sweep } from './sweep.js';
@@ -37,6 +38,17 @@ export class Continuations {
     // Inside, queues are BullMQ queues (a sharded queue's shards); callers see the logical queue.
     const { queue, shard } = queues.logicalOf(r.queue);
     return { ...r, queue, ...(queues.isSharded(queue) ? { shard } : {}) };
+  }
+
+  /**
+   * Registers `name(data)` to run once after every one of `parents` finished (a join, see join.ts).
+   * @param key idempotency key (the join's id).
+   */
+  async join(parents: readonly JobRef[], name: string, data: unknown, options: { on: ContinueOn; key: string }): Promise<Joined> {
+    const physical: JobRef[] = [];
+    for (const p of parents) physical.push(await this.#physical(p));
+    const r = await join(this.deps, physical, name, data, { on: options.on, joinId: options.key });
+    return { ...r, queue: this.deps.queues.logicalOf(r.queue).queue };
   }
 
   /**

@@ -6,7 +6,7 @@ import { jobOptions, validateJobId } from '../jobs/options.js';
 import { crashPoint } from './crash-points.js';
 import { release } from './release.js';
 import { runScript } from './scripts.js';
-import { CONTINUATION_PREFIX, KEEP_SECONDS, type ContinuationDeps, type ContinueOn, type JobRef } from './types.js';
+import { CONTINUATION_PREFIX, KEEP_SECONDS, WATCH_QUEUE, type ContinuationDeps, type ContinueOn, type JobRef } from './types.js';
 
 /** How soon the sweep double-checks a new registration (it covers a worker that finished the
  * parent just before it heard of the registration). */
@@ -114,4 +114,41 @@ async function duplicateOf(deps: ContinuationDeps, ref: JobRef, parentQueue: str
     parentQueue === 'released' ? [null, null] : await deps.queues.redis.hmget(deps.keys.spec(parentQueue, ref.queue, ref.id), 'state', 'name');
   const shown = state === 'awaiting' ? 'awaiting' : await deps.queues.get(ref.queue).getJobState(ref.id);
   return { id: ref.id, queue: ref.queue, name: name ?? fallbackName, state: shown, duplicate: true };
+}
+
+/**
+ * Registers a watch of `parent` for the join `joinId`: the same script and bookkeeping as a
+ * continuation (so the worker's in-memory set, the release and the sweep cover it alike), but its
+ * release reports the parent's outcome to the join instead of adding a job. Registering it twice
+ * registers it once. A parent that already finished is released (reported) right here.
+ * @throws NotFoundError when the parent does not exist.
+ */
+export async function registerWatch(deps: ContinuationDeps, parent: JobRef, joinId: string): Promise<void> {
+  const { queues, keys } = deps;
+  const pq = parent.queue;
+  const now = Date.now();
+  // One watch per parent (two parents may share a queue, hence a spec key): `<join>@<parent id>`.
+  const watchId = `${joinId}@${parent.id}`;
+  const spec = ['name', WATCH_QUEUE, 'data', 'null', 'opts', '{}', 'on', 'finished', 'parentQueue', pq, 'parentId', parent.id, 'state', 'awaiting', 'createdAt', String(now)];
+  const reply = (await runScript(
+    queues.redis,
+    'jcContRegister',
+    [
+      keys.spec(pq, WATCH_QUEUE, watchId),
+      keys.links(pq, parent.id),
+      keys.pending(pq),
+      keys.due(pq),
+      keys.bull(pq, parent.id),
+      keys.bull(pq, 'completed'),
+      keys.bull(pq, 'failed'),
+      keys.pointer(pq, parent.id),
+    ],
+    [`${WATCH_QUEUE}/${watchId}`, parent.id, now, now + FIRST_CHECK_MS, keys.channel, `+${pq}/${parent.id}`, pq, KEEP_SECONDS, ...spec],
+  )) as string[];
+  if (reply[0] === 'missing') throw new NotFoundError(`Parent job ${pq}/${parent.id} does not exist`);
+  if (reply[0] === 'duplicate') {
+    // Registered before (a retry): it may have been released already; a release reports once per parent anyway.
+    return;
+  }
+  if (reply[1] === 'completed' || reply[1] === 'failed') await release(deps, parent);
 }

@@ -1,7 +1,8 @@
 import type { JobsOptions } from 'bullmq';
 import { crashPoint } from './crash-points.js';
 import { runScript } from './scripts.js';
-import { KEEP_SECONDS, type ContinuationDeps, type ContinuationMeta, type JobRef, type Outcome, type ParentOutcome } from './types.js';
+import { Batches } from '../batches/batches.js';
+import { KEEP_SECONDS, WATCH_QUEUE, type ContinuationDeps, type ContinuationMeta, type JobRef, type Outcome, type ParentOutcome } from './types.js';
 
 /**
  * Releases the continuations of `parent` if it has finished; returns whether it had.
@@ -46,9 +47,14 @@ export async function release(deps: ContinuationDeps, parent: JobRef, hint?: Out
     failedReason: reply[3] ? reply[3] : null,
   };
   const released: { queue: string; id: string }[] = [];
+  const watches: string[] = [];
   const adds: Promise<unknown>[] = [];
   for (let i = 4; i + 6 <= reply.length; i += 6) {
     const [cq, cid, name, data, opts, state] = reply.slice(i, i + 6) as [string, string, string, string, string, string];
+    if (cq === WATCH_QUEUE) {
+      watches.push(cid);
+      continue;
+    }
     const cancelled = state === 'cancelled';
     const meta: ContinuationMeta = {
       parent: outcome,
@@ -65,9 +71,14 @@ export async function release(deps: ContinuationDeps, parent: JobRef, hint?: Out
     adds.push(queues.get(cq).add(name, JSON.parse(data), jobOpts as JobsOptions));
     released.push({ queue: cq, id: cid });
   }
+  // A join counts each parent once (its done set), so reporting again after a crash changes nothing.
+  const joined = outcome.state === 'completed' ? 'completed' : 'failed';
+  const joins = new Batches(queues, logger);
+  // A watch's id is `<join>@<parent id>`; join ids have no '@'.
+  for (const watchId of watches) adds.push(joins.record(watchId.slice(0, watchId.indexOf('@')), `${pq}/${parent.id}`, joined));
   await Promise.all(adds);
   crashPoint(config, 'release:after-add');
-  await cleanup(deps, parent, released);
+  await cleanup(deps, parent, released, watches);
   if (released.length > 0) {
     logger.debug({ parent: `${pq}/${parent.id}`, continuations: released.map((r) => `${r.queue}/${r.id}`) }, 'Continuations released');
   }
@@ -75,7 +86,7 @@ export async function release(deps: ContinuationDeps, parent: JobRef, hint?: Out
 }
 
 /** Step 3: forget the parent (its own slot, one transaction), mark the pointers released. */
-async function cleanup(deps: ContinuationDeps, parent: JobRef, released: readonly JobRef[]): Promise<void> {
+async function cleanup(deps: ContinuationDeps, parent: JobRef, released: readonly JobRef[], watches: readonly string[]): Promise<void> {
   const { queues, keys } = deps;
   const pq = parent.queue;
   const tx = queues.redis
@@ -84,6 +95,7 @@ async function cleanup(deps: ContinuationDeps, parent: JobRef, released: readonl
     .zrem(keys.due(pq), parent.id)
     .expire(keys.links(pq, parent.id), KEEP_SECONDS);
   for (const c of released) tx.expire(keys.spec(pq, c.queue, c.id), KEEP_SECONDS);
+  for (const watchId of watches) tx.expire(keys.spec(pq, WATCH_QUEUE, watchId), KEEP_SECONDS);
   tx.publish(keys.channel, `-${pq}/${parent.id}`);
   await Promise.all([
     tx.exec(),

@@ -24,6 +24,13 @@ export interface ParentOutcome {
 /** Prefix of every continuation's job id. */
 export const CONTINUATION_PREFIX = 'cont-';
 
+/**
+ * The "queue" of a watch: a registration that, instead of adding a job, reports the parent's outcome
+ * to a join (a continuation after several parents, kept as a batch; see join.ts). Not a valid queue
+ * name, so it never meets a real one.
+ */
+export const WATCH_QUEUE = '#join';
+
 /** A parent's outcome without its reference. */
 export type Outcome = Omit<ParentOutcome, 'queue' | 'id'>;
 

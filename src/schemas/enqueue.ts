@@ -65,14 +65,25 @@ export const continueOptions = z
   })
   .strict();
 
-/** `POST /api/jobs`: enqueue now, later (`delay` / `runAt`) or after another job (`after`). */
+/** Most parents one continuation may wait for (`after: [...]`). */
+export const MAX_PARENTS = 1000;
+
+/** `after`: one parent, or several (a join: the continuation runs once after all of them). */
+export const after = z.union([
+  jobRef,
+  z.array(jobRef).min(1, 'after needs at least one parent').max(MAX_PARENTS, `after takes at most ${MAX_PARENTS} parents`),
+]);
+
+/** `POST /api/jobs`: enqueue now, later (`delay` / `runAt`) or after other jobs (`after`). */
 export const enqueueRequest = z
   .object({
     name: jobName,
     data: payload.optional(),
     ...enqueueOptionsShape,
-    after: jobRef.optional().describe('Run as a continuation of this existing job'),
-    on: continueOn.optional().describe('With after: success (default) runs only if the parent completed; finished runs either way'),
+    after: after
+      .optional()
+      .describe(`Run as a continuation of this existing job, or once after all of several (an array of up to ${MAX_PARENTS}; the answer names the join, see GET /api/batches/{join})`),
+    on: continueOn.optional().describe('With after: success (default) runs only if the parent(s) completed; finished runs either way'),
   })
   .strict()
   .superRefine((b, ctx) => {
@@ -112,5 +123,6 @@ export const created = z.object({
   duplicate: z.boolean().optional().describe('Present (true) when jobId matched an existing job: nothing new was added'),
   shard: z.number().int().min(0).optional().describe('Sharded queues only: the shard the job went to'),
   deduplicated: z.boolean().optional().describe('Present (true) when dedupe dropped this job: id is the job that stands'),
+  join: z.string().optional().describe('after with several parents: the join (a batch) whose progress GET /api/batches/{join} shows'),
 });
 export type Created = z.output<typeof created>;

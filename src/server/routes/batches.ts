@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { NotFoundError } from '../../errors.js';
 import { batchCreated, batchRequest, batchStatus } from '../../schemas/batch.js';
 import type { BulkItem } from '../../schemas/enqueue.js';
+import { jobId } from '../../schemas/fields.js';
 import { defineRoute, type Route } from '../route.js';
 
 /** Batches (fan-in): many jobs and one job that runs after all of them. */
@@ -31,9 +32,10 @@ export const batchRoutes: Route[] = [
     method: 'get',
     path: '/batches/:id',
     operationId: 'getBatch',
-    summary: "A batch's progress (total, completed, failed, pending) and the state of its then job",
+    summary: "A batch's (or a join's) progress (total, completed, failed, pending) and the state of its then job",
     scope: 'read',
-    params: z.object({ id: z.uuid({ error: 'must be a batch id (a UUID)' }) }),
+    // A batch's id is a UUID; a join's (after with several parents) is its idempotency key.
+    params: z.object({ id: jobId.describe('A batch id, or the join of a continuation after several parents') }),
     responses: { 200: { description: 'Progress', schema: batchStatus }, 404: { description: 'No such batch' } },
     async handle({ params }, { service }) {
       const status = await service.getBatch(params.id);
