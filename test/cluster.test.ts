@@ -13,7 +13,8 @@ const { queueNames } = new JobCatalog(jobs);
 
 /*
  * Redis Cluster end to end: three masters on free ports joined by `redis-cli --cluster create`;
- * the real producer, two workers and the server connect with REDIS_CLUSTER_NODES only.
+ * the real producer, two workers and the server connect with REDIS_CLUSTER_NODES only; jobs,
+ * schedules, a continuation, a batch and a join run on it.
  */
 
 let cluster: TestCluster;
@@ -66,6 +67,22 @@ describe('Redis Cluster', () => {
     const contStarted = Date.parse((await client.getJob(cont))!.processedAt!);
     assert.ok(contStarted >= parentDone, 'the continuation started after its parent finished');
 
+    // A batch over both queues (other nodes than the batch's own slot) and a join after jobs of
+    // both queues: each `then` runs exactly once, after its jobs.
+    const batch = await client.batch(
+      Array.from({ length: 30 }, (_, i) => (i % 2 ? { name: 'sleep', data: { ms: 5 } } : { name: 'hello-world', data: {} })),
+      { then: { name: 'hello-world', data: {} } },
+    );
+    const joined = await client.continueWith([parent, direct], 'hello-world', {}, { jobId: 'cluster-join' });
+    for (const ref of [batch.then!, joined]) {
+      await waitFor(async () => (await client.getJob(ref))?.state === 'completed', `${ref.queue}/${ref.id} completed`, 30_000, 100);
+    }
+    const status = (await client.getBatch(batch.id))!;
+    assert.deepEqual([status.completed, status.failed, status.pending], [30, 0, 0]);
+    const last = Math.max(...(await Promise.all(batch.jobs.map(async (j) => Date.parse((await client.getJob(j))!.finishedAt!)))));
+    assert.ok(Date.parse((await client.getJob(batch.then!))!.processedAt!) >= last, "the batch's then ran after all its jobs");
+    assert.equal((await client.getBatch('cluster-join'))?.completed, 2);
+
     // The per-second schedule fires on the cluster: consecutive ticks, each run once.
     await waitFor(() => ticksOf(helloRuns(workers), 'heartbeat').length >= 5, 'five heartbeat ticks', 30_000, 100);
     const runs = helloRuns(workers);
@@ -73,6 +90,7 @@ describe('Redis Cluster', () => {
     assert.deepEqual(duplicateRuns(runs), [], 'no job ran twice');
     assert.deepEqual(missingSeconds(ticks), [], `ticks ${ticks.join(', ')}`);
     assert.ok(runs.has(cont.id) && runs.has(direct.id), 'the handler ran the continuation and the direct job');
+    assert.ok(runs.has(batch.then!.id) && runs.has(joined.id), "the handler ran the batch's then and the join (once each: no duplicates above)");
     const schedules = (await client.recurring.list()).map((s) => s.id).sort();
     assert.deepEqual(schedules, ['heartbeat', 'scheduler-test']);
 
