@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from './config.js';
 import { ConfigError } from './errors.js';
+import { importCatalog } from './jobs/catalog.js';
 import { hasRedisServer, startRedisServer, type RedisServer } from './redis/redis-server.js';
 
 /*
@@ -73,7 +74,10 @@ function pipeWithPrefix(child: ChildProcess, name: string): void {
 async function main(): Promise<void> {
   let config: Config;
   try {
-    config = loadConfig();
+    // The app's job catalog (`npm start` names it): queue names in WORKER_QUEUES and QUEUE_SHARDS are
+    // checked here, before anything starts, instead of in a child restarted in a loop.
+    const catalog = process.env.JOB_CATALOG ? await importCatalog(process.env.JOB_CATALOG) : undefined;
+    config = loadConfig(process.env, catalog ? { contracts: catalog } : {});
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\nSee .env.example for every variable and its allowed values.\n`);

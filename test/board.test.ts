@@ -239,6 +239,38 @@ describe('board behind authentication', () => {
     }
   });
 
+  it("a Bull Board error (BullMQ refusing a job id) answers without a stack unless EXPOSE_ERROR_STACKS=true, even with NODE_ENV=development", async () => {
+    // Bull Board hands the options to BullMQ, which throws on a job id with ':': a real 500 from inside the board.
+    const refuse = (url: string) => http(`${url}/api/queues/default/add`, { method: 'POST', auth: ADMIN, body: { name: 'hello-world', data: {}, options: { jobId: 'a:b' } } });
+    const hidden = await refuse(`${base}/ops/board`);
+    assert.equal(hidden.status, 500, hidden.text);
+    assert.match(hidden.text, /[Cc]ustom ?[Ii]d|:/, 'the error says what was wrong');
+    assert.doesNotMatch(hidden.text, /\bat .*\.(js|ts):\d+/, 'no stack frames (absolute paths) leave the server');
+    const exposing = await startApp({
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: prefix,
+      NODE_ENV: 'development',
+      EXPOSE_ERROR_STACKS: 'true',
+      BOARD_USER: ADMIN.user,
+      BOARD_PASSWORD: ADMIN.password,
+    });
+    try {
+      const shown = await refuse(`${exposing.base}/board`);
+      assert.equal(shown.status, 500, shown.text);
+      assert.match(shown.text, /\bat .*\.(js|ts):\d+/, 'asked for: the stack is in the answer');
+    } finally {
+      await exposing.close();
+    }
+    const defaults = await startApp({ REDIS_URL: redis.url, QUEUE_PREFIX: prefix, NODE_ENV: 'development', BOARD_USER: ADMIN.user, BOARD_PASSWORD: ADMIN.password });
+    try {
+      const dev = await refuse(`${defaults.base}/board`);
+      assert.equal(dev.status, 500, dev.text);
+      assert.doesNotMatch(dev.text, /\bat .*\.(js|ts):\d+/, 'NODE_ENV=development alone shows no stack');
+    } finally {
+      await defaults.close();
+    }
+  });
+
   it('refuses case-changed or trailing-slash spellings of board writes (404), and the audit still names them', async () => {
     const before = auditLines(server).length;
     for (const path of ['/API/QUEUES/batch/PAUSE', '/api/queues/batch/pause/']) {

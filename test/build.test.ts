@@ -244,6 +244,7 @@ describe('compiled build (what the Docker image runs)', () => {
 
   it('npm run start:prod (dist/src/supervisor.js) starts the compiled producer, worker and server', { timeout: 60_000 }, async () => {
     const sup = runCompiled('src/supervisor.js', {
+      JOB_CATALOG: 'dist/contracts/index.js', // as npm run start:prod names it
       REDIS_URL: redis.url,
       QUEUE_PREFIX: uniquePrefix(),
       NODE_ENV: 'production',

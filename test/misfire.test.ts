@@ -10,7 +10,7 @@ import { waitFor } from './support/processes.js';
  * Misfire policies on real processes: three per-second schedules (once, skip, all) run on a
  * worker, the worker is stopped across at least 5 ticks, then a new one starts. Expected:
  * once: one late run; skip: no late run, every missed tick recorded as missed; all: every missed
- * tick runs once, in order, with its own tick in ctx.tick.
+ * tick runs once, in order, with its own tick in ctx.tick; all with maxCatchUp 2: the 2 most recent.
  */
 
 const center = useTestCenter();
@@ -27,12 +27,14 @@ describe('misfire policies', () => {
     for (const misfire of ['once', 'skip', 'all'] as const) {
       await client.recurring.upsert(`m-${misfire}`, { cron: '* * * * * *' }, 'scheduler-test', { note: misfire }, { misfire });
     }
+    // all, capped: of the 5+ missed ticks only the 2 most recent run late.
+    await client.recurring.upsert('m-capped', { cron: '* * * * * *' }, 'scheduler-test', { note: 'capped' }, { misfire: 'all', maxCatchUp: 2 });
     const first = group.start('worker');
     await first.waitForMessage('Worker started', 30_000);
     const runsOf = async (): Promise<Job[]> => (await client.queues.get('default').getJobs(['completed'])).filter(Boolean);
     await waitFor(async () => {
       const done = await runsOf();
-      return ['once', 'skip', 'all'].every((m) => done.some((j) => scheduleOf(j) === `m-${m}`)) || undefined;
+      return ['once', 'skip', 'all', 'capped'].every((m) => done.some((j) => scheduleOf(j) === `m-${m}`)) || undefined;
     }, 'a run of each schedule before the outage', 30_000);
     await first.stop();
     const stoppedAt = Date.now();
@@ -51,7 +53,7 @@ describe('misfire policies', () => {
     // Regular runs again after the restart, for every schedule.
     const after = await waitFor(async () => {
       const done = await runsOf();
-      const ok = ['once', 'skip', 'all'].every((m) => done.some((j) => scheduleOf(j) === `m-${m}` && ran(j) && tickOfRun(j) > restartedAt + SECOND));
+      const ok = ['once', 'skip', 'all', 'capped'].every((m) => done.some((j) => scheduleOf(j) === `m-${m}` && ran(j) && tickOfRun(j) > restartedAt + SECOND));
       return ok ? done : undefined;
     }, 'regular ticks after the restart', 60_000);
     // The catch-up of `all` may still be running: wait until every missed tick has run.
@@ -87,6 +89,19 @@ describe('misfire policies', () => {
     const allHistory = await client.recurring.runs('m-all', { limit: 100 });
     for (const t of missed) {
       assert.ok(allHistory.some((r) => Date.parse(r.tick) === t && r.outcome === 'completed'), `all: history has tick ${new Date(t).toISOString()}`);
+    }
+
+    // all with maxCatchUp 2: exactly 2 late runs, the most recent missed ticks; older ones are
+    // recorded as missed (the first missed tick may be the pending job itself, which is skipped).
+    const isCatchUp = (j: Job) => scheduleOf(j) === 'm-capped' && String(j.id).startsWith('catchup-');
+    await waitFor(async () => (await runsOf()).filter(isCatchUp).length >= 2 || undefined, 'the capped catch-up runs', 30_000);
+    const cappedLate = (await runsOf()).filter((j) => isCatchUp(j) && ran(j)).sort((a, b) => tickOfRun(a) - tickOfRun(b));
+    assert.equal(cappedLate.length, 2, `capped: late runs ${cappedLate.map((j) => j.id).join(', ')}`);
+    const oldestCaughtUp = tickOfRun(cappedLate[0]!);
+    assert.ok(missed.filter((t) => t >= oldestCaughtUp).length <= 2, 'capped: the late runs are the most recent missed ticks');
+    const cappedHistory = await client.recurring.runs('m-capped', { limit: 100 });
+    for (const t of missed.slice(1).filter((x) => x < oldestCaughtUp)) {
+      assert.ok(cappedHistory.some((r) => Date.parse(r.tick) === t && r.outcome === 'missed'), `capped: tick ${new Date(t).toISOString()} recorded as missed`);
     }
   });
 

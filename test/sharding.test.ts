@@ -147,6 +147,20 @@ describe('Sharded queues on a 3-master Redis Cluster', () => {
     );
     assert.ok(stalled.size >= 1, 'the killed worker held jobs that ran again');
     t.diagnostic(`${at()} ${stalled.size} jobs ran again after their worker was lost (the killed one has ${6 * 10} slots); none lost`);
+
+    // A batch whose jobs spread over the 6 shards, and a join after jobs on two different shards:
+    // each then runs once, after its jobs.
+    const batch = await c.batch(Array.from({ length: 24 }, () => ({ name: 'fail', data: job })), { then: { name: 'fail', data: job } });
+    const batchShards = new Set(await Promise.all(batch.jobs.map(async (j) => (await c.getJob(j))?.shard)));
+    assert.ok(batchShards.size >= 3, `the batch spread over shards: ${[...batchShards].join(', ')}`);
+    const [p1, p2] = [created[0]!, created.find((j) => j.shard !== created[0]!.shard)!];
+    const joined = await c.continueWith([p1, p2], 'fail', job);
+    for (const ref of [batch.then!, joined]) {
+      await waitFor(async () => (await c.getJob(ref))?.state === 'completed', `${ref.queue}/${ref.id} completed`, 60_000, 100);
+    }
+    const bs = (await c.getBatch(batch.id))!;
+    assert.deepEqual([bs.completed, bs.failed, bs.pending], [24, 0, 0]);
+    assert.equal((await c.getBatch(joined.join!))?.completed, 2);
     await c3.stop();
     await b.stop();
   });

@@ -39,6 +39,8 @@ export class CenterProcess {
     options: { cwd?: string; tsx?: boolean } = {},
   ) {
     const loader = options.tsx === false ? [] : ['--import', 'tsx'];
+    // As `npm start` and `npm run cli` do: the supervisor and the CLI get the app's catalog by path.
+    if (entry === ENTRIES.supervisor || entry === ENTRIES.cli) env = { JOB_CATALOG: APP_CATALOG, ...env };
     this.child = spawn(process.execPath, [...loader, resolve(ROOT, entry), ...args], {
       cwd: options.cwd ?? ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', LOG_FORMAT: 'json', ...env },
@@ -132,8 +134,7 @@ export class ProcessGroup {
   constructor(private readonly baseEnv: NodeJS.ProcessEnv) {}
 
   start(kind: keyof typeof ENTRIES, env: NodeJS.ProcessEnv = {}, args: string[] = []): CenterProcess {
-    const catalog = kind === 'cli' ? { JOB_CATALOG: APP_CATALOG } : {};
-    const p = new CenterProcess(`${kind}#${this.all.length}`, ENTRIES[kind], { ...catalog, ...this.baseEnv, ...env }, args);
+    const p = new CenterProcess(`${kind}#${this.all.length}`, ENTRIES[kind], { ...this.baseEnv, ...env }, args);
     this.all.push(p);
     return p;
   }
