@@ -15,7 +15,7 @@ import type { HttpResult, HttpRoute } from './report.js';
 const BULK = 100;
 
 async function startServer(b: Bench, root: string, compiled: boolean, prefix: string, token: string): Promise<{ base: string; stop(): Promise<void> }> {
-  const entry = compiled ? join(root, 'dist', 'src', 'server', 'main.js') : join(root, 'src', 'server', 'main.ts');
+  const entry = compiled ? join(root, 'dist', 'server', 'main.js') : join(root, 'server', 'main.ts');
   const child = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), entry], {
     cwd: root,
     env: {

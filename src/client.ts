@@ -104,6 +104,8 @@ interface Prepared {
   opts: JobsOptions;
   delay: number;
   keyed: boolean;
+  /** The caller's idempotency key (jobId), when one was given. */
+  key?: string;
   /** With dedupe: the id we gave the job; another id back means BullMQ kept an existing one. */
   dedupeId?: string;
 }
@@ -294,6 +296,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
       opts: jobOptions(contract, overrides),
       delay: overrides.delay ?? 0,
       keyed: o.jobId !== undefined,
+      ...(o.jobId !== undefined ? { key: o.jobId } : {}),
       ...(dedupeId ? { dedupeId } : {}),
     };
   }
@@ -302,19 +305,25 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
     const p = this.#prepare(name, data, opts);
     const queue = p.bull;
     return this.#guard(async () => {
-      if (p.keyed && opts.jobId !== undefined) {
-        // An idempotency key used before K changed may live on another shard: report that job.
-        const route = { queue, shard: p.shard ?? 0, jobId: String(p.opts.jobId) };
-        for (const prev of await this.#queues.previousRoutes(p.queue, { jobId: opts.jobId, shardKey: p.shardKey }, route)) {
-          const old = await prev.queue.getJob(prev.jobId!);
-          if (old) {
-            return { id: prev.jobId!, queue: p.queue, name: old.name, state: await old.getState(), duplicate: true, shard: prev.shard };
-          }
-        }
-      }
+      const earlier = await this.#earlierCopy(p);
+      if (earlier) return earlier;
       const job = await queue.add(p.name, p.data, p.opts);
       return this.#created(queue, p, job);
     }, { jobId: p.opts.jobId });
+  }
+
+  /**
+   * A keyed job added before K changed lives on the shard the key routed to then: that job, as a
+   * duplicate, or undefined (always, for unsharded queues: they have no earlier K).
+   */
+  async #earlierCopy(p: Prepared): Promise<Created | undefined> {
+    if (p.key === undefined) return undefined;
+    const route = { queue: p.bull, shard: p.shard ?? 0, jobId: String(p.opts.jobId) };
+    for (const prev of await this.#queues.previousRoutes(p.queue, { jobId: p.key, shardKey: p.shardKey }, route)) {
+      const old = await prev.queue.getJob(prev.jobId!);
+      if (old) return { id: prev.jobId!, queue: p.queue, name: old.name, state: await old.getState(), duplicate: true, shard: prev.shard };
+    }
+    return undefined;
   }
 
   /** What was created; for a keyed job, the stored one (BullMQ ignores an add whose id exists and returns our local copy). */
@@ -428,14 +437,20 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
 
   /** Adds validated jobs with BullMQ addBulk, one transaction per queue; answers in input order. */
   async #addPrepared(prepared: readonly Prepared[]): Promise<Created[]> {
+    const out: Created[] = new Array<Created>(prepared.length);
+    // Keys used before K changed: report the job that stands, as a single enqueue does.
+    const earlier = await Promise.all(prepared.map((p) => this.#earlierCopy(p)));
     // One addBulk per BullMQ queue (per shard of a sharded queue).
     const byQueue = new Map<string, number[]>();
     prepared.forEach((p, i) => {
+      if (earlier[i]) {
+        out[i] = earlier[i];
+        return;
+      }
       const list = byQueue.get(p.bull.name);
       if (list) list.push(i);
       else byQueue.set(p.bull.name, [i]);
     });
-    const out: Created[] = new Array<Created>(prepared.length);
     await Promise.all(
       [...byQueue].map(async ([name, indexes]) => {
         const queue = this.#queues.get(name);
@@ -633,13 +648,15 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
         const info = toInfo(job, ref.queue, found.state);
         return this.#queues.isSharded(ref.queue) ? { ...info, shard: this.#queues.logicalOf(found.queue).shard } : info;
       }
-      const awaiting = await this.#continuations.awaiting(ref);
+      // Not a job yet: an awaiting continuation, or a batch's (a join's) then job.
+      const continuation = await this.#continuations.awaiting(ref);
+      const awaiting = continuation ? { ...continuation, state: 'awaiting' } : await this.#batches.pendingThen(ref);
       if (!awaiting) return undefined;
       return {
         id: ref.id,
         queue: ref.queue,
         name: awaiting.name,
-        state: 'awaiting',
+        state: awaiting.state,
         data: awaiting.data,
         progress: 0,
         attemptsMade: 0,

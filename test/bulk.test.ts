@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ValidationError } from '../src/errors.js';
 import { startServer } from './board-support.js';
 import { testClient, type TestClient } from './support/center.js';
-import { ENTRIES, ProcessGroup, ROOT } from './support/processes.js';
+import { runCli } from './support/cli.js';
+import { ProcessGroup } from './support/processes.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
 
 /*
@@ -49,20 +49,7 @@ async function post(body: unknown): Promise<{ status: number; body: Record<strin
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-function cli(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = execFile(
-      process.execPath,
-      ['--import', 'tsx', resolve(ROOT, ENTRIES.cli), ...args],
-      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 60_000 },
-      (err, stdout, stderr) => {
-        const code = err ? ((err as { code?: number }).code ?? null) : 0;
-        done({ code: typeof code === 'number' ? code : null, stdout, stderr });
-      },
-    );
-    child.stdin?.end(input ?? '');
-  });
-}
+const cli = (args: string[], input?: string) => runCli(args, env, input !== undefined ? { input } : {});
 
 describe('bulk enqueue', () => {
   it('client.enqueueMany adds every job across queues, in order, and reports duplicates', async () => {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,7 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import type { TestClient as JobCenterClient } from './support/center.js';
 import { freePort } from '../src/redis/redis-server.js';
 import { testClient } from './support/center.js';
-import { APP_CATALOG, ENTRIES, ROOT } from './support/processes.js';
+import { runCli, type CliRun } from './support/cli.js';
+import { APP_CATALOG, ROOT } from './support/processes.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
 
 /*
@@ -31,26 +31,9 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  json<T = Record<string, unknown>>(): T;
-}
+type Run = CliRun;
 
-function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', resolve(ROOT, ENTRIES.cli), ...args],
-      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, ...extraEnv }, timeout: 60_000 },
-      (err, stdout, stderr) => {
-        const code = err ? ((err as { code?: number }).code ?? null) : 0;
-        done({ code: typeof code === 'number' ? code : null, stdout, stderr, json: <T>() => JSON.parse(stdout) as T });
-      },
-    );
-  });
-}
+const cli = (args: string[], extraEnv: Record<string, string> = {}): Promise<Run> => runCli(args, { ...env, ...extraEnv });
 
 function ok(run: Run): Run {
   assert.equal(run.code, 0, `exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);

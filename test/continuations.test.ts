@@ -187,6 +187,7 @@ describe('after several parents (a join)', () => {
       assert.equal(joined.join, 'join-a');
       assert.equal(joined.id, 'batthen-join-a');
       assert.equal(joined.state, 'awaiting');
+      assert.equal((await client.getJob(joined))?.state, 'awaiting', 'visible as awaiting before its parents end');
       assert.equal((await client.continueWith([done, slow, other], 'scheduler-test', { note: 'after all' }, { jobId: 'join-a' })).duplicate, true);
       const then = await settled(client, joined);
       assert.equal(then.state, 'completed', JSON.stringify(then));
@@ -210,7 +211,7 @@ describe('after several parents (a join)', () => {
       }, 'join-b to end', 20_000);
       assert.equal(cancelled.then?.state, 'cancelled');
       assert.equal(cancelled.failed, 1);
-      assert.equal(await client.getJob(strict), undefined, 'the cancelled join added no job');
+      assert.equal((await client.getJob(strict))?.state, 'cancelled', 'the cancelled join added no job, and says so');
       // on: finished runs either way.
       const lenient = await client.continueWith([bad, good], 'scheduler-test', {}, { on: 'finished' });
       assert.equal((await settled(client, lenient)).state, 'completed');
@@ -225,7 +226,7 @@ describe('after several parents (a join)', () => {
       const withdrawn = await waitFor(async () => (await client.getBatch('join-c'))?.then, 'join-c status', 5000);
       assert.equal(withdrawn.state, 'cancelled');
       await pause(400);
-      assert.equal(await client.getJob({ queue: 'default', id: 'batthen-join-c' }), undefined);
+      assert.equal((await client.getJob({ queue: 'default', id: 'batthen-join-c' }))?.state, 'cancelled', 'withdrawn: nothing will run');
 
       // Bad input names the field.
       await assert.rejects(() => client.continueWithUnchecked([], 'scheduler-test', {}), (e: Error & { details?: { field: string }[] }) => e.details?.[0]?.field === 'after');

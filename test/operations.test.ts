@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { auditLines, startServer } from './board-support.js';
 import { testClient, type TestClient } from './support/center.js';
-import { ENTRIES, ProcessGroup, ROOT, waitFor, type CenterProcess } from './support/processes.js';
+import { runCli } from './support/cli.js';
+import { ProcessGroup, waitFor, type CenterProcess } from './support/processes.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
 
 /*
@@ -63,25 +62,7 @@ function assertError(r: Reply, status: number, field?: string): void {
 
 const stateOf = async (queue: string, id: string) => (await call('GET', `/api/jobs/${queue}/${encodeURIComponent(id)}`)).body.state;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', resolve(ROOT, ENTRIES.cli), ...args],
-      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 90_000 },
-      (err, stdout, stderr) => {
-        const code = err ? ((err as { code?: number }).code ?? null) : 0;
-        done({ code: typeof code === 'number' ? code : null, stdout, stderr });
-      },
-    );
-  });
-}
+const cli = (args: string[]) => runCli(args, env, { timeoutMs: 90_000 });
 
 describe('operations from anywhere', () => {
   it('scoped tokens: read gets 403 on every write, enqueue may enqueue but not administer; the audit names the caller', async () => {

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Job } from 'bullmq';
 import { nextRuns } from '../src/cron.js';
@@ -9,7 +7,8 @@ import { Lifecycle } from '../src/lifecycle.js';
 import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
 import helloWorld from '../workers/handlers/hello-world.js';
 import { silentLogger, testConfig, useTestCenter } from './support/center.js';
-import { ENTRIES, ROOT, waitFor } from './support/processes.js';
+import { runCli } from './support/cli.js';
+import { waitFor } from './support/processes.js';
 
 /*
  * The timetable on real Redis and real processes: BullMQ computes ticks with the center's repeat
@@ -19,15 +18,10 @@ import { ENTRIES, ROOT, waitFor } from './support/processes.js';
 
 const center = useTestCenter();
 
-function cli(env: Record<string, string>, args: string[]): Promise<Record<string, unknown>> {
-  return new Promise((done, fail) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', resolve(ROOT, ENTRIES.cli), ...args],
-      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 60_000 },
-      (err, stdout, stderr) => (err ? fail(new Error(`${err.message}\n${stderr}`)) : done(JSON.parse(stdout) as Record<string, unknown>)),
-    );
-  });
+async function cli(env: Record<string, string>, args: string[]): Promise<Record<string, unknown>> {
+  const run = await runCli(args, env);
+  if (run.code !== 0) throw new Error(`cli ${args.join(' ')} exited ${run.code}\n${run.stderr}`);
+  return run.json();
 }
 
 describe('schedule timetable', () => {

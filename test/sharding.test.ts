@@ -217,6 +217,13 @@ describe('Sharded queues on a 3-master Redis Cluster', () => {
       [],
       'every reused key reports the K=3 job as a duplicate',
     );
+    // The same through a bulk enqueue: each reused key reports its K=3 job, nothing is added.
+    const bulkAgain = await c6.enqueueMany(Array.from({ length: 60 }, (_, i) => ({ name: 'sleep' as const, data: sleepJob, opts: { jobId: `order-${i}` } })));
+    assert.deepEqual(
+      bulkAgain.filter((j, i) => !(j.duplicate === true && j.shard === keyed[i]!.shard)).map((j) => j.id),
+      [],
+      'a bulk enqueue finds the K=3 jobs too',
+    );
 
     // Continuations across shards and queues: a chain, and a continuation of a job added at K=3.
     const chain = await c6.chain().then('sleep', { ms: 10, result: 'one' }).then('sleep', { ms: 10 }).then('hello-world', {}).enqueue();

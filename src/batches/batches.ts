@@ -170,6 +170,20 @@ export class Batches {
     return checked;
   }
 
+  /**
+   * A batch's then job while it does not exist yet (`awaiting`) or never will (`cancelled`), as the
+   * fields of its job info; undefined for any other id, and once the job was added (then the job
+   * itself answers).
+   */
+  async pendingThen(ref: { queue: string; id: string }): Promise<{ name: string; data: unknown; state: 'awaiting' | 'cancelled'; createdAt: number } | undefined> {
+    if (!ref.id.startsWith(BATCH_THEN_PREFIX)) return undefined;
+    const h = await this.queues.redis.hgetall(this.#state(ref.id.slice(BATCH_THEN_PREFIX.length)));
+    if (!h.then || h.thenAdded) return undefined;
+    const then = JSON.parse(h.then) as BatchThen;
+    if (then.queue !== ref.queue) return undefined;
+    return { name: then.name, data: then.data, state: h.thenState === 'cancelled' ? 'cancelled' : 'awaiting', createdAt: Number(h.createdAt) };
+  }
+
   /** Progress of a batch, or undefined when there is no such batch. */
   async status(id: string): Promise<BatchStatus | undefined> {
     const h = await this.queues.redis.hgetall(this.#state(id));

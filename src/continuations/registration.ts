@@ -63,33 +63,13 @@ export async function register(
     }
     crashPoint(config, 'register:after-pointer');
   }
-  const now = Date.now();
-  const spec = [
-    'name', contract.name,
-    'data', JSON.stringify(payload),
-    'opts', JSON.stringify(jobOptions(contract, options.opts)),
-    'on', on,
-    'parentQueue', pq,
-    'parentId', parent.id,
-    'state', 'awaiting',
-    'createdAt', String(now),
-  ];
-  const reply = (await runScript(
-    redis,
-    'jcContRegister',
-    [
-      keys.spec(pq, cq, id),
-      keys.links(pq, parent.id),
-      keys.pending(pq),
-      keys.due(pq),
-      keys.bull(pq, parent.id),
-      keys.bull(pq, 'completed'),
-      keys.bull(pq, 'failed'),
-      keys.pointer(pq, parent.id),
-      ...(pointerInSlot ? [keys.pointer(cq, id)] : []),
-    ],
-    [`${cq}/${id}`, parent.id, now, now + FIRST_CHECK_MS, keys.channel, `+${pq}/${parent.id}`, pq, KEEP_SECONDS, ...spec],
-  )) as string[];
+  const reply = await runRegister(
+    deps,
+    parent,
+    { queue: cq, id },
+    { name: contract.name, data: JSON.stringify(payload), opts: JSON.stringify(jobOptions(contract, options.opts)), on },
+    pointerInSlot,
+  );
   crashPoint(config, 'register:after-script');
   switch (reply[0]) {
     case 'missing':
@@ -124,17 +104,39 @@ async function duplicateOf(deps: ContinuationDeps, ref: JobRef, parentQueue: str
  * @throws NotFoundError when the parent does not exist.
  */
 export async function registerWatch(deps: ContinuationDeps, parent: JobRef, joinId: string): Promise<void> {
+  const pq = parent.queue;
+  // One watch per parent (two parents may share a queue, hence a spec key): `<join>@<parent id>`.
+  const watch = { queue: WATCH_QUEUE, id: `${joinId}@${parent.id}` };
+  const reply = await runRegister(deps, parent, watch, { name: WATCH_QUEUE, data: 'null', opts: '{}', on: 'finished' }, false);
+  if (reply[0] === 'missing') throw new NotFoundError(`Parent job ${pq}/${parent.id} does not exist`);
+  if (reply[0] === 'duplicate') {
+    // Registered before (a retry): it may have been released already; a release reports once per parent anyway.
+    return;
+  }
+  if (reply[1] === 'completed' || reply[1] === 'failed') await release(deps, parent);
+}
+
+/**
+ * The registration script for one entry (`entry`: a continuation, or a watch) on `parent`: its spec
+ * with the link, the pending and due entries and the announcement, in the parent queue's slot.
+ * `pointer`: also claim the entry's pointer key (same slot only). Returns the script's reply.
+ */
+async function runRegister(
+  deps: ContinuationDeps,
+  parent: JobRef,
+  entry: JobRef,
+  fields: { name: string; data: string; opts: string; on: ContinueOn },
+  pointer: boolean,
+): Promise<string[]> {
   const { queues, keys } = deps;
   const pq = parent.queue;
   const now = Date.now();
-  // One watch per parent (two parents may share a queue, hence a spec key): `<join>@<parent id>`.
-  const watchId = `${joinId}@${parent.id}`;
-  const spec = ['name', WATCH_QUEUE, 'data', 'null', 'opts', '{}', 'on', 'finished', 'parentQueue', pq, 'parentId', parent.id, 'state', 'awaiting', 'createdAt', String(now)];
-  const reply = (await runScript(
+  const spec = ['name', fields.name, 'data', fields.data, 'opts', fields.opts, 'on', fields.on, 'parentQueue', pq, 'parentId', parent.id, 'state', 'awaiting', 'createdAt', String(now)];
+  return (await runScript(
     queues.redis,
     'jcContRegister',
     [
-      keys.spec(pq, WATCH_QUEUE, watchId),
+      keys.spec(pq, entry.queue, entry.id),
       keys.links(pq, parent.id),
       keys.pending(pq),
       keys.due(pq),
@@ -142,13 +144,8 @@ export async function registerWatch(deps: ContinuationDeps, parent: JobRef, join
       keys.bull(pq, 'completed'),
       keys.bull(pq, 'failed'),
       keys.pointer(pq, parent.id),
+      ...(pointer ? [keys.pointer(entry.queue, entry.id)] : []),
     ],
-    [`${WATCH_QUEUE}/${watchId}`, parent.id, now, now + FIRST_CHECK_MS, keys.channel, `+${pq}/${parent.id}`, pq, KEEP_SECONDS, ...spec],
+    [`${entry.queue}/${entry.id}`, parent.id, now, now + FIRST_CHECK_MS, keys.channel, `+${pq}/${parent.id}`, pq, KEEP_SECONDS, ...spec],
   )) as string[];
-  if (reply[0] === 'missing') throw new NotFoundError(`Parent job ${pq}/${parent.id} does not exist`);
-  if (reply[0] === 'duplicate') {
-    // Registered before (a retry): it may have been released already; a release reports once per parent anyway.
-    return;
-  }
-  if (reply[1] === 'completed' || reply[1] === 'failed') await release(deps, parent);
 }

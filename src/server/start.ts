@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
 import { startAlerting } from '../alerts/index.js';
 import { JobCenterClient } from '../client.js';
 import type { Config } from '../config.js';
@@ -15,6 +16,23 @@ export interface StartedServer {
   /** `http://<host>:<port>` (localhost when listening on every interface). */
   readonly url: string;
   readonly client: JobCenterClient;
+}
+
+/**
+ * Listens with `app` and registers the server with `lifecycle` (closed with its open connections).
+ * @returns the port (the one chosen when `port` is 0).
+ */
+export async function listen(app: Express, port: number, host: string, lifecycle: Lifecycle): Promise<number> {
+  const server = app.listen(port, host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  lifecycle.add('http server', server, () => new Promise<void>((done) => {
+    server.close(() => done());
+    server.closeAllConnections();
+  }));
+  return (server.address() as AddressInfo).port;
 }
 
 /**
@@ -37,16 +55,7 @@ export async function startServer(ctx: { config: Config; logger: Logger; lifecyc
   }
   const client = new JobCenterClient(config, logger, lifecycle);
   const app = buildApp({ config, logger, service: client, audit: new AuditLog(logger) });
-  const server = app.listen(config.server.port, config.server.host);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  lifecycle.add('http server', server, () => new Promise<void>((done) => {
-    server.close(() => done());
-    server.closeAllConnections();
-  }));
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(app, config.server.port, config.server.host, lifecycle);
   const host = config.server.host === '0.0.0.0' ? 'localhost' : config.server.host;
   logger.info(
     { port, board: `http://${host}:${port}${basePath}`, admin: admin?.user, viewer: viewer?.user ?? null },

@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { JobCenterClient } from '../../src/client.js';
 import { loadConfig } from '../../src/config.js';
@@ -6,6 +5,7 @@ import { jobs } from '../../contracts/index.js';
 import { Lifecycle } from '../../src/lifecycle.js';
 import { buildApp } from '../../src/server/app.js';
 import { AuditLog } from '../../src/server/audit.js';
+import { listen } from '../../src/server/start.js';
 import type { LogLine } from './processes.js';
 
 /**
@@ -76,15 +76,6 @@ export async function startApp(env: Record<string, string>): Promise<TestApp> {
   const lifecycle = new Lifecycle(logger);
   const client = new JobCenterClient(config, logger, lifecycle);
   const app = buildApp({ config, logger, service: client, audit: new AuditLog(logger) });
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  lifecycle.add('http server', server, () => new Promise<void>((done) => {
-    server.close(() => done());
-    server.closeAllConnections();
-  }));
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(app, 0, '127.0.0.1', lifecycle);
   return { proc, base: `http://127.0.0.1:${port}`, close: () => lifecycle.shutdown(5000) };
 }

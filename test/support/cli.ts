@@ -1,0 +1,31 @@
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { APP_CATALOG, ENTRIES, ROOT } from './processes.js';
+
+/** One finished CLI run. */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON (what every command prints). */
+  json<T = Record<string, unknown>>(): T;
+}
+
+/**
+ * Runs the CLI as `npm run cli` does (tsx over src/cli/main.ts, the app's catalog in JOB_CATALOG)
+ * with only `env` besides PATH and HOME, and resolves once it exited. `input` goes to its stdin.
+ */
+export function runCli(args: string[], env: Record<string, string>, options: { input?: string; timeoutMs?: number } = {}): Promise<CliRun> {
+  return new Promise((done) => {
+    const child = execFile(
+      process.execPath,
+      ['--import', 'tsx', resolve(ROOT, ENTRIES.cli), ...args],
+      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, JOB_CATALOG: APP_CATALOG, ...env }, timeout: options.timeoutMs ?? 60_000 },
+      (err, stdout, stderr) => {
+        const code = err ? ((err as { code?: number }).code ?? null) : 0;
+        done({ code: typeof code === 'number' ? code : null, stdout, stderr, json: <T>() => JSON.parse(stdout) as T });
+      },
+    );
+    child.stdin?.end(options.input ?? '');
+  });
+}
