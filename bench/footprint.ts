@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pool, usedMemory, type Bench, type SideKind } from './context.js';
 import { now } from './protocol.js';
 import { round2 } from './stats.js';
@@ -48,4 +51,47 @@ export async function benchFootprint(b: Bench): Promise<FootprintResult> {
     b.log(`footprint: ${kind} ${s.footprintSchedules} schedules = ${schedules[kind].mb} MB in ${schedules[kind].seconds} s`);
   }
   return { delayed, schedules };
+}
+
+/**
+ * Idle RSS (bytes) of the worker as shipped: `node dist/workers/main.js` (what `npm run build`
+ * makes and the Docker image runs), or `tsx workers/main.ts` when the bench runs from source,
+ * against the bench's Redis with a prefix of its own. Read from /proc 1 s after "Worker started",
+ * the same delay as the harness workers' idle reading. The harness worker children carry the
+ * bench's recorder and client too, so they idle higher than what users run.
+ */
+export async function shippedWorkerIdleRss(b: Bench, root: string, compiled: boolean): Promise<number> {
+  const entry = compiled ? [join(root, 'dist', 'workers', 'main.js')] : ['--import', 'tsx', join(root, 'workers', 'main.ts')];
+  const child = spawn(process.execPath, entry, {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, REDIS_URL: b.url, QUEUE_PREFIX: `shipped-${process.pid}`, LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let output = '';
+      const timer = setTimeout(() => reject(new Error(`shipped worker not started within 60 s:\n${output.slice(-2000)}`)), 60_000);
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('"msg":"Worker started"')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`shipped worker exited (${code}):\n${output.slice(-2000)}`));
+      });
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]);
+    return kb * 1024;
+  } finally {
+    child.removeAllListeners('exit');
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
 }

@@ -18,6 +18,8 @@ export interface Results {
   scheduleDefaultHz?: Pair & { ticks: number; hz: number };
   footprint?: FootprintResult & {
     rssIdleMB: Compared;
+    /** Idle RSS of the shipped worker entry (node dist/workers/main.js), MB. */
+    shippedIdleMB?: number;
     rssBusyMB?: Compared;
     latenessWithLoad: Pair & { ticks: number };
   };
@@ -83,7 +85,8 @@ export function targets(r: Results): Target[] {
   }
   if (r.footprint) {
     t('schedule lateness p99, many delayed jobs and schedules present', r.footprint.latenessWithLoad.p99Ratio, '<=', 1);
-    t('idle worker RSS (MB)', r.footprint.rssIdleMB.center, '<=', 100);
+    // The target is about the worker users run; the harness children (below) also carry the bench's recorder and client.
+    t('idle worker RSS (MB)', r.footprint.shippedIdleMB ?? r.footprint.rssIdleMB.center, '<=', 100);
   }
   return out;
 }
@@ -156,7 +159,8 @@ export function table(r: Results): string {
   if (r.footprint) {
     const f = r.footprint;
     head('Footprint');
-    cmp('worker RSS idle (MB)', f.rssIdleMB, 1, mark('idle worker RSS (MB)'));
+    if (f.shippedIdleMB !== undefined) row('shipped worker RSS idle, node dist/workers/main.js (MB)', fmt(f.shippedIdleMB, 1), '', '', mark('idle worker RSS (MB)'));
+    cmp('bench harness worker RSS idle (MB)', f.rssIdleMB, 1, 'harness children: the worker plus the bench recorder and client');
     if (f.rssBusyMB) cmp('worker RSS busy, peak at c=50 (MB)', f.rssBusyMB, 1);
     row(
       `Redis memory, ${fmt(f.delayed.center.count)} delayed jobs (MB)`,

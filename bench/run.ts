@@ -12,7 +12,7 @@ import { CenterSide } from './center.js';
 import { WorkerChild } from './children.js';
 import { FULL, SMOKE, type Bench, type Side, type Sizes } from './context.js';
 import { benchEnqueue } from './enqueue.js';
-import { benchFootprint } from './footprint.js';
+import { benchFootprint, shippedWorkerIdleRss } from './footprint.js';
 import { benchHttp } from './http.js';
 import { benchContinuations, benchDelayError, benchPickup } from './latency.js';
 import { now } from './protocol.js';
@@ -104,7 +104,7 @@ function newestSource(): number {
       else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
     }
   };
-  for (const d of ['src', 'workers', 'producers', 'bench']) walk(join(ROOT, d));
+  for (const d of ['src', 'contracts', 'workers', 'producers', 'server', 'bench']) walk(join(ROOT, d));
   return newest;
 }
 
@@ -113,7 +113,7 @@ if (compiled) {
   // image runs it); the bench's own worker-child is compiled alongside (tsconfig.bench.json).
   const built = join(ROOT, 'dist', 'bench', 'worker-child.js');
   if (!existsSync(built) || statSync(built).mtimeMs < newestSource()) {
-    log('compiling src/, workers/ and bench/ to dist/ (tsc -p tsconfig.bench.json)');
+    log('compiling the sources and bench/ to dist/ (tsc -p tsconfig.bench.json)');
     execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.bench.json'], { cwd: ROOT, stdio: 'inherit' });
   }
 }
@@ -185,11 +185,14 @@ try {
   }
   if (only.has('footprint')) {
     const stored = await benchFootprint(bench);
+    const shipped = await shippedWorkerIdleRss(bench, ROOT, compiled);
+    log(`footprint: the shipped worker (${compiled ? 'node dist/workers/main.js' : 'tsx workers/main.ts'}) idles at ${(shipped / 2 ** 20).toFixed(1)} MB`);
     const latenessWithLoad = await scheduleLateness(bench, sizes.loadedTicks, 'loaded');
     const mb = (x: number) => x / 2 ** 20;
     results.footprint = {
       ...stored,
       rssIdleMB: compare('MB', [mb(idle.center)], [mb(idle.bullmq)]),
+      shippedIdleMB: round2(mb(shipped)),
       rssBusyMB: results.throughput?.rssBusyMB,
       latenessWithLoad,
     };
