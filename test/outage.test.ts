@@ -40,7 +40,9 @@ describe('Redis outage', () => {
     const group = new ProcessGroup(env);
     groups.push(group);
     const producer = group.start('producer');
-    const worker = group.start('worker', { WORKER_CONCURRENCY: '2' });
+    // A job whose completion was in flight when Redis died may come back only through BullMQ's
+    // stalled-job check (lock expiry, then the next check): seconds here instead of the default 30 s.
+    const worker = group.start('worker', { WORKER_CONCURRENCY: '2', WORKER_LOCK_DURATION_MS: '5000', WORKER_STALLED_INTERVAL_MS: '1000' });
     const server = group.start('server');
     await Promise.all([
       producer.waitForMessage('Schedules synced'),
