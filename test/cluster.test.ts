@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { JobCenterClient } from '../src/client.js';
+import { describe, it } from 'node:test';
 import { jobs } from '../contracts/index.js';
 import { JobCatalog } from '../src/jobs/catalog.js';
-import { startTestCluster, type TestCluster } from './support/cluster.js';
-import { ProcessGroup, waitFor } from './support/processes.js';
+import { useTestCluster } from './support/cluster.js';
+import { waitFor } from './support/processes.js';
 import { uniquePrefix } from './support/redis.js';
-import { testClient } from './support/center.js';
 import { basicAuth, duplicateRuns, helloRuns, missingSeconds, serverPort, ticksOf } from './support/scale.js';
 
 const { queueNames } = new JobCatalog(jobs);
@@ -17,18 +15,7 @@ const { queueNames } = new JobCatalog(jobs);
  * schedules, a continuation, a batch and a join run on it.
  */
 
-let cluster: TestCluster;
-const groups: ProcessGroup[] = [];
-const clients: JobCenterClient[] = [];
-
-before(async () => {
-  cluster = await startTestCluster(3);
-});
-after(async () => {
-  await Promise.all(groups.map((g) => g.stopAll()));
-  await Promise.all(clients.map((c) => c.close()));
-  await cluster?.stop();
-});
+const shared = useTestCluster();
 
 const BOARD = { user: 'admin', password: 'cluster-test-password' };
 
@@ -36,23 +23,21 @@ describe('Redis Cluster', () => {
   it('producer, two workers and the server on 3 masters: schedules, jobs, a continuation, the board; queues spread over nodes', { timeout: 120_000 }, async (t) => {
     const prefix = uniquePrefix();
     const env = {
-      REDIS_CLUSTER_NODES: cluster.seeds,
+      REDIS_CLUSTER_NODES: shared.cluster.seeds,
       QUEUE_PREFIX: prefix,
       BOARD_USER: BOARD.user,
       BOARD_PASSWORD: BOARD.password,
       HOST: '127.0.0.1',
       PORT: '0',
     };
-    const group = new ProcessGroup(env);
-    groups.push(group);
+    const group = shared.group(env);
     const producer = group.start('producer');
     const workers = [group.start('worker'), group.start('worker')];
     const server = group.start('server');
     await producer.waitForMessage('Schedules synced', 30_000);
     await Promise.all(workers.map((w) => w.waitForMessage('Worker started', 30_000)));
     const port = await serverPort(server, 30_000);
-    const client = await testClient(env);
-    clients.push(client);
+    const client = await shared.client(env);
 
     // Jobs on both queues, and a continuation whose parent is on the other queue (other node).
     const parent = await client.enqueue('sleep', { ms: 300, result: 'slept on the cluster' });
@@ -108,12 +93,12 @@ describe('Redis Cluster', () => {
     // Each queue's keys live in one slot (hash tag), on one node; different queues on different slots.
     const placement: Record<string, { slot: number; owner: number; holders: number[] }> = {};
     for (const queue of queueNames) {
-      const slot = (await cluster.client.cluster('KEYSLOT', `${prefix}:{${queue}}:wait`)) as number;
+      const slot = (await shared.cluster.client.cluster('KEYSLOT', `${prefix}:{${queue}}:wait`)) as number;
       const holders: number[] = [];
-      for (const node of cluster.nodes) {
-        if ((await cluster.node(node.port).keys(`${prefix}:{${queue}}:*`)).length > 0) holders.push(node.port);
+      for (const node of shared.cluster.nodes) {
+        if ((await shared.cluster.node(node.port).keys(`${prefix}:{${queue}}:*`)).length > 0) holders.push(node.port);
       }
-      placement[queue] = { slot, owner: await cluster.portForSlot(slot), holders };
+      placement[queue] = { slot, owner: await shared.cluster.portForSlot(slot), holders };
       assert.deepEqual(holders, [placement[queue]!.owner], `all keys of queue ${queue} are on the node serving slot ${slot}`);
     }
     const [a, b] = queueNames.map((q) => placement[q]!);

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Created, JobRef } from '../src/client.js';
 import { queuePrefix } from '../src/redis/connection.js';
 import { shardInId, shardOf, shardQueueName } from '../src/queues/shards.js';
-import { startTestCluster, type TestCluster } from './support/cluster.js';
-import { testClient, testConfig, type TestClient } from './support/center.js';
-import { ProcessGroup, waitFor, type CenterProcess } from './support/processes.js';
+import { useTestCluster } from './support/cluster.js';
+import { testConfig } from './support/center.js';
+import { waitFor, type CenterProcess } from './support/processes.js';
 import { uniquePrefix } from './support/redis.js';
 import { duplicateRuns, helloRuns, missingSeconds, ticksOf } from './support/scale.js';
 
@@ -14,24 +14,7 @@ import { duplicateRuns, helloRuns, missingSeconds, ticksOf } from './support/sca
  * each in its own slot, consumed by real worker processes; K changed under load.
  */
 
-let cluster: TestCluster;
-const groups: ProcessGroup[] = [];
-const clients: TestClient[] = [];
-
-before(async () => {
-  cluster = await startTestCluster(3);
-});
-after(async () => {
-  await Promise.all(groups.map((g) => g.stopAll()));
-  await Promise.all(clients.map((c) => c.close()));
-  await cluster?.stop();
-});
-
-async function client(env: Record<string, string>): Promise<TestClient> {
-  const c = await testClient(env);
-  clients.push(c);
-  return c;
-}
+const shared = useTestCluster();
 
 /** Runs `fn` over `items`, `width` at a time, keeping the results in order. */
 async function inParallel<T, R>(items: readonly T[], width: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
@@ -54,15 +37,15 @@ function shardsOf(worker: CenterProcess): unknown {
 
 describe('Sharded queues on a 3-master Redis Cluster', () => {
   it('the 6 shards of each shipped queue hash to slots on all 3 masters', async (t) => {
-    const config = testConfig({ REDIS_CLUSTER_NODES: cluster.seeds, QUEUE_PREFIX: 'jc' });
+    const config = testConfig({ REDIS_CLUSTER_NODES: shared.cluster.seeds, QUEUE_PREFIX: 'jc' });
     for (const queue of ['default', 'batch']) {
       const owners = new Set<number>();
       const slots: number[] = [];
       for (let i = 0; i < 6; i++) {
         const name = shardQueueName(queue, i);
-        const slot = (await cluster.client.cluster('KEYSLOT', `${queuePrefix(config, name)}:${name}:wait`)) as number;
+        const slot = (await shared.cluster.client.cluster('KEYSLOT', `${queuePrefix(config, name)}:${name}:wait`)) as number;
         slots.push(slot);
-        owners.add(await cluster.portForSlot(slot));
+        owners.add(await shared.cluster.portForSlot(slot));
       }
       t.diagnostic(`${queue}: shard slots ${slots.join(', ')} on ${owners.size} masters`);
       assert.equal(new Set(slots).size, 6, `${queue}: one slot per shard`);
@@ -72,7 +55,7 @@ describe('Sharded queues on a 3-master Redis Cluster', () => {
 
   it('3,000 jobs over 6 shards run once and are found by id; a worker SIGKILLed midway loses nothing', { timeout: 300_000 }, async (t) => {
     const env = {
-      REDIS_CLUSTER_NODES: cluster.seeds,
+      REDIS_CLUSTER_NODES: shared.cluster.seeds,
       QUEUE_PREFIX: uniquePrefix(),
       QUEUE_SHARDS: 'default:6',
       WORKER_CONCURRENCY: '10',
@@ -83,9 +66,8 @@ describe('Sharded queues on a 3-master Redis Cluster', () => {
     };
     const t0 = Date.now();
     const at = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
-    const group = new ProcessGroup(env);
-    groups.push(group);
-    const c = await client(env);
+    const group = shared.group(env);
+    const c = await shared.client(env);
 
     // 3,000 jobs (the `fail` job with times: 0 succeeds at once; its queue keeps 1,000 completed
     // jobs per shard), enqueued while no worker runs: each found by id, on the shard its id names.
@@ -167,7 +149,7 @@ describe('Sharded queues on a 3-master Redis Cluster', () => {
 
   it('K from 3 to 6 and back with jobs in flight: nothing lost, ids and idempotency keys still found, continuations across shards; a schedule on a sharded queue fires once per tick with 2 producers', { timeout: 300_000 }, async (t) => {
     const base = {
-      REDIS_CLUSTER_NODES: cluster.seeds,
+      REDIS_CLUSTER_NODES: shared.cluster.seeds,
       QUEUE_PREFIX: uniquePrefix(),
       WORKER_CONCURRENCY: '3',
       WORKER_LOCK_DURATION_MS: '2000',
@@ -175,11 +157,10 @@ describe('Sharded queues on a 3-master Redis Cluster', () => {
     };
     const env3 = { ...base, QUEUE_SHARDS: 'batch:3,default:6' };
     const env6 = { ...base, QUEUE_SHARDS: 'batch:6,default:6' };
-    const group = new ProcessGroup(base);
-    groups.push(group);
+    const group = shared.group(base);
     // Two producers upsert the per-second heartbeat, on a queue with 6 shards.
     const producers = [group.start('producer', env3), group.start('producer', env3)];
-    const c3 = await client(env3);
+    const c3 = await shared.client(env3);
     const refs: Created[] = [];
     const sleepJob = { ms: 20 };
 
@@ -205,7 +186,7 @@ describe('Sharded queues on a 3-master Redis Cluster', () => {
     await w6.waitForMessage('Worker started', 60_000);
     assert.deepEqual(shardsOf(w6), { default: 6, batch: 6 });
     await w3.stop(30_000);
-    const c6 = await client(env6);
+    const c6 = await shared.client(env6);
     refs.push(...(await inParallel(Array.from({ length: 120 }), 20, () => c6.enqueue('sleep', sleepJob))));
     assert.ok(refs.slice(-120).some((j) => j.shard! >= 3), 'K=6 uses the new shards');
     // The same idempotency keys after K changed: the jobs added at K=3 are found, nothing new is added.

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import { freePort, startRedisServer, type RedisServer } from '../../src/redis/redis-server.js';
-import { waitFor } from './processes.js';
+import { after, before } from 'node:test';
+import { testClient, type TestClient } from './center.js';
+import { ProcessGroup, waitFor } from './processes.js';
 
 const run = promisify(execFile);
 
@@ -119,4 +121,40 @@ export async function startTestCluster(masters = 3): Promise<TestCluster> {
     await stop();
     throw err;
   }
+}
+
+/**
+ * A 3-master cluster for one test file (started before its tests, stopped after them with every
+ * process group and client made through it), as `useTestCenter` is for a single Redis.
+ */
+export function useTestCluster(masters = 3) {
+  let cluster: TestCluster | undefined;
+  const groups: ProcessGroup[] = [];
+  const clients: TestClient[] = [];
+  before(async () => {
+    cluster = await startTestCluster(masters);
+  });
+  after(async () => {
+    await Promise.all(groups.map((g) => g.stopAll()));
+    await Promise.all(clients.map((c) => c.close()));
+    await cluster?.stop();
+  });
+  return {
+    get cluster(): TestCluster {
+      if (!cluster) throw new Error('useTestCluster: the cluster is not started yet (use it inside a test)');
+      return cluster;
+    },
+    /** A process group stopped after the file. */
+    group(env: NodeJS.ProcessEnv): ProcessGroup {
+      const group = new ProcessGroup(env);
+      groups.push(group);
+      return group;
+    },
+    /** A test client closed after the file. */
+    async client(env: Record<string, string>): Promise<TestClient> {
+      const client = await testClient(env);
+      clients.push(client);
+      return client;
+    },
+  };
 }
