@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pool, usedMemory, type Bench, type SideKind } from './context.js';
 import { now } from './protocol.js';
 import { round2 } from './stats.js';
+import { waitForOutput } from '../src/child-output.js';
 
 /*
  * Redis memory (INFO used_memory deltas) of many delayed jobs and many schedules, put in the very
@@ -68,30 +69,17 @@ export async function shippedWorkerIdleRss(b: Bench, root: string, compiled: boo
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   try {
-    await new Promise<void>((resolve, reject) => {
-      let output = '';
-      const timer = setTimeout(() => reject(new Error(`shipped worker not started within 60 s:\n${output.slice(-2000)}`)), 60_000);
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('"msg":"Worker started"')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`shipped worker exited (${code}):\n${output.slice(-2000)}`));
-      });
-    });
+    await waitForOutput(child, /"msg":"Worker started"/, 'the shipped worker', 60_000);
+    child.stdout.resume();
+    child.stderr.resume();
     await new Promise((r) => setTimeout(r, 1000));
     const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]);
     return kb * 1024;
   } finally {
-    child.removeAllListeners('exit');
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
   }
 }

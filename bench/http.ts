@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { dropKeys, type Bench } from './context.js';
 import type { HttpResult, HttpRoute } from './report.js';
+import { waitForOutput } from '../src/child-output.js';
 
 /*
  * HTTP enqueue under load: a real server process (compiled when the bench is), driven by
@@ -33,21 +34,9 @@ async function startServer(b: Bench, root: string, compiled: boolean, prefix: st
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server not listening within 60 s:\n${output.slice(-2000)}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const m = /"port":(\d+)[^\n]*Server listening/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`server exited (${code}):\n${output.slice(-2000)}`)));
-  });
+  const port = Number((await waitForOutput(child, /"port":(\d+)[^\n]*Server listening/, 'server', 60_000))[1]);
+  child.stdout.resume();
+  child.stderr.resume();
   // Keep draining: audit lines are logged per request.
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return {

@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { waitForOutput } from '../child-output.js';
 
 /** A `redis-server` child process started by this process (local runs, tests, benchmarks). */
 export interface RedisServer {
@@ -75,27 +76,7 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,
   });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start within 10 s:\n${output}`)), 10_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited with code ${code}:\n${output}`));
-    });
-  });
+  await waitForOutput(child, /Ready to accept connections/, 'redis-server', 10_000);
   // Keep draining output so a chatty server never blocks on a full pipe.
   child.stdout.resume();
   child.stderr.resume();
