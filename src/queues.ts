@@ -39,6 +39,7 @@ export class Queues {
   readonly redis: RedisClient;
   readonly #logical = new Map<string, Logical>();
   #history: Promise<void> | undefined;
+  #reading: Promise<void> | undefined;
   #historyAt = 0;
   #recorded = false;
 
@@ -108,6 +109,9 @@ export class Queues {
    */
   loadShards(maxAgeMs = Infinity): Promise<void> {
     if (this.#history && Date.now() - this.#historyAt <= maxAgeMs) return this.#history;
+    // A read already under way serves everyone who asks meanwhile (a bulk enqueue of many keyed
+    // jobs asks once per job): one read, not one per caller.
+    if (this.#reading) return this.#reading;
     const record = !this.#recorded;
     const load = Promise.all(
       [...this.#logical.values()].map(async (logical) => {
@@ -128,6 +132,11 @@ export class Queues {
       },
     );
     this.#history = load;
+    this.#reading = load;
+    const settled = () => {
+      if (this.#reading === load) this.#reading = undefined;
+    };
+    load.then(settled, settled);
     return load;
   }
 

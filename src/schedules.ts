@@ -223,8 +223,9 @@ export class Schedules {
     // the pending tick, and a tick that is due but not yet picked up would be replaced by the one
     // after it: a producer restarting at that instant would make the schedule skip a tick.
     if (previous && !meta.paused && isDeepStrictEqual(previous, JSON.parse(JSON.stringify(meta)))) {
-      const existing = await this.get(spec.id);
-      if (existing) return existing;
+      const queue = this.#queueOf(meta);
+      const existing = (await queue.getJobScheduler(spec.id)) as SchedulerData | undefined;
+      if (existing) return (await this.#withRuns([toInfo(existing, queue.name, meta)]))[0]!;
     }
     await this.#writeMeta(spec.id, meta);
     if (meta.paused) {

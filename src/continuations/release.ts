@@ -72,10 +72,12 @@ export async function release(deps: ContinuationDeps, parent: JobRef, hint?: Out
     released.push({ queue: cq, id: cid });
   }
   // A join counts each parent once (its done set), so reporting again after a crash changes nothing.
-  const joined = outcome.state === 'completed' ? 'completed' : 'failed';
-  const joins = new Batches(queues, logger);
-  // A watch's id is `<join>@<parent id>`; join ids have no '@'.
-  for (const watchId of watches) adds.push(joins.record(watchId.slice(0, watchId.indexOf('@')), `${pq}/${parent.id}`, joined));
+  if (watches.length > 0) {
+    const joined = outcome.state === 'completed' ? 'completed' : 'failed';
+    const joins = new Batches(queues, logger);
+    // A watch's id is `<join>@<parent id>`; join ids have no '@'.
+    for (const watchId of watches) adds.push(joins.record(watchId.slice(0, watchId.indexOf('@')), `${pq}/${parent.id}`, joined));
+  }
   await Promise.all(adds);
   crashPoint(config, 'release:after-add');
   await cleanup(deps, parent, released, watches);
