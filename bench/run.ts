@@ -60,12 +60,6 @@ try {
 }
 const args = parsed.values;
 
-if (args.cluster) {
-  // A separate measurement (bench/cluster.ts): sharded queues on a local 3-master Redis Cluster.
-  await benchCluster({ smoke: args.smoke });
-  process.exit(0);
-}
-
 const sizes: Sizes = { ...(args.smoke ? SMOKE : FULL) };
 if (args.rounds !== undefined) {
   const n = Number(args.rounds);
@@ -116,6 +110,12 @@ if (compiled) {
     log('compiling the sources and bench/ to dist/ (tsc -p tsconfig.bench.json)');
     execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.bench.json'], { cwd: ROOT, stdio: 'inherit' });
   }
+}
+
+if (args.cluster) {
+  // A separate measurement (bench/cluster.ts): sharded queues on a local 3-master Redis Cluster.
+  await benchCluster({ smoke: args.smoke, compiled });
+  process.exit(0);
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'jc-bench-'));

@@ -10,6 +10,7 @@ import { jobOptions } from './jobs/options.js';
 import type { JobCatalog } from './jobs/catalog.js';
 import type { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
+import { readJobTimings, type HistogramTotals, type TimingName } from './metrics/job-timings.js';
 import { Queues } from './queues.js';
 import { checkEvictionPolicy, type RedisClient } from './redis/connection.js';
 import { Incidents } from './alerts/incidents.js';
@@ -179,6 +180,14 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
    */
   shardsLoaded(): Promise<void> {
     return this.#queues.ready();
+  }
+
+  /**
+   * A logical queue's job duration and wait histograms (cumulative, every job that finished
+   * under the center's workers; see `src/metrics/job-timings.ts`).
+   */
+  jobTimings(queue: string): Promise<Record<TimingName, HistogramTotals>> {
+    return readJobTimings(this.#queues.redis, this.config, queue);
   }
 
   /**

@@ -129,6 +129,7 @@ const envSchema = z
     TEST_CRASH_AFTER_COMPLETE: z.string().trim().min(1).optional(),
     TEST_CRASH_AT: z.enum(CRASH_POINTS).optional(),
     WORKER_METRICS: z.enum(['true', 'false']).default('true'),
+    WORKER_TIMINGS_FLUSH_MS: int(100, 3_600_000).default(5_000),
 
     PRODUCER_ID: z
       .string()
@@ -309,6 +310,11 @@ export interface Config {
      * cost two Redis commands inside every job's finishing script. @defaultValue true
      */
     readonly metrics: boolean;
+    /**
+     * How often a worker adds its job duration and wait counts to Redis (the /metrics
+     * histograms); a SIGKILLed worker loses at most this much of them. @defaultValue 5000
+     */
+    readonly timingsFlushMs: number;
   };
   /** Fault-injection for tests only (`TEST_CRASH_AT`): SIGKILL self at this continuation step. */
   readonly testCrashAt?: CrashPoint;
@@ -429,6 +435,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
       jobLogMaxLines: e.JOB_LOG_MAX_LINES,
       crashAfterComplete: e.TEST_CRASH_AFTER_COMPLETE,
       metrics: e.WORKER_METRICS === 'true',
+      timingsFlushMs: e.WORKER_TIMINGS_FLUSH_MS,
     },
     testCrashAt: e.TEST_CRASH_AT,
     producerId: e.PRODUCER_ID,

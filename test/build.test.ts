@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { BUILT_DIRS, ensureBuilt, staleSources } from './support/build.js';
 import { ROOT, waitFor } from './support/processes.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
 import { basicAuth, missingSeconds } from './support/scale.js';
@@ -18,37 +19,13 @@ import { basicAuth, missingSeconds } from './support/scale.js';
  */
 
 const ENTRIES = ['workers/main.js', 'producers/main.js', 'server/main.js', 'src/supervisor.js'];
-const SOURCE_DIRS = ['src', 'contracts', 'workers', 'producers', 'server'];
 
 let redis: TestRedis;
 const children: ChildProcess[] = [];
 
-/** Every .ts file under the build's source folders whose .js in dist/ is missing or older. */
-function staleOutputs(): string[] {
-  const stale: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
-      const rel = join(dir, entry.name);
-      if (entry.isDirectory()) walk(rel);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
-        const out = join(ROOT, 'dist', rel.replace(/\.ts$/, '.js'));
-        if (!existsSync(out) || statSync(out).mtimeMs < statSync(join(ROOT, rel)).mtimeMs) stale.push(rel);
-      }
-    }
-  };
-  for (const d of SOURCE_DIRS) walk(d);
-  return stale;
-}
-
 before(async () => {
-  // CI runs `npm run build` before the tests; build here only when dist/ is missing or stale.
-  const stale = staleOutputs();
-  if (stale.length > 0) {
-    await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-      cwd: ROOT,
-      timeout: 120_000,
-    });
-  }
+  // npm test builds first; build here too when this file runs alone and dist/ is missing or stale.
+  await ensureBuilt();
   redis = await startTestRedis({ appendonly: false });
 });
 after(async () => {
@@ -175,7 +152,7 @@ describe('Docker packaging', () => {
 describe('compiled build (what the Docker image runs)', () => {
   it('npm run build emits every entry the image and npm run start:prod start', () => {
     for (const entry of ENTRIES) assert.ok(existsSync(join(ROOT, 'dist', entry)), `dist/${entry} exists`);
-    assert.deepEqual(staleOutputs(), [], 'dist/ is up to date with the sources');
+    assert.deepEqual(staleSources(), [], 'dist/ is up to date with the sources');
   });
 
   it('compiled code imports only Node built-ins and production dependencies (npm ci --omit=dev suffices)', () => {
@@ -204,7 +181,7 @@ describe('compiled build (what the Docker image runs)', () => {
         }
       }
     };
-    for (const d of SOURCE_DIRS) walk(join(ROOT, 'dist', d));
+    for (const d of BUILT_DIRS) walk(join(ROOT, 'dist', d));
     assert.deepEqual(problems, []);
   });
 

@@ -7,12 +7,12 @@ import type { TestClient as JobCenterClient } from './support/center.js';
 import { freePort } from '../src/redis/redis-server.js';
 import { testClient } from './support/center.js';
 import { runCli, type CliRun } from './support/cli.js';
-import { APP_CATALOG, ROOT } from './support/processes.js';
+import { ROOT } from './support/processes.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
 
 /*
- * The CLI, spawned like a user runs it (`npm run cli -- …` is `node --import tsx src/cli/main.ts`),
- * against a real Redis. Independent invocations run in parallel to keep the file fast.
+ * The CLI, spawned like a user runs the installed `job-center` command (compiled dist/src/cli/main.js,
+ * the catalog in JOB_CATALOG; see test/support/cli.ts), against a real Redis. Independent invocations run in parallel to keep the file fast.
  */
 
 let redis: TestRedis;
@@ -22,7 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), 'jc-cli-'));
 
 before(async () => {
   redis = await startTestRedis();
-  env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix(), JOB_CATALOG: APP_CATALOG };
+  env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix() };
   client = await testClient(env);
 });
 after(async () => {

@@ -38,7 +38,9 @@ describe('misfire policies', () => {
     }, 'a run of each schedule before the outage', 30_000);
     await first.stop();
     const stoppedAt = Date.now();
-    await new Promise((r) => setTimeout(r, 5.5 * SECOND));
+    // Long enough that at least 4 whole ticks fall well inside the outage (see `missed` below),
+    // however fast the next worker starts.
+    await new Promise((r) => setTimeout(r, 7.5 * SECOND));
     const second = group.start('worker');
     const started = await second.waitForMessage('Worker started', 60_000);
     const restartedAt = Number(started.time);

@@ -4,6 +4,7 @@ import { Lifecycle } from '../src/lifecycle.js';
 import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
 import { graceOf, healthOf } from '../src/schedules/health.js';
 import { historyKey, type RunRecord } from '../src/schedules/history.js';
+import { CenterMetrics } from '../src/server/metrics.js';
 import { handlers } from '../workers/handlers/index.js';
 import { auditLines, startServer } from './board-support.js';
 import { silentLogger, testConfig, useTestCenter } from './support/center.js';
@@ -167,7 +168,13 @@ describe('pause and resume', () => {
 
   it('over HTTP: lastRun and health, runs?limit, pause / resume audited, bad input is a 400', async () => {
     const token = 'history-test-token-0123456789';
-    const { env, client, group } = await center.setup({ API_TOKEN: token, BOARD_USER: 'admin', BOARD_PASSWORD: 'admin-password-for-tests' });
+    // The worker adds its job timings to Redis every 100 ms, so /metrics shows them below.
+    const { env, client, group } = await center.setup({
+      API_TOKEN: token,
+      BOARD_USER: 'admin',
+      BOARD_PASSWORD: 'admin-password-for-tests',
+      WORKER_TIMINGS_FLUSH_MS: '100',
+    });
     const server = await startServer(group, env);
     const call = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(`${server.base}${path}`, {
@@ -217,5 +224,39 @@ describe('pause and resume', () => {
     const actions = auditLines(server.proc).map((l) => `${String(l.action)} ${String(l.result)} ${String(l.schedule)}`);
     assert.ok(actions.includes('recurring.pause ok web'), actions.join('\n'));
     assert.ok(actions.includes('recurring.resume ok web'), actions.join('\n'));
+  });
+
+  it('job duration and wait histograms count every job that finished, from every worker (no sampling); a clean shutdown flushes', async () => {
+    // Flushes every hour: what Redis holds at the end was written by the shutdown flush.
+    const { env, client } = await center.setup({ WORKER_TIMINGS_FLUSH_MS: '3600000', WORKER_CONCURRENCY: '20' });
+    const lifecycle = new Lifecycle(silentLogger);
+    const quick = 400; // more than a scrape-time sample of finished jobs could see
+    const runtimes: Awaited<ReturnType<typeof startWorkerRuntime>>[] = [];
+    try {
+      for (let i = 0; i < 2; i++) runtimes.push(await startWorkerRuntime({ config: testConfig(env), logger: silentLogger, lifecycle, handlers }));
+      let completed = 0;
+      for (const r of runtimes) r.events.on('job.completed', () => completed++);
+      await client.enqueueMany(Array.from({ length: quick }, () => ({ name: 'hello-world' as const, data: {} })));
+      await client.enqueueMany(Array.from({ length: 10 }, () => ({ name: 'sleep' as const, data: { ms: 60 } })));
+      await waitFor(() => completed === quick + 10, `${quick + 10} completions`, 60_000);
+      assert.equal((await client.jobTimings('default')).duration.count, 0, 'nothing flushed before the interval or shutdown');
+    } finally {
+      await lifecycle.shutdown();
+    }
+    const metrics = new CenterMetrics(() => client.bullQueues().map((q) => ({ queue: q, labels: { queue: client.queueShard(q).queue } })), 5000, client);
+    const text = await metrics.render();
+    const value = (line: string) => Number(new RegExp(`^${line.replace(/[{}+.]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1]);
+    assert.equal(value('jobcenter_job_duration_seconds_count{queue="default"}'), quick, text);
+    assert.equal(value('jobcenter_job_wait_seconds_count{queue="default"}'), quick);
+    assert.equal(value('jobcenter_job_duration_seconds_bucket{le="+Inf",queue="default"}'), quick);
+    assert.equal(value('jobcenter_job_duration_seconds_count{queue="batch"}'), 10);
+    // The sleep jobs ran at least 60 ms each: none in the buckets up to 50 ms, all by +Inf.
+    assert.equal(value('jobcenter_job_duration_seconds_bucket{le="0.05",queue="batch"}'), 0);
+    assert.equal(value('jobcenter_job_duration_seconds_bucket{le="+Inf",queue="batch"}'), 10);
+    assert.ok(value('jobcenter_job_duration_seconds_sum{queue="batch"}') >= 0.6, text);
+    // Buckets are cumulative.
+    const buckets = [...text.matchAll(/^jobcenter_job_wait_seconds_bucket\{le="[^"]+",queue="default"\} (\S+)$/gm)].map((m) => Number(m[1]));
+    assert.equal(buckets.length, 17);
+    assert.deepEqual([...buckets].sort((a, b) => a - b), buckets);
   });
 });

@@ -5,6 +5,7 @@ import { continuationHook, ContinuedParents, Continuations } from '../continuati
 import { DeadlineError, withDeadline } from '../deadline.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
+import { JobTimings } from '../metrics/job-timings.js';
 import { Queues } from '../queues.js';
 import { checkEvictionPolicy, checkTimerPrecision, createRedis, queuePrefix } from '../redis/connection.js';
 import { Schedules } from '../schedules.js';
@@ -65,6 +66,7 @@ export async function startWorkerRuntime(options: {
   const active = new Map<string, ActiveJob>();
   const continued = new ContinuedParents(continuations.deps, logger);
   const batches = new Batches(queues, logger);
+  const timings = new JobTimings(queues.redis, config, logger);
   const hooks: JobHook[] = [
     continuationHook(continuations.deps, continued),
     // Before the overlap lock: a tick dropped as missed must not take the lock.
@@ -117,6 +119,7 @@ export async function startWorkerRuntime(options: {
         { queue, job: job.id, name: job.name, attempt: job.attemptsMade, final, err: err.message },
         final ? 'Job failed' : 'Job attempt failed; will retry',
       );
+      if (final) timings.observe(queue, job);
       events.report('job.failed', job, err, final);
       runAfterHooks(hooks, job, { state: 'failed', failedReason: err.message, final }, onHookError);
     });
@@ -125,6 +128,7 @@ export async function startWorkerRuntime(options: {
         // Fault-injection hook for tests: die between completion and continuation release.
         process.kill(process.pid, 'SIGKILL');
       }
+      timings.observe(queue, job);
       events.report('job.completed', job, job.returnvalue);
       runAfterHooks(hooks, job, { state: 'completed', returnValue: job.returnvalue, final: true }, onHookError);
     });
@@ -183,6 +187,7 @@ export async function startWorkerRuntime(options: {
         await graceful;
       }
       await cancels.current?.close();
+      await timings.close().catch(() => {});
       await Promise.allSettled([...connections.map((c) => c.quit()), continued.close()]);
       events.report('closed');
     })();

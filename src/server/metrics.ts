@@ -85,8 +85,8 @@ export class CenterMetrics {
   constructor(
     readonly queues: () => { queue: Queue; labels: QueueSnapshot['labels'] }[],
     readonly deadlineMs = 5000,
-    /** Schedules (their last run and health) for the per-schedule metrics; none when absent. */
-    readonly service?: Pick<CenterService, 'recurring'>,
+    /** Schedules (their last run and health) and job timings; none when absent. */
+    readonly service?: Pick<CenterService, 'recurring' | 'jobTimings'>,
   ) {
     // The process's own CPU, memory, event loop lag and GC (process_*, nodejs_*).
     collectDefaultMetrics({ register: this.registry });
@@ -94,8 +94,11 @@ export class CenterMetrics {
 
   async #collectTiming(): Promise<void> {
     const recurring = this.service?.recurring;
+    const service = this.service;
+    const queues = this.queues();
     await Promise.all([
-      ...this.queues().map((q) => this.#schedules.collectQueue(q.queue)),
+      ...queues.map((q) => this.#schedules.collectOldest(q.queue)),
+      service ? this.#schedules.collectTimings([...new Set(queues.map((q) => q.labels.queue))], (q) => service.jobTimings(q)) : Promise.resolve(),
       recurring
         ? recurring
             .list()

@@ -1,18 +1,48 @@
 import type { Queue } from 'bullmq';
-import { Gauge, Histogram, type Registry } from 'prom-client';
+import { Gauge, type Metric, type Registry } from 'prom-client';
+import { TIMING_BUCKETS, type HistogramTotals, type TimingName } from '../metrics/job-timings.js';
 import type { ScheduleInfo } from '../schemas/recurring.js';
 import type { RunRecord } from '../schemas/schedule-health.js';
 import { HEALTH_STATES } from '../schedules/health.js';
 
-/** Finished jobs read per queue and scrape for the duration and wait histograms. */
-const SAMPLE = 200;
-const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+/**
+ * A Prometheus histogram whose cumulative totals are kept elsewhere (in Redis, by the workers) and
+ * only exposed here. prom-client's Histogram can only `observe` one value at a time, so this is a
+ * metric object of the shape its registry reads (`get()`), registered with a cast.
+ */
+class TotalsHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  totals = new Map<string, HistogramTotals>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    registry: Registry,
+  ) {
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { metricName: string; labels: Record<string, string>; value: number }[] }> {
+    const values = [...this.totals].flatMap(([queue, t]) => [
+      ...TIMING_BUCKETS.map((le, i) => ({ metricName: `${this.name}_bucket`, labels: { le: String(le), queue }, value: t.buckets[i]! })),
+      { metricName: `${this.name}_bucket`, labels: { le: '+Inf', queue }, value: t.count },
+      { metricName: `${this.name}_sum`, labels: { queue }, value: t.sum },
+      { metricName: `${this.name}_count`, labels: { queue }, value: t.count },
+    ]);
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
+  }
+
+  reset(): void {
+    this.totals = new Map();
+  }
+}
 
 /**
- * Schedule and queue timing metrics, read from Redis at scrape time so the workers pay nothing
- * per job: per schedule its last success, last duration, lateness and health; per queue the age
- * of the oldest waiting job and histograms of job duration and wait (start − ready), observed
- * from the jobs that finished since the previous scrape (at most SAMPLE per queue and scrape).
+ * Schedule and queue timing metrics, read from Redis at scrape time: per schedule its last
+ * success, last duration, lateness and health; per queue the age of the oldest waiting job and
+ * histograms of job duration and wait (start − ready) over every job the workers finished
+ * (counted by the workers, src/metrics/job-timings.ts).
  */
 export class ScheduleMetrics {
   readonly #lastSuccess: Gauge;
@@ -20,10 +50,7 @@ export class ScheduleMetrics {
   readonly #lateness: Gauge;
   readonly #health: Gauge;
   readonly #oldest: Gauge;
-  readonly #duration: Histogram;
-  readonly #wait: Histogram;
-  /** Per queue: the newest finish time already observed, so a job is observed once per server. */
-  readonly #seen = new Map<string, number>();
+  readonly #timings: Record<TimingName, TotalsHistogram>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -57,20 +84,14 @@ export class ScheduleMetrics {
       labelNames: ['queue'],
       registers,
     });
-    this.#duration = new Histogram({
-      name: 'jobcenter_job_duration_seconds',
-      help: `Job run time (finished − started), of the jobs that finished since the previous scrape (at most ${SAMPLE} per queue per scrape)`,
-      labelNames: ['queue'],
-      buckets: BUCKETS,
-      registers,
-    });
-    this.#wait = new Histogram({
-      name: 'jobcenter_job_wait_seconds',
-      help: `Time a job waited to start once it was due (started − created − delay), same sample as jobcenter_job_duration_seconds`,
-      labelNames: ['queue'],
-      buckets: BUCKETS,
-      registers,
-    });
+    this.#timings = {
+      duration: new TotalsHistogram('jobcenter_job_duration_seconds', 'Job run time (finished − started) of every job that finished, by its final attempt', registry),
+      wait: new TotalsHistogram(
+        'jobcenter_job_wait_seconds',
+        'Time a job waited to start once it was due (started − created − delay), every job that finished',
+        registry,
+      ),
+    };
   }
 
   /**
@@ -91,22 +112,15 @@ export class ScheduleMetrics {
     }
   }
 
-  async collectQueue(queue: Queue): Promise<void> {
-    const now = Date.now();
-    const [oldest, finished] = await Promise.all([
-      queue.getJobs(['waiting'], 0, 0, true),
-      queue.getJobs(['completed', 'failed'], 0, SAMPLE - 1, false),
-    ]);
-    const first = oldest[0];
-    this.#oldest.set({ queue: queue.name }, first ? Math.max(0, now - (first.timestamp + (first.delay ?? 0))) / 1000 : 0);
-    const since = this.#seen.get(queue.name) ?? now - 60_000;
-    let newest = since;
-    for (const job of finished) {
-      if (!job?.finishedOn || job.finishedOn <= since || !job.processedOn) continue;
-      newest = Math.max(newest, job.finishedOn);
-      this.#duration.observe({ queue: queue.name }, Math.max(0, job.finishedOn - job.processedOn) / 1000);
-      this.#wait.observe({ queue: queue.name }, Math.max(0, job.processedOn - job.timestamp - (job.delay ?? 0)) / 1000);
-    }
-    this.#seen.set(queue.name, newest);
+  /** The age of the oldest waiting job of one BullMQ queue (a shard of a sharded queue). */
+  async collectOldest(queue: Queue): Promise<void> {
+    const [first] = await queue.getJobs(['waiting'], 0, 0, true);
+    this.#oldest.set({ queue: queue.name }, first ? Math.max(0, Date.now() - (first.timestamp + (first.delay ?? 0))) / 1000 : 0);
+  }
+
+  /** The duration and wait histograms of every logical queue, from the workers' totals. */
+  async collectTimings(queues: readonly string[], read: (queue: string) => Promise<Record<TimingName, HistogramTotals>>): Promise<void> {
+    const totals = await Promise.all(queues.map(async (q) => [q, await read(q)] as const));
+    for (const name of ['duration', 'wait'] as const) this.#timings[name].totals = new Map(totals.map(([q, t]) => [q, t[name]]));
   }
 }

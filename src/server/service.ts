@@ -20,6 +20,7 @@ export type CenterService = Pick<
   | 'ready'
   | 'bullQueues'
   | 'queueShard'
+  | 'jobTimings'
   | 'shardsLoaded'
   | 'contracts'
   | 'listJobs'

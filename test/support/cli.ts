@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
-import { APP_CATALOG, ENTRIES, ROOT } from './processes.js';
+import { ENTRIES, nodeCommand, ROOT } from './processes.js';
 
 /** One finished CLI run. */
 export interface CliRun {
@@ -12,15 +11,17 @@ export interface CliRun {
 }
 
 /**
- * Runs the CLI as `npm run cli` does (tsx over src/cli/main.ts, the app's catalog in JOB_CATALOG)
- * with only `env` besides PATH and HOME, and resolves once it exited. `input` goes to its stdin.
+ * Runs the CLI as the installed `job-center` command does (compiled, see nodeCommand; the app's
+ * catalog in JOB_CATALOG) with only `env` besides PATH and HOME, and resolves once it exited.
+ * `input` goes to its stdin.
  */
 export function runCli(args: string[], env: Record<string, string>, options: { input?: string; timeoutMs?: number } = {}): Promise<CliRun> {
+  const command = nodeCommand(ENTRIES.cli);
   return new Promise((done) => {
     const child = execFile(
       process.execPath,
-      ['--import', 'tsx', resolve(ROOT, ENTRIES.cli), ...args],
-      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, JOB_CATALOG: APP_CATALOG, ...env }, timeout: options.timeoutMs ?? 60_000 },
+      [...command.args, ...args],
+      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, JOB_CATALOG: command.catalog, ...env }, timeout: options.timeoutMs ?? 60_000 },
       (err, stdout, stderr) => {
         const code = err ? ((err as { code?: number }).code ?? null) : 0;
         done({ code: typeof code === 'number' ? code : null, stdout, stderr, json: <T>() => JSON.parse(stdout) as T });

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUILT_DIRS, staleSources } from './build.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -12,15 +13,44 @@ export const ENTRIES = {
   cli: 'src/cli/main.ts',
 } as const;
 
-/** The app's job catalog, as `npm run cli` names it to the CLI (JOB_CATALOG). */
+/** The app's job catalog, as `npm run cli` names it to the CLI (JOB_CATALOG), for tsx processes. */
 export const APP_CATALOG = resolve(ROOT, 'contracts/index.ts');
+/** The same catalog compiled, for compiled processes (plain node cannot import the .ts). */
+const APP_CATALOG_COMPILED = resolve(ROOT, 'dist/contracts/index.js');
+
+let builtChecked = false;
+/** Throws when dist/ lacks, or is older than, a source file of the build: a test must not run old code. */
+function assertBuilt(): void {
+  if (builtChecked) return;
+  const stale = staleSources();
+  if (stale.length > 0) {
+    throw new Error(`dist/ is missing or older than ${stale.slice(0, 3).join(', ')}: run \`npm run build\` (npm test and test:one build first)`);
+  }
+  builtChecked = true;
+}
+
+/**
+ * How a test starts a center entry: `node` and its arguments, and the JOB_CATALOG that fits.
+ * Entries of the build run compiled (`node dist/….js`), as the Docker image runs them: such a process
+ * starts in about half the CPU time it takes under tsx, and the suite starts some 200 of them.
+ * The supervisor runs under tsx as `npm start` runs it (its children follow it), and so do files
+ * outside the build (test fixtures), or any entry with `tsx: true`. `tsx: false` runs `entry` as is.
+ */
+export function nodeCommand(entry: string, tsx?: boolean): { args: string[]; catalog: string } {
+  const source = isAbsolute(entry) ? entry : resolve(ROOT, entry);
+  if (tsx === false) return { args: [source], catalog: APP_CATALOG_COMPILED };
+  const built = !isAbsolute(entry) && BUILT_DIRS.some((d) => entry.startsWith(`${d}/`));
+  if (tsx === true || !built || entry === ENTRIES.supervisor) return { args: ['--import', 'tsx', source], catalog: APP_CATALOG };
+  assertBuilt();
+  return { args: [resolve(ROOT, 'dist', entry.replace(/\.ts$/, '.js'))], catalog: APP_CATALOG_COMPILED };
+}
 
 /** One parsed JSON log line of a center process. */
 export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
 
 /**
- * A real center process (tsx over the TypeScript entry). Its JSON log lines are parsed and kept
- * so tests can wait for events; on failure, `output()` is the evidence.
+ * A real center process (see nodeCommand: compiled from dist/, or tsx). Its JSON log lines are
+ * parsed and kept so tests can wait for events; on failure, `output()` is the evidence.
  */
 export class CenterProcess {
   readonly child: ChildProcess;
@@ -35,13 +65,13 @@ export class CenterProcess {
     entry: string,
     env: NodeJS.ProcessEnv,
     args: string[] = [],
-    /** `tsx: false` runs compiled JavaScript as production does; `cwd` defaults to the repository. */
+    /** See nodeCommand for `tsx`; `cwd` defaults to the repository. */
     options: { cwd?: string; tsx?: boolean } = {},
   ) {
-    const loader = options.tsx === false ? [] : ['--import', 'tsx'];
+    const command = nodeCommand(entry, options.tsx);
     // As `npm start` and `npm run cli` do: the supervisor and the CLI get the app's catalog by path.
-    if (entry === ENTRIES.supervisor || entry === ENTRIES.cli) env = { JOB_CATALOG: APP_CATALOG, ...env };
-    this.child = spawn(process.execPath, [...loader, resolve(ROOT, entry), ...args], {
+    if (entry === ENTRIES.supervisor || entry === ENTRIES.cli) env = { JOB_CATALOG: command.catalog, ...env };
+    this.child = spawn(process.execPath, [...command.args, ...args], {
       cwd: options.cwd ?? ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', LOG_FORMAT: 'json', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
