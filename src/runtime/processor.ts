@@ -1,11 +1,9 @@
 import { WaitingError, type Job } from 'bullmq';
 import { withDeadline } from '../deadline.js';
 import type { Logger } from '../logger.js';
-import { scheduledTickOf } from '../schedules/misfire.js';
-import type { JobContext } from './handler.js';
 import { runBeforeHooks, type BeforeRunResult, type JobHook } from './hooks.js';
 import { JobAbort } from './job-abort.js';
-import { jobLogger } from './job-logger.js';
+import { RunContext } from './job-context.js';
 import type { Routing } from './routing.js';
 
 /** Thrown into a job that ran past its contract's `timeoutMs`; retried like any other failure. */
@@ -39,6 +37,7 @@ export function processorFor(options: {
   jobLogMaxLines?: number;
 }): (job: Job, token?: string) => Promise<unknown> {
   const { queue, routing, hooks, logger, active, jobLogMaxLines = 100 } = options;
+  const where = { queue, logger, jobLogMaxLines };
   // Two parameters on purpose: BullMQ creates an AbortController per job for processors that
   // declare a third (signal) parameter (worker.js processorAcceptsSignal); we cancel with our own.
   return async (job: Job, token?: string): Promise<unknown> => {
@@ -57,25 +56,7 @@ export function processorFor(options: {
       const parent = before?.results.find((r) => r.parent)?.parent;
       const abort = new JobAbort();
       active.set(id, { job, abort });
-      let jobLog: Logger | undefined;
-      const ctx: JobContext = {
-        job,
-        jobId: id,
-        attempt: job.attemptsMade + 1,
-        get signal() {
-          return abort.signal;
-        },
-        get log() {
-          // Built on first use: most handlers never log, and a child logger costs per job.
-          jobLog ??= jobLogger(logger.child({ queue, job: id, name: job.name, attempt: job.attemptsMade + 1 }), job, jobLogMaxLines);
-          return jobLog;
-        },
-        get tick() {
-          return scheduledTickOf(job);
-        },
-        progress: (value) => job.updateProgress(value),
-        parent: () => parent,
-      };
+      const ctx = new RunContext(job, abort, where, parent);
       const timeoutMs = handler.contract.defaults.timeoutMs;
       try {
         return await withDeadline(
