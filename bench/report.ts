@@ -118,7 +118,9 @@ export function table(r: Results): string {
   }
   if (r.throughput) {
     const tp = r.throughput;
-    head(`Processing no-op jobs (jobs/s): startWorkerRuntime vs Worker; ${String(r.meta.worker)}, BullMQ metrics ${String(r.meta.bullmqMetrics)}`);
+    head(
+      `Processing no-op jobs (jobs/s): startWorkerRuntime (every job hook installed: run history, misfire, overlap lock, then, continuations, batches) vs Worker; ${String(r.meta.worker)}, BullMQ metrics ${String(r.meta.bullmqMetrics)}`,
+    );
     cmp('1 process, concurrency 1', tp.c1, 0, mark('throughput c=1'));
     cmp('1 process, concurrency 10', tp.c10, 0, mark('throughput c=10'));
     cmp('1 process, concurrency 50', tp.c50, 0, mark('throughput c=50'));
