@@ -205,7 +205,8 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
    * key (`jobId`) to retry with.
    */
   async #guard<T>(fn: () => Promise<T>, write?: { jobId?: string; jobIds?: readonly string[]; idempotent?: boolean }): Promise<T> {
-    const retry =
+    // Built only on a failure: this wraps every enqueue, and most succeed.
+    const retry = (): string =>
       write?.jobId !== undefined
         ? `; retry with the same jobId ${JSON.stringify(write.jobId)}`
         : write?.jobIds !== undefined
@@ -215,7 +216,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
     // BullMQ would wait for it instead, so answer at once. Nothing was sent: that much is certain.
     if (this.#queues.redis.status !== 'ready' && this.#queues.redis.status !== 'connect') {
       throw new UnavailableError(
-        `Redis is unreachable (connection ${this.#queues.redis.status}): nothing was written${retry}`,
+        `Redis is unreachable (connection ${this.#queues.redis.status}): nothing was written${retry()}`,
         'not-written',
         write?.jobId ?? write?.jobIds,
       );
@@ -225,7 +226,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
     } catch (err) {
       if (err instanceof ValidationError || err instanceof NotFoundError) throw err;
       if (this.#queues.redis.status !== 'ready' || /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRESET|EPIPE|max retries/i.test((err as Error).message)) {
-        if (!write) throw new UnavailableError(`Redis is unreachable: ${(err as Error).message}${retry}`);
+        if (!write) throw new UnavailableError(`Redis is unreachable: ${(err as Error).message}${retry()}`);
         // Redis failed while the call was under way: the command may have run before the
         // connection went. Say so; the idempotency key makes the retry safe either way.
         const how =
@@ -273,7 +274,8 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
   #prepare(name: string, data: unknown, opts: EnqueueOptions): Prepared {
     const contract = this.#queues.catalog.contractFor(name);
     const payload = parsePayload(contract, data);
-    const o = parseRequest(enqueueOptions, toRequestOptions(opts), 'options');
+    const request = toRequestOptions(opts);
+    const o = Object.keys(request).length === 0 ? NO_OPTIONS : parseRequest(enqueueOptions, request, 'options');
     const delay = o.runAt !== undefined ? Math.max(0, Date.parse(o.runAt) - Date.now()) : (o.delay ?? 0);
     const overrides: JobsOptions = {};
     if (delay > 0) overrides.delay = delay;
@@ -314,8 +316,10 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
     const p = this.#prepare(name, data, opts);
     const queue = p.bull;
     return this.#guard(async () => {
-      const earlier = await this.#earlierCopy(p);
-      if (earlier) return earlier;
+      if (p.key !== undefined) {
+        const earlier = await this.#earlierCopy(p);
+        if (earlier) return earlier;
+      }
       const job = await queue.add(p.name, p.data, p.opts);
       return this.#created(queue, p, job);
     }, { jobId: p.opts.jobId });
@@ -699,6 +703,9 @@ function withoutUndefined<T extends object>(o: T): Partial<T> {
 }
 
 /** The client's `at: Date` as the shared schema's `runAt` string; an invalid Date stays invalid. */
+/** What `enqueueOptions` makes of `{}` (every field is optional, none has a default): an enqueue without options skips the schema. */
+const NO_OPTIONS: z.output<typeof enqueueOptions> = {};
+
 function toRequestOptions(opts: EnqueueOptions): Record<string, unknown> {
   const { at, ...rest } = withoutUndefined(opts);
   if (at === undefined) return rest;
