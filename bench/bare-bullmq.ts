@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FlowProducer, MetricsTime, Queue, Worker, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -78,6 +79,12 @@ export class BareSide implements ProducerSide {
 
   async add(data: BenchData, delay?: number): Promise<string> {
     const job = await this.queue.add('sleep', data, delay ? { ...OPTS, delay } : OPTS);
+    return String(job.id);
+  }
+
+  /** `queue.add` with a UUID `jobId`: the idempotency key the center gives every enqueue (issue 10). */
+  async addKeyed(data: BenchData): Promise<string> {
+    const job = await this.queue.add('sleep', data, { ...OPTS, jobId: randomUUID() });
     return String(job.id);
   }
 

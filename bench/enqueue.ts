@@ -13,6 +13,8 @@ import type { ProducerSide } from './sides.js';
 export interface EnqueueResult {
   sequential: Compared;
   concurrent: Compared;
+  /** The center against a bare add that also sends a UUID `jobId`, as every center enqueue does. */
+  concurrentKeyed: Compared;
   bulk: Compared;
 }
 
@@ -27,14 +29,13 @@ async function rate(n: number, fn: () => Promise<void>): Promise<number> {
 export async function benchEnqueue(b: Bench): Promise<EnqueueResult> {
   const s = b.sizes;
   const prefixes: Record<SideKind, string> = { center: 'enq-c', bullmq: 'enq-b' };
-  const producers: Record<SideKind, ProducerSide> = {
-    center: new CenterSide(b.url, prefixes.center),
-    bullmq: new BareSide(b.url, prefixes.bullmq),
-  };
+  const bare = new BareSide(b.url, prefixes.bullmq);
+  const producers: Record<SideKind, ProducerSide> = { center: new CenterSide(b.url, prefixes.center), bullmq: bare };
   await Promise.all(Object.values(producers).map((p) => p.ready()));
   const per = {
     sequential: { center: [] as number[], bullmq: [] as number[] },
     concurrent: { center: [] as number[], bullmq: [] as number[] },
+    keyed: [] as number[],
     bulk: { center: [] as number[], bullmq: [] as number[] },
   };
   try {
@@ -49,6 +50,7 @@ export async function benchEnqueue(b: Bench): Promise<EnqueueResult> {
           }),
         );
         per.concurrent[kind].push(await rate(s.enqueueConcurrent, () => pool(s.enqueueConcurrent, s.inFlight, () => p.add(DATA))));
+        if (kind === 'bullmq') per.keyed.push(await rate(s.enqueueConcurrent, () => pool(s.enqueueConcurrent, s.inFlight, () => bare.addKeyed(DATA))));
         const batches = Math.ceil(s.enqueueBulk / s.bulkBatch);
         per.bulk[kind].push(
           await rate(batches * s.bulkBatch, async () => {
@@ -65,6 +67,7 @@ export async function benchEnqueue(b: Bench): Promise<EnqueueResult> {
   return {
     sequential: compare('jobs/s', per.sequential.center, per.sequential.bullmq),
     concurrent: compare('jobs/s', per.concurrent.center, per.concurrent.bullmq),
+    concurrentKeyed: compare('jobs/s', per.concurrent.center, per.keyed),
     bulk: compare('jobs/s', per.bulk.center, per.bulk.bullmq),
   };
 }

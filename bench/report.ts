@@ -114,6 +114,12 @@ export function table(r: Results): string {
     head('Enqueue (jobs/s): client.enqueue vs queue.add');
     cmp('single adds, one at a time', r.enqueue.sequential, 0, mark('enqueue single, sequential'));
     cmp(`single adds, ${r.meta.inFlight} in flight`, r.enqueue.concurrent, 0, mark('enqueue single, concurrent'));
+    cmp(
+      `single adds, ${r.meta.inFlight} in flight; bare with a UUID jobId`,
+      r.enqueue.concurrentKeyed,
+      0,
+      'the bare add also sends the idempotency key every center enqueue carries',
+    );
     cmp(`bulk, batches of ${r.meta.bulkBatch} (validated addBulk)`, r.enqueue.bulk, 0, mark('enqueue bulk'));
   }
   if (r.throughput) {
