@@ -702,10 +702,10 @@ function withoutUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** The client's `at: Date` as the shared schema's `runAt` string; an invalid Date stays invalid. */
 /** What `enqueueOptions` makes of `{}` (every field is optional, none has a default): an enqueue without options skips the schema. */
 const NO_OPTIONS: z.output<typeof enqueueOptions> = {};
 
+/** The client's `at: Date` as the shared schema's `runAt` string; an invalid Date stays invalid. */
 function toRequestOptions(opts: EnqueueOptions): Record<string, unknown> {
   const { at, ...rest } = withoutUndefined(opts);
   if (at === undefined) return rest;

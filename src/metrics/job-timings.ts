@@ -10,9 +10,9 @@ import { centerKey, type RedisClient } from '../redis/connection.js';
  * Why the workers count and Redis keeps the totals: a worker sees every job end without asking
  * Redis anything, while a server reading finished jobs at scrape time sees only a sample (BullMQ
  * keeps a bounded list, and a fast queue finishes thousands between two scrapes). Each worker
- * adds its counts to one hash per logical queue every `WORKER_TIMINGS_FLUSH_MS` (one MULTI per queue with
- * news; none per job), so every server replica exposes the same cumulative totals. A SIGKILLed
- * worker loses at most its last interval of observations; a clean shutdown flushes.
+ * adds its counts to one hash per logical queue every `WORKER_TIMINGS_FLUSH_MS` (one MULTI per
+ * queue with news; none per job), so every server replica exposes the same cumulative totals. A
+ * SIGKILLed worker loses at most its last interval of observations; a clean shutdown flushes.
  */
 
 /** Upper bounds (seconds) of the histogram buckets, shared by the workers and the servers. */

@@ -4,13 +4,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
 /*
  * The compiled build (dist/, `npm run build`) that tests run their center processes from (see
- * nodeCommand in processes.ts). `npm test` and `npm run test:one` run this file first (their pre-
- * scripts): it compiles only when a source is newer than its output, so a rerun costs nothing.
+ * nodeCommand in processes.ts). `npm test`, `test:one` and `test:faults` run this file first (their
+ * pre-scripts): it compiles only when a source is newer than its output, so a rerun costs nothing.
  */
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The folders `npm run build` compiles (tsconfig.build.json's include). */
 export const BUILT_DIRS = ['src', 'contracts', 'workers', 'producers', 'server'] as const;
