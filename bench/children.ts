@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Counts, FromChild, Samples, ToChild, WorkerKind } from './protocol.js';
+import { ROOT } from './root.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = resolve(HERE, '..');
 
 type Started = Extract<FromChild, { type: 'started' }>;
 

@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { JobCenterClient } from '../src/client.js';
 import { loadConfig } from '../src/config.js';
 import { jobs as appJobs } from '../contracts/index.js';
 import { createLogger } from '../src/logger.js';
 import { Queues } from '../src/queues.js';
+import { ROOT } from './root.js';
 import { startTestCluster, type TestCluster } from '../test/support/cluster.js';
 
 /*
@@ -29,7 +29,6 @@ import { startTestCluster, type TestCluster } from '../test/support/cluster.js';
  * busier one), so the stand-in errs against sharding.
  */
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 interface Row {
   k: number;
