@@ -88,6 +88,11 @@ export class BareSide implements ProducerSide {
     return String(job.id);
   }
 
+  /** `queue.addBulk` with a UUID `jobId` per job, as every job of `client.enqueueMany` carries. */
+  async addBulkKeyed(items: BenchData[]): Promise<void> {
+    await this.queue.addBulk(items.map((data) => ({ name: 'sleep', data, opts: { ...OPTS, jobId: randomUUID() } })));
+  }
+
   async addBulk(items: BenchData[]): Promise<void> {
     await this.queue.addBulk(items.map((data) => ({ name: 'sleep', data, opts: OPTS })));
   }

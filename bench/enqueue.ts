@@ -16,6 +16,8 @@ export interface EnqueueResult {
   /** The center against a bare add that also sends a UUID `jobId`, as every center enqueue does. */
   concurrentKeyed: Compared;
   bulk: Compared;
+  /** The center against a bare addBulk whose jobs carry UUID ids too. */
+  bulkKeyed: Compared;
 }
 
 const DATA: BenchData = { ms: 0 };
@@ -36,6 +38,7 @@ export async function benchEnqueue(b: Bench): Promise<EnqueueResult> {
     sequential: { center: [] as number[], bullmq: [] as number[] },
     concurrent: { center: [] as number[], bullmq: [] as number[] },
     keyed: [] as number[],
+    bulkKeyed: [] as number[],
     bulk: { center: [] as number[], bullmq: [] as number[] },
   };
   try {
@@ -57,6 +60,13 @@ export async function benchEnqueue(b: Bench): Promise<EnqueueResult> {
             for (let i = 0; i < batches; i++) await p.addBulk(Array.from({ length: s.bulkBatch }, () => DATA));
           }),
         );
+        if (kind === 'bullmq') {
+          per.bulkKeyed.push(
+            await rate(batches * s.bulkBatch, async () => {
+              for (let i = 0; i < batches; i++) await bare.addBulkKeyed(Array.from({ length: s.bulkBatch }, () => DATA));
+            }),
+          );
+        }
         await dropKeys(b.admin, `${prefixes[kind]}:*`);
       }
       b.log(`enqueue round ${round + 1}/${s.rounds} done`);
@@ -69,5 +79,6 @@ export async function benchEnqueue(b: Bench): Promise<EnqueueResult> {
     concurrent: compare('jobs/s', per.concurrent.center, per.concurrent.bullmq),
     concurrentKeyed: compare('jobs/s', per.concurrent.center, per.keyed),
     bulk: compare('jobs/s', per.bulk.center, per.bulk.bullmq),
+    bulkKeyed: compare('jobs/s', per.bulk.center, per.bulkKeyed),
   };
 }

@@ -121,6 +121,7 @@ export function table(r: Results): string {
       'the bare add also sends the idempotency key every center enqueue carries',
     );
     cmp(`bulk, batches of ${r.meta.bulkBatch} (validated addBulk)`, r.enqueue.bulk, 0, mark('enqueue bulk'));
+    cmp(`bulk, batches of ${r.meta.bulkBatch}; bare with UUID jobIds`, r.enqueue.bulkKeyed, 0, 'the bare addBulk also sends an idempotency key per job');
   }
   if (r.throughput) {
     const tp = r.throughput;

@@ -321,7 +321,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
         if (earlier) return earlier;
       }
       const job = await queue.add(p.name, p.data, p.opts);
-      return this.#created(queue, p, job);
+      return p.keyed || p.dedupeId !== undefined ? this.#created(queue, p, job) : createdOf(p, job);
     }, { jobId: p.opts.jobId });
   }
 
@@ -341,13 +341,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
 
   /** What was created; for a keyed job, the stored one (BullMQ ignores an add whose id exists and returns our local copy). */
   async #created(queue: Queue, p: Prepared, job: Job): Promise<Created> {
-    const created: Created = {
-      id: String(job.id),
-      queue: p.queue,
-      name: p.name,
-      state: p.delay > 0 ? 'delayed' : 'waiting',
-      ...(p.shard !== undefined ? { shard: p.shard } : {}),
-    };
+    const created = createdOf(p, job);
     if (p.dedupeId !== undefined && created.id !== p.dedupeId) {
       // Deduplicated: BullMQ answered with the id of the job that stands.
       const stored = await queue.getJob(created.id);
@@ -451,8 +445,9 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
   /** Adds validated jobs with BullMQ addBulk, one transaction per queue; answers in input order. */
   async #addPrepared(prepared: readonly Prepared[]): Promise<Created[]> {
     const out: Created[] = new Array<Created>(prepared.length);
-    // Keys used before K changed: report the job that stands, as a single enqueue does.
-    const earlier = await Promise.all(prepared.map((p) => this.#earlierCopy(p)));
+    // Keys used before K changed: report the job that stands, as a single enqueue does (only
+    // caller-keyed jobs can have one; most bulks have none and skip the lookups).
+    const earlier = prepared.some((p) => p.key !== undefined) ? await Promise.all(prepared.map((p) => this.#earlierCopy(p))) : [];
     // One addBulk per BullMQ queue (per shard of a sharded queue).
     const byQueue = new Map<string, number[]>();
     prepared.forEach((p, i) => {
@@ -470,7 +465,9 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
         const added = await queue.addBulk(indexes.map((i) => ({ name: prepared[i]!.name, data: prepared[i]!.data, opts: prepared[i]!.opts })));
         await Promise.all(
           indexes.map(async (i, k) => {
-            out[i] = await this.#created(queue, prepared[i]!, added[k]!);
+            const p = prepared[i]!;
+            // Only a keyed or deduplicated job needs Redis to say what stands.
+            out[i] = p.keyed || p.dedupeId !== undefined ? await this.#created(queue, p, added[k]!) : createdOf(p, added[k]!);
           }),
         );
       }),
@@ -700,6 +697,17 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
 
 function withoutUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** What an add created, as far as the add itself tells (see #created for keyed and deduplicated jobs). */
+function createdOf(p: Prepared, job: Job): Created {
+  return {
+    id: String(job.id),
+    queue: p.queue,
+    name: p.name,
+    state: p.delay > 0 ? 'delayed' : 'waiting',
+    ...(p.shard !== undefined ? { shard: p.shard } : {}),
+  };
 }
 
 /** What `enqueueOptions` makes of `{}` (every field is optional, none has a default): an enqueue without options skips the schema. */

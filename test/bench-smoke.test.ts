@@ -76,7 +76,7 @@ describe('npm run bench (smoke sizes)', () => {
     assert.equal(r.meta.rounds, s.rounds);
     assert.equal(r.meta.smoke, true);
 
-    for (const k of ['sequential', 'concurrent', 'concurrentKeyed', 'bulk'] as const) assertCompared(`enqueue.${k}`, r.enqueue?.[k]);
+    for (const k of ['sequential', 'concurrent', 'concurrentKeyed', 'bulk', 'bulkKeyed'] as const) assertCompared(`enqueue.${k}`, r.enqueue?.[k]);
 
     const tp = r.throughput;
     assert.ok(tp, 'throughput missing');
