@@ -45,19 +45,44 @@ export async function testClient(env: Record<string, string>): Promise<TestClien
 }
 
 /**
+ * The process groups and clients of one test file, stopped and closed (in that order) by
+ * `close()`: what `useTestCenter` and `useTestCluster` hand out per test.
+ */
+export function fileResources() {
+  const groups: ProcessGroup[] = [];
+  const clients: TestClient[] = [];
+  return {
+    /** A process group stopped when the file ends. */
+    group(env: NodeJS.ProcessEnv): ProcessGroup {
+      const group = new ProcessGroup(env);
+      groups.push(group);
+      return group;
+    },
+    /** A test client closed when the file ends. */
+    async client(env: Record<string, string>): Promise<TestClient> {
+      const client = await testClient(env);
+      clients.push(client);
+      return client;
+    },
+    async close(): Promise<void> {
+      await Promise.all(groups.map((g) => g.stopAll()));
+      await Promise.all(clients.map((c) => c.close()));
+    },
+  };
+}
+
+/**
  * The usual shape of an end-to-end test file: one private Redis for the file (started in `before`,
  * stopped in `after`), and per test a unique prefix, a process group and a client, all cleaned up.
  */
 export function useTestCenter(options: { appendonly?: boolean } = {}) {
   let redis: TestRedis | undefined;
-  const groups: ProcessGroup[] = [];
-  const clients: TestClient[] = [];
+  const resources = fileResources();
   before(async () => {
     redis = await startTestRedis(options);
   });
   after(async () => {
-    await Promise.all(groups.map((g) => g.stopAll()));
-    await Promise.all(clients.map((c) => c.close()));
+    await resources.close();
     await redis?.stop();
   });
   return {
@@ -68,10 +93,8 @@ export function useTestCenter(options: { appendonly?: boolean } = {}) {
     /** A fresh prefix, process group and client for one test. */
     async setup(extra: Record<string, string> = {}) {
       const env: Record<string, string> = { REDIS_URL: this.redis.url, QUEUE_PREFIX: uniquePrefix(), ...extra };
-      const group = new ProcessGroup(env);
-      groups.push(group);
-      const client = await testClient(env);
-      clients.push(client);
+      const group = resources.group(env);
+      const client = await resources.client(env);
       return { env, group, client };
     },
   };

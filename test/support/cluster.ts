@@ -6,8 +6,8 @@ import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import { freePort, startRedisServer, type RedisServer } from '../../src/redis/redis-server.js';
 import { after, before } from 'node:test';
-import { testClient, type TestClient } from './center.js';
-import { ProcessGroup, waitFor } from './processes.js';
+import { fileResources } from './center.js';
+import { waitFor } from './processes.js';
 
 const run = promisify(execFile);
 
@@ -129,14 +129,12 @@ export async function startTestCluster(masters = 3): Promise<TestCluster> {
  */
 export function useTestCluster(masters = 3) {
   let cluster: TestCluster | undefined;
-  const groups: ProcessGroup[] = [];
-  const clients: TestClient[] = [];
+  const resources = fileResources();
   before(async () => {
     cluster = await startTestCluster(masters);
   });
   after(async () => {
-    await Promise.all(groups.map((g) => g.stopAll()));
-    await Promise.all(clients.map((c) => c.close()));
+    await resources.close();
     await cluster?.stop();
   });
   return {
@@ -145,16 +143,8 @@ export function useTestCluster(masters = 3) {
       return cluster;
     },
     /** A process group stopped after the file. */
-    group(env: NodeJS.ProcessEnv): ProcessGroup {
-      const group = new ProcessGroup(env);
-      groups.push(group);
-      return group;
-    },
+    group: resources.group,
     /** A test client closed after the file. */
-    async client(env: Record<string, string>): Promise<TestClient> {
-      const client = await testClient(env);
-      clients.push(client);
-      return client;
-    },
+    client: resources.client,
   };
 }
