@@ -321,7 +321,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
         if (earlier) return earlier;
       }
       const job = await queue.add(p.name, p.data, p.opts);
-      return p.keyed || p.dedupeId !== undefined ? this.#created(queue, p, job) : createdOf(p, job);
+      return this.#created(queue, p, job);
     }, { jobId: p.opts.jobId });
   }
 
@@ -340,8 +340,14 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
   }
 
   /** What was created; for a keyed job, the stored one (BullMQ ignores an add whose id exists and returns our local copy). */
-  async #created(queue: Queue, p: Prepared, job: Job): Promise<Created> {
+  #created(queue: Queue, p: Prepared, job: Job): Created | Promise<Created> {
     const created = createdOf(p, job);
+    // Only a keyed or deduplicated job needs Redis to say what stands; the others answer at once.
+    return p.keyed || p.dedupeId !== undefined ? this.#stored(queue, p, job, created) : created;
+  }
+
+  /** A keyed or deduplicated job: the one that stands in Redis, and whether it was this add's. */
+  async #stored(queue: Queue, p: Prepared, job: Job, created: Created): Promise<Created> {
     if (p.dedupeId !== undefined && created.id !== p.dedupeId) {
       // Deduplicated: BullMQ answered with the id of the job that stands.
       const stored = await queue.getJob(created.id);
@@ -465,9 +471,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
         const added = await queue.addBulk(indexes.map((i) => ({ name: prepared[i]!.name, data: prepared[i]!.data, opts: prepared[i]!.opts })));
         await Promise.all(
           indexes.map(async (i, k) => {
-            const p = prepared[i]!;
-            // Only a keyed or deduplicated job needs Redis to say what stands.
-            out[i] = p.keyed || p.dedupeId !== undefined ? await this.#created(queue, p, added[k]!) : createdOf(p, added[k]!);
+            out[i] = await this.#created(queue, prepared[i]!, added[k]!);
           }),
         );
       }),
@@ -699,7 +703,7 @@ function withoutUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** What an add created, as far as the add itself tells (see #created for keyed and deduplicated jobs). */
+/** What an add created, as far as the add itself tells (#stored asks Redis for keyed and deduplicated jobs). */
 function createdOf(p: Prepared, job: Job): Created {
   return {
     id: String(job.id),
