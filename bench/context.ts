@@ -32,6 +32,9 @@ export interface Sizes {
   footprintSchedules: number;
 }
 
+/** The job counts `--scale k` multiplies (never the durations, tick counts or footprint sizes). */
+export const SCALED = ['enqueueSequential', 'enqueueConcurrent', 'enqueueBulk', 'throughputJobs', 'progressJobs', 'beeJobs', 'roundTripJobs'] as const satisfies readonly (keyof Sizes)[];
+
 export const FULL: Sizes = {
   rounds: 5,
   enqueueSequential: 1000,

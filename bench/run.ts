@@ -10,7 +10,7 @@ import { BareSide } from './bare-bullmq.js';
 import { benchCluster } from './cluster.js';
 import { CenterSide } from './center.js';
 import { WorkerChild } from './children.js';
-import { FULL, SMOKE, type Bench, type Side, type Sizes } from './context.js';
+import { FULL, SCALED, SMOKE, type Bench, type Side, type Sizes } from './context.js';
 import { benchEnqueue } from './enqueue.js';
 import { benchFootprint, shippedWorkerIdleRss } from './footprint.js';
 import { benchHttp } from './http.js';
@@ -23,7 +23,7 @@ import { compare, round2 } from './stats.js';
 import { benchThroughput } from './throughput.js';
 
 /*
- * `npm run bench [-- --smoke] [--out file.json] [--rounds n] [--only a,b] [--profile dir] [--child-import file]
+ * `npm run bench [-- --smoke] [--out file.json] [--rounds n] [--scale k] [--only a,b] [--profile dir] [--child-import file]
  *  [--redis-args="--hz 100"]`
  * Starts a private redis-server (persistence off), a center worker process and a bare BullMQ
  * worker process, runs every measurement for both sides (alternating, several rounds), prints a
@@ -33,7 +33,7 @@ const SECTIONS = ['enqueue', 'throughput', 'pickup', 'continuations', 'delay', '
 
 function usage(message: string): never {
   process.stderr.write(
-    `bench: ${message}\nUsage: npm run bench -- [--smoke] [--out file.json] [--rounds n] [--only ${SECTIONS.join(',')}] [--profile dir] [--child-import file] [--redis-args="--hz 100"] [--quiet] | --cluster [--smoke]\n`,
+    `bench: ${message}\nUsage: npm run bench -- [--smoke] [--out file.json] [--rounds n] [--scale k] [--only ${SECTIONS.join(',')}] [--profile dir] [--child-import file] [--redis-args="--hz 100"] [--quiet] | --cluster [--smoke]\n`,
   );
   process.exit(2);
 }
@@ -45,6 +45,7 @@ try {
     smoke: { type: 'boolean', default: false },
     out: { type: 'string' },
     rounds: { type: 'string' },
+    scale: { type: 'string' },
     only: { type: 'string' },
     profile: { type: 'string' },
     'child-import': { type: 'string' },
@@ -65,6 +66,13 @@ if (args.rounds !== undefined) {
   const n = Number(args.rounds);
   if (!Number.isInteger(n) || n < 1 || n > 20) usage(`Expected --rounds to be an integer from 1 to 20, got ${args.rounds}`);
   sizes.rounds = n;
+}
+if (args.scale !== undefined) {
+  // A fast machine finishes a 5,000-job measurement in a quarter of a second, where start-up and
+  // JIT warm-up weigh as much as the steady state: --scale 4 makes each one four times longer.
+  const k = Number(args.scale);
+  if (!Number.isInteger(k) || k < 1 || k > 20) usage(`Expected --scale to be an integer from 1 to 20, got ${args.scale}`);
+  for (const key of SCALED) sizes[key] *= k;
 }
 const only = new Set(args.only ? args.only.split(',').map((x) => x.trim()) : SECTIONS);
 for (const name of only) {

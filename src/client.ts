@@ -205,18 +205,11 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
    * key (`jobId`) to retry with.
    */
   async #guard<T>(fn: () => Promise<T>, write?: { jobId?: string; jobIds?: readonly string[]; idempotent?: boolean }): Promise<T> {
-    // Built only on a failure: this wraps every enqueue, and most succeed.
-    const retry = (): string =>
-      write?.jobId !== undefined
-        ? `; retry with the same jobId ${JSON.stringify(write.jobId)}`
-        : write?.jobIds !== undefined
-          ? '; retry with the same jobIds (listed in jobIds)'
-          : '; retry later';
     // A fail-fast connection that is not ready would reject anyway; before its first connect,
     // BullMQ would wait for it instead, so answer at once. Nothing was sent: that much is certain.
     if (this.#queues.redis.status !== 'ready' && this.#queues.redis.status !== 'connect') {
       throw new UnavailableError(
-        `Redis is unreachable (connection ${this.#queues.redis.status}): nothing was written${retry()}`,
+        `Redis is unreachable (connection ${this.#queues.redis.status}): nothing was written${retryHint(write)}`,
         'not-written',
         write?.jobId ?? write?.jobIds,
       );
@@ -226,7 +219,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
     } catch (err) {
       if (err instanceof ValidationError || err instanceof NotFoundError) throw err;
       if (this.#queues.redis.status !== 'ready' || /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRESET|EPIPE|max retries/i.test((err as Error).message)) {
-        if (!write) throw new UnavailableError(`Redis is unreachable: ${(err as Error).message}${retry()}`);
+        if (!write) throw new UnavailableError(`Redis is unreachable: ${(err as Error).message}${retryHint(write)}`);
         // Redis failed while the call was under way: the command may have run before the
         // connection went. Say so; the idempotency key makes the retry safe either way.
         const how =
@@ -274,8 +267,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
   #prepare(name: string, data: unknown, opts: EnqueueOptions): Prepared {
     const contract = this.#queues.catalog.contractFor(name);
     const payload = parsePayload(contract, data);
-    const request = toRequestOptions(opts);
-    const o = Object.keys(request).length === 0 ? NO_OPTIONS : parseRequest(enqueueOptions, request, 'options');
+    const o = isEmpty(opts) ? NO_OPTIONS : parseRequest(enqueueOptions, toRequestOptions(opts), 'options');
     const delay = o.runAt !== undefined ? Math.max(0, Date.parse(o.runAt) - Date.now()) : (o.delay ?? 0);
     const overrides: JobsOptions = {};
     if (delay > 0) overrides.delay = delay;
@@ -699,6 +691,15 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
   }
 }
 
+/** How to retry a call that failed on the connection (built only on a failure). */
+function retryHint(write: { jobId?: string; jobIds?: readonly string[] } | undefined): string {
+  return write?.jobId !== undefined
+    ? `; retry with the same jobId ${JSON.stringify(write.jobId)}`
+    : write?.jobIds !== undefined
+      ? '; retry with the same jobIds (listed in jobIds)'
+      : '; retry later';
+}
+
 function withoutUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
@@ -716,6 +717,12 @@ function createdOf(p: Prepared, job: Job): Created {
 
 /** What `enqueueOptions` makes of `{}` (every field is optional, none has a default): an enqueue without options skips the schema. */
 const NO_OPTIONS: z.output<typeof enqueueOptions> = {};
+
+/** True when every option is absent or undefined; tested without allocating (it runs per enqueue). */
+function isEmpty(opts: EnqueueOptions): boolean {
+  for (const key in opts) if ((opts as Record<string, unknown>)[key] !== undefined) return false;
+  return true;
+}
 
 /** The client's `at: Date` as the shared schema's `runAt` string; an invalid Date stays invalid. */
 function toRequestOptions(opts: EnqueueOptions): Record<string, unknown> {

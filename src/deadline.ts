@@ -7,24 +7,21 @@ export class DeadlineError extends Error {
 }
 
 /**
- * Settles like `work`, unless `ms` passes first (then rejects with what `expire()` returns) or
- * `cancel` rejects first (then rejects with its reason). The timer is cleared as soon as the race
- * is decided, so a finished race keeps nothing alive. `ms` of 0 or less (or Infinity) means no
- * deadline.
+ * Settles like `work`, unless `ms` passes first (then rejects with what `expire()` returns). The
+ * timer is cleared as soon as the race is decided, so a finished race keeps nothing alive. `ms` of
+ * 0 or less (or Infinity) means no deadline.
  *
  * The one place the code base races work against a clock: job timeout, shutdown deadline,
- * lifecycle steps, `client.ready()`, health and metrics probes.
+ * lifecycle steps, `client.ready()`, health and metrics probes. (A job's cancellation, which is
+ * not a clock, is `JobAbort.race`.)
  */
 export function withDeadline<T>(
   work: PromiseLike<T>,
   ms: number,
   expire: () => unknown = () => new DeadlineError(`Did not finish within ${ms} ms`),
-  cancel?: Promise<never>,
 ): Promise<T> {
-  const timed = ms > 0 && Number.isFinite(ms);
-  if (!timed && !cancel) return Promise.resolve(work);
+  if (!(ms > 0 && Number.isFinite(ms))) return Promise.resolve(work);
   return new Promise<T>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
     let settled = false;
     const settle = (fn: () => void): void => {
       if (settled) return;
@@ -32,21 +29,18 @@ export function withDeadline<T>(
       clearTimeout(timer);
       fn();
     };
-    if (timed) {
-      timer = setTimeout(() => {
-        let reason: unknown;
-        try {
-          reason = expire();
-        } catch (err) {
-          reason = err;
-        }
-        settle(() => reject(reason));
-      }, ms);
-    }
+    const timer = setTimeout(() => {
+      let reason: unknown;
+      try {
+        reason = expire();
+      } catch (err) {
+        reason = err;
+      }
+      settle(() => reject(reason));
+    }, ms);
     work.then(
       (value) => settle(() => resolve(value)),
       (err: unknown) => settle(() => reject(err)),
     );
-    cancel?.catch((err: unknown) => settle(() => reject(err)));
   });
 }

@@ -11,21 +11,49 @@ export const MAX_PAYLOAD_DEPTH = 64;
 
 /**
  * How deeply `value` nests, counted without recursion and stopping once `limit` is exceeded
- * (so the result is at most `limit + 1`, and the walk stays cheap for hostile input).
+ * (so the result is at most `limit + 1`, and the walk stays cheap for hostile input). Runs for
+ * every job a worker takes, so it allocates nothing for the common flat payload.
  */
 export function nestingDepth(value: unknown, limit = MAX_PAYLOAD_DEPTH): number {
   if (value === null || typeof value !== 'object') return 0;
+  if (!hasObjectChild(value)) return 1;
   let deepest = 0;
-  const stack: [object, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
+  const nodes: object[] = [value];
+  const depths: number[] = [1];
+  while (nodes.length > 0) {
+    const node = nodes.pop()!;
+    const depth = depths.pop()!;
     if (depth > deepest) deepest = depth;
     if (deepest > limit) return deepest;
-    for (const child of Array.isArray(node) ? node : Object.values(node)) {
-      if (child !== null && typeof child === 'object') stack.push([child as object, depth + 1]);
-    }
+    forEachChild(node, (child) => {
+      if (child !== null && typeof child === 'object') {
+        nodes.push(child);
+        depths.push(depth + 1);
+      }
+    });
   }
   return deepest;
+}
+
+function hasObjectChild(node: object): boolean {
+  if (Array.isArray(node)) {
+    for (const child of node as unknown[]) if (child !== null && typeof child === 'object') return true;
+    return false;
+  }
+  for (const key in node) {
+    if (!Object.hasOwn(node, key)) continue;
+    const child = (node as Record<string, unknown>)[key];
+    if (child !== null && typeof child === 'object') return true;
+  }
+  return false;
+}
+
+function forEachChild(node: object, visit: (child: unknown) => void): void {
+  if (Array.isArray(node)) {
+    for (const child of node as unknown[]) visit(child);
+    return;
+  }
+  for (const key in node) if (Object.hasOwn(node, key)) visit((node as Record<string, unknown>)[key]);
 }
 
 /** The message for a payload over the limit, shared by every place that checks it. */

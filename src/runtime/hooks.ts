@@ -85,17 +85,22 @@ export async function runBeforeHooks(
   return { results };
 }
 
-/** Calls every applying hook's `afterFinish`; errors go to `onError`, never to the caller. */
+/**
+ * Calls every applying hook's `afterFinish`; errors go to `onError`, never to the caller.
+ * `outcome` is called on the first applying hook only: most jobs concern no hook, and this runs
+ * for every job (pass a function made once, not a closure per job).
+ */
 export function runAfterHooks(
   hooks: readonly JobHook[],
   job: Job,
-  outcome: FinishOutcome,
+  outcome: (job: Job) => FinishOutcome,
   onError: (hook: JobHook, err: Error) => void,
 ): void {
+  let built: FinishOutcome | undefined;
   for (const hook of hooks) {
     if (!hook.afterFinish || (hook.applies && !hook.applies(job))) continue;
     try {
-      const maybe = hook.afterFinish(job, outcome);
+      const maybe = hook.afterFinish(job, (built ??= outcome(job)));
       if (maybe && typeof maybe.then === 'function') maybe.catch((err: Error) => onError(hook, err));
     } catch (err) {
       onError(hook, err as Error);

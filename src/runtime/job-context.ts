@@ -10,25 +10,32 @@ import { jobLogger } from './job-logger.js';
  * The `ctx` a handler gets. A class rather than an object literal on purpose: V8 builds a literal
  * that has getters on a slow path (new accessor pairs on every evaluation), which a CPU profile of
  * the no-op benchmark showed as the largest cost of the processor itself. Here the getters live on
- * the prototype, and `progress` / `parent` stay bound (handlers may destructure them).
+ * the prototype, and `progress` / `parent` are bound functions (handlers may destructure them)
+ * made on first use, so a handler that never reports progress allocates neither.
  */
 export class RunContext implements JobContext {
   readonly jobId: string;
   readonly attempt: number;
-  readonly progress: (value: number | object) => Promise<void>;
-  readonly parent: () => ParentOutcome | undefined;
   #log: Logger | undefined;
+  #progress: ((value: number | object) => Promise<void>) | undefined;
+  #parent: (() => ParentOutcome | undefined) | undefined;
 
   constructor(
     readonly job: Job,
     private readonly abort: JobAbort,
     private readonly where: { readonly queue: string; readonly logger: Logger; readonly jobLogMaxLines: number },
-    parent: ParentOutcome | undefined,
+    private readonly parentOutcome: ParentOutcome | undefined,
   ) {
     this.jobId = String(job.id);
     this.attempt = job.attemptsMade + 1;
-    this.progress = (value) => job.updateProgress(value);
-    this.parent = () => parent;
+  }
+
+  get progress(): (value: number | object) => Promise<void> {
+    return (this.#progress ??= (value) => this.job.updateProgress(value));
+  }
+
+  get parent(): () => ParentOutcome | undefined {
+    return (this.#parent ??= () => this.parentOutcome);
   }
 
   get signal(): AbortSignal {

@@ -59,16 +59,16 @@ export function processorFor(options: {
       const ctx = new RunContext(job, abort, where, parent);
       const timeoutMs = handler.contract.defaults.timeoutMs;
       try {
-        return await withDeadline(
-          handler.run(data, ctx),
-          timeoutMs,
-          () => {
-            const err = new JobTimeoutError(`Job exceeded its timeout of ${timeoutMs} ms`);
-            abort.abort(err);
-            return err;
-          },
-          abort.promise,
-        );
+        // Raced against the job's abort (shutdown, a cancel request, the timeout below), so a
+        // handler that ignores its signal is still let go of.
+        const run = abort.race(handler.run(data, ctx));
+        return await (timeoutMs > 0
+          ? withDeadline(run, timeoutMs, () => {
+              const err = new JobTimeoutError(`Job exceeded its timeout of ${timeoutMs} ms`);
+              abort.abort(err);
+              return err;
+            })
+          : run);
       } catch (err) {
         if (abort.reason === SHUTDOWN) {
           // Past the shutdown deadline: hand the job back to the queue now instead of leaving it

@@ -1,4 +1,4 @@
-import { MetricsTime, Worker } from 'bullmq';
+import { MetricsTime, Worker, type Job } from 'bullmq';
 import type { Config } from '../config.js';
 import { repeatStrategy } from '../cron/repeat-strategy.js';
 import { continuationHook, ContinuedParents, Continuations } from '../continuations/index.js';
@@ -16,7 +16,7 @@ import { batchHook } from '../batches/hook.js';
 import { thenHook } from '../schedules/then-hook.js';
 import { listenForCancels } from './cancel-listener.js';
 import type { BoundHandler } from './handler.js';
-import { runAfterHooks, type JobHook } from './hooks.js';
+import { runAfterHooks, type FinishOutcome, type JobHook } from './hooks.js';
 import { overlapLockHook } from './overlap-lock.js';
 import { processorFor, SHUTDOWN, type ActiveJob } from './processor.js';
 import { Routing } from './routing.js';
@@ -77,6 +77,7 @@ export async function startWorkerRuntime(options: {
     runHistoryHook(schedules.history, logger),
     batchHook(batches),
   ];
+  const completedOutcome = (job: Job): FinishOutcome => ({ state: 'completed', returnValue: job.returnvalue, final: true });
   const onHookError = (hook: JobHook, err: Error): void => {
     logger.warn({ hook: hook.name, err: err.message }, 'A job hook failed after the job finished');
   };
@@ -121,7 +122,7 @@ export async function startWorkerRuntime(options: {
       );
       if (final) timings.observe(queue, job);
       events.report('job.failed', job, err, final);
-      runAfterHooks(hooks, job, { state: 'failed', failedReason: err.message, final }, onHookError);
+      runAfterHooks(hooks, job, () => ({ state: 'failed', failedReason: err.message, final }), onHookError);
     });
     worker.on('completed', (job) => {
       if (config.worker.crashAfterComplete === job.name) {
@@ -129,8 +130,9 @@ export async function startWorkerRuntime(options: {
         process.kill(process.pid, 'SIGKILL');
       }
       timings.observe(queue, job);
-      events.report('job.completed', job, job.returnvalue);
-      runAfterHooks(hooks, job, { state: 'completed', returnValue: job.returnvalue, final: true }, onHookError);
+      // Checked here, not only inside report: its rest parameters would build an array per job.
+      if (events.listenerCount('job.completed') > 0) events.report('job.completed', job, job.returnvalue);
+      runAfterHooks(hooks, job, completedOutcome, onHookError);
     });
     workers.push(worker);
     return worker;
