@@ -289,6 +289,10 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
       // Debounce: the job waits out the window; a newer one within it replaces this one.
       if (mode === 'replace' && delay === 0) overrides.delay = ttlMs;
     }
+    // A keyed add carries a nonce in its options: BullMQ answers an add whose id exists with our own
+    // local copy, so reading the stored job back is how we learn which add it came from. (Its
+    // timestamp could not tell: two adds of one key within the same millisecond have the same.)
+    if (o.jobId !== undefined) (overrides as KeyedOptions)[ADD_NONCE] = randomUUID();
     const sharded = this.#queues.isSharded(contract.queue);
     return {
       queue: contract.queue,
@@ -335,11 +339,11 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
   #created(queue: Queue, p: Prepared, job: Job): Created | Promise<Created> {
     const created = createdOf(p, job);
     // Only a keyed or deduplicated job needs Redis to say what stands; the others answer at once.
-    return p.keyed || p.dedupeId !== undefined ? this.#stored(queue, p, job, created) : created;
+    return p.keyed || p.dedupeId !== undefined ? this.#stored(queue, p, created) : created;
   }
 
   /** A keyed or deduplicated job: the one that stands in Redis, and whether it was this add's. */
-  async #stored(queue: Queue, p: Prepared, job: Job, created: Created): Promise<Created> {
+  async #stored(queue: Queue, p: Prepared, created: Created): Promise<Created> {
     if (p.dedupeId !== undefined && created.id !== p.dedupeId) {
       // Deduplicated: BullMQ answered with the id of the job that stands.
       const stored = await queue.getJob(created.id);
@@ -348,7 +352,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
     if (!p.keyed) return created;
     const stored = await queue.getJob(created.id);
     if (!stored) return created;
-    const duplicate = stored.timestamp !== job.timestamp || stored.name !== job.name;
+    const duplicate = (stored.opts as KeyedOptions)[ADD_NONCE] !== (p.opts as KeyedOptions)[ADD_NONCE];
     return { ...created, name: stored.name, state: await stored.getState(), ...(duplicate ? { duplicate } : {}) };
   }
 
@@ -714,6 +718,10 @@ function createdOf(p: Prepared, job: Job): Created {
     ...(p.shard !== undefined ? { shard: p.shard } : {}),
   };
 }
+
+/** The option a keyed add's nonce travels in (stored with the job's options; BullMQ ignores it). */
+const ADD_NONCE = 'jcAdd';
+type KeyedOptions = JobsOptions & { [ADD_NONCE]?: string };
 
 /** What `enqueueOptions` makes of `{}` (every field is optional, none has a default): an enqueue without options skips the schema. */
 const NO_OPTIONS: z.output<typeof enqueueOptions> = {};
