@@ -25,7 +25,10 @@ export class JobAbort {
    * at once, whether or not the handler listens to its signal. One race per JobAbort.
    */
   race<T>(work: Promise<T>): Promise<T> {
-    if (this.aborted) return Promise.reject(this.reason);
+    if (this.aborted) {
+      work.catch(() => {}); // let go of: its outcome no longer matters, nor may it go unhandled
+      return Promise.reject(this.reason);
+    }
     return new Promise<T>((resolve, reject) => {
       this.#reject = reject;
       work.then(resolve, reject);
