@@ -104,7 +104,6 @@ interface Prepared {
   data: unknown;
   opts: JobsOptions;
   delay: number;
-  keyed: boolean;
   /** The caller's idempotency key (jobId), when one was given. */
   key?: string;
   /** With dedupe: the id we gave the job; another id back means BullMQ kept an existing one. */
@@ -302,7 +301,6 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
       data: payload,
       opts: jobOptions(contract, overrides),
       delay: overrides.delay ?? 0,
-      keyed: o.jobId !== undefined,
       ...(o.jobId !== undefined ? { key: o.jobId } : {}),
       ...(dedupeId ? { dedupeId } : {}),
     };
@@ -339,7 +337,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
   #created(queue: Queue, p: Prepared, job: Job): Created | Promise<Created> {
     const created = createdOf(p, job);
     // Only a keyed or deduplicated job needs Redis to say what stands; the others answer at once.
-    return p.keyed || p.dedupeId !== undefined ? this.#stored(queue, p, created) : created;
+    return p.key !== undefined || p.dedupeId !== undefined ? this.#stored(queue, p, created) : created;
   }
 
   /** A keyed or deduplicated job: the one that stands in Redis, and whether it was this add's. */
@@ -349,7 +347,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
       const stored = await queue.getJob(created.id);
       return { ...created, name: stored?.name ?? created.name, state: stored ? await stored.getState() : 'unknown', deduplicated: true };
     }
-    if (!p.keyed) return created;
+    if (p.key === undefined) return created;
     const stored = await queue.getJob(created.id);
     if (!stored) return created;
     const duplicate = (stored.opts as KeyedOptions)[ADD_NONCE] !== (p.opts as KeyedOptions)[ADD_NONCE];

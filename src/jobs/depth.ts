@@ -15,8 +15,8 @@ export const MAX_PAYLOAD_DEPTH = 64;
  * every job a worker takes, so it allocates nothing for the common flat payload.
  */
 export function nestingDepth(value: unknown, limit = MAX_PAYLOAD_DEPTH): number {
-  if (value === null || typeof value !== 'object') return 0;
-  if (!hasObjectChild(value)) return 1;
+  if (!isNested(value)) return 0;
+  if (!someChild(value, isNested)) return 1;
   let deepest = 0;
   const nodes: object[] = [value];
   const depths: number[] = [1];
@@ -25,35 +25,27 @@ export function nestingDepth(value: unknown, limit = MAX_PAYLOAD_DEPTH): number 
     const depth = depths.pop()!;
     if (depth > deepest) deepest = depth;
     if (deepest > limit) return deepest;
-    forEachChild(node, (child) => {
-      if (child !== null && typeof child === 'object') {
+    someChild(node, (child) => {
+      if (isNested(child)) {
         nodes.push(child);
         depths.push(depth + 1);
       }
+      return false;
     });
   }
   return deepest;
 }
 
-function hasObjectChild(node: object): boolean {
+const isNested = (value: unknown): value is object => value !== null && typeof value === 'object';
+
+/** Whether `test` holds for one of `node`'s own values (array items or object values), stopping at the first. */
+function someChild(node: object, test: (child: unknown) => boolean): boolean {
   if (Array.isArray(node)) {
-    for (const child of node as unknown[]) if (child !== null && typeof child === 'object') return true;
+    for (const child of node as unknown[]) if (test(child)) return true;
     return false;
   }
-  for (const key in node) {
-    if (!Object.hasOwn(node, key)) continue;
-    const child = (node as Record<string, unknown>)[key];
-    if (child !== null && typeof child === 'object') return true;
-  }
+  for (const key in node) if (Object.hasOwn(node, key) && test((node as Record<string, unknown>)[key])) return true;
   return false;
-}
-
-function forEachChild(node: object, visit: (child: unknown) => void): void {
-  if (Array.isArray(node)) {
-    for (const child of node as unknown[]) visit(child);
-    return;
-  }
-  for (const key in node) if (Object.hasOwn(node, key)) visit((node as Record<string, unknown>)[key]);
 }
 
 /** The message for a payload over the limit, shared by every place that checks it. */

@@ -18,8 +18,8 @@ import { centerKey, type RedisClient } from '../redis/connection.js';
 /** Upper bounds (seconds) of the histogram buckets, shared by the workers and the servers. */
 export const TIMING_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600] as const;
 
-export type TimingName = 'duration' | 'wait';
-const NAMES: readonly TimingName[] = ['duration', 'wait'];
+export const TIMING_NAMES = ['duration', 'wait'] as const;
+export type TimingName = (typeof TIMING_NAMES)[number];
 
 /** Cumulative totals of one histogram, as Prometheus exposes them. */
 export interface HistogramTotals {
@@ -91,7 +91,7 @@ export class JobTimings {
       [...pending].map(async ([queue, p]) => {
         const key = timingsKey(this.config, queue);
         const multi = this.redis.multi();
-        for (const name of NAMES) {
+        for (const name of TIMING_NAMES) {
           p.counts[name].forEach((n, i) => {
             if (n > 0) multi.hincrby(key, `${name}:${i < TIMING_BUCKETS.length ? TIMING_BUCKETS[i] : '+Inf'}`, n);
           });
@@ -112,7 +112,7 @@ export class JobTimings {
   #merge(queue: string, old: Pending): void {
     const now = this.#pending.get(queue);
     if (!now) return void this.#pending.set(queue, old);
-    for (const name of NAMES) {
+    for (const name of TIMING_NAMES) {
       old.counts[name].forEach((n, i) => (now.counts[name][i]! += n));
       now.sums[name] += old.sums[name];
     }

@@ -130,8 +130,7 @@ export async function startWorkerRuntime(options: {
         process.kill(process.pid, 'SIGKILL');
       }
       timings.observe(queue, job);
-      // Checked here, not only inside report: its rest parameters would build an array per job.
-      if (events.listenerCount('job.completed') > 0) events.report('job.completed', job, job.returnvalue);
+      events.report('job.completed', job, job.returnvalue);
       runAfterHooks(hooks, job, completedOutcome, onHookError);
     });
     workers.push(worker);

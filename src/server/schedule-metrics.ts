@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import { Gauge, type Metric, type Registry } from 'prom-client';
-import { TIMING_BUCKETS, type HistogramTotals, type TimingName } from '../metrics/job-timings.js';
+import { TIMING_BUCKETS, TIMING_NAMES, type HistogramTotals, type TimingName } from '../metrics/job-timings.js';
 import type { ScheduleInfo } from '../schemas/recurring.js';
 import type { RunRecord } from '../schemas/schedule-health.js';
 import { HEALTH_STATES } from '../schedules/health.js';
@@ -121,6 +121,6 @@ export class ScheduleMetrics {
   /** The duration and wait histograms of every logical queue, from the workers' totals. */
   async collectTimings(queues: readonly string[], read: (queue: string) => Promise<Record<TimingName, HistogramTotals>>): Promise<void> {
     const totals = await Promise.all(queues.map(async (q) => [q, await read(q)] as const));
-    for (const name of ['duration', 'wait'] as const) this.#timings[name].totals = new Map(totals.map(([q, t]) => [q, t[name]]));
+    for (const name of TIMING_NAMES) this.#timings[name].totals = new Map(totals.map(([q, t]) => [q, t[name]]));
   }
 }

@@ -14,7 +14,7 @@ export const ENTRIES = {
 } as const;
 
 /** The app's job catalog, as `npm run cli` names it to the CLI (JOB_CATALOG), for tsx processes. */
-export const APP_CATALOG = resolve(ROOT, 'contracts/index.ts');
+const APP_CATALOG = resolve(ROOT, 'contracts/index.ts');
 /** The same catalog compiled, for compiled processes (plain node cannot import the .ts). */
 const APP_CATALOG_COMPILED = resolve(ROOT, 'dist/contracts/index.js');
 
