@@ -85,9 +85,9 @@ describe('typed client', () => {
     assert.deepEqual(await written(client), []);
   });
 
-  it('refuses number-like and dot-only job ids and over-deep payloads before writing (BullMQ failed on them after writing)', async () => {
+  it('refuses number-like, dot-only and queue-key-named job ids and over-deep payloads before writing (BullMQ failed on them after writing)', async () => {
     const client = await setup();
-    for (const jobId of ['-1', '-1.5', '-1e3', '1e5', '1.5', '.5', '0x1f', '1E-3', 'Infinity', 'nan', '.', '..', 'x'.repeat(129)]) {
+    for (const jobId of ['-1', '-1.5', '-1e3', '1e5', '1.5', '.5', '0x1f', '1E-3', 'Infinity', 'nan', '.', '..', 'x'.repeat(129), 'id', 'wait', 'meta', 'metrics']) {
       await assert.rejects(() => client.add('sleep', { ms: 1 }, { jobId }), invalid('jobId'), jobId);
     }
     let deep: unknown = 1;
@@ -99,6 +99,9 @@ describe('typed client', () => {
     let limit: unknown = 1;
     for (let i = 0; i < 63; i++) limit = [limit];
     assert.equal((await client.add('sleep', { ms: 1, result: limit as never }, { jobId: '1e5x' })).id, '1e5x');
+    // Nor can a parent have such an id (the queue's keys exist now): the registration would take
+    // the wait list for a job.
+    await assert.rejects(() => client.continueWith({ queue: 'batch', id: 'wait' }, 'sleep', { ms: 1 }), invalid('after.id', /queue's own keys/));
   });
 
   it('schedules with a delay or at a time', async () => {

@@ -205,10 +205,19 @@ describe('HTTP API under random input (property-based)', () => {
     fc.nat().map((n) => `0x${n.toString(16)}`),
     fc.constantFrom('-1', '-1.5', '-1e3', '1e5', '-0', 'Infinity', '-Infinity', 'NaN', 'inf', '.', '..', '...'),
   );
+  // The names of a queue's own keys: a job hash there meets the wait list, the id counter, … (a
+  // random string found `id`: WRONGTYPE, a 500).
+  const queueKeyNames = fc.constantFrom(
+    ...['id', 'wait', 'waiting-children', 'active', 'paused', 'delayed', 'prioritized', 'completed', 'failed', 'stalled', 'stalled-check'],
+    ...['repeat', 'limiter', 'meta', 'events', 'pc', 'marker', 'de', 'metrics'],
+  );
 
-  it('number-like and dot-only job ids get 400 naming jobId, any other string 2xx or 400, never 500', async () => {
+  it('number-like, dot-only and queue-key-named job ids get 400 naming jobId, any other string 2xx or 400, never 500', async () => {
+    // Jobs without a key first, so the queue's keys (wait list, id counter, meta) exist.
+    assert.equal(await check('POST', '/api/jobs', { body: JSON.stringify({ name: 'sleep', data: { ms: 1 } }) }), 201);
+    assert.equal(await check('POST', '/api/jobs', { body: JSON.stringify({ name: 'sleep', data: { ms: 1 }, delay: 60_000 }) }), 201);
     await fc.assert(
-      fc.asyncProperty(numberLike, async (jobId) => {
+      fc.asyncProperty(fc.oneof(numberLike, queueKeyNames), async (jobId) => {
         const res = await fetch(`${base}/api/jobs`, {
           method: 'POST',
           headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
@@ -221,7 +230,7 @@ describe('HTTP API under random input (property-based)', () => {
       { numRuns: 300 },
     );
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string({ maxLength: 140 }), fc.stringMatching(/^[0-9a-fA-FxXeE.+-]{1,12}$/)), async (jobId) => {
+      fc.asyncProperty(fc.oneof(fc.string({ maxLength: 140 }), fc.stringMatching(/^[0-9a-fA-FxXeE.+-]{1,12}$/), fc.stringMatching(/^[a-z-]{1,16}$/)), async (jobId) => {
         const status = await check('POST', '/api/jobs', { body: JSON.stringify({ name: 'sleep', data: { ms: 1 }, jobId }) });
         assert.ok([200, 201, 400].includes(status), `jobId ${JSON.stringify(jobId)} → ${status}`);
       }),

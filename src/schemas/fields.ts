@@ -1,3 +1,4 @@
+import { QueueKeys } from 'bullmq';
 import { z } from 'zod';
 
 /*
@@ -26,9 +27,18 @@ const NUMBER_LIKE = [
 ];
 
 /**
+ * Ids that are the names of a queue's own keys (`<prefix>:<queue>:<id>` is where a job's hash goes,
+ * so job `wait` would be the wait list): Redis answers WRONGTYPE, or BullMQ takes the queue's `meta`
+ * hash for an existing job. BullMQ's own list (QueueKeys), plus `metrics`, whose keys
+ * (`metrics:completed`, …) a job's sub-keys would meet.
+ */
+const RESERVED_IDS: ReadonlySet<string> = new Set([...Object.keys(new QueueKeys().getKeys('q')).filter(Boolean), 'metrics']);
+
+/**
  * A caller-chosen job id (idempotency key), as BullMQ accepts it: no `:` (BullMQ's key separator),
  * nothing number-like (`42`, `-1`, `-1.5`, `1e3`, `0x1f`), not only dots (`.` and `..` are path
- * segments HTTP clients drop, so `/api/jobs/<queue>/..` could never reach it).
+ * segments HTTP clients drop, so `/api/jobs/<queue>/..` could never reach it), and not the name of
+ * one of the queue's own keys (RESERVED_IDS).
  */
 export const jobId = z
   .string({ error: 'must be a string' })
@@ -36,7 +46,8 @@ export const jobId = z
   .regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be 1-128 letters, digits, ".", "_" or "-"')
   .refine((s) => !NUMBER_LIKE.some((re) => re.test(s)), 'must not look like a number (such as 42, -1, 1.5 or 1e3: BullMQ and Redis would read it as one); add a letter, e.g. "order-42"')
   .refine((s) => !/^\.+$/.test(s), 'must not be only dots (HTTP clients drop "." and ".." from URLs)')
-  .describe('1-128 letters, digits, ".", "_" or "-"; not a number (42, -1, 1.5, 1e3, 0x1f) and not only dots');
+  .refine((s) => !RESERVED_IDS.has(s), `must not be the name of one of the queue's own keys (${[...RESERVED_IDS].join(', ')}); add a prefix, e.g. "order-wait"`)
+  .describe('1-128 letters, digits, ".", "_" or "-"; not a number (42, -1, 1.5, 1e3, 0x1f), not only dots, not the name of a queue key (wait, id, meta, …)');
 
 export const delayMs = z
   .number({ error: 'must be a number of milliseconds' })
@@ -71,7 +82,15 @@ export const queueName = z.string({ error: 'must be a queue name' }).min(1).desc
 
 /** A job by queue and id. */
 export const jobRef = z
-  .object({ queue: queueName, id: z.string({ error: 'must be a job id' }).min(1) })
+  .object({
+    queue: queueName,
+    id: z
+      .string({ error: 'must be a job id' })
+      .min(1)
+      // Such a "job" would be one of the queue's own keys (its wait list, its meta hash…), which
+      // the registration would take for an existing parent.
+      .refine((s) => !RESERVED_IDS.has(s), 'names one of the queue\'s own keys, not a job; no job can have this id'),
+  })
   .strict()
   .describe('A job by queue and id');
 
