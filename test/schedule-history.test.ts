@@ -201,7 +201,12 @@ describe('pause and resume', () => {
       const listed = (await call('GET', '/api/recurring')).body as unknown as { id: string; lastRun: unknown; health: string }[];
       assert.ok(listed[0]!.lastRun && listed[0]!.health);
       // /metrics: per schedule last success, duration, lateness, health; per queue histograms; process metrics.
-      const metrics = await (await fetch(`${server.base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+      // The job histograms come from the workers' flush (every 100 ms here), which may land after
+      // the runs recorded above on a loaded machine: wait for it, then read everything else there.
+      const metrics = await waitFor(async () => {
+        const text = await (await fetch(`${server.base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+        return /^jobcenter_job_wait_seconds_count\{queue="batch"\} [1-9]/m.test(text) ? text : undefined;
+      }, 'the job histograms on /metrics');
       const lastSuccess = /^jobcenter_schedule_last_success_timestamp_seconds\{schedule="web",queue="batch"\} (\S+)$/m.exec(metrics);
       assert.ok(lastSuccess && Math.abs(Number(lastSuccess[1]) - Date.now() / 1000) < 120, metrics.slice(0, 3000));
       assert.match(metrics, /^jobcenter_schedule_last_duration_seconds\{schedule="web",queue="batch"\} /m);
