@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { checkSecret, lowEntropyReason } from '../src/secrets.js';
-import { CenterProcess, ENTRIES } from './support/processes.js';
+import { Redis } from 'ioredis';
+import { CenterProcess, ENTRIES, ProcessGroup, waitFor } from './support/processes.js';
+import { startTestRedis } from './support/redis.js';
 
 function refusal(env: Record<string, string>): string {
   try {
@@ -91,5 +93,44 @@ describe('weak secrets', () => {
     assert.equal(code, 1, p.output());
     assert.match(p.output(), /BOARD_PASSWORD=\(hidden\) is a common password.*openssl rand -base64 24/);
     assert.doesNotMatch(p.output(), /Server listening/);
+  });
+});
+
+describe('the Redis password in logs', () => {
+  const right = randomBytes(18).toString('base64url');
+  const wrong = `wrong${randomBytes(18).toString('base64url')}`;
+  let redis: Awaited<ReturnType<typeof startTestRedis>>;
+  let admin: Redis;
+  const group = new ProcessGroup({});
+
+  before(async () => {
+    redis = await startTestRedis({ appendonly: false, args: ['--requirepass', right] });
+    admin = new Redis(redis.port, '127.0.0.1', { password: right });
+  });
+  after(async () => {
+    await group.stopAll();
+    admin.disconnect();
+    await redis.stop();
+  });
+
+  it('never appears in any process\'s output when Redis refuses it, however often the connections retry', async () => {
+    const env = {
+      REDIS_URL: `redis://:${wrong}@127.0.0.1:${redis.port}`,
+      API_TOKEN: randomBytes(24).toString('base64url'),
+      BOARD_USER: 'admin',
+      BOARD_PASSWORD: STRONG,
+      PORT: '0',
+    };
+    const procs = (['server', 'worker', 'producer'] as const).map((kind) => group.start(kind, env));
+    // Every connection of every process has been refused several times (Redis counts them):
+    // BullMQ printed the raw error, command arguments and password included, for a Queue without
+    // an 'error' listener (the server's alert outbox) on each of these.
+    const refusals = async () => Number(/errorstat_WRONGPASS:count=(\d+)/.exec(await admin.info('errorstats'))?.[1] ?? 0);
+    await waitFor(async () => (await refusals()) >= 40, '40 refused logins', 30_000);
+    for (const p of procs) {
+      assert.ok(p.running, `${p.name} keeps retrying instead of exiting:\n${p.output()}`);
+      const all = p.raw.join('\n');
+      assert.ok(!all.includes(wrong), `${p.name} printed the Redis password:\n${p.output()}`);
+    }
   });
 });

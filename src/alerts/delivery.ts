@@ -38,8 +38,12 @@ export class AlertOutbox {
   constructor(
     private readonly config: Config,
     connection: RedisClient,
+    logger: Logger,
   ) {
     this.queue = new Queue(ALERTS_QUEUE, { connection, prefix: queuePrefix(config, ALERTS_QUEUE) });
+    // Without a listener BullMQ prints the raw error, whose command arguments carry the Redis
+    // password when authentication fails.
+    this.queue.on('error', (err) => logger.debug({ err: err.message }, 'Alert queue error'));
   }
 
   get enabled(): boolean {

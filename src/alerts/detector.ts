@@ -43,7 +43,7 @@ export class Detector {
   ) {
     this.#schedules = new Schedules(queues);
     this.incidents = new Incidents(queues.redis, config);
-    this.outbox = new AlertOutbox(config, queues.redis);
+    this.outbox = new AlertOutbox(config, queues.redis, logger);
     const interval = config.alerts.detectorIntervalMs;
     // The lease outlives a missed renewal or two, yet a dead holder's passes to another process
     // within one interval (ttl 0.6·i, tried every 0.2·i).
