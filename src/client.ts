@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { loadConfig, type Config } from './config.js';
 import { Continuations, type ContinueOn, type JobRef } from './continuations/index.js';
 import { withDeadline } from './deadline.js';
-import { ConflictError, NotFoundError, UnavailableError, ValidationError, type FieldIssue } from './errors.js';
+import { ConflictError, NotFoundError, UnavailableError, ValidationError, isConnectionError, type FieldIssue } from './errors.js';
 import { parsePayload, type ContractMap, type PayloadInput } from './jobs/contract.js';
 import { jobOptions } from './jobs/options.js';
 import type { JobCatalog } from './jobs/catalog.js';
@@ -217,7 +217,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
       return await fn();
     } catch (err) {
       if (err instanceof ValidationError || err instanceof NotFoundError) throw err;
-      if (this.#queues.redis.status !== 'ready' || /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRESET|EPIPE|max retries/i.test((err as Error).message)) {
+      if (this.#queues.redis.status !== 'ready' || isConnectionError(err)) {
         if (!write) throw new UnavailableError(`Redis is unreachable: ${(err as Error).message}${retryHint(write)}`);
         // Redis failed while the call was under way: the command may have run before the
         // connection went. Say so; the idempotency key makes the retry safe either way.
@@ -608,33 +608,33 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
    * @param by who cancels, for the failure reason and the audit. @defaultValue 'client'
    */
   cancelJob(ref: JobRef, by = 'client'): Promise<Cancelled> {
-    return this.#guard(() => this.#ops.cancel(ref, by));
+    return this.#guard(() => this.#ops.cancel(ref, by), { idempotent: true });
   }
 
   /** Runs a delayed job now. @throws ConflictError when it is not delayed. */
   promoteJob(ref: JobRef): Promise<JobMoved> {
-    return this.#guard(() => this.#ops.promote(ref));
+    return this.#guard(() => this.#ops.promote(ref), { idempotent: true });
   }
 
   /** Retries every failed job of `queue`, or only those of job `name`. */
   retryFailed(queue: string, options: { name?: string } = {}): Promise<{ queue: string; retried: number }> {
     const o = parseRequest(retryFailedRequest, options, 'options');
-    return this.#guard(() => this.#ops.retryFailed(queue, o.name));
+    return this.#guard(() => this.#ops.retryFailed(queue, o.name), {});
   }
 
   /** Pauses a queue: workers take no new job from it until it is resumed. */
   pauseQueue(queue: string): Promise<{ name: string; paused: boolean }> {
-    return this.#guard(() => this.#ops.pause(queue));
+    return this.#guard(() => this.#ops.pause(queue), { idempotent: true });
   }
 
   resumeQueue(queue: string): Promise<{ name: string; paused: boolean }> {
-    return this.#guard(() => this.#ops.resume(queue));
+    return this.#guard(() => this.#ops.resume(queue), { idempotent: true });
   }
 
   /** Removes jobs of one state older than `olderThanMs` (at most `limit`, default 1000). */
   cleanQueue(queue: string, request: CleanRequest): Promise<{ queue: string; state: string; removed: number }> {
     const r = parseRequest(cleanRequest, request, 'clean request');
-    return this.#guard(() => this.#ops.clean(queue, r.state, r.olderThanMs, r.limit));
+    return this.#guard(() => this.#ops.clean(queue, r.state, r.olderThanMs, r.limit), {});
   }
 
   /** Counts per state, paused, connected workers and the oldest waiting job's age; of one queue or all. */

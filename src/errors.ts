@@ -63,6 +63,16 @@ export class UnavailableError extends Error {
   readonly jobIds?: readonly string[];
 }
 
+/**
+ * True for an error of a Redis connection that is down or went down (refused, reset, closed, or a
+ * fail-fast connection that queues nothing while offline), as opposed to an error Redis answered.
+ */
+export function isConnectionError(err: unknown): boolean {
+  return /Connection is closed|enableOfflineQueue|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|max retries/i.test(
+    (err as Error)?.message ?? '',
+  );
+}
+
 /** Builds field issues from a zod error, prefixing each path with `root` (e.g. `data`). */
 export function issuesFromZod(
   issues: readonly { path: readonly PropertyKey[]; message: string }[],

@@ -4,6 +4,7 @@ import { repeatStrategy } from './cron/repeat-strategy.js';
 import type { Config } from './config.js';
 import type { JobCatalog } from './jobs/catalog.js';
 import { NotFoundError } from './errors.js';
+import { isQueueKeyName } from './schemas/fields.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { centerKey, createRedis, queuePrefix, type RedisClient } from './redis/connection.js';
@@ -265,6 +266,9 @@ export class Queues {
    */
   async *#candidates(name: string, id: string): AsyncGenerator<Queue> {
     const logical = this.#logicalOf(name);
+    // Such an id would read one of the queue's own keys as a job hash (WRONGTYPE, or `meta` taken
+    // for a job); none can exist, as enqueue refuses these ids.
+    if (isQueueKeyName(id)) return;
     const tried = new Set<number>();
     const first = this.#namedShard(name) ?? expectedShard(id, logical.k, this.shardCount(name));
     tried.add(first);

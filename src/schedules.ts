@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { JobsOptions, Queue } from 'bullmq';
 import type { DstPolicy } from './cron.js';
@@ -391,7 +392,9 @@ export class Schedules {
     const info = await this.get(id);
     if (!info) throw new NotFoundError(`No schedule with id ${JSON.stringify(id)}`);
     const contract = this.#contractFor(info.name);
-    const route = this.queues.route(info.queue, { jobId: `trigger-${id}-${Date.now()}` });
+    // Each trigger is a run of its own: the random part keeps two triggers within one millisecond
+    // from sharing an id (BullMQ would drop the second as a duplicate).
+    const route = this.queues.route(info.queue, { jobId: `trigger-${id}-${Date.now()}-${randomBytes(4).toString('hex')}` });
     const job = await route.queue.add(contract.name, info.data, { ...jobOptions(contract), jobId: route.jobId });
     return { id: String(job.id), queue: info.queue };
   }

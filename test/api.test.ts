@@ -195,6 +195,14 @@ describe('HTTP API', () => {
     assert.equal((await completed('default', String(trig.body.id))).state, 'completed');
     assert.deepEqual((await call('GET', '/api/recurring/digest')).body, digest, 'schedule unchanged');
 
+    // Triggers at the same moment are each a run (they shared an id within a millisecond, and BullMQ
+    // dropped all but one while every request answered 202).
+    const burst = await Promise.all(Array.from({ length: 30 }, () => call('POST', '/api/recurring/digest/trigger')));
+    assert.ok(burst.every((r) => r.status === 202), JSON.stringify(burst.map((r) => r.status)));
+    const ids = burst.map((r) => String(r.body.id));
+    assert.equal(new Set(ids).size, 30, `30 distinct runs: ${ids.join(', ')}`);
+    for (const id of ids) assert.equal((await completed('default', id)).state, 'completed', id);
+
     const every = await call('PUT', '/api/recurring/tick', { json: { name: 'hello-world', every: 3_600_000 } });
     assert.equal(every.body.every, 3_600_000);
     assert.equal((await call('DELETE', '/api/recurring/digest')).status, 204);
@@ -223,6 +231,11 @@ describe('HTTP API', () => {
       ['POST', '/api/jobs', { json: { name: 'hello-world', runAt: 'tomorrow' } }, 400, 'runAt'],
       ['POST', '/api/jobs', { json: { name: 'hello-world', jobId: 'a:b' } }, 400, 'jobId'],
       ['POST', '/api/jobs', { json: { name: 'hello-world', jobId: '123' } }, 400, 'jobId'],
+      ['POST', '/api/jobs', { json: { name: 'hello-world', priority: 2_097_152 } }, 400, 'priority'],
+      ['POST', '/api/jobs/bulk', { json: { jobs: [{ name: 'hello-world' }, { name: 'hello-world', priority: 2_097_152 }] } }, 400, 'jobs.1.priority'],
+      ['POST', '/api/jobs/default/wait/retry', {}, 404],
+      ['POST', '/api/jobs/default/events/promote', {}, 404],
+      ['POST', '/api/jobs/default/meta/retry', {}, 404],
       ['POST', '/api/jobs', { json: { name: 'hello-world', on: 'finished' } }, 400, 'on'],
       ['POST', '/api/jobs', { json: { name: 'hello-world', after: { queue: 'nope', id: '1' } } }, 400, 'after.queue'],
       ['POST', '/api/jobs', { json: { name: 'hello-world', after: { queue: 'default', id: '1', extra: 1 } } }, 400, 'after.extra'],

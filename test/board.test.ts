@@ -271,6 +271,25 @@ describe('board behind authentication', () => {
     }
   });
 
+  it("refuses job ids that name one of the queue's own keys (404): removing job `meta` un-paused the queue", async () => {
+    await client.pauseQueue('batch');
+    for (const [method, path] of [
+      ['PUT', '/api/queues/batch/meta/clean'],
+      ['PUT', '/api/queues/batch/meta/retry'],
+      ['PUT', '/api/queues/batch/delayed/promote'],
+      ['GET', '/api/queues/batch/events'],
+      ['GET', '/api/queues/batch/wait/logs'],
+    ] as const) {
+      const res = await board(path, { method, auth: ADMIN });
+      assert.equal(res.status, 404, `${method} ${path}: ${res.status} ${res.text}`);
+    }
+    assert.equal(await client.queues.get('batch').isPaused(), true, "the queue's meta is untouched");
+    // Queue routes of the same shape still work.
+    assert.equal((await board('/api/queues/batch/metrics', { auth: ADMIN })).status, 200);
+    assert.equal((await board('/api/queues/batch/resume', { method: 'PUT', auth: ADMIN })).status < 300, true);
+    assert.equal(await client.queues.get('batch').isPaused(), false);
+  });
+
   it('refuses case-changed or trailing-slash spellings of board writes (404), and the audit still names them', async () => {
     const before = auditLines(server).length;
     for (const path of ['/API/QUEUES/batch/PAUSE', '/api/queues/batch/pause/']) {
@@ -335,6 +354,12 @@ describe('board behind authentication', () => {
     const m = await metrics();
     assert.equal(m.get('jobcenter_redis_up'), 0);
     assert.equal(m.get('jobcenter_queue_jobs{queue="default",state="waiting"}'), undefined, 'no stale counts');
+    // The board's own API says so too: 503, not a 500 with an ioredis message.
+    for (const [method, path] of [['GET', '/api/queues'], ['PUT', '/api/queues/batch/pause']] as const) {
+      const res = await board(path, { method, auth: ADMIN });
+      assert.equal(res.status, 503, `${method} ${path}: ${res.status} ${res.text}`);
+      assert.match(res.text, /Redis is unreachable/);
+    }
     assert.deepEqual(server.lines.filter((l) => l.msg === 'Unhandled error'), [], 'the server survives Redis going away');
   });
 });

@@ -80,6 +80,9 @@ describe('typed client', () => {
     await assert.rejects(() => client.add('sleep', { ms: 1 }, { jobId: 'a:b' }), invalid('jobId'));
     await assert.rejects(() => client.add('sleep', { ms: 1 }, { jobId: '123' }), invalid('jobId', /look like a number/));
     await assert.rejects(() => client.add('sleep', { ms: 1 }, { priority: 0 }), invalid('priority'));
+    // BullMQ's bound is 2^21 - 1: above it its add threw after validation had passed (a 500).
+    await assert.rejects(() => client.add('sleep', { ms: 1 }, { priority: 2_097_152 }), invalid('priority', /1 \(highest\) to 2097151/));
+    await assert.rejects(() => client.enqueueMany([{ name: 'sleep', data: { ms: 1 } }, { name: 'hello-world', data: {}, opts: { priority: 2_097_152 } }]), invalid('jobs.1.priority'));
     await assert.rejects(() => client.add('sleep', { ms: 1 }, { attempts: 0 }), invalid('attempts'));
     assert.throws(() => client.chain().then('sleep', { ms: 'x' } as never), invalid('data.ms'));
     assert.deepEqual(await written(client), []);
@@ -102,6 +105,18 @@ describe('typed client', () => {
     // Nor can a parent have such an id (the queue's keys exist now): the registration would take
     // the wait list for a job.
     await assert.rejects(() => client.continueWith({ queue: 'batch', id: 'wait' }, 'sleep', { ms: 1 }), invalid('after.id', /queue's own keys/));
+    // Nor is there a job to act on by such an id: they read the key as a job hash (500 WRONGTYPE,
+    // or `meta` as an existing job in the wrong state).
+    await client.pauseQueue('batch');
+    for (const id of ['wait', 'events', 'id', 'meta', 'repeat', 'completed']) {
+      const ref = { queue: 'batch', id };
+      await assert.rejects(() => client.retry(ref), NotFoundError, `retry ${id}`);
+      await assert.rejects(() => client.promoteJob(ref), NotFoundError, `promote ${id}`);
+      await assert.rejects(() => client.cancelJob(ref), NotFoundError, `cancel ${id}`);
+      await assert.rejects(() => client.jobLogs(ref), NotFoundError, `logs ${id}`);
+      assert.equal(await client.getJob(ref), undefined, `get ${id}`);
+    }
+    assert.equal((await client.queueSummary('batch')).paused, true, "the queue's meta is untouched");
   });
 
   it('schedules with a delay or at a time', async () => {

@@ -64,7 +64,7 @@ Runs job <name> now. The payload is checked against the job's contract before an
 Options:
 ${DATA}
   --job-id KEY                   Idempotency key: a second enqueue with the same key adds nothing
-  --priority N                   1 (highest) to 2097152
+  --priority N                   1 (highest) to 2097151
   --attempts N                   Overrides the job's default number of tries
   --dedupe-key KEY               Deduplicate by KEY: while a job with it exists, new ones are dropped
   --dedupe-ttl DURATION          drop: the key lasts at most this long; replace: the debounce window

@@ -85,12 +85,14 @@ export class Continuations {
   async withdraw(ref: JobRef, by: string): Promise<boolean> {
     if (!ref.id.startsWith(CONTINUATION_PREFIX)) return false;
     const { queues, keys } = this.deps;
-    const parentQueue = await queues.redis.get(keys.pointer(ref.queue, ref.id));
+    // Registered under the shard of its id, as awaiting() reads it.
+    const queue = queues.forJob(ref.queue, ref.id).name;
+    const parentQueue = await queues.redis.get(keys.pointer(queue, ref.id));
     if (!parentQueue || parentQueue === 'released') return false;
     const done = await queues.redis.eval(
       "if redis.call('HGET', KEYS[1], 'state') == 'awaiting' then redis.call('HSET', KEYS[1], 'state', 'withdrawn', 'withdrawnBy', ARGV[1]) return 1 end return 0",
       1,
-      keys.spec(parentQueue, ref.queue, ref.id),
+      keys.spec(parentQueue, queue, ref.id),
       by,
     );
     return done === 1;

@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { Continuations, JobRef } from '../continuations/index.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { Queues } from '../queues.js';
@@ -22,17 +22,26 @@ export class Operations {
     private readonly continuations: Continuations,
   ) {}
 
+  /** The job on whichever shard holds it (a sharded queue's logical name reads its shards). */
   async #job(ref: JobRef): Promise<Job> {
-    const job = await this.queues.get(ref.queue).getJob(ref.id);
+    const job = await this.queues.findJob(ref.queue, ref.id);
     if (!job) throw noJob(ref);
     return job;
   }
 
+  /**
+   * The BullMQ queues a queue operation acts on: every shard of a sharded queue (users name the
+   * logical queue, `batch`), or the one shard a BullMQ name names (`batch.3`, as the board shows it).
+   */
+  #targets(name: string): Queue[] {
+    return this.queues.logicalOf(name).queue === name ? this.queues.shardsOf(name) : [this.queues.get(name)];
+  }
+
   /** A job's log lines (its handler's `ctx.log` and `job.log`), oldest first. */
   async logs(ref: JobRef, start: number, limit: number): Promise<JobLogs> {
-    const queue = this.queues.get(ref.queue);
-    if ((await queue.getJobState(ref.id)) === 'unknown') throw noJob(ref);
-    const { logs, count } = await queue.getJobLogs(ref.id, start, start + limit - 1, true);
+    const found = await this.queues.locate(ref.queue, ref.id);
+    if (!found) throw noJob(ref);
+    const { logs, count } = await found.queue.getJobLogs(ref.id, start, start + limit - 1, true);
     return { queue: ref.queue, id: ref.id, lines: logs, total: count };
   }
 
@@ -42,12 +51,12 @@ export class Operations {
    * "Cancelled by <actor>" (no retry).
    */
   async cancel(ref: JobRef, actor: string): Promise<Cancelled> {
-    const queue = this.queues.get(ref.queue);
-    const state = await queue.getJobState(ref.id);
-    if (state === 'unknown') {
+    const found = await this.queues.locate(ref.queue, ref.id);
+    if (!found) {
       if (await this.continuations.withdraw(ref, actor)) return { ...ref, outcome: 'cancelled', state: 'cancelled' };
       throw noJob(ref);
     }
+    const { queue, state } = found;
     if (state !== 'active') {
       const job = await queue.getJob(ref.id);
       if (job) {
@@ -56,18 +65,18 @@ export class Operations {
         } catch (err) {
           // It became active between the state read and the remove: cancel it as active.
           if ((await queue.getJobState(ref.id)) !== 'active') throw err;
-          return this.#cancelActive(ref, actor);
+          return this.#cancelActive(ref, queue, actor);
         }
       }
       return { ...ref, outcome: 'removed', state: 'removed' };
     }
-    return this.#cancelActive(ref, actor);
+    return this.#cancelActive(ref, queue, actor);
   }
 
-  async #cancelActive(ref: JobRef, actor: string): Promise<Cancelled> {
-    const message: CancelMessage = { queue: ref.queue, id: ref.id, actor };
+  async #cancelActive(ref: JobRef, queue: Queue, actor: string): Promise<Cancelled> {
+    // Workers match the job by its BullMQ queue (the shard), as they run it.
+    const message: CancelMessage = { queue: queue.name, id: ref.id, actor };
     await this.queues.redis.publish(cancelChannel(this.queues.config), JSON.stringify(message));
-    const queue = this.queues.get(ref.queue);
     const deadline = Date.now() + ACTIVE_CANCEL_WAIT_MS;
     let state = 'active';
     while (Date.now() < deadline) {
@@ -87,13 +96,18 @@ export class Operations {
     return { ...ref, state: await job.getState() };
   }
 
-  /** Retries every failed job of a queue, or only those named `name`. */
+  /** Retries every failed job of a queue (of every shard), or only those named `name`. */
   async retryFailed(queueName: string, name?: string): Promise<{ queue: string; retried: number }> {
-    const queue = this.queues.get(queueName);
+    let retried = 0;
+    for (const queue of this.#targets(queueName)) retried += await this.#retryFailedOf(queue, name);
+    return { queue: queueName, retried };
+  }
+
+  async #retryFailedOf(queue: Queue, name: string | undefined): Promise<number> {
     if (name === undefined) {
       const count = await queue.getFailedCount();
       await queue.retryJobs({ state: 'failed', count: 1000 });
-      return { queue: queueName, retried: count };
+      return count;
     }
     let retried = 0;
     const page = 500;
@@ -110,41 +124,69 @@ export class Operations {
       retried += moved;
       start += failed.length - moved;
     }
-    return { queue: queueName, retried };
+    return retried;
   }
 
+  /** Pauses a queue (every shard): `paused` is true once all of them are. */
   async pause(queueName: string): Promise<{ name: string; paused: boolean }> {
-    const queue = this.queues.get(queueName);
-    await queue.pause();
-    return { name: queueName, paused: await queue.isPaused() };
+    const queues = this.#targets(queueName);
+    await Promise.all(queues.map((q) => q.pause()));
+    return { name: queueName, paused: await this.#paused(queues) };
   }
 
   async resume(queueName: string): Promise<{ name: string; paused: boolean }> {
-    const queue = this.queues.get(queueName);
-    await queue.resume();
-    return { name: queueName, paused: await queue.isPaused() };
+    const queues = this.#targets(queueName);
+    await Promise.all(queues.map((q) => q.resume()));
+    return { name: queueName, paused: await this.#paused(queues) };
   }
 
-  /** Removes up to `limit` jobs in `state` older than `olderThanMs` (BullMQ `clean`). */
+  /** True when every one of `queues` is paused (a queue some of whose shards still run is not). */
+  async #paused(queues: readonly Queue[]): Promise<boolean> {
+    return (await Promise.all(queues.map((q) => q.isPaused()))).every(Boolean);
+  }
+
+  /** Removes up to `limit` jobs in `state` older than `olderThanMs` (BullMQ `clean`), over every shard. */
   async clean(queueName: string, state: 'completed' | 'failed' | 'delayed' | 'waiting' | 'prioritized', olderThanMs: number, limit: number) {
-    const queue = this.queues.get(queueName);
-    const removed = await queue.clean(olderThanMs, limit, state === 'waiting' ? 'wait' : state);
-    return { queue: queueName, state, removed: removed.length };
+    let removed = 0;
+    for (const queue of this.#targets(queueName)) {
+      if (removed >= limit) break;
+      removed += (await queue.clean(olderThanMs, limit - removed, state === 'waiting' ? 'wait' : state)).length;
+    }
+    return { queue: queueName, state, removed };
   }
 
+  /** Counts summed over the shards, `paused` when all are, workers of every shard, the oldest waiting job of any. */
   async summary(queueName: string): Promise<QueueSummary> {
-    const queue = this.queues.get(queueName);
-    const [counts, paused, workers, oldest] = await Promise.all([
-      queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed', 'waiting-children'),
-      queue.isPaused(),
-      queue.getWorkersCount(),
-      queue.getJobs(['wait'], 0, 0, true),
-    ]);
-    const first = oldest[0];
-    return { name: queueName, paused, counts, workers, oldestWaitingAgeMs: first ? Math.max(0, Date.now() - first.timestamp) : null };
+    const queues = this.#targets(queueName);
+    const parts = await Promise.all(
+      queues.map((queue) =>
+        Promise.all([
+          queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed', 'waiting-children'),
+          queue.isPaused(),
+          queue.getWorkersCount(),
+          queue.getJobs(['wait'], 0, 0, true),
+        ]),
+      ),
+    );
+    const counts: Record<string, number> = {};
+    let oldest: number | undefined;
+    for (const [c, , , first] of parts) {
+      for (const [state, n] of Object.entries(c)) counts[state] = (counts[state] ?? 0) + n;
+      const t = first[0]?.timestamp;
+      if (t !== undefined && (oldest === undefined || t < oldest)) oldest = t;
+    }
+    return {
+      name: queueName,
+      paused: parts.every(([, paused]) => paused),
+      counts,
+      workers: parts.reduce((a, [, , w]) => a + w, 0),
+      oldestWaitingAgeMs: oldest === undefined ? null : Math.max(0, Date.now() - oldest),
+      ...(queues.length > 1 ? { shards: queues.length } : {}),
+    };
   }
 
+  /** One summary per queue users name (a sharded queue's shards summed under its name). */
   summaries(): Promise<QueueSummary[]> {
-    return Promise.all(this.queues.all().map((q) => this.summary(q.name)));
+    return Promise.all(this.queues.catalog.queueNames.map((name) => this.summary(name)));
   }
 }

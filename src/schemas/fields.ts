@@ -1,4 +1,4 @@
-import { QueueKeys } from 'bullmq';
+import { PRIORITY_LIMIT, QueueKeys } from 'bullmq';
 import { z } from 'zod';
 
 /*
@@ -34,6 +34,11 @@ const NUMBER_LIKE = [
  */
 const RESERVED_IDS: ReadonlySet<string> = new Set([...Object.keys(new QueueKeys().getKeys('q')).filter(Boolean), 'metrics']);
 
+/** True for an id that names one of a queue's own keys (`wait`, `meta`, …): no job has it, or can. */
+export function isQueueKeyName(id: string): boolean {
+  return RESERVED_IDS.has(id);
+}
+
 /**
  * A caller-chosen job id (idempotency key), as BullMQ accepts it: no `:` (BullMQ's key separator),
  * nothing number-like (`42`, `-1`, `-1.5`, `1e3`, `0x1f`), not only dots (`.` and `..` are path
@@ -60,11 +65,12 @@ export const runAt = z.iso
   .datetime({ offset: true, error: 'must be an ISO 8601 date-time with offset, e.g. 2030-01-01T09:00:00Z' })
   .describe('ISO 8601 time with offset; a time in the past runs now');
 
+// BullMQ's own bound (2^21 - 1): its add throws above it, after our validation would have passed.
 export const priority = z
   .number({ error: 'must be a number' })
   .int('must be a whole number')
-  .min(1, 'must be from 1 (highest) to 2097152')
-  .max(2_097_152, 'must be from 1 (highest) to 2097152')
+  .min(1, `must be from 1 (highest) to ${PRIORITY_LIMIT}`)
+  .max(PRIORITY_LIMIT, `must be from 1 (highest) to ${PRIORITY_LIMIT}`)
   .describe('1 = highest; default: none (FIFO)');
 
 export const attempts = z

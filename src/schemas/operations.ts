@@ -110,6 +110,7 @@ export const queueSummary = z.object({
   counts: z.record(z.string(), z.number().int()).describe('Jobs per state'),
   workers: z.number().int().describe('Workers connected to this queue now'),
   oldestWaitingAgeMs: z.number().int().nullable().describe('How long the oldest waiting job has waited, or null when none waits'),
+  shards: z.number().int().optional().describe('A sharded queue: how many shards the counts and workers are summed over'),
 });
 export type QueueSummary = z.output<typeof queueSummary>;
 

@@ -4,7 +4,8 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Config } from '../config.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, isConnectionError } from '../errors.js';
+import { isQueueKeyName } from '../schemas/fields.js';
 import type { ServerDeps } from './app.js';
 import { auditBoardMutations } from './audit.js';
 import { accountOf, requireBoardLogin, type AuthFailures, type BoardRole } from './auth.js';
@@ -96,14 +97,18 @@ function createBoard(deps: ServerDeps, role: BoardRole): Express {
   // sets): replace it so absolute paths leave the server only when EXPOSE_ERROR_STACKS=true. The
   // adapter reads its handler at the time of each error, so replacing it after creation works.
   type BoardErrorAnswer = ReturnType<Parameters<ExpressAdapter['setErrorHandler']>[0]>;
-  serverAdapter.setErrorHandler((error: Error & { statusCode?: number }) => ({
-    status: (error.statusCode || 500) as BoardErrorAnswer['status'],
-    body: {
-      error: { key: 'ERRORS.INTERNAL_SERVER_ERROR' },
-      message: error.message,
-      ...(config.server.exposeErrorStacks ? { details: error.stack } : {}),
-    },
-  }));
+  // Redis down is a 503 (retry later), as on /api, not an internal error.
+  serverAdapter.setErrorHandler((error: Error & { statusCode?: number }) => {
+    const unavailable = !error.statusCode && isConnectionError(error);
+    return {
+      status: (error.statusCode || (unavailable ? 503 : 500)) as BoardErrorAnswer['status'],
+      body: {
+        error: { key: unavailable ? 'ERRORS.SERVICE_UNAVAILABLE' : 'ERRORS.INTERNAL_SERVER_ERROR' },
+        message: unavailable ? `Redis is unreachable (${error.message}); retry later` : error.message,
+        ...(config.server.exposeErrorStacks ? { details: error.stack } : {}),
+      },
+    };
+  });
   // Shards of a larger K declared earlier are known once the shard history is read: show them too.
   void service
     .shardsLoaded()
@@ -123,6 +128,32 @@ function createBoard(deps: ServerDeps, role: BoardRole): Express {
 }
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Bull Board's routes that act on one job: `/api/queues/:queue/:jobId/<action>`. */
+const JOB_ACTIONS = new Set(['logs', 'flow', 'retry', 'clean', 'promote', 'update-data', 'delay', 'priority', 'remove-unprocessed-children']);
+/** Bull Board's queue routes of the same shape as the job route `/api/queues/:queue/:jobId`. */
+const QUEUE_ROUTES = new Set(['metrics', 'default-job-options', 'workers', 'rate-limit', 'job-data-schema', 'add', 'promote', 'pause', 'resume', 'concurrency', 'empty', 'obliterate', 'job-schedulers']);
+
+/**
+ * A job id that names one of the queue's own keys (`meta`, `wait`, …) is no job: Bull Board would
+ * read that key as one, and its remove would delete the queue's `meta` fields (un-pausing a paused
+ * queue) or answer 500 WRONGTYPE. The API refuses these ids; so does the board: 404.
+ */
+const refuseQueueKeyIds: RequestHandler = (req, res, next) => {
+  const m = /^\/api\/queues\/[^/]+\/([^/]+)(?:\/([^/]+))?\/?$/.exec(req.path);
+  const id = m ? decodeURIComponentSafe(m[1]!) : undefined;
+  const jobRoute = m && (m[2] === undefined ? !QUEUE_ROUTES.has(id!) : JOB_ACTIONS.has(m[2]));
+  if (!id || !jobRoute || !isQueueKeyName(id)) return next();
+  res.status(404).json(errorBody(`No job ${JSON.stringify(id)}: it names one of the queue's own keys, which no job can have as its id`));
+};
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
 
 /**
  * The viewer's read-only promise, enforced on the server whatever the UI shows: any write gets 403.
@@ -153,6 +184,7 @@ export function mountBoard(app: Express, deps: ServerDeps, failures: AuthFailure
     refuseCrossSiteWrites,
     ...requireBoardLogin(config, failures),
     refuseViewerWrites,
+    refuseQueueKeyIds,
     ...boards,
   );
 }
