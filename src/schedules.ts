@@ -3,9 +3,9 @@ import { isDeepStrictEqual } from 'node:util';
 import type { JobsOptions, Queue } from 'bullmq';
 import type { DstPolicy } from './cron.js';
 import { describeSchedule } from './cron/describe.js';
-import type { CenterRepeatOptions } from './cron/repeat-strategy.js';
+import { repeatStrategy, type CenterRepeatOptions } from './cron/repeat-strategy.js';
 import { z } from 'zod';
-import { NotFoundError, ValidationError } from './errors.js';
+import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import { jobOptions } from './jobs/options.js';
 import { parsePayload, type JobContract } from './jobs/contract.js';
 import type { JobCatalog } from './jobs/catalog.js';
@@ -27,6 +27,9 @@ export type OverlapPolicy = 'allow' | 'skip';
  * fixed interval in ms. `H` in a pattern takes a value hashed from the schedule id.
  */
 export type Repeat = ({ readonly cron: string; readonly tz?: string; readonly dst?: DstPolicy } | { readonly every: number }) & RepeatWindow;
+
+/** Job states of a tick that has not started yet. */
+const PENDING_STATES: ReadonlySet<string> = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
 
 /** BullMQ's window and run limit of a schedule. */
 export interface RepeatWindow {
@@ -78,6 +81,8 @@ interface ScheduleMeta {
   /** The declared grace (ms), when one was given. */
   grace?: number;
   paused?: boolean;
+  /** Ticks taken before a pause (BullMQ's run count goes with the scheduler a pause removes). */
+  count?: number;
   /** The definition, kept so the schedule can be resumed or repaired without its declaration. */
   spec?: z.output<typeof storedSpecSchema>;
   misfire?: MisfirePolicy;
@@ -95,6 +100,31 @@ export function validateRepeat(repeat: Repeat): void {
   parseRequest(repeatSchema, repeat, 'schedule');
 }
 
+/**
+ * Refuses a window with no tick left: an endDate that has passed, or no cron tick between now (or
+ * startDate) and endDate. BullMQ would throw a plain error for the first and silently add nothing
+ * for the second. (An `every` schedule's first tick is BullMQ's to compute: upsert checks after.)
+ */
+export function checkWindow(id: string, repeat: Repeat): void {
+  const r = repeat as { cron?: string; tz?: string; dst?: DstPolicy } & RepeatWindow;
+  if (r.endDate === undefined) return;
+  if (Date.parse(r.endDate) <= Date.now()) {
+    throw new ValidationError(`Schedule ${id} ended at ${r.endDate}: it would never run`, [
+      { field: 'endDate', message: `endDate ${r.endDate} has passed; move it into the future, or remove the schedule` },
+    ]);
+  }
+  if (r.cron !== undefined && repeatStrategy(Date.now(), { ...cronRepeat(id, r.cron, r.tz, r.dst), startDate: r.startDate, endDate: r.endDate }) === undefined) {
+    throw new ValidationError(`Schedule ${id} would never run: no tick of "${r.cron}" falls before its endDate`, [
+      { field: 'endDate', message: `no tick of "${r.cron}" falls between now (or startDate) and endDate ${r.endDate}; move endDate later` },
+    ]);
+  }
+}
+
+/** True when a schedule's window has ended (its endDate passed): a declaration of it adds nothing. */
+export function windowEnded(repeat: Repeat, now = Date.now()): boolean {
+  return repeat.endDate !== undefined && Date.parse(repeat.endDate) <= now;
+}
+
 export function validateGrace(value: unknown): void {
   if (value !== undefined) parseRequest(graceSchema, value, 'grace', 'grace');
 }
@@ -106,6 +136,7 @@ const metaSchema = z.object({
   shard: z.number().int().min(0).optional(),
   grace: z.number().int().optional(),
   paused: z.boolean().optional(),
+  count: z.number().int().min(0).optional(),
   spec: storedSpecSchema.optional(),
   misfire: misfireSchema.optional(),
   maxCatchUp: z.number().int().optional(),
@@ -175,6 +206,27 @@ export class Schedules {
     return undefined;
   }
 
+  /** The BullMQ queue (the shard, on a sharded queue) holding schedule `id`'s scheduler and ticks. */
+  async bullQueueOf(id: string): Promise<Queue | undefined> {
+    const meta = await this.meta(id);
+    return meta ? this.#queueOf(meta) : this.#locate(id);
+  }
+
+  /**
+   * Schedules whose definition the center keeps (not paused, window not ended) but whose BullMQ
+   * scheduler is gone: removed behind the center's back, so no tick will ever come. The detector
+   * re-creates them.
+   */
+  async orphans(): Promise<{ id: string; queue: string }[]> {
+    const out: { id: string; queue: string }[] = [];
+    for (const [id, raw] of Object.entries(await this.queues.redis.hgetall(this.#metaKey))) {
+      const meta = parseMeta(raw);
+      if (!meta?.spec || meta.paused || windowEnded(meta.spec.repeat as unknown as Repeat)) continue;
+      if (!(await this.#queueOf(meta).getJobScheduler(id))) out.push({ id, queue: meta.queue });
+    }
+    return out;
+  }
+
   async meta(id: string): Promise<ScheduleMeta | undefined> {
     return parseMeta(await this.queues.redis.hget(this.#metaKey, id));
   }
@@ -198,6 +250,7 @@ export class Schedules {
     );
     // The continuation's payload is checked against its own contract now, not at the first run.
     const then = semantics.then ? thenOf(this.queues.catalog, semantics.then) : undefined;
+    checkWindow(spec.id, spec.repeat);
     const previous = await this.meta(spec.id);
     if (previous && previous.queue !== contract.queue) {
       // The job moved queues: the old scheduler must not keep firing.
@@ -214,6 +267,8 @@ export class Schedules {
       ...(spec.grace !== undefined ? { grace: spec.grace } : {}),
       // A paused schedule stays paused through updates and producer syncs: only resume() resumes it.
       ...(previous?.paused ? { paused: true } : {}),
+      // The ticks taken before a pause go on counting against the same limit; a new window starts afresh.
+      ...(previous?.count && isDeepStrictEqual(previous.spec?.repeat, JSON.parse(JSON.stringify(spec.repeat))) ? { count: previous.count } : {}),
       spec: { repeat: { ...spec.repeat }, name: contract.name, data },
       ...(semantics.misfire && semantics.misfire !== 'once' ? { misfire: semantics.misfire } : {}),
       ...(semantics.maxCatchUp !== undefined ? { maxCatchUp: semantics.maxCatchUp } : {}),
@@ -234,21 +289,32 @@ export class Schedules {
       if (!info) throw new Error(`Schedule ${spec.id} vanished right after it was written`);
       return info;
     }
-    await this.#upsertScheduler(spec.id, contract.name, spec.repeat, data, shard);
+    await this.#upsertScheduler(spec.id, contract.name, spec.repeat, data, shard, meta.count);
     const info = await this.get(spec.id);
-    if (!info) throw new Error(`Schedule ${spec.id} vanished right after it was written`);
+    if (!info) {
+      // BullMQ added no tick (none falls inside the window): put back what stood before, so the
+      // stored definition never differs from what runs.
+      if (previous) await this.#writeMeta(spec.id, previous);
+      else await this.queues.redis.hdel(this.#metaKey, spec.id);
+      if (previous) await this.recreate(spec.id).catch(() => false);
+      throw new ValidationError(`Schedule ${spec.id} would never run: no tick falls inside its window`, [
+        { field: 'endDate', message: 'no tick falls between now (or startDate) and endDate; move endDate later' },
+      ]);
+    }
     return info;
   }
 
   /** Writes the BullMQ scheduler of a schedule whose definition is already validated. */
-  async #upsertScheduler(id: string, name: string, repeat: Repeat, data: unknown, shard: number): Promise<void> {
+  async #upsertScheduler(id: string, name: string, repeat: Repeat, data: unknown, shard: number, count?: number): Promise<void> {
     const contract = this.#contractFor(name);
     const r = repeat as { cron?: string; every?: number; tz?: string; dst?: DstPolicy } & RepeatWindow;
     const opts: Omit<JobsOptions, 'jobId' | 'repeat' | 'delay' | 'deduplication'> = jobOptions(contract);
     const window = {
       ...(r.startDate !== undefined ? { startDate: r.startDate } : {}),
       ...(r.endDate !== undefined ? { endDate: r.endDate } : {}),
-      ...(r.limit !== undefined ? { limit: r.limit } : {}),
+      // Ticks taken before a pause count against the limit: BullMQ's count starts again with the
+      // new scheduler, so it gets what is left.
+      ...(r.limit !== undefined ? { limit: r.limit - (count ?? 0) } : {}),
     };
     await this.queues.shard(contract.queue, shard).upsertJobScheduler(
       id,
@@ -264,7 +330,7 @@ export class Schedules {
   async recreate(id: string): Promise<boolean> {
     const meta = await this.meta(id);
     if (!meta?.spec || meta.paused) return false;
-    await this.#upsertScheduler(id, meta.spec.name, meta.spec.repeat as unknown as Repeat, meta.spec.data, meta.shard ?? 0);
+    await this.#upsertScheduler(id, meta.spec.name, meta.spec.repeat as unknown as Repeat, meta.spec.data, meta.shard ?? 0, meta.count);
     return true;
   }
 
@@ -280,9 +346,16 @@ export class Schedules {
     const meta = (await this.meta(id)) ?? { queue: info.queue, overlap: info.overlap, owner: info.owner };
     const repeat = info.cron !== undefined ? { cron: info.cron, ...(info.tz ? { tz: info.tz } : {}) } : { every: info.every };
     const spec = meta.spec ?? { repeat, name: info.name, data: info.data };
+    // BullMQ's run count goes with its scheduler: keep it, so that `limit` still counts the ticks
+    // taken before the pause when the schedule resumes.
+    // Its count includes the pending tick, which the pause removes unrun.
+    const queue = this.#queueOf(meta);
+    const scheduler = (await queue.getJobScheduler(id)) as SchedulerData | undefined;
+    const pending = scheduler?.next ? PENDING_STATES.has(await queue.getJobState(`repeat:${id}:${scheduler.next}`)) : false;
+    const count = (meta.count ?? 0) + Math.max(0, Number(scheduler?.iterationCount ?? 0) - (pending ? 1 : 0));
     // Definition first: a crash between the two writes leaves a paused schedule that still fires
     // once more, never a schedule that is gone.
-    await this.#writeMeta(id, { ...meta, paused: true, spec });
+    await this.#writeMeta(id, { ...meta, paused: true, spec, ...(count > 0 ? { count } : {}) });
     await this.#queueOf(meta).removeJobScheduler(id);
     return (await this.get(id))!;
   }
@@ -299,10 +372,19 @@ export class Schedules {
       if (!info) throw new NotFoundError(`No schedule with id ${JSON.stringify(id)}`);
       return info;
     }
+    const repeat = (meta.spec?.repeat ?? {}) as RepeatWindow;
+    if (repeat.limit !== undefined && (meta.count ?? 0) >= repeat.limit) {
+      throw new ConflictError(`Schedule ${id} has run its limit of ${repeat.limit} ticks; upsert it with a higher limit to run it again`);
+    }
+    if (repeat.endDate !== undefined && Date.parse(repeat.endDate) <= Date.now()) {
+      throw new ConflictError(`Schedule ${id} ended at ${repeat.endDate}; upsert it with a later endDate to run it again`);
+    }
     const { paused: _paused, ...rest } = meta;
     await this.#writeMeta(id, rest);
     await this.recreate(id);
-    return (await this.get(id))!;
+    const info = await this.get(id);
+    if (!info) throw new ConflictError(`Schedule ${id} has no tick left in its window; upsert it with a later endDate to run it again`);
+    return info;
   }
 
   async get(id: string): Promise<ScheduleInfo | undefined> {
@@ -403,7 +485,7 @@ export class Schedules {
    * Makes the schedules owned by `owner` exactly `declared`: upserts each, removes those this owner
    * declared before but no longer does. Schedules of other owners and run-time schedules are untouched.
    */
-  async sync(owner: string, declared: readonly ScheduleSpec[]): Promise<{ upserted: string[]; removed: string[] }> {
+  async sync(owner: string, declared: readonly ScheduleSpec[]): Promise<{ upserted: string[]; removed: string[]; ended: string[] }> {
     const ids = new Set<string>();
     for (const spec of declared) {
       if (ids.has(spec.id)) throw new ValidationError(`Schedule id ${spec.id} is declared twice`);
@@ -417,10 +499,17 @@ export class Schedules {
     // Record ownership first: a crash after this point leaves nothing unowned to prune later.
     if (ids.size > 0) await this.queues.redis.sadd(key, ...ids);
     const upserted: string[] = [];
+    const ended: string[] = [];
     for (const spec of declared) {
       try {
         await this.upsert(spec, owner);
       } catch (err) {
+        // A declared window that has run out (its endDate passed, or no tick is left before it)
+        // is an ended schedule, not a reason to stop the producer.
+        if (isWindowRefusal(err)) {
+          ended.push(spec.id);
+          continue;
+        }
         // Replicas upserting the same schedule at once can race on the next tick's job id
         // (BullMQ issues #2988, #3085): the schedule exists either way, so log and go on.
         if (!/already exists/i.test((err as Error).message)) throw err;
@@ -436,20 +525,37 @@ export class Schedules {
       }
       await this.queues.redis.srem(key, id);
     }
-    return { upserted, removed };
+    return { upserted, removed, ended };
   }
 }
 
-/** Re-creates declared schedules that have gone missing (a flushed Redis, a manual removal). */
-export async function healMissing(schedules: Schedules, owner: string, declared: readonly ScheduleSpec[]): Promise<string[]> {
+/** The refusal of checkWindow (or of a window BullMQ added no tick for). */
+function isWindowRefusal(err: unknown): boolean {
+  return err instanceof ValidationError && err.details.some((d) => d.field === 'endDate');
+}
+
+/**
+ * Re-creates declared schedules that have gone missing (a flushed Redis, a manual removal). Each is
+ * tried on its own: one that cannot be re-created (reported in `failed`) does not keep the others
+ * from being healed. Declarations whose window has ended are left alone.
+ */
+export async function healMissing(
+  schedules: Schedules,
+  owner: string,
+  declared: readonly ScheduleSpec[],
+): Promise<{ healed: string[]; failed: { id: string; error: string }[] }> {
   const healed: string[] = [];
+  const failed: { id: string; error: string }[] = [];
   for (const spec of declared) {
-    if (!(await schedules.get(spec.id))) {
+    try {
+      if (windowEnded(spec.repeat) || (await schedules.get(spec.id))) continue;
       await schedules.upsert(spec, owner);
       healed.push(spec.id);
+    } catch (err) {
+      if (!isWindowRefusal(err)) failed.push({ id: spec.id, error: (err as Error).message });
     }
   }
-  return healed;
+  return { healed, failed };
 }
 
 /** A schedule's `then`, its name and payload checked against its contract; problems are named `then.…`. */

@@ -140,6 +140,32 @@ describe('schedule alerts', () => {
     await new Promise((r) => setTimeout(r, interval * 2));
     assert.equal(receiver.of('schedule.repaired', 'fragile').length, 1, 'repaired once');
   });
+
+  it("a schedule whose whole BullMQ scheduler was deleted behind the center's back is re-created from its kept definition, with schedule.repaired", async () => {
+    const interval = 1000;
+    const { env, group, client, receiver } = await setup({ DETECTOR_INTERVAL_MS: String(interval) });
+    await startServer(group, env);
+    await client.recurring.upsert('orphan', { cron: '0 3 * * *', tz: 'Europe/Berlin' }, 'scheduler-test', { note: 'kept' });
+    const before = await client.recurring.get('orphan');
+    // The scheduler and its pending tick, gone (a stray `removeJobScheduler`, a partial key cleanup);
+    // the center's definition stays. It was invisible: GET answered 404 for good and no alert came.
+    assert.equal(await client.queues.get('default').removeJobScheduler('orphan'), true);
+    assert.equal(await client.recurring.get('orphan'), undefined);
+    const repaired = await receiver.waitFor((a) => a.type === 'schedule.repaired' && a.schedule === 'orphan', 'schedule.repaired', 15_000);
+    assert.equal(repaired.details.repaired, true);
+    assert.match(repaired.message, /job scheduler is gone/);
+    const after = await client.recurring.get('orphan');
+    assert.deepEqual({ ...after, lastRun: null, health: null }, { ...before, lastRun: null, health: null }, 'the same schedule again');
+    // Paused and removed schedules are no orphans.
+    await client.recurring.pause('orphan');
+    await client.recurring.upsert('gone', { every: 3_600_000 }, 'hello-world', {});
+    await client.recurring.remove('gone');
+    await new Promise((r) => setTimeout(r, interval * 3));
+    assert.equal(receiver.of('schedule.repaired', 'orphan').length, 1, 'repaired once');
+    assert.equal(receiver.of('schedule.repaired', 'gone').length, 0);
+    assert.equal((await client.recurring.get('orphan'))?.paused, true);
+    assert.equal(await client.recurring.get('gone'), undefined);
+  });
 });
 
 describe('alert delivery and the detector lease', () => {

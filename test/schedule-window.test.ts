@@ -58,4 +58,65 @@ describe('schedule window: startDate, endDate, limit', () => {
       await lifecycle.shutdown();
     }
   });
+
+  it('refuses a window with no tick left (400 endDate), leaving what stood before unchanged', async () => {
+    const { client } = await center.setup();
+    const endDateRefused = (e: Error & { details?: { field: string }[] }) => e.details?.some((d) => d.field === 'endDate') ?? false;
+    const past = new Date(Date.now() - 3_600_000).toISOString();
+    const soon = new Date(Date.now() + 3_600_000).toISOString();
+    // These answered 500 ("End date must be greater than current timestamp", "vanished right after
+    // it was written") and left a stored definition GET could not find.
+    await assert.rejects(() => client.recurring.upsert('ended', { cron: '* * * * *', endDate: past }, 'scheduler-test', {}), endDateRefused);
+    await assert.rejects(() => client.recurring.upsert('ended', { every: 5000, endDate: past }, 'scheduler-test', {}), endDateRefused);
+    await assert.rejects(() => client.recurring.upsert('ended', { cron: '0 0 1 1 *', tz: 'UTC', endDate: soon }, 'scheduler-test', {}), endDateRefused);
+    assert.equal(await client.recurring.get('ended'), undefined);
+    assert.equal(await client.schedules.meta('ended'), undefined, 'no definition was kept');
+
+    const kept = await client.recurring.upsert('kept', { every: 3_600_000 }, 'scheduler-test', {});
+    await assert.rejects(() => client.recurring.upsert('kept', { every: 1_800_000, endDate: past }, 'scheduler-test', {}), endDateRefused);
+    const after = await client.recurring.get('kept');
+    assert.equal(after?.every, 3_600_000);
+    assert.equal(after?.endDate, undefined, 'the stored definition is what runs');
+    assert.equal(after?.next, kept.next);
+  });
+
+  it('a producer declaring a schedule whose window has ended syncs the others and re-creates them when missing', async () => {
+    const { client } = await center.setup();
+    const past = new Date(Date.now() - 3_600_000).toISOString();
+    const declared = [
+      { id: 'campaign', repeat: { cron: '0 9 * * *', tz: 'Europe/Paris', endDate: past }, name: 'scheduler-test', data: {} },
+      { id: 'nightly', repeat: { cron: '0 3 * * *' }, name: 'scheduler-test', data: {} },
+    ];
+    // This threw, and the producer did not start.
+    const synced = await client.schedules.sync('app', declared);
+    assert.deepEqual(synced, { upserted: ['nightly'], removed: [], ended: ['campaign'] });
+    assert.ok(await client.recurring.get('nightly'));
+    await client.recurring.remove('nightly');
+    // Healing went schedule by schedule and stopped at the ended one, before reaching nightly.
+    const { healMissing } = await import('../src/schedules.js');
+    assert.deepEqual(await healMissing(client.schedules, 'app', declared), { healed: ['nightly'], failed: [] });
+    assert.ok(await client.recurring.get('nightly'));
+  });
+
+  it('pause and resume keep the run count: limit counts every tick, and a schedule at its limit does not resume', async () => {
+    const { env, client } = await center.setup();
+    await client.recurring.upsert('counted', { every: 1000, limit: 3 }, 'scheduler-test', {});
+    const lifecycle = new Lifecycle(silentLogger);
+    try {
+      await startWorkerRuntime({ config: testConfig(env), logger: silentLogger, lifecycle, handlers: [schedulerTest] });
+      const runs = async () => (await client.recurring.runs('counted')).filter((r) => r.outcome === 'completed').length;
+      await waitFor(async () => (await runs()) >= 2, 'two runs', 15_000, 100);
+      await client.recurring.pause('counted');
+      const before = await runs();
+      await client.recurring.resume('counted');
+      await waitFor(async () => (await client.recurring.get('counted'))?.health === 'ended', 'the schedule to end', 15_000, 200);
+      await new Promise((r) => setTimeout(r, 1500));
+      // Resume started BullMQ's count again: 3 more runs after the pause (5 in all) before the fix.
+      assert.equal(await runs(), 3, `3 runs in all (${before} before the pause)`);
+      await client.recurring.pause('counted');
+      await assert.rejects(() => client.recurring.resume('counted'), /has run its limit of 3 ticks/);
+    } finally {
+      await lifecycle.shutdown();
+    }
+  });
 });

@@ -26,6 +26,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * DETECTOR_INTERVAL_MS. Each pass:
  * - repairs a schedule whose pending tick is gone (or whose next run lies in the past with no
  *   pending job) by re-creating it once from its stored definition: logged, audited, alerted;
+ *   likewise one whose whole BullMQ scheduler is gone while the center keeps its definition;
  * - opens or closes incidents: schedule.failed, schedule.overdue, queue.backlog,
  *   queue.failure_rate, queue.no_workers (one alert when opened, one *.recovered when closed).
  */
@@ -35,6 +36,8 @@ export class Detector {
   readonly lease: Lease;
   readonly #schedules: Schedules;
   readonly #audit: AuditLog;
+  /** Schedules seen without their BullMQ scheduler, and when first: repaired when still so a pass later. */
+  readonly #orphans = new Map<string, number>();
 
   constructor(
     private readonly config: Config,
@@ -82,7 +85,8 @@ export class Detector {
       const lost = await this.#lostTick(s);
       if (lost && (await this.#repair(s, lost))) repaired.add(s.id);
     }
-    for (const s of repaired.size > 0 ? await this.#schedules.list() : schedules) await this.#checkSchedule(s);
+    const orphansRepaired = await this.#repairOrphans();
+    for (const s of repaired.size > 0 || orphansRepaired ? await this.#schedules.list() : schedules) await this.#checkSchedule(s);
     const known = new Set(schedules.map((s) => s.id));
     for (const incident of await this.incidents.allOpen()) {
       if (incident.schedule !== undefined && !known.has(incident.schedule)) {
@@ -117,9 +121,44 @@ export class Detector {
     }
   }
 
+  /**
+   * Re-creates schedules whose BullMQ scheduler vanished while the center keeps their definition.
+   * Only once one was seen so in two passes: an upsert or removal in flight shows the same picture
+   * for a moment (definition written, scheduler not yet; scheduler removed, definition not yet).
+   * @returns whether any was repaired.
+   */
+  async #repairOrphans(): Promise<boolean> {
+    const now = Date.now();
+    const seen = new Set<string>();
+    let any = false;
+    for (const o of await this.#schedules.orphans()) {
+      seen.add(o.id);
+      const first = this.#orphans.get(o.id);
+      if (first === undefined) {
+        this.#orphans.set(o.id, now);
+        continue;
+      }
+      if (now - first < this.config.alerts.detectorIntervalMs) continue;
+      this.#orphans.delete(o.id);
+      let error: string | undefined;
+      try {
+        await this.#schedules.recreate(o.id);
+      } catch (err) {
+        error = (err as Error).message;
+      }
+      const after = await this.#schedules.get(o.id);
+      await this.#reportRepair({ id: o.id, queue: o.queue, lostTick: null }, 'its job scheduler is gone from Redis (the center kept its definition)', after?.next ?? null, error);
+      any = true;
+    }
+    for (const id of this.#orphans.keys()) if (!seen.has(id)) this.#orphans.delete(id);
+    return any;
+  }
+
   /** Why a schedule's pending tick is lost, or undefined when it is not. */
   async #lostTick(s: ScheduleInfo): Promise<string | undefined> {
-    const queue = this.queues.get(s.queue);
+    // The schedule's own shard: `s.queue` names the logical queue.
+    const queue = await this.#schedules.bullQueueOf(s.id);
+    if (!queue) return undefined;
     const next = Date.parse(s.next!);
     const state = await queue.getJobState(`repeat:${s.id}:${next}`);
     if (PENDING.has(state)) return undefined;
@@ -145,11 +184,16 @@ export class Detector {
       error = (err as Error).message;
     }
     const after = await this.#schedules.get(s.id);
-    const healed = !error && after?.next != null && after.next !== s.next;
+    return this.#reportRepair({ id: s.id, queue: s.queue, lostTick: s.next }, why, after?.next ?? null, error);
+  }
+
+  /** Logs, audits and alerts (schedule.repaired) one repair. @returns whether it left a next run. */
+  async #reportRepair(s: { id: string; queue: string; lostTick: string | null }, why: string, next: string | null, error: string | undefined): Promise<boolean> {
+    const healed = !error && next !== null && next !== s.lostTick;
     const message = healed
-      ? `Schedule ${s.id} repaired: ${why}; next run ${after!.next}`
+      ? `Schedule ${s.id} repaired: ${why}; next run ${next}`
       : `Schedule ${s.id} could not be repaired (${why}): ${error ?? 'no next run could be computed'}`;
-    this.logger.warn({ schedule: s.id, queue: s.queue, lostTick: s.next, next: after?.next ?? null, error }, message);
+    this.logger.warn({ schedule: s.id, queue: s.queue, lostTick: s.lostTick, next, error }, message);
     this.#audit.record({
       actor: 'detector',
       action: 'recurring.repair',
@@ -158,7 +202,7 @@ export class Detector {
       result: healed ? 'ok' : 'error',
       detail: message.slice(0, 300),
     });
-    const details = { queue: s.queue, lostTick: s.next, reason: why, next: after?.next ?? null, repaired: healed, ...(error ? { error } : {}) };
+    const details = { queue: s.queue, lostTick: s.lostTick, reason: why, next, repaired: healed, ...(error ? { error } : {}) };
     const event = await this.incidents.event({ type: 'schedule.repaired', schedule: s.id }, message, details);
     await this.outbox.send(alertOf(event));
     return healed;

@@ -43,11 +43,12 @@ export async function startProducerRuntime(options: {
     if (running) return;
     running = true;
     try {
-      const healed = await healMissing(store, config.producerId, options.schedules);
+      const { healed, failed } = await healMissing(store, config.producerId, options.schedules);
       if (healed.length > 0) {
         logger.warn({ healed }, 'Re-created missing schedules');
         events.report('schedules.healed', healed);
       }
+      for (const f of failed) logger.warn({ schedule: f.id, err: f.error }, 'Could not re-create a missing schedule; will retry');
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'Schedule check failed; will retry');
     } finally {
