@@ -251,7 +251,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
     when: { delay: number } | { at: Date },
     opts: Omit<EnqueueOptions, 'delay' | 'at'> = {},
   ): Promise<Created> {
-    if (!when || (!('delay' in when) && !('at' in when))) {
+    if (!when || ((when as { delay?: unknown }).delay === undefined && (when as { at?: unknown }).at === undefined)) {
       throw new ValidationError('schedule needs { delay } or { at }', [{ field: 'delay', message: 'delay or runAt is required' }]);
     }
     return this.#add(name, data, { ...opts, ...when });
@@ -619,6 +619,15 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
   /** Retries every failed job of `queue`, or only those of job `name`. */
   retryFailed(queue: string, options: { name?: string } = {}): Promise<{ queue: string; retried: number }> {
     const o = parseRequest(retryFailedRequest, options, 'options');
+    if (o.name !== undefined) {
+      // A name no job of this queue can have would retry nothing and answer as if it had worked.
+      const home = this.#queues.catalog.contractFor(o.name).queue;
+      if (home !== this.#queues.logicalOf(queue).queue) {
+        throw new ValidationError(`Job ${JSON.stringify(o.name)} runs on queue ${home}, not ${queue}`, [
+          { field: 'name', message: `name must be a job of queue ${queue}` },
+        ]);
+      }
+    }
     return this.#guard(() => this.#ops.retryFailed(queue, o.name), {});
   }
 

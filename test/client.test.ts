@@ -90,7 +90,7 @@ describe('typed client', () => {
 
   it('refuses number-like, dot-only and queue-key-named job ids and over-deep payloads before writing (BullMQ failed on them after writing)', async () => {
     const client = await setup();
-    for (const jobId of ['-1', '-1.5', '-1e3', '1e5', '1.5', '.5', '0x1f', '1E-3', 'Infinity', 'nan', '.', '..', 'x'.repeat(129), 'id', 'wait', 'meta', 'metrics']) {
+    for (const jobId of ['-1', '-1.5', '-1e3', '1e5', '1.5', '.5', '0x1f', '1E-3', 'Infinity', 'nan', '.', '..', 'x'.repeat(129), 'id', 'wait', 'meta', 'metrics', 'cont-k4', 'bat-b1-0', 'batthen-b1']) {
       await assert.rejects(() => client.add('sleep', { ms: 1 }, { jobId }), invalid('jobId'), jobId);
     }
     let deep: unknown = 1;
@@ -105,6 +105,12 @@ describe('typed client', () => {
     // Nor can a parent have such an id (the queue's keys exist now): the registration would take
     // the wait list for a job.
     await assert.rejects(() => client.continueWith({ queue: 'batch', id: 'wait' }, 'sleep', { ms: 1 }), invalid('after.id', /queue's own keys/));
+    // A plain job that took a continuation's id made BullMQ drop the continuation when its parent
+    // finished; the continuation's own key is free to be anything valid.
+    const parent = await client.add('sleep', { ms: 1 }, { delay: 60_000 });
+    const continuation = await client.continueWith(parent, 'sleep', { ms: 1 }, { jobId: 'k4' });
+    assert.equal(continuation.id, 'cont-k4');
+    await assert.rejects(() => client.add('sleep', { ms: 1 }, { jobId: 'cont-k4', delay: 60_000 }), invalid('jobId', /must not start with "cont-"/));
     // Nor is there a job to act on by such an id: they read the key as a job hash (500 WRONGTYPE,
     // or `meta` as an existing job in the wrong state).
     await client.pauseQueue('batch');
@@ -123,6 +129,8 @@ describe('typed client', () => {
     const client = await setup();
     const later = await client.schedule('hello-world', {}, { delay: 60_000 });
     assert.equal(later.state, 'delayed');
+    // An undefined delay is no time at all (from untyped callers): refused, not run at once.
+    await assert.rejects(() => client.schedule('hello-world', {}, { delay: undefined } as never), invalid('delay'));
     const at = new Date(Date.now() + 3_600_000);
     const timed = await client.schedule('scheduler-test', { note: 'at' }, { at });
     assert.equal(timed.state, 'delayed');

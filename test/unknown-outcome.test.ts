@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
 import type { JobCenterClient } from '../src/client.js';
 import { UnavailableError } from '../src/errors.js';
 import { freePort } from '../src/redis/redis-server.js';
 import { testClient } from './support/center.js';
+import { runCli } from './support/cli.js';
 import { ProcessGroup, waitFor } from './support/processes.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
 
@@ -144,5 +149,47 @@ describe('enqueue while Redis dies', () => {
     assert.equal(err.jobId, 'down-before');
     assert.match(err.message, /nothing was written; retry with the same jobId "down-before"/);
     await redis.restart();
+  });
+
+  it('cut off mid-call, the CLI prints the generated jobIds to retry with, and queue and job operations say the outcome is unknown', async () => {
+    const env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix() };
+    const ops = await testClient(env);
+    const dir = mkdtempSync(join(tmpdir(), 'jc-unknown-'));
+    try {
+      const parent = await ops.schedule('sleep', { ms: 1 }, { delay: 60_000 });
+      const file = join(dir, 'jobs.ndjson');
+      writeFileSync(file, '{"name":"sleep","data":{"ms":1}}\n{"name":"hello-world"}\n');
+      // Writes wait inside Redis (CLIENT PAUSE), then Redis goes away under them.
+      const admin = new Redis(redis.url, { maxRetriesPerRequest: null });
+      admin.on('error', () => {});
+      await admin.call('CLIENT', 'PAUSE', '30000', 'WRITE');
+      const run = runCli(['enqueue', '--file', file], env);
+      const cancel = ops.cancelJob(parent).catch((e: unknown) => e);
+      const pause = ops.pauseQueue('batch').catch((e: unknown) => e);
+      // Both the CLI's bulk add and the client's calls are sent and held (flag b) before Redis dies.
+      await waitFor(async () => {
+        const list = String(await admin.call('CLIENT', 'LIST'));
+        return list.split('\n').filter((l) => /flags=\S*b/.test(l)).length >= 3;
+      }, 'three held writes', 20_000);
+      // SIGKILL: a SHUTDOWN would itself wait out the pause, and the held writes would run first.
+      const exited = new Promise((r) => redis.server.process.once('exit', r));
+      redis.server.process.kill('SIGKILL');
+      await exited;
+      admin.disconnect();
+      const cli = await run;
+      assert.equal(cli.code, 1, cli.stderr);
+      assert.match(cli.stderr, /outcome is unknown/);
+      const ids = /jobIds, in input order \(retry with them as each job's jobId\): (\S+) (\S+)/.exec(cli.stderr);
+      assert.ok(ids, `the ids to retry with are printed:\n${cli.stderr}`);
+      for (const e of [await cancel, await pause]) {
+        assert.ok(e instanceof UnavailableError, String(e));
+        assert.equal(e.outcome, 'unknown', e.message);
+        assert.match(e.message, /repeating the same call is safe/);
+      }
+    } finally {
+      await redis.restart();
+      await ops.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

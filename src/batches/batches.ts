@@ -1,4 +1,5 @@
 import type { JobsOptions } from 'bullmq';
+import { BATCH_JOB_PREFIX, BATCH_THEN_PREFIX } from '../jobs/center-ids.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queues.js';
 import { centerKey } from '../redis/connection.js';
@@ -19,10 +20,7 @@ import type { BatchStatus } from '../schemas/batch.js';
  *   worker sweeps the open batches, reads the states of the jobs not reported yet, and reports them.
  */
 
-/** Id prefix of a batch's jobs; the batch hook only looks at these. */
-export const BATCH_JOB_PREFIX = 'bat-';
-/** Id prefix of a batch's `then` job (not a member: the hook ignores it). */
-export const BATCH_THEN_PREFIX = 'batthen-';
+export { BATCH_JOB_PREFIX, BATCH_THEN_PREFIX };
 /** A batch id is a UUID (36 characters). */
 const ID_LENGTH = 36;
 /** How long after its last report the sweep looks at a batch: the workers' own reports come first. */

@@ -501,7 +501,13 @@ export async function run(argv: string[], out: (s: string) => void, err: (s: str
       err(`error: ${e.message}\n${extra.map((d) => `  - ${d.message}\n`).join('')}`);
       return 2;
     }
-    if (e instanceof NotFoundError || e instanceof UnavailableError) {
+    if (e instanceof UnavailableError) {
+      // The keys the message says to retry with: without them a rerun would make new ones.
+      const keys = e.jobIds ?? (e.jobId !== undefined ? [e.jobId] : []);
+      err(`error: ${e.message}\n${keys.length > 0 ? `jobIds, in input order (retry with them as each job's jobId): ${keys.join(' ')}\n` : ''}`);
+      return 1;
+    }
+    if (e instanceof NotFoundError) {
       err(`error: ${e.message}\n`);
       return 1;
     }

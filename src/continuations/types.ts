@@ -21,8 +21,7 @@ export interface ParentOutcome {
   readonly failedReason: string | null;
 }
 
-/** Prefix of every continuation's job id. */
-export const CONTINUATION_PREFIX = 'cont-';
+export { CONTINUATION_PREFIX } from '../jobs/center-ids.js';
 
 /**
  * The "queue" of a watch: a registration that, instead of adding a job, reports the parent's outcome

@@ -1,5 +1,6 @@
 import { PRIORITY_LIMIT, QueueKeys } from 'bullmq';
 import { z } from 'zod';
+import { CENTER_ID_PREFIXES } from '../jobs/center-ids.js';
 
 /*
  * The request fields every entry point shares (client, HTTP, CLI). Each rule is written here once;
@@ -52,7 +53,11 @@ export const jobId = z
   .refine((s) => !NUMBER_LIKE.some((re) => re.test(s)), 'must not look like a number (such as 42, -1, 1.5 or 1e3: BullMQ and Redis would read it as one); add a letter, e.g. "order-42"')
   .refine((s) => !/^\.+$/.test(s), 'must not be only dots (HTTP clients drop "." and ".." from URLs)')
   .refine((s) => !RESERVED_IDS.has(s), `must not be the name of one of the queue's own keys (${[...RESERVED_IDS].join(', ')}); add a prefix, e.g. "order-wait"`)
-  .describe('1-128 letters, digits, ".", "_" or "-"; not a number (42, -1, 1.5, 1e3, 0x1f), not only dots, not the name of a queue key (wait, id, meta, …)');
+  .refine(
+    (s) => !CENTER_ID_PREFIXES.some((p) => s.startsWith(p)),
+    `must not start with ${CENTER_ID_PREFIXES.map((p) => `"${p}"`).join(', ')}: the center names continuations and batch jobs so (for a continuation's key, pass jobId to continueWith)`,
+  )
+  .describe(`1-128 letters, digits, ".", "_" or "-"; not a number (42, -1, 1.5, 1e3, 0x1f), not only dots, not the name of a queue key (wait, id, meta, …), not starting with ${CENTER_ID_PREFIXES.join(', ')}`);
 
 export const delayMs = z
   .number({ error: 'must be a number of milliseconds' })
@@ -63,6 +68,8 @@ export const delayMs = z
 
 export const runAt = z.iso
   .datetime({ offset: true, error: 'must be an ISO 8601 date-time with offset, e.g. 2030-01-01T09:00:00Z' })
+  // The same bound as delay: a time decades away is a unit or typing mistake, not a plan.
+  .refine((s) => Date.parse(s) - Date.now() <= MAX_DELAY_MS, 'must be within 10 years from now')
   .describe('ISO 8601 time with offset; a time in the past runs now');
 
 // BullMQ's own bound (2^21 - 1): its add throws above it, after our validation would have passed.

@@ -12,12 +12,16 @@ export const LISTABLE_STATES = ['waiting', 'active', 'delayed', 'prioritized', '
 export const listableState = z.enum(LISTABLE_STATES, { error: `must be one of: ${LISTABLE_STATES.join(', ')}` });
 
 /** Query-string numbers arrive as strings; client calls pass numbers. */
+/** A whole number, also as a query string's digits (not `0x10`, `1e2` or ` 7`, which Number() reads). */
 const intFrom = (min: number, max: number) =>
-  z.coerce
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(min, `must be from ${min} to ${max}`)
-    .max(max, `must be from ${min} to ${max}`);
+  z.preprocess(
+    (v) => (typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : v),
+    z
+      .number({ error: 'must be a whole number' })
+      .int('must be a whole number')
+      .min(min, `must be from ${min} to ${max}`)
+      .max(max, `must be from ${min} to ${max}`),
+  );
 
 const time = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with offset, e.g. 2030-01-01T09:00:00Z' });
 

@@ -55,7 +55,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     } else if (bp?.type === 'encoding.unsupported' || bp?.type === 'charset.unsupported') {
       res.status(415).json(errorBody('Unsupported body encoding', [{ field: 'body', message: 'use UTF-8 JSON' }]));
     } else if (typeof bp?.status === 'number' && bp.status >= 400 && bp.status < 500) {
-      res.status(bp.status).json(errorBody((err as Error).message || 'Bad request'));
+      // Name what was wrong: the body (body-parser's errors carry a type) or the URL (a path
+      // segment that is not valid percent-encoding, which Express reports as a URIError).
+      const field = bp.type ? 'body' : err instanceof URIError ? 'path' : undefined;
+      const message = (err as Error).message || 'Bad request';
+      res.status(bp.status).json(errorBody(message, field ? [{ field, message: field === 'path' ? 'a path segment is not valid percent-encoding (UTF-8)' : message }] : []));
     } else {
       logger.error({ err: (err as Error)?.message, method: req.method, path: req.path }, 'Unhandled error');
       res.status(500).json(errorBody('Internal error; see the server log'));
