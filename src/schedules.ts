@@ -218,11 +218,18 @@ export class Schedules {
    * re-creates them.
    */
   async orphans(): Promise<{ id: string; queue: string }[]> {
+    // Definitions first, then the schedulers (one read per queue, whatever the number of
+    // schedules): an upsert in flight may look orphaned here, never the other way round.
+    const metas = await this.queues.redis.hgetall(this.#metaKey);
+    const existing = new Set<string>();
+    for (const queue of this.queues.all()) {
+      for (const s of (await queue.getJobSchedulers(0, -1, true)) as SchedulerData[]) existing.add(`${queue.name}/${s.key}`);
+    }
     const out: { id: string; queue: string }[] = [];
-    for (const [id, raw] of Object.entries(await this.queues.redis.hgetall(this.#metaKey))) {
+    for (const [id, raw] of Object.entries(metas)) {
       const meta = parseMeta(raw);
       if (!meta?.spec || meta.paused || windowEnded(meta.spec.repeat as unknown as Repeat)) continue;
-      if (!(await this.#queueOf(meta).getJobScheduler(id))) out.push({ id, queue: meta.queue });
+      if (!existing.has(`${this.#queueOf(meta).name}/${id}`)) out.push({ id, queue: meta.queue });
     }
     return out;
   }
