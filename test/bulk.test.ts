@@ -117,11 +117,12 @@ describe('bulk enqueue', () => {
     const before = await waitingCount();
     const file = join(dir, 'jobs.ndjson');
     writeFileSync(file, '{"name":"sleep","data":{"ms":1}}\n\n{"name":"hello-world","jobId":"cli-bulk-1"}\n');
-    const [fromFile, fromStdin, badLine, badPayload] = await Promise.all([
+    const [fromFile, fromStdin, badLine, badPayload, badBoth] = await Promise.all([
       cli(['enqueue', '--file', file]),
       cli(['enqueue', '--file', '-'], '{"name":"sleep","data":{"ms":2}}\n'),
       cli(['enqueue', '--file', '-'], '{"name":"sleep"}\nnot json\n'),
       cli(['enqueue', '--file', '-'], '{"name":"sleep","data":{"ms":1}}\n{"name":"sleep","data":{"ms":"x"}}\n'),
+      cli(['enqueue', '--file', '-'], '{"name":"nope"}\n{"name":"sleep","data":{"ms":1},"jobId":"42"}\n'),
     ]);
     assert.equal(fromFile.code, 0, fromFile.stderr);
     const out = JSON.parse(fromFile.stdout) as { count: number; jobs: { id: string }[] };
@@ -132,6 +133,10 @@ describe('bulk enqueue', () => {
     assert.match(badLine.stderr, /line 2: not JSON/);
     assert.equal(badPayload.code, 2, badPayload.stderr);
     assert.match(badPayload.stderr, /line 2: data\.ms/);
+    // Every bad line in one run: an unknown name showed up only once the options of all lines were right.
+    assert.equal(badBoth.code, 2, badBoth.stderr);
+    assert.match(badBoth.stderr, /line 1: .*name/);
+    assert.match(badBoth.stderr, /line 2: .*jobId/);
     assert.equal(await waitingCount(), before + 3, 'the rejected files wrote nothing');
   });
 });

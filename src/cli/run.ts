@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import { JobCenterClient, type CleanRequest, type ContinueOn, type EnqueueOptions, type JobListQuery, type Repeat } from '../client.js';
 import { loadConfig, type Config } from '../config.js';
-import type { ContractMap } from '../jobs/contract.js';
+import { parsePayload, type ContractMap } from '../jobs/contract.js';
 import { ConfigError, NotFoundError, UnavailableError, ValidationError, type FieldIssue } from '../errors.js';
 import { bulkItem, type BulkItem } from '../schemas/enqueue.js';
 import { fieldIssues } from '../schemas/parse.js';
@@ -194,6 +194,14 @@ async function enqueueFile(client: JobCenterClient, file: string): Promise<unkno
     const parsed = bulkItem.safeParse(value);
     if (!parsed.success) {
       for (const d of fieldIssues(parsed.error, value)) issues.push({ field: `${at}.${d.field}`, message: `${at}: ${d.message}` });
+      return;
+    }
+    // Name and payload too, so one run lists every bad line (enqueueMany checks them again).
+    try {
+      parsePayload(client.catalog.contractFor(parsed.data.name), parsed.data.data ?? {});
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      for (const d of err.details) issues.push({ field: `${at}.${d.field}`, message: `${at}: ${d.message}` });
       return;
     }
     items.push(parsed.data);
