@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Queue, type Job } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
+import { CenterQueue } from './queues/center-job.js';
 import { repeatStrategy } from './cron/repeat-strategy.js';
 import type { Config } from './config.js';
 import type { JobCatalog } from './jobs/catalog.js';
@@ -69,7 +70,7 @@ export class Queues {
     if (!queue) {
       const name = shardQueueName(logical.name, shard);
       // The center's repeat strategy on every Queue too: an upsert computes the first tick with it.
-      queue = new Queue(name, { connection: this.redis, prefix: queuePrefix(this.config, name), settings: { repeatStrategy } });
+      queue = new CenterQueue(name, { connection: this.redis, prefix: queuePrefix(this.config, name), settings: { repeatStrategy } });
       queue.on('error', (err) => this.logger.debug({ queue: name, err: err.message }, 'Queue error'));
       logical.shards[shard] = queue;
     }

@@ -54,6 +54,35 @@ describe('worker process', () => {
     assert.ok(worker.running, worker.output());
   });
 
+  it('fails a foreign job whose data is not JSON at once, and the API still reads it and its queue', async () => {
+    const { env, group, client } = await setup();
+    const worker = group.start('worker');
+    await worker.waitForMessage('Worker started');
+    // Written straight into Redis, as a producer in another language might: BullMQ could not read
+    // it, so the job stayed "active" for ever (taken again after each lock expiry) and every read
+    // of it or listing of its queue failed.
+    const key = `${env.QUEUE_PREFIX}:default`;
+    await center.redis.client
+      .multi()
+      .hset(`${key}:garbled`, 'name', 'hello-world', 'data', 'not json{', 'opts', '{"attempts":3}', 'timestamp', String(Date.now()), 'delay', '0', 'priority', '0')
+      .lpush(`${key}:wait`, 'garbled')
+      .zadd(`${key}:marker`, 0, '0')
+      .exec();
+    const ref = { queue: 'default', id: 'garbled' };
+    const info = await waitFor(async () => {
+      const j = await client.getJob(ref);
+      return j?.state === 'failed' ? j : undefined;
+    }, 'the garbled job failed');
+    assert.match(info.failedReason ?? '', /Invalid payload for "hello-world": its data is not JSON/);
+    assert.equal(info.attemptsMade, 1, 'not retried');
+    assert.equal(info.data, 'not json{', 'shown as stored');
+    const listed = await client.listJobs({ queue: 'default' });
+    assert.ok(listed.jobs.some((j) => j.id === 'garbled'), 'its queue still lists');
+    const ok = await client.enqueue('hello-world', {});
+    await waitFor(async () => (await state(client, ok)) === 'completed', 'worker still processing');
+    assert.ok(worker.running, worker.output());
+  });
+
   it('fails a foreign job nested too deep at once with a clear reason; a payload at the limit runs', async () => {
     const { env, group, client } = await setup();
     const worker = group.start('worker');

@@ -1,5 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { MAX_PAYLOAD_DEPTH, nestingDepth, tooDeepMessage } from '../jobs/depth.js';
+import type { CenterJob } from '../queues/center-job.js';
 import type { BoundHandler } from './handler.js';
 
 /**
@@ -25,7 +26,10 @@ export class Routing {
         `No handler for job "${job.name}" on queue "${queue}"; this worker handles: ${this.names.join(', ')}`,
       );
     }
-    // A foreign producer may have written anything: refuse what would overflow the validator's stack.
+    // A foreign producer may have written anything: data that is no JSON at all, or nested deep
+    // enough to overflow the validator's stack.
+    const unreadable = (job as CenterJob).unreadable;
+    if (unreadable) throw new UnrecoverableError(`Invalid payload for "${job.name}": ${unreadable}`);
     if (nestingDepth(job.data) > MAX_PAYLOAD_DEPTH) {
       throw new UnrecoverableError(`Invalid payload for "${job.name}": ${tooDeepMessage('data')}`);
     }

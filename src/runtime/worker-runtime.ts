@@ -1,4 +1,5 @@
-import { MetricsTime, Worker, type Job } from 'bullmq';
+import { MetricsTime, type Job, type Worker } from 'bullmq';
+import { CenterWorker } from '../queues/center-job.js';
 import type { Config } from '../config.js';
 import { repeatStrategy } from '../cron/repeat-strategy.js';
 import { continuationHook, ContinuedParents, Continuations } from '../continuations/index.js';
@@ -97,7 +98,7 @@ export async function startWorkerRuntime(options: {
     consumed.add(bullName);
     const connection = createRedis(config, 'worker', logger);
     connections.push(connection);
-    const worker = new Worker(bullName, processorFor({ queue, routing, hooks, logger, active, jobLogMaxLines: config.worker.jobLogMaxLines }), {
+    const worker = new CenterWorker(bullName, processorFor({ queue, routing, hooks, logger, active, jobLogMaxLines: config.worker.jobLogMaxLines }), {
       connection,
       prefix: queuePrefix(config, bullName),
       concurrency: config.worker.concurrency,
