@@ -8,7 +8,7 @@ type Cleanup = () => Promise<unknown> | unknown;
  * opened; `shutdown()` runs them in reverse order, once, each bounded by a deadline.
  */
 export class Lifecycle {
-  readonly #cleanups: { name: string; fn: Cleanup }[] = [];
+  readonly #cleanups: { name: string; fn: Cleanup; deadlineMs?: number }[] = [];
   #shutdown?: Promise<void>;
   #signalHandler?: (signal: NodeJS.Signals) => void;
 
@@ -18,9 +18,13 @@ export class Lifecycle {
     return this.#shutdown !== undefined;
   }
 
-  /** Registers a cleanup; returns `resource` so opening and registering read as one line. */
-  add<T>(name: string, resource: T, fn: Cleanup): T {
-    this.#cleanups.push({ name, fn });
+  /**
+   * Registers a cleanup; returns `resource` so opening and registering read as one line.
+   * `deadlineMs`: how long this cleanup may take, when it needs longer than shutdown's default
+   * (the workers wait SHUTDOWN_TIMEOUT_MS for active jobs, whatever it is).
+   */
+  add<T>(name: string, resource: T, fn: Cleanup, deadlineMs?: number): T {
+    this.#cleanups.push({ name, fn, ...(deadlineMs !== undefined ? { deadlineMs } : {}) });
     return resource;
   }
 
@@ -45,11 +49,12 @@ export class Lifecycle {
   }
 
   async #run(deadlineMs: number): Promise<void> {
-    for (const { name, fn } of this.#cleanups.reverse()) {
+    for (const { name, fn, deadlineMs: own } of this.#cleanups.reverse()) {
+      const ms = Math.max(deadlineMs, own ?? 0);
       try {
-        await withDeadline(Promise.resolve().then(fn), deadlineMs);
+        await withDeadline(Promise.resolve().then(fn), ms);
       } catch (err) {
-        if (err instanceof DeadlineError) this.logger.warn({ name, deadlineMs }, 'Cleanup exceeded its deadline');
+        if (err instanceof DeadlineError) this.logger.warn({ name, deadlineMs: ms }, 'Cleanup exceeded its deadline');
         else this.logger.warn({ name, err: (err as Error).message }, 'Cleanup failed');
       }
     }

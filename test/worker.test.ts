@@ -158,6 +158,26 @@ describe('worker process', () => {
     await group.start('worker').waitForMessage('Worker started');
     await waitFor(async () => (await state(client, ref)) === 'completed', 'completed by the second worker', 20_000);
   });
+
+  it('SHUTDOWN_TIMEOUT_MS=0 hands an active job back at once (it meant "wait for every job")', async () => {
+    const { group, client } = await setup({ SHUTDOWN_TIMEOUT_MS: '0' });
+    const worker = group.start('worker');
+    await worker.waitForMessage('Worker started');
+    const ref = await client.enqueue('sleep', { ms: 20_000 });
+    await waitFor(async () => (await state(client, ref)) === 'active', 'job active');
+    worker.kill('SIGTERM');
+    assert.equal((await worker.exited).code, 0, worker.output());
+    assert.equal(await state(client, ref), 'waiting', 'back in the queue, not run to its end');
+  });
+
+  it("a cleanup that needs longer than shutdown's default deadline gets it (the workers' SHUTDOWN_TIMEOUT_MS was cut at 60 s)", async () => {
+    const lifecycle = new Lifecycle(silentLogger);
+    const done: string[] = [];
+    lifecycle.add('slow', null, () => new Promise<void>((r) => setTimeout(() => r(void done.push('slow')), 300)), 2000);
+    lifecycle.add('quick', null, () => void done.push('quick'));
+    await lifecycle.shutdown(50);
+    assert.deepEqual(done, ['quick', 'slow'], 'the slow cleanup ran to its end');
+  });
 });
 
 describe('worker runtime timeouts', () => {

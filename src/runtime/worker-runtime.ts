@@ -179,7 +179,9 @@ export async function startWorkerRuntime(options: {
       clearInterval(shardWatch);
       const graceful = Promise.all(workers.map((w) => w.close()));
       try {
-        await withDeadline(graceful, config.worker.shutdownTimeoutMs);
+        // SHUTDOWN_TIMEOUT_MS=0: no grace at all, every active job goes back at once (withDeadline
+        // reads 0 as "no deadline", which would wait for every job instead).
+        await withDeadline(graceful, config.worker.shutdownTimeoutMs > 0 ? config.worker.shutdownTimeoutMs : 1);
       } catch (err) {
         if (!(err instanceof DeadlineError)) throw err;
         if (active.size > 0) {
@@ -196,7 +198,8 @@ export async function startWorkerRuntime(options: {
     return closing;
   };
   const cancels: { current?: { close(): Promise<void> } } = {};
-  lifecycle.add('workers', null, close);
+  // Longer than the default cleanup deadline when SHUTDOWN_TIMEOUT_MS is: the workers end it themselves.
+  lifecycle.add('workers', null, close, config.worker.shutdownTimeoutMs + 30_000);
 
   await checkEvictionPolicy(queues.redis, logger);
   await checkTimerPrecision(queues.redis, logger);
