@@ -72,8 +72,13 @@ const apiTokens = z
     entries.forEach((entry, i) => {
       const [name = '', scope = '', ...rest] = entry.split(':');
       const token = rest.join(':');
-      const where = `entry ${i + 1}${TOKEN_NAME_RE.test(name) ? ` (${name})` : ''}`;
-      if (!TOKEN_NAME_RE.test(name)) {
+      // Only an entry of the full shape names itself: a bare token (API_TOKEN's format, a missing
+      // colon) would otherwise be printed as the entry's "name".
+      const shaped = rest.length > 0;
+      const where = `entry ${i + 1}${shaped && TOKEN_NAME_RE.test(name) ? ` (${name})` : ''}`;
+      if (!shaped) {
+        ctx.addIssue({ code: 'custom', message: `${where} is not name:scope:token (its text is not shown: it may be a token)` });
+      } else if (!TOKEN_NAME_RE.test(name)) {
         ctx.addIssue({ code: 'custom', message: `${where}: the name must be 1-64 letters, digits, ".", "_" or "-" (format name:scope:token)` });
       } else if (!(API_SCOPES as readonly string[]).includes(scope)) {
         ctx.addIssue({ code: 'custom', message: `${where}: the scope must be one of ${API_SCOPES.join(', ')} (format name:scope:token)` });
