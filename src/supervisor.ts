@@ -57,7 +57,8 @@ async function chooseRedis(config: Config): Promise<{ url?: string; server?: Red
     );
     process.exit(1);
   }
-  const dir = resolve(root, config.localRedis.dir);
+  // The repository's, compiled or not: `npm run start:prod` kept its data under dist/ (gone with a rebuild).
+  const dir = resolve(base, config.localRedis.dir);
   const server = await startRedisServer({ port, dir, appendonly: true, detached: true });
   out(`[supervisor] Started a private redis-server on 127.0.0.1:${port} (AOF in ${dir}); it stops with this process`);
   return { url: server.url, server };
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
   const startChild = (name: string, entry: string, restarts = 0): void => {
     const args = fromSource ? ['--import', 'tsx', join(base, entry)] : [join(base, 'dist', entry)];
     const child = spawn(process.execPath, args, {
-      cwd: root,
+      cwd: base,
       env,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

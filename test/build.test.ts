@@ -7,6 +7,7 @@ import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { BUILT_DIRS, ensureBuilt, staleSources } from './support/build.js';
+import { freePort } from '../src/redis/redis-server.js';
 import { ROOT, waitFor } from './support/processes.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
 import { basicAuth, missingSeconds } from './support/scale.js';
@@ -147,6 +148,16 @@ describe('Docker packaging', () => {
     assert.match(set, /API_TOKEN: token-from-the-env-123/);
     assert.match(set, /replicas: 8/);
   });
+
+  it('docker-compose.yml passes every variable of .env.example to the containers (they were dropped: no alerts, no shards under Compose)', async () => {
+    // npm start's own, the CLI's and test-only variables have no place in a container; the image sets NODE_ENV, LOG_FORMAT, HOST and PORT.
+    const notForContainers = new Set(['LOCAL_REDIS_PORT', 'LOCAL_REDIS_DIR', 'TEST_CRASH_AFTER_COMPLETE', 'JOB_CATALOG', 'NODE_ENV', 'LOG_FORMAT', 'HOST', 'PORT']);
+    const documented = [...readFileSync(join(ROOT, '.env.example'), 'utf8').matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!).filter((v) => !notForContainers.has(v));
+    const env = Object.fromEntries(documented.map((v) => [v, `value-of-${v}`]));
+    const config = await composeConfig(env);
+    const missing = documented.filter((v) => !config.includes(`${v}: value-of-${v}`));
+    assert.deepEqual(missing, [], 'every documented variable reaches a service');
+  });
 });
 
 describe('compiled build (what the Docker image runs)', () => {
@@ -242,5 +253,27 @@ describe('compiled build (what the Docker image runs)', () => {
     }
     await stopChild(sup.child);
     assert.ok(sup.lines.some((l) => l.includes('[supervisor] Stopped')), 'stopped its children cleanly');
+  });
+
+  it('npm run start:prod keeps its private Redis data where npm start does, not under dist/ (gone with a rebuild)', { timeout: 60_000 }, async () => {
+    const dirName = `.data/build-test-${uniquePrefix()}`;
+    const sup = runCompiled('src/supervisor.js', {
+      JOB_CATALOG: 'dist/contracts/index.js',
+      LOCAL_REDIS_PORT: String(await freePort()),
+      LOCAL_REDIS_DIR: dirName,
+      QUEUE_PREFIX: uniquePrefix(),
+      HOST: '127.0.0.1',
+      PORT: '0',
+      BOARD_USER: 'admin',
+      BOARD_PASSWORD: 'build-test-password',
+    });
+    try {
+      const started = await waitFor(() => sup.lines.find((l) => l.includes('Started a private redis-server')), 'the private Redis', 30_000, 100);
+      assert.ok(started.includes(`AOF in ${join(ROOT, dirName)})`), started);
+      await waitFor(() => sup.lines.some((l) => l.startsWith('[server]') && l.includes('Server listening')), 'the server', 30_000, 100);
+    } finally {
+      await stopChild(sup.child);
+      rmSync(join(ROOT, dirName), { recursive: true, force: true });
+    }
   });
 });
