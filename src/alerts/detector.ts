@@ -10,6 +10,7 @@ import type { AlertType } from './alert.js';
 import { AlertOutbox } from './delivery.js';
 import { alertOf, Incidents, type Condition } from './incidents.js';
 import { Lease } from './lease.js';
+import { dueAt } from '../jobs/due.js';
 
 /** Job states in which a scheduler's pending tick is still waiting to run. */
 const PENDING = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
@@ -221,7 +222,7 @@ export class Detector {
     const on = (type: AlertType): Condition => ({ type, queue: queue.name });
 
     const first = oldest[0];
-    const age = first ? now - (first.timestamp + (first.delay ?? 0)) : 0;
+    const age = first ? now - dueAt(first) : 0;
     if (first && age > alerts.backlogAgeS * 1000) {
       await this.#raise(on('queue.backlog'), `Queue ${queue.name}: the oldest waiting job has waited ${Math.round(age / 1000)} s (limit ${alerts.backlogAgeS} s)`, {
         oldestJob: first.id,

@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import type { Config } from '../config.js';
+import { dueAt } from '../jobs/due.js';
 import type { Logger } from '../logger.js';
 import { centerKey, type RedisClient } from '../redis/connection.js';
 
@@ -65,8 +66,8 @@ export class JobTimings {
   }
 
   /**
-   * Counts a job's final outcome under its logical queue: run time (finished − started) and wait
-   * (started − when it became due). Skipped when the job lacks its timestamps.
+   * Counts a job's final outcome under its logical queue: run time (finished − started) and, for a
+   * job that ran once, its wait (started − when it became due). Skipped when the job lacks its timestamps.
    */
   observe(queue: string, job: Job): void {
     const started = job.processedOn;
@@ -75,10 +76,12 @@ export class JobTimings {
     if (!p) this.#pending.set(queue, (p = new Pending()));
     // Per job on the worker's hot path: two bucket searches and four additions, nothing else.
     const duration = Math.max(0, (job.finishedOn ?? Date.now()) - started) / 1000;
-    const wait = Math.max(0, started - job.timestamp - (job.delay ?? 0)) / 1000;
     p.counts.duration[bucketOf(duration)]!++;
-    p.counts.wait[bucketOf(wait)]!++;
     p.sums.duration += duration;
+    // A retry's wait would count its earlier attempts and backoff: only a first attempt's is a wait.
+    if ((job.attemptsStarted ?? 1) > 1) return;
+    const wait = Math.max(0, started - dueAt(job)) / 1000;
+    p.counts.wait[bucketOf(wait)]!++;
     p.sums.wait += wait;
   }
 

@@ -5,6 +5,7 @@ import type { Queues } from '../queues.js';
 import type { JobMoved } from '../schemas/jobs.js';
 import type { Cancelled, JobLogs, QueueSummary } from '../schemas/operations.js';
 import { cancelChannel, type CancelMessage } from './cancel-signal.js';
+import { dueAt } from '../jobs/due.js';
 
 /** How long a cancel waits for an active job to end before answering `cancelling`. */
 const ACTIVE_CANCEL_WAIT_MS = 5000;
@@ -172,7 +173,7 @@ export class Operations {
     let oldest: number | undefined;
     for (const [c, , , first] of parts) {
       for (const [state, n] of Object.entries(c)) counts[state] = (counts[state] ?? 0) + n;
-      const t = first[0]?.timestamp;
+      const t = first[0] ? dueAt(first[0]) : undefined;
       if (t !== undefined && (oldest === undefined || t < oldest)) oldest = t;
     }
     return {

@@ -4,6 +4,7 @@ import { TIMING_BUCKETS, TIMING_NAMES, type HistogramTotals, type TimingName } f
 import type { ScheduleInfo } from '../schemas/recurring.js';
 import type { RunRecord } from '../schemas/schedule-health.js';
 import { HEALTH_STATES } from '../schedules/health.js';
+import { dueAt } from '../jobs/due.js';
 
 /**
  * A Prometheus histogram whose cumulative totals are kept elsewhere (in Redis, by the workers) and
@@ -88,7 +89,7 @@ export class ScheduleMetrics {
       duration: new TotalsHistogram('jobcenter_job_duration_seconds', 'Job run time (finished − started) of every job that finished, by its final attempt', registry),
       wait: new TotalsHistogram(
         'jobcenter_job_wait_seconds',
-        'Time a job waited to start once it was due (started − created − delay), every job that finished',
+        'Time a job waited to start once it was due (started − created − its delay), every job that finished on its first attempt',
         registry,
       ),
     };
@@ -115,7 +116,7 @@ export class ScheduleMetrics {
   /** The age of the oldest waiting job of one BullMQ queue (a shard of a sharded queue). */
   async collectOldest(queue: Queue): Promise<void> {
     const [first] = await queue.getJobs(['waiting'], 0, 0, true);
-    this.#oldest.set({ queue: queue.name }, first ? Math.max(0, Date.now() - (first.timestamp + (first.delay ?? 0))) / 1000 : 0);
+    this.#oldest.set({ queue: queue.name }, first ? Math.max(0, Date.now() - dueAt(first)) / 1000 : 0);
   }
 
   /** The duration and wait histograms of every logical queue, from the workers' totals. */
