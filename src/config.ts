@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { EMPTY_CATALOG, JobCatalog } from './jobs/catalog.js';
@@ -27,9 +28,45 @@ const hostPortList = z
   .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
   .pipe(
     z
-      .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each entry must be host:port'))
+      .array(
+        z
+          .string()
+          .regex(/^[^\s:]+:\d{1,5}$/, 'each entry must be host:port')
+          .refine((e) => Number(e.slice(e.lastIndexOf(':') + 1)) >= 1 && Number(e.slice(e.lastIndexOf(':') + 1)) <= 65_535, 'each port must be from 1 to 65535'),
+      )
       .min(1, 'must list at least one host:port'),
   );
+
+/** What is wrong with a redis:// URL that the pattern let through, or undefined (never echoes the password). */
+function redisUrlProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'is not a valid URL (the port must be 1-65535; a password with reserved characters must be percent-encoded)';
+  }
+  try {
+    decodeURIComponent(parsed.username);
+    decodeURIComponent(parsed.password);
+  } catch {
+    return 'has a user or password with a malformed percent-encoding (write % as %25)';
+  }
+  if (!/^\/?(\d{1,5})?$/.test(parsed.pathname)) return 'must name the database as a number (redis://host:6379/0), or none';
+  return undefined;
+}
+
+/** The server's own paths: a board mounted on or under one would be shadowed by it. */
+const SERVER_PATHS = ['/api', '/metrics', '/healthz', '/schedules'];
+
+/** An address Express's `trust proxy` takes: a name it knows, an IP address, or a subnet (CIDR). */
+function isProxyAddress(x: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(x)) return true;
+  const [ip = '', bits, ...rest] = x.split('/');
+  if (rest.length > 0 || isIP(ip) === 0) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d{1,3}$/.test(bits) && n <= (isIP(ip) === 4 ? 32 : 128);
+}
 
 const optionalSecret = z.string().min(1).optional();
 
@@ -110,6 +147,10 @@ const envSchema = z
       .string()
       .trim()
       .regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL')
+      .superRefine((v, ctx) => {
+        const problem = redisUrlProblem(v);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
       .default('redis://127.0.0.1:6379'),
     REDIS_CLUSTER_NODES: hostPortList.optional(),
     REDIS_SENTINELS: hostPortList.optional(),
@@ -177,14 +218,18 @@ const envSchema = z
       .string()
       .trim()
       .regex(/^\/[A-Za-z0-9/_-]*[A-Za-z0-9_-]$/, 'must start with "/" and not end with "/", e.g. /board')
+      .refine(
+        (v) => !SERVER_PATHS.some((p) => v === p || v.startsWith(`${p}/`)),
+        `must not be (or lie under) one of the server's own paths: ${SERVER_PATHS.join(', ')}, which would hide the board`,
+      )
       .default('/board'),
     AUTH_MAX_FAILURES: int(1, 10_000).default(10),
     AUTH_WINDOW_MS: int(1000, 86_400_000).default(60_000),
     TRUST_PROXY: z
       .string()
       .trim()
-      .regex(
-        /^(true|false|\d{1,2}|[A-Za-z0-9.:/_ ,-]+)$/,
+      .refine(
+        (v) => /^(true|false|\d{1,2})$/.test(v) || v.split(',').every((x) => isProxyAddress(x.trim())),
         'must be false, true, a number of proxy hops, or a comma list of proxy addresses/subnets (e.g. loopback, 10.0.0.0/8)',
       )
       .default('false'),

@@ -58,6 +58,24 @@ describe('config', () => {
     assert.match(configError({ REDIS_URL: 'localhost:6379' }).message, /REDIS_URL=.*redis:\/\//);
     assert.match(configError({ QUEUE_PREFIX: 'a:b' }).message, /QUEUE_PREFIX/);
     assert.match(configError({ WORKER_QUEUES: 'default,nope' }).message, /unknown queue "nope".*default, batch/);
+    // These exited with "Invalid URL", "URI malformed" or "invalid IP address: foo" and no variable
+    // named, ran on db 0 or flapped forever, or served a board nobody could reach.
+    for (const [env, pattern] of [
+      [{ REDIS_URL: 'redis://u:pw@h:99999' }, /REDIS_URL=.*port must be 1-65535/],
+      [{ REDIS_URL: 'redis://:pa%ss@h:1' }, /REDIS_URL=.*percent-encoding/],
+      [{ REDIS_URL: 'redis://h:6379/abc' }, /REDIS_URL=.*database as a number/],
+      [{ REDIS_CLUSTER_NODES: 'a:99999' }, /REDIS_CLUSTER_NODES=.*1 to 65535/],
+      [{ REDIS_SENTINELS: 'a:0', REDIS_SENTINEL_MASTER: 'm' }, /REDIS_SENTINELS=.*1 to 65535/],
+      [{ TRUST_PROXY: 'foo' }, /TRUST_PROXY="foo" must be false, true/],
+      [{ TRUST_PROXY: '10.0.0.0/99' }, /TRUST_PROXY=/],
+      [{ BOARD_BASE_PATH: '/api' }, /BOARD_BASE_PATH="\/api" must not be .*server's own paths/],
+      [{ BOARD_BASE_PATH: '/metrics/board' }, /BOARD_BASE_PATH=/],
+    ] as const) {
+      assert.match(configError(env).message, pattern, JSON.stringify(env));
+    }
+    assert.equal(load({ TRUST_PROXY: 'loopback, 10.0.0.0/8,::1' }).server.trustProxy, 'loopback, 10.0.0.0/8,::1');
+    assert.equal(load({ REDIS_URL: 'redis://u:p%40ss@h:6380/2' }).redis.url, 'redis://u:p%40ss@h:6380/2');
+    assert.equal(load({ BOARD_BASE_PATH: '/apis' }).server.board.basePath, '/apis');
   });
 
   it('rejects half-set credentials and Sentinel without a master name', () => {
