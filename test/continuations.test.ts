@@ -105,6 +105,21 @@ describe('continuations on one worker process', () => {
     assert.equal(runsOf(worker, first.id), 1);
   });
 
+  it("an awaiting continuation's pointer never expires: a chain under a parent delayed for weeks stays whole", async () => {
+    // The pointer had a 14-day TTL while awaiting; past it, the next step of a chain found its parent
+    // "missing" and was cancelled, though the step before it would still run on the due day.
+    const parent = await client.schedule('hello-world', {}, { delay: 20 * 24 * 3600 * 1000 });
+    const sameQueue = await client.continueWith(parent, 'scheduler-test', {});
+    const otherQueue = await client.continueWith(sameQueue, 'sleep', { ms: 1 });
+    const { keys } = client.continuations.deps;
+    for (const c of [sameQueue, otherQueue]) {
+      assert.equal(await center.redis.client.ttl(keys.pointer(c.queue, c.id)), -1, `${c.queue}/${c.id}: no expiry while it awaits`);
+    }
+    await client.cancelJob(otherQueue);
+    await client.cancelJob(sameQueue);
+    await client.cancelJob(parent);
+  });
+
   it('a chain runs its steps in order, each after the previous one', async () => {
     const steps = await client.chain().then('sleep', { ms: 100, result: 1 }).then('scheduler-test', {}).then('sleep', { ms: 0, result: 3 }).enqueue();
     assert.deepEqual(steps.map((s) => s.state), ['waiting', 'awaiting', 'awaiting']);

@@ -56,6 +56,8 @@ export async function register(
   const pointerInSlot = cq === pq;
   if (!pointerInSlot) {
     const pointer = keys.pointer(cq, id);
+    // With a TTL until the registration is complete (a crash before it must not leave a key forever);
+    // then without: an awaiting continuation's pointer must outlive any delay of its parent.
     const set = await redis.set(pointer, pq, 'EX', KEEP_SECONDS, 'NX');
     if (set !== 'OK') {
       const owner = await redis.get(pointer);
@@ -71,6 +73,7 @@ export async function register(
     pointerInSlot,
   );
   crashPoint(config, 'register:after-script');
+  if (!pointerInSlot && (reply[0] === 'created' || (reply[0] === 'duplicate' && reply[1] === 'awaiting'))) await redis.persist(keys.pointer(cq, id));
   switch (reply[0]) {
     case 'missing':
       throw new NotFoundError(`Parent job ${pq}/${parent.id} does not exist`);

@@ -9,8 +9,9 @@ import type { RedisClient } from '../redis/connection.js';
  * Registration. KEYS: spec, links, pending, due, parent job hash, parent queue's completed set,
  * its failed set, the parent's pointer (a parent that is itself an awaiting continuation),
  * [the continuation's own pointer, when it is in this slot].
- * ARGV: member (`cq/cid`), parent id, now, due-at, channel, message, parent queue, pointer TTL (s),
- * then the spec's field/value pairs.
+ * ARGV: member (`cq/cid`), parent id, now, due-at, channel, message, parent queue, (unused),
+ * then the spec's field/value pairs. The pointer of an awaiting continuation never expires: it lives
+ * as long as its parent may take (a chain under a parent delayed for months), until the release.
  * Returns {'created', parentState} | {'duplicate', state, name} | {'duplicate-elsewhere', queue} | {'missing'}.
  */
 const REGISTER = `
@@ -28,7 +29,7 @@ redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('HSETNX', KEYS[3], ARGV[2], ARGV[3])
 redis.call('ZADD', KEYS[4], 'LT', ARGV[4], ARGV[2])
-if KEYS[9] then redis.call('SET', KEYS[9], ARGV[7], 'EX', ARGV[8]) end
+if KEYS[9] then redis.call('SET', KEYS[9], ARGV[7]) end
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 if redis.call('ZSCORE', KEYS[6], ARGV[2]) then return {'created', 'completed'} end
 if redis.call('ZSCORE', KEYS[7], ARGV[2]) then return {'created', 'failed'} end
