@@ -141,8 +141,8 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
     this.#schedules = new Schedules(this.#queues);
     this.#continuations = new Continuations(this.#queues, logger);
     this.#incidents = new Incidents(this.#queues.redis, config);
-    this.#ops = new Operations(this.#queues, this.#continuations);
     this.#batches = new Batches(this.#queues, logger);
+    this.#ops = new Operations(this.#queues, this.#continuations, this.#batches);
   }
 
   /** The job types this client knows (its `contracts`, checked and indexed). */

@@ -271,6 +271,15 @@ describe('board behind authentication', () => {
     }
   });
 
+  it("removing a job scheduler removes the schedule through the center, definition included (the detector re-created it)", async () => {
+    await client.recurring.upsert('board-removed', { every: 3_600_000 }, 'hello-world', {});
+    const res = await board('/api/queues/default/job-schedulers/board-removed/remove', { method: 'PUT', auth: ADMIN });
+    assert.equal(res.status, 204, res.text);
+    assert.equal(await client.recurring.get('board-removed'), undefined);
+    assert.equal(await client.schedules.meta('board-removed'), undefined, 'no definition is left for a repair to re-create');
+    assert.deepEqual(await client.schedules.orphans(), []);
+  });
+
   it("refuses job ids that name one of the queue's own keys (404): removing job `meta` un-paused the queue", async () => {
     await client.pauseQueue('batch');
     for (const [method, path] of [

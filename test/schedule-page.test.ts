@@ -106,4 +106,24 @@ describe('schedule health page', () => {
     assert.equal((await http(`${server.base}/schedules`)).status, 401);
     assert.equal((await client.recurring.get('heartbeat'))!.paused, false);
   });
+
+  it("answers what it audits: Object's method names are no actions (404, was 500), a refused resume is a 409 on record as 409", async () => {
+    const admin = { user: ADMIN.username, password: ADMIN.password };
+    const sameSite = { origin: server.base, 'x-requested-with': 'schedule-page' };
+    for (const action of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const res = await http(`${server.base}/schedules/heartbeat/${action}`, { method: 'POST', auth: admin, headers: sameSite });
+      assert.equal(res.status, 404, `${action}: ${res.status} ${res.text}`);
+    }
+    // A schedule paused before its endDate, resumed after it: refused with 409, audited as 409 (was 500).
+    const end = Date.now() + 1500;
+    await client.recurring.upsert('ending-page', { every: 3_600_000, endDate: new Date(end).toISOString() }, 'hello-world', {});
+    await client.recurring.pause('ending-page');
+    await waitFor(() => Date.now() > end + 50 || undefined, 'the end date to pass', 5000);
+    const before = auditLines(server.proc).length;
+    const resumed = await http(`${server.base}/schedules/ending-page/resume`, { method: 'POST', auth: admin, headers: sameSite });
+    assert.equal(resumed.status, 409, resumed.text);
+    const record = await waitFor(() => auditLines(server.proc).slice(before).find((l) => l.action === 'board.schedule.resume'), 'the audit record');
+    assert.equal(record.status, 409);
+    await client.recurring.remove('ending-page');
+  });
 });

@@ -13,11 +13,12 @@ import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js
 
 let redis: TestRedis;
 let client: TestClient;
+let env: Record<string, string>;
 const group = new ProcessGroup({});
 
 before(async () => {
   redis = await startTestRedis({ appendonly: false });
-  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix(), QUEUE_SHARDS: 'default:3,batch:3' };
+  env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix(), QUEUE_SHARDS: 'default:3,batch:3' };
   const worker = group.start('worker', { ...env, WORKER_CONCURRENCY: '2' });
   [client] = await Promise.all([testClient(env), worker.waitForMessage('Worker started', 30_000)]);
 });
@@ -92,6 +93,45 @@ describe('operations on a sharded queue', () => {
     // The release that followed skipped the withdrawn continuation (the sweep would too).
     await client.continuations.resolve(parent);
     assert.equal((await client.getJob(continuation))?.state ?? 'none', 'none');
+  });
+
+  it('after K changes, awaiting continuations are still found, cancelled and deduplicated by their key', async () => {
+    // A client of another K (a deploy in progress): batch has 5 shards there.
+    const wider = await testClient({ ...env, QUEUE_SHARDS: 'default:3,batch:5' });
+    try {
+      const parent = await client.schedule('hello-world', {}, { delay: 3_600_000 });
+      const keys = Array.from({ length: 12 }, (_, i) => `kc${i}`);
+      const first = await Promise.all(keys.map((k) => client.continueWith(parent, 'sleep', { ms: 1 }, { jobId: k })));
+      // Some of these ids hash to another shard under K = 5: they were not found, not cancellable,
+      // and a second registration with the same key made a second continuation (both ran).
+      assert.ok(first.some((c) => wider.queues.forJob('batch', c.id).name !== client.queues.forJob('batch', c.id).name), 'some ids move');
+      for (const c of first) {
+        assert.equal((await wider.getJob(c))?.state, 'awaiting', c.id);
+        const again = await wider.continueWith(parent, 'sleep', { ms: 1 }, { jobId: c.id.slice('cont-'.length) });
+        assert.equal(again.duplicate, true, c.id);
+        assert.equal(again.shard, c.shard, `${c.id} stays on its shard`);
+      }
+      const moved = first.find((c) => wider.queues.forJob('batch', c.id).name !== client.queues.forJob('batch', c.id).name)!;
+      assert.equal((await wider.cancelJob(moved)).outcome, 'cancelled');
+      assert.equal((await client.getJob(moved))?.state ?? 'none', 'none', 'withdrawn');
+      await client.cancelJob(parent);
+    } finally {
+      await wider.close();
+    }
+  });
+
+  it("a join's then job can be cancelled while it awaits, and a batch's jobs take no shardKey", async () => {
+    const parents = await Promise.all([client.schedule('hello-world', {}, { delay: 3_600_000 }), client.schedule('sleep', { ms: 1 }, { delay: 3_600_000 })]);
+    const then = await client.continueWith(parents, 'scheduler-test', {}, { jobId: 'join-cancel' });
+    assert.equal((await client.getJob(then))?.state, 'awaiting');
+    // GET said awaiting, DELETE said "no job".
+    assert.equal((await client.cancelJob(then)).outcome, 'cancelled');
+    assert.equal((await client.getJob(then))?.state, 'cancelled');
+    for (const p of parents) await client.cancelJob(p);
+    await assert.rejects(
+      () => client.batch([{ name: 'sleep', data: { ms: 1 }, opts: { shardKey: 'x' } }]),
+      (e: Error & { details?: { field: string }[] }) => e.details?.some((d) => d.field === 'jobs.0.shardKey') ?? false,
+    );
   });
 
   it('retries the failed jobs of every shard', async () => {

@@ -28,6 +28,13 @@ const GRACE_MS = 3000;
 /** A job of the batch that still does not exist this long after creation is counted as failed (the creating client died). */
 const MISSING_AFTER_MS = 60_000;
 
+/** Cancels a batch's then before it fires: atomic with RECORD, which fires once (sets `fired`). */
+const CANCEL_THEN = `
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HGET', KEYS[1], 'fired') or not redis.call('HGET', KEYS[1], 'then') then return 0 end
+redis.call('HSET', KEYS[1], 'fired', ARGV[2], 'thenState', 'cancelled', 'withdrawn', ARGV[1])
+return 1
+`;
+
 const RECORD = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'unknown' end
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 'seen' end
@@ -115,6 +122,18 @@ export class Batches {
     await this.queues.redis.srem(this.#open, id);
   }
 
+  /**
+   * Cancels the `then` job of a batch or join (`batthen-<id>`) that has not been added yet: it will
+   * never run. @returns false when there is no such batch, or its `then` was already added (or cancelled).
+   */
+  async cancelThen(ref: { id: string }, by: string): Promise<boolean> {
+    if (!ref.id.startsWith(BATCH_THEN_PREFIX)) return false;
+    const id = ref.id.slice(BATCH_THEN_PREFIX.length);
+    const done = await this.queues.redis.eval(CANCEL_THEN, 1, this.#state(id), `Cancelled by ${by}`, String(Date.now()));
+    if (done === 1) await this.queues.redis.srem(this.#open, id);
+    return done === 1;
+  }
+
   /** Reports that `member` (`queue/id`) ended for good; adds `then` when it was the last one. */
   async record(id: string, member: string, outcome: 'completed' | 'failed'): Promise<void> {
     const r = await this.queues.redis.eval(RECORD, 2, this.#state(id), this.#done(id), member, outcome, String(Date.now()));
@@ -194,8 +213,9 @@ export class Batches {
       const spec = JSON.parse(h.then) as BatchThen;
       let state = h.thenState ?? 'awaiting';
       if (state === 'awaiting' && h.fired) {
-        const s = await this.queues.forJob(spec.queue, thenId(id)).getJobState(thenId(id));
-        state = s === 'unknown' ? (h.thenAdded ? 'removed' : 'awaiting') : s;
+        // On whichever shard holds it: K may have changed since it was added.
+        const found = await this.queues.locate(spec.queue, thenId(id));
+        state = found ? found.state : h.thenAdded ? 'removed' : 'awaiting';
       }
       then = { queue: spec.queue, id: thenId(id), name: spec.name, state };
     }

@@ -9,6 +9,7 @@ import { register, type Registered } from './registration.js';
 import { release } from './release.js';
 import { sweep } from './sweep.js';
 import { CONTINUATION_PREFIX, type ContinuationDeps, type ContinueOn, type JobRef } from './types.js';
+import { pointerOf } from './pointer.js';
 
 /**
  * Continuations: "run job B after job A finishes", for a job A that already exists (BullMQ flows
@@ -62,17 +63,19 @@ export class Continuations {
     const found = await queues.locate(ref.queue, ref.id);
     if (found) return { queue: found.queue.name, id: ref.id };
     if (!ref.id.startsWith(CONTINUATION_PREFIX)) throw new NotFoundError(`Parent job ${ref.queue}/${ref.id} does not exist`);
-    // An awaiting continuation: it will be added to (and is registered under) the shard of its id.
-    return { queue: queues.forJob(ref.queue, ref.id).name, id: ref.id };
+    // An awaiting continuation: it will be added to (and is registered under) the shard its id had
+    // when it was registered.
+    const pointed = await pointerOf(this.deps, ref.queue, ref.id);
+    return { queue: pointed?.queue ?? queues.forJob(ref.queue, ref.id).name, id: ref.id };
   }
 
   /** The stored spec of a continuation that has not been released yet, as job info. */
   async awaiting(ref: JobRef): Promise<{ name: string; data: unknown; state: string; createdAt: number } | undefined> {
     if (!ref.id.startsWith(CONTINUATION_PREFIX)) return undefined;
     const { queues, keys } = this.deps;
-    const parentQueue = await queues.redis.get(keys.pointer(queues.forJob(ref.queue, ref.id).name, ref.id));
-    if (!parentQueue || parentQueue === 'released') return undefined;
-    const h = await queues.redis.hgetall(keys.spec(parentQueue, queues.forJob(ref.queue, ref.id).name, ref.id));
+    const pointed = await pointerOf(this.deps, ref.queue, ref.id);
+    if (!pointed || pointed.parentQueue === 'released') return undefined;
+    const h = await queues.redis.hgetall(keys.spec(pointed.parentQueue, pointed.queue, ref.id));
     if (!h.name || h.state !== 'awaiting') return undefined;
     return { name: h.name, data: JSON.parse(h.data ?? '{}'), state: 'awaiting', createdAt: Number(h.createdAt) };
   }
@@ -85,10 +88,9 @@ export class Continuations {
   async withdraw(ref: JobRef, by: string): Promise<boolean> {
     if (!ref.id.startsWith(CONTINUATION_PREFIX)) return false;
     const { queues, keys } = this.deps;
-    // Registered under the shard of its id, as awaiting() reads it.
-    const queue = queues.forJob(ref.queue, ref.id).name;
-    const parentQueue = await queues.redis.get(keys.pointer(queue, ref.id));
-    if (!parentQueue || parentQueue === 'released') return false;
+    const pointed = await pointerOf(this.deps, ref.queue, ref.id);
+    if (!pointed || pointed.parentQueue === 'released') return false;
+    const { queue, parentQueue } = pointed;
     const done = await queues.redis.eval(
       "if redis.call('HGET', KEYS[1], 'state') == 'awaiting' then redis.call('HSET', KEYS[1], 'state', 'withdrawn', 'withdrawnBy', ARGV[1]) return 1 end return 0",
       1,

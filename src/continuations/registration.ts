@@ -7,6 +7,7 @@ import { crashPoint } from './crash-points.js';
 import { release } from './release.js';
 import { runScript } from './scripts.js';
 import { CONTINUATION_PREFIX, KEEP_SECONDS, WATCH_QUEUE, type ContinuationDeps, type ContinueOn, type JobRef } from './types.js';
+import { pointerOf } from './pointer.js';
 
 /** How soon the sweep double-checks a new registration (it covers a worker that finished the
  * parent just before it heard of the registration). */
@@ -51,6 +52,11 @@ export async function register(
   const cq = queues.forJob(contract.queue, id).name;
   const pq = parent.queue;
   const redis = queues.redis;
+  if (options.key !== undefined && queues.isSharded(contract.queue)) {
+    // Registered under another K, on another shard: the same key must not register it twice.
+    const earlier = await pointerOf(deps, contract.queue, id);
+    if (earlier && earlier.queue !== cq) return duplicateOf(deps, { queue: earlier.queue, id }, earlier.parentQueue, contract.name);
+  }
   // Same queue: one script writes everything. Another queue may be another slot (on a Cluster),
   // so its pointer is written first, on every deployment alike (one behaviour to test).
   const pointerInSlot = cq === pq;

@@ -1,4 +1,5 @@
 import type { Job, Queue } from 'bullmq';
+import type { Batches } from '../batches/batches.js';
 import type { Continuations, JobRef } from '../continuations/index.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { Queues } from '../queues.js';
@@ -21,6 +22,7 @@ export class Operations {
   constructor(
     private readonly queues: Queues,
     private readonly continuations: Continuations,
+    private readonly batches: Batches,
   ) {}
 
   /** The job on whichever shard holds it (a sharded queue's logical name reads its shards). */
@@ -54,7 +56,10 @@ export class Operations {
   async cancel(ref: JobRef, actor: string): Promise<Cancelled> {
     const found = await this.queues.locate(ref.queue, ref.id);
     if (!found) {
-      if (await this.continuations.withdraw(ref, actor)) return { ...ref, outcome: 'cancelled', state: 'cancelled' };
+      // Not a job yet: an awaiting continuation, or a batch's (a join's) then job.
+      if ((await this.continuations.withdraw(ref, actor)) || (await this.batches.cancelThen(ref, actor))) {
+        return { ...ref, outcome: 'cancelled', state: 'cancelled' };
+      }
       throw noJob(ref);
     }
     const { queue, state } = found;

@@ -20,6 +20,9 @@ export const batchRequest = z
     b.jobs.forEach((j, i) => {
       if (j.jobId !== undefined) ctx.addIssue({ code: 'custom', path: ['jobs', i, 'jobId'], message: 'a batch names its jobs itself (bat-<batch>-<index>)' });
       if (j.dedupe !== undefined) ctx.addIssue({ code: 'custom', path: ['jobs', i, 'dedupe'], message: 'a dropped job would never finish: no dedupe in a batch' });
+      if (j.shardKey !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['jobs', i, 'shardKey'], message: "a batch's jobs go to the shard of their own ids (bat-<batch>-<index>): no shardKey in a batch" });
+      }
     });
     if (b.on !== undefined && b.then === undefined) ctx.addIssue({ code: 'custom', path: ['on'], message: 'on needs then' });
   });

@@ -185,6 +185,29 @@ export function mountBoard(app: Express, deps: ServerDeps, failures: AuthFailure
     ...requireBoardLogin(config, failures),
     refuseViewerWrites,
     refuseQueueKeyIds,
+    removeSchedulesThroughTheCenter(deps),
     ...boards,
   );
+}
+
+/**
+ * Bull Board's "remove" of a job scheduler, done by the center: it removes the scheduler and the
+ * definition the center keeps. Removed by BullMQ alone, the definition stayed, and the detector
+ * re-created the schedule seconds later as one removed behind the center's back.
+ */
+function removeSchedulesThroughTheCenter(deps: ServerDeps): RequestHandler {
+  return (req, res, next) => {
+    const m = /^\/api\/queues\/[^/]+\/job-schedulers\/([^/]+)\/remove$/.exec(req.path);
+    if (req.method !== 'PUT' || !m) return next();
+    let id: string;
+    try {
+      id = decodeURIComponent(m[1]!);
+    } catch {
+      return next();
+    }
+    deps.service.recurring.remove(id).then(
+      () => res.status(204).end(),
+      (err: unknown) => next(err),
+    );
+  };
 }

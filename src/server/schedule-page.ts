@@ -117,6 +117,9 @@ const ACTIONS = { run: 'trigger', pause: 'pause', resume: 'resume' } as const;
  * The schedule health page behind the board's login: everyone logged in may read; run now,
  * pause and resume are the admin's, refused cross-site, and audited like the board's writes.
  */
+/** The answers of errorHandler (http-errors.ts) to the errors the schedule actions throw. */
+const STATUS_OF: Readonly<Record<string, number>> = { ValidationError: 400, NotFoundError: 404, ConflictError: 409, UnavailableError: 503 };
+
 export function schedulePageRouter(deps: ServerDeps, failures: AuthFailures): Router {
   const { config, service, audit } = deps;
   const router = Router();
@@ -131,7 +134,9 @@ export function schedulePageRouter(deps: ServerDeps, failures: AuthFailures): Ro
   });
   router.post('/:id/:action', express.json({ limit: '1kb' }), sameSiteOnly, async (req, res) => {
     const account = accountOf(res)!;
-    const action = ACTIONS[req.params.action as keyof typeof ACTIONS];
+    // Own keys only: `constructor` or `toString` would otherwise name a method of every object (a 500).
+    const name = String(req.params.action);
+    const action = Object.hasOwn(ACTIONS, name) ? ACTIONS[name as keyof typeof ACTIONS] : undefined;
     const id = String(req.params.id);
     const record = (status: number, detail?: string) =>
       audit.record({
@@ -157,10 +162,10 @@ export function schedulePageRouter(deps: ServerDeps, failures: AuthFailures): Ro
       record(200);
       res.json(result);
     } catch (err) {
-      const status = (err as Error).name === 'NotFoundError' ? 404 : (err as Error).name === 'ValidationError' ? 400 : 500;
+      // The status the error handler answers with, so that the audit records what was answered.
+      const status = STATUS_OF[(err as Error).name] ?? 500;
       record(status, (err as Error).message.slice(0, 300));
-      if (status === 500) throw err;
-      res.status(status).json(errorBody((err as Error).message));
+      throw err;
     }
   });
   return router;
