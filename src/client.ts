@@ -15,7 +15,7 @@ import { Queues } from './queues.js';
 import { checkEvictionPolicy, type RedisClient } from './redis/connection.js';
 import { Incidents } from './alerts/incidents.js';
 import type { Incident } from './alerts/alert.js';
-import { Schedules, type OverlapPolicy, type Repeat, type ScheduleInfo } from './schedules.js';
+import { Schedules, type OverlapPolicy, type Repeat, type ScheduleInfo, type ScheduleTiming } from './schedules.js';
 import type { Health } from './schedules/health.js';
 import type { RunOutcome, RunRecord } from './schedules/history.js';
 import { after as afterSchema, continueOptions, dedupe as dedupeSchema, enqueueOptions, type Created } from './schemas/enqueue.js';
@@ -543,6 +543,8 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
           }),
         { idempotent: true },
       ),
+    /** Changes when a schedule runs (cron or every, tz, limit, endDate), keeping its job and options. */
+    reschedule: (id: string, timing: ScheduleTiming): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.reschedule(id, timing), { idempotent: true }),
     remove: (id: string): Promise<boolean> => this.#guard(() => this.#schedules.remove(id), { idempotent: true }),
     list: (): Promise<ScheduleInfo[]> => this.#guard(() => this.#schedules.list()),
     /** One schedule with its `lastRun` and `health`, or undefined. */

@@ -31,6 +31,15 @@ export type Repeat = ({ readonly cron: string; readonly tz?: string; readonly ds
 /** Job states of a tick that has not started yet. */
 const PENDING_STATES: ReadonlySet<string> = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
 
+/** When a schedule runs, as the board's scheduler edit changes it (see Schedules.reschedule). */
+export interface ScheduleTiming {
+  readonly cron?: string;
+  readonly every?: number;
+  readonly tz?: string;
+  readonly limit?: number;
+  readonly endDate?: string;
+}
+
 /** BullMQ's window and run limit of a schedule. */
 export interface RepeatWindow {
   /** No tick before this time (ISO 8601 with offset). */
@@ -328,6 +337,40 @@ export class Schedules {
       r.cron !== undefined ? { ...cronRepeat(id, r.cron, r.tz, definedPolicy(r.dst)), ...window } : { every: r.every, ...window },
       { name: contract.name, data, opts },
     );
+  }
+
+  /**
+   * Changes when a schedule runs (its pattern or interval, time zone, limit and end) and keeps the
+   * rest: job, payload, overlap, grace, misfire, `then`, start date, owner. What the board's
+   * scheduler edit does, through the center, so the definition it keeps (for pause and resume, and
+   * self-repair) follows the edit. @throws NotFoundError for an unknown schedule.
+   */
+  async reschedule(id: string, timing: ScheduleTiming): Promise<ScheduleInfo> {
+    validateScheduleId(id);
+    const info = await this.get(id);
+    if (!info) throw new NotFoundError(`No schedule with id ${JSON.stringify(id)}`);
+    const meta = await this.meta(id);
+    const stored = (meta?.spec?.repeat ?? {}) as { dst?: DstPolicy } & RepeatWindow;
+    const when =
+      timing.cron !== undefined
+        ? { cron: timing.cron, ...(timing.tz ? { tz: timing.tz } : {}), ...(stored.dst ? { dst: stored.dst } : {}) }
+        : { every: timing.every as number };
+    const window = {
+      ...(stored.startDate !== undefined ? { startDate: stored.startDate } : {}),
+      ...(timing.limit !== undefined ? { limit: timing.limit } : {}),
+      ...(timing.endDate !== undefined ? { endDate: timing.endDate } : {}),
+    };
+    return this.upsert({
+      id,
+      repeat: { ...when, ...window },
+      name: info.name,
+      data: info.data,
+      overlap: info.overlap,
+      ...(meta?.grace !== undefined ? { grace: meta.grace } : {}),
+      ...(meta?.misfire !== undefined ? { misfire: meta.misfire } : {}),
+      ...(meta?.maxCatchUp !== undefined ? { maxCatchUp: meta.maxCatchUp } : {}),
+      ...(meta?.then !== undefined ? { then: meta.then } : {}),
+    });
   }
 
   /**

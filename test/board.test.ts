@@ -280,6 +280,18 @@ describe('board behind authentication', () => {
     assert.deepEqual(await client.schedules.orphans(), []);
   });
 
+  it('editing a job scheduler reschedules it through the center, keeping its job and options (a pause and resume brought back the old timing)', async () => {
+    await client.recurring.upsert('board-edited', { cron: '0 3 * * *', tz: 'Europe/Berlin' }, 'scheduler-test', { note: 'kept' }, { overlap: 'skip', misfire: 'skip' });
+    const res = await board('/api/queues/default/job-schedulers/board-edited', { method: 'PATCH', auth: ADMIN, body: { pattern: '30 4 * * *', tz: 'Europe/Paris' } });
+    assert.equal(res.status, 204, res.text);
+    await client.recurring.pause('board-edited');
+    const resumed = await client.recurring.resume('board-edited');
+    assert.deepEqual([resumed.cron, resumed.tz, resumed.overlap, resumed.misfire, resumed.data], ['30 4 * * *', 'Europe/Paris', 'skip', 'skip', { note: 'kept' }]);
+    const bad = await board('/api/queues/default/job-schedulers/board-edited', { method: 'PATCH', auth: ADMIN, body: { pattern: 'every monday' } });
+    assert.equal(bad.status, 400, bad.text);
+    await client.recurring.remove('board-edited');
+  });
+
   it("refuses job ids that name one of the queue's own keys (404): removing job `meta` un-paused the queue", async () => {
     await client.pauseQueue('batch');
     for (const [method, path] of [

@@ -186,8 +186,45 @@ export function mountBoard(app: Express, deps: ServerDeps, failures: AuthFailure
     refuseViewerWrites,
     refuseQueueKeyIds,
     removeSchedulesThroughTheCenter(deps),
+    editSchedulesThroughTheCenter(deps),
     ...boards,
   );
+}
+
+/**
+ * Bull Board's scheduler edit (PATCH `{ pattern | every, tz, limit, endDate }`), done by the center
+ * (`recurring.reschedule`): edited by BullMQ alone, a pause and resume or a repair would bring back
+ * the definition the center kept.
+ */
+function editSchedulesThroughTheCenter(deps: ServerDeps): RequestHandler {
+  const json = express.json({ limit: '10kb' });
+  return (req, res, next) => {
+    const m = /^\/api\/queues\/[^/]+\/job-schedulers\/([^/]+)$/.exec(req.path);
+    if (req.method !== 'PATCH' || !m) return next();
+    json(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      const body = (req.body ?? {}) as { pattern?: unknown; every?: unknown; tz?: unknown; limit?: unknown; endDate?: unknown };
+      const given = <T>(v: unknown): T | undefined => (v === undefined || v === null || v === '' ? undefined : (v as T));
+      let id: string;
+      try {
+        id = decodeURIComponent(m[1]!);
+      } catch {
+        return next();
+      }
+      const pattern = given<string>(body.pattern);
+      deps.service.recurring
+        .reschedule(id, {
+          ...(pattern !== undefined ? { cron: String(pattern).trim() } : { every: given<number>(body.every) }),
+          ...(given(body.tz) !== undefined ? { tz: String(body.tz).trim() } : {}),
+          ...(given(body.limit) !== undefined ? { limit: given<number>(body.limit) } : {}),
+          ...(given(body.endDate) !== undefined ? { endDate: given<string>(body.endDate) } : {}),
+        })
+        .then(
+          () => res.status(204).end(),
+          (e: unknown) => next(e),
+        );
+    });
+  };
 }
 
 /**
