@@ -105,6 +105,12 @@ describe('schedule health page', () => {
     assert.equal((await post({ user: ADMIN.username, password: ADMIN.password }, { origin: server.base })).status, 403, 'a plain form post');
     assert.equal((await http(`${server.base}/schedules`)).status, 401);
     assert.equal((await client.recurring.get('heartbeat'))!.paused, false);
+    // Every refusal is on record, as the board's are (the cross-site ones were not).
+    const records = await waitFor(() => {
+      const r = auditLines(server.proc).filter((l) => l.action === 'board.schedule.pause' && l.schedule === 'heartbeat' && l.result === 'denied');
+      return r.length >= 3 ? r : undefined;
+    }, 'three denied pauses on record');
+    assert.ok(records.some((r) => r.actor === ADMIN.username && r.status === 403), JSON.stringify(records));
   });
 
   it("answers what it audits: Object's method names are no actions (404, was 500), a refused resume is a 409 on record as 409", async () => {

@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import { ConfigError, isConnectionError } from '../errors.js';
 import { isQueueKeyName } from '../schemas/fields.js';
 import type { ServerDeps } from './app.js';
-import { auditBoardMutations } from './audit.js';
+import { auditBoardMutations, decodeSegment } from './audit.js';
 import { accountOf, requireBoardLogin, type AuthFailures, type BoardRole } from './auth.js';
 import { errorBody } from './http-errors.js';
 import { SCHEDULE_PAGE_PATH } from './schedule-page.js';
@@ -141,19 +141,12 @@ const QUEUE_ROUTES = new Set(['metrics', 'default-job-options', 'workers', 'rate
  */
 const refuseQueueKeyIds: RequestHandler = (req, res, next) => {
   const m = /^\/api\/queues\/[^/]+\/([^/]+)(?:\/([^/]+))?\/?$/.exec(req.path);
-  const id = m ? decodeURIComponentSafe(m[1]!) : undefined;
+  const id = decodeSegment(m?.[1]);
   const jobRoute = m && (m[2] === undefined ? !QUEUE_ROUTES.has(id!) : JOB_ACTIONS.has(m[2]));
   if (!id || !jobRoute || !isQueueKeyName(id)) return next();
   res.status(404).json(errorBody(`No job ${JSON.stringify(id)}: it names one of the queue's own keys, which no job can have as its id`));
 };
 
-function decodeURIComponentSafe(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
 
 /**
  * The viewer's read-only promise, enforced on the server whatever the UI shows: any write gets 403.

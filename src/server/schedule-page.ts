@@ -3,6 +3,7 @@ import type { ScheduleInfo } from '../schemas/recurring.js';
 import type { RunRecord } from '../schemas/schedule-health.js';
 import type { ServerDeps } from './app.js';
 import { accountOf, requireBoardLogin, type AuthFailures } from './auth.js';
+import { decodeSegment, resultOf, type AuditLog } from './audit.js';
 import { errorBody } from './http-errors.js';
 import { refuseCrossSiteWrites } from './security.js';
 
@@ -114,17 +115,38 @@ const sameSiteOnly: RequestHandler = (req, res, next) => {
 const ACTIONS = { run: 'trigger', pause: 'pause', resume: 'resume' } as const;
 
 /**
+ * Every write to the page, as answered: done, refused (cross-site, no login, the viewer) or failed,
+ * like the board's (audit.ts). Mounted before the refusals, so that they are on record too.
+ */
+function auditScheduleWrites(audit: AuditLog): RequestHandler {
+  return (req, res, next) => {
+    if (req.method !== 'POST') return next();
+    const m = /^\/([^/]+)\/([^/]+)$/.exec(req.path);
+    const ip = req.ip;
+    res.once('finish', () => {
+      const status = res.statusCode;
+      audit.record({
+        actor: accountOf(res)?.user ?? 'anonymous',
+        action: `board.schedule.${decodeSegment(m?.[2]) ?? 'post'}`,
+        ...(m ? { schedule: decodeSegment(m[1]) } : { detail: `path ${req.path}` }),
+        ip,
+        result: resultOf(status),
+        status,
+      });
+    });
+    next();
+  };
+}
+
+/**
  * The schedule health page behind the board's login: everyone logged in may read; run now,
  * pause and resume are the admin's, refused cross-site, and audited like the board's writes.
  */
-/** The answers of errorHandler (http-errors.ts) to the errors the schedule actions throw. */
-const STATUS_OF: Readonly<Record<string, number>> = { ValidationError: 400, NotFoundError: 404, ConflictError: 409, UnavailableError: 503 };
-
 export function schedulePageRouter(deps: ServerDeps, failures: AuthFailures): Router {
   const { config, service, audit } = deps;
   const router = Router();
   // The board's cross-site rule (security.ts) first, as on the board itself; sameSiteOnly adds the page's own header check.
-  router.use(refuseCrossSiteWrites, ...requireBoardLogin(config, failures));
+  router.use(auditScheduleWrites(audit), refuseCrossSiteWrites, ...requireBoardLogin(config, failures));
   router.get('/', async (_req, res) => {
     const admin = accountOf(res)?.role === 'admin';
     const schedules = await service.recurring.list();
@@ -138,35 +160,16 @@ export function schedulePageRouter(deps: ServerDeps, failures: AuthFailures): Ro
     const name = String(req.params.action);
     const action = Object.hasOwn(ACTIONS, name) ? ACTIONS[name as keyof typeof ACTIONS] : undefined;
     const id = String(req.params.id);
-    const record = (status: number, detail?: string) =>
-      audit.record({
-        actor: account.user,
-        action: `board.schedule.${req.params.action}`,
-        schedule: id,
-        ip: req.ip,
-        result: status < 400 ? 'ok' : status === 403 ? 'denied' : 'error',
-        status,
-        ...(detail ? { detail } : {}),
-      });
     if (!action) {
       res.status(404).json(errorBody(`No action ${JSON.stringify(req.params.action)}; use run, pause or resume`));
       return;
     }
     if (account.role !== 'admin') {
-      record(403);
       res.status(403).json(errorBody('The viewer account is read-only', [{ field: 'Authorization', message: 'log in with BOARD_USER' }]));
       return;
     }
-    try {
-      const result = await service.recurring[action](id);
-      record(200);
-      res.json(result);
-    } catch (err) {
-      // The status the error handler answers with, so that the audit records what was answered.
-      const status = STATUS_OF[(err as Error).name] ?? 500;
-      record(status, (err as Error).message.slice(0, 300));
-      throw err;
-    }
+    // Errors go to the error handler (400, 404, 409, 503); the audit records what it answered.
+    res.json(await service.recurring[action](id));
   });
   return router;
 }
