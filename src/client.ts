@@ -5,7 +5,7 @@ import { loadConfig, type Config } from './config.js';
 import { Continuations, type ContinueOn, type JobRef } from './continuations/index.js';
 import { withDeadline } from './deadline.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError, isConnectionError, type FieldIssue } from './errors.js';
-import { parsePayload, type ContractMap, type PayloadInput } from './jobs/contract.js';
+import { checkPayload, type ContractMap, type PayloadInput } from './jobs/contract.js';
 import { jobOptions } from './jobs/options.js';
 import type { JobCatalog } from './jobs/catalog.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -265,7 +265,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
   /** Validates one job and turns it into BullMQ's add arguments; writes nothing. */
   #prepare(name: string, data: unknown, opts: EnqueueOptions): Prepared {
     const contract = this.#queues.catalog.contractFor(name);
-    const payload = parsePayload(contract, data);
+    const payload = checkPayload(contract, data);
     const o = isEmpty(opts) ? NO_OPTIONS : parseRequest(enqueueOptions, toRequestOptions(opts), 'options');
     const delay = o.runAt !== undefined ? Math.max(0, Date.parse(o.runAt) - Date.now()) : (o.delay ?? 0);
     const overrides: JobsOptions = {};
@@ -374,7 +374,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
     if (options.then) {
       try {
         const contract = this.#queues.catalog.contractFor(options.then.name);
-        const data = parsePayload(contract, options.then.data ?? {});
+        const data = checkPayload(contract, options.then.data ?? {});
         then = { queue: contract.queue, name: contract.name, data, opts: jobOptions(contract) };
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err;
@@ -757,7 +757,7 @@ export class ChainBuilder<C extends ContractMap = ContractMap> {
 
   /** Appends a step; `on` decides whether it also runs after the previous step failed. */
   then<N extends JobNameOf<C>>(name: N, data: PayloadInput<C[N]>, opts: { on?: ContinueOn } = {}): this {
-    parsePayload(this.client.catalog.contractFor(name), data);
+    checkPayload(this.client.catalog.contractFor(name), data);
     this.#steps.push({ name, data, on: opts.on ?? 'success' });
     return this;
   }

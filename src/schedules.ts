@@ -7,7 +7,7 @@ import { repeatStrategy, type CenterRepeatOptions } from './cron/repeat-strategy
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import { jobOptions } from './jobs/options.js';
-import { parsePayload, type JobContract } from './jobs/contract.js';
+import { checkPayload, type JobContract } from './jobs/contract.js';
 import type { JobCatalog } from './jobs/catalog.js';
 import type { Queues } from './queues.js';
 import { centerKey } from './redis/connection.js';
@@ -256,7 +256,7 @@ export class Schedules {
     validateScheduleId(spec.id);
     validateRepeat(spec.repeat);
     const contract = this.#contractFor(spec.name);
-    const data = parsePayload(contract, spec.data);
+    const data = checkPayload(contract, spec.data);
     const overlap = parseRequest(overlapSchema.optional().default('allow'), spec.overlap, 'overlap', 'overlap');
     validateGrace(spec.grace);
     const semantics = parseRequest(
@@ -542,7 +542,7 @@ export class Schedules {
       ids.add(spec.id);
       validateScheduleId(spec.id);
       validateRepeat(spec.repeat);
-      parsePayload(this.#contractFor(spec.name), spec.data);
+      checkPayload(this.#contractFor(spec.name), spec.data);
     }
     const key = this.#declaredKey(owner);
     const before = await this.queues.redis.smembers(key);
@@ -612,7 +612,7 @@ export async function healMissing(
 function thenOf(catalog: JobCatalog, t: ThenSpec): { name: string; data: unknown; on: NonNullable<ThenSpec['on']> } {
   try {
     const contract = catalog.contractFor(t.name);
-    return { name: contract.name, data: parsePayload(contract, t.data ?? {}), on: t.on ?? 'success' };
+    return { name: contract.name, data: checkPayload(contract, t.data ?? {}), on: t.on ?? 'success' };
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
     throw new ValidationError(`then: ${err.message}`, err.details.map((d) => ({ field: `then.${d.field}`, message: `then.${d.message}` })));

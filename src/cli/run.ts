@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import { JobCenterClient, type CleanRequest, type ContinueOn, type EnqueueOptions, type JobListQuery, type Repeat } from '../client.js';
 import { loadConfig, type Config } from '../config.js';
-import { parsePayload, type ContractMap } from '../jobs/contract.js';
+import { checkPayload, type ContractMap } from '../jobs/contract.js';
 import { ConfigError, NotFoundError, UnavailableError, ValidationError, type FieldIssue } from '../errors.js';
 import { bulkItem, type BulkItem } from '../schemas/enqueue.js';
 import { fieldIssues } from '../schemas/parse.js';
@@ -198,7 +198,7 @@ async function enqueueFile(client: JobCenterClient, file: string): Promise<unkno
     }
     // Name and payload too, so one run lists every bad line (enqueueMany checks them again).
     try {
-      parsePayload(client.catalog.contractFor(parsed.data.name), parsed.data.data ?? {});
+      checkPayload(client.catalog.contractFor(parsed.data.name), parsed.data.data ?? {});
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       for (const d of err.details) issues.push({ field: `${at}.${d.field}`, message: `${at}: ${d.message}` });

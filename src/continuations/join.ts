@@ -1,7 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 import { Batches, thenId } from '../batches/batches.js';
 import { NotFoundError } from '../errors.js';
-import { parsePayload } from '../jobs/contract.js';
+import { checkPayload } from '../jobs/contract.js';
 import { jobOptions } from '../jobs/options.js';
 import { registerWatch } from './registration.js';
 import type { ContinuationDeps, ContinueOn, JobRef } from './types.js';
@@ -41,7 +41,7 @@ export async function join(
 ): Promise<Joined> {
   const { queues, logger } = deps;
   const contract = queues.catalog.contractFor(name);
-  const payload = parsePayload(contract, data);
+  const payload = checkPayload(contract, data);
   const members = [...new Set(parents.map((p) => `${p.queue}/${p.id}`))];
   const batches = new Batches(queues, logger);
   const then = { queue: contract.queue, name: contract.name, data: payload, opts: jobOptions(contract, options.opts) };

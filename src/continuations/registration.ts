@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
 import { NotFoundError, ValidationError } from '../errors.js';
-import { parsePayload } from '../jobs/contract.js';
+import { checkPayload } from '../jobs/contract.js';
 import { jobOptions, validateJobId } from '../jobs/options.js';
 import { crashPoint } from './crash-points.js';
 import { release } from './release.js';
@@ -41,7 +41,7 @@ export async function register(
 ): Promise<Registered> {
   const { config, queues, keys } = deps;
   const contract = queues.catalog.contractFor(name);
-  const payload = parsePayload(contract, data);
+  const payload = checkPayload(contract, data);
   const on = options.on ?? 'success';
   if (on !== 'success' && on !== 'finished') {
     throw new ValidationError('on must be "success" or "finished"', [{ field: 'on', message: 'on must be "success" or "finished"' }]);

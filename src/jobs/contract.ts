@@ -87,7 +87,7 @@ export function defineJob<const Name extends string, Schema extends z.ZodType>(s
 
 /**
  * Checks `data` against the contract's schema, after the nesting limit (MAX_PAYLOAD_DEPTH) that
- * keeps recursive validation from overflowing the stack.
+ * keeps recursive validation from overflowing the stack, and returns the parse (what a handler gets).
  * @throws ValidationError whose details name each bad field as `data.<path>`.
  */
 export function parsePayload<C extends JobContract>(contract: C, data: unknown): Payload<C> {
@@ -101,6 +101,17 @@ export function parsePayload<C extends JobContract>(contract: C, data: unknown):
     );
   }
   return result.data as Payload<C>;
+}
+
+/**
+ * Validates `data` (as parsePayload) and returns what to store: the caller's own data, not the
+ * parse. The worker parses what is stored before the handler runs, so the schema's transforms and
+ * defaults apply once, to what the caller sent (storing the parse ran them twice: a
+ * `z.string().transform(Number)` field then failed every job, a `.transform(s => s + '!')` added two).
+ */
+export function checkPayload(contract: JobContract, data: unknown): unknown {
+  parsePayload(contract, data);
+  return data;
 }
 
 /** A map from job name to contract, the type that makes enqueue calls checked at compile time. */
