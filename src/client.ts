@@ -124,6 +124,9 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
   readonly #continuations: Continuations;
   readonly #ops: Operations;
   readonly #batches: Batches;
+  /** Settles when the first connection attempt ends (ready or failed), or after FIRST_CONNECT_WAIT_MS. */
+  readonly #firstAttempt: Promise<void>;
+  #firstAttemptDone = false;
   readonly #logger: Logger;
   readonly #incidents: Incidents;
   /** The job catalog this client enqueues from (`config.catalog`). */
@@ -142,6 +145,9 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
     this.#continuations = new Continuations(this.#queues, logger);
     this.#incidents = new Incidents(this.#queues.redis, config);
     this.#batches = new Batches(this.#queues, logger);
+    this.#firstAttempt = firstAttempt(this.#queues.redis).then(() => {
+      this.#firstAttemptDone = true;
+    });
     this.#ops = new Operations(this.#queues, this.#continuations, this.#batches);
   }
 
@@ -204,8 +210,10 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
    * key (`jobId`) to retry with.
    */
   async #guard<T>(fn: () => Promise<T>, write?: { jobId?: string; jobIds?: readonly string[]; idempotent?: boolean }): Promise<T> {
-    // A fail-fast connection that is not ready would reject anyway; before its first connect,
-    // BullMQ would wait for it instead, so answer at once. Nothing was sent: that much is certain.
+    // A client is used right after it is made (ready() is optional): its first connection is
+    // waited for, within the connect timeout. Afterwards a fail-fast connection that is not ready
+    // would reject anyway, so answer at once. Nothing was sent: that much is certain.
+    if (!this.#firstAttemptDone) await this.#firstAttempt;
     if (this.#queues.redis.status !== 'ready' && this.#queues.redis.status !== 'connect') {
       throw new UnavailableError(
         `Redis is unreachable (connection ${this.#queues.redis.status}): nothing was written${retryHint(write)}`,
@@ -702,6 +710,24 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
   close(): Promise<void> {
     return this.#queues.close();
   }
+}
+
+/** How long a call made right after the client was created waits for its first connection. */
+const FIRST_CONNECT_WAIT_MS = 5000;
+
+/** Resolves once `redis`'s first connection attempt has ended either way (bounded), never rejects. */
+function firstAttempt(redis: Queues['redis']): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      for (const e of ['ready', 'error', 'close'] as const) redis.off(e, done);
+      resolve();
+    };
+    const timer = setTimeout(done, FIRST_CONNECT_WAIT_MS);
+    timer.unref();
+    for (const e of ['ready', 'error', 'close'] as const) redis.once(e, done);
+  });
 }
 
 /** How to retry a call that failed on the connection (built only on a failure). */

@@ -208,6 +208,15 @@ describe('typed client', () => {
     }
   });
 
+  it('a call made right after createClient waits for the first connection (ready() is optional, as the README shows)', async () => {
+    for (let i = 0; i < 5; i++) {
+      const client = createClient({ contracts: jobs, env: { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix() }, logger: silentLogger });
+      clients.push(client);
+      // It failed with "Redis is unreachable (connection connecting)" every time.
+      assert.equal((await client.enqueue('hello-world', {})).state, 'waiting');
+    }
+  });
+
   it('createClient reads the environment; ready() gives up with UnavailableError', async () => {
     const port = await freePort();
     const client = createClient({ contracts: jobs, env: { REDIS_URL: `redis://127.0.0.1:${port}`, QUEUE_PREFIX: uniquePrefix() }, logger: silentLogger });
