@@ -235,9 +235,12 @@ export class Schedules {
       for (const s of (await queue.getJobSchedulers(0, -1, true)) as SchedulerData[]) existing.add(`${queue.name}/${s.key}`);
     }
     const out: { id: string; queue: string }[] = [];
+    const known = new Set(this.queues.catalog.queueNames);
     for (const [id, raw] of Object.entries(metas)) {
       const meta = parseMeta(raw);
       if (!meta?.spec || meta.paused || windowEnded(meta.spec.repeat as unknown as Repeat)) continue;
+      // Another service's queue (a catalog sharing this prefix): its own processes repair it.
+      if (!known.has(meta.queue)) continue;
       if (!existing.has(`${this.#queueOf(meta).name}/${id}`)) out.push({ id, queue: meta.queue });
     }
     return out;

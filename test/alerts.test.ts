@@ -147,6 +147,10 @@ describe('schedule alerts', () => {
     await startServer(group, env);
     await client.recurring.upsert('orphan', { cron: '0 3 * * *', tz: 'Europe/Berlin' }, 'scheduler-test', { note: 'kept' });
     const before = await client.recurring.get('orphan');
+    // A schedule of another service sharing this prefix, on a queue this catalog does not have: the
+    // detector leaves it to that service (it made every pass fail).
+    const foreign = { queue: 'other-service', overlap: 'allow', owner: null, spec: { repeat: { every: 60_000 }, name: 'their-job', data: {} } };
+    await center.redis.client.hset(`${client.queues.config.prefix}:jc:schedules`, 'theirs', JSON.stringify(foreign));
     // The scheduler and its pending tick, gone (a stray `removeJobScheduler`, a partial key cleanup);
     // the center's definition stays. It was invisible: GET answered 404 for good and no alert came.
     assert.equal(await client.queues.get('default').removeJobScheduler('orphan'), true);

@@ -142,12 +142,13 @@ export class Detector {
       if (now - first < this.config.alerts.detectorIntervalMs) continue;
       this.#orphans.delete(o.id);
       let error: string | undefined;
+      let after: ScheduleInfo | undefined;
       try {
         await this.#schedules.recreate(o.id);
+        after = await this.#schedules.get(o.id);
       } catch (err) {
         error = (err as Error).message;
       }
-      const after = await this.#schedules.get(o.id);
       await this.#reportRepair({ id: o.id, queue: o.queue, lostTick: null }, 'its job scheduler is gone from Redis (the center kept its definition)', after?.next ?? null, error);
       any = true;
     }
