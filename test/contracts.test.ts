@@ -57,6 +57,14 @@ describe('job contracts', () => {
   it('reject bad declarations and job ids', () => {
     assert.throws(() => defineJob({ name: 'Bad Name', queue: 'q', schema: z.object({}) }), /kebab-case/);
     assert.throws(() => defineJob({ name: 'ok', queue: 'q', schema: z.object({}), defaults: { attempts: 0 } }), /attempts/);
+    // An unknown strategy left a failing job active until its lock expired, then "stalled"; a
+    // negative or NaN timeout silently meant none.
+    assert.throws(() => defineJob({ name: 'ok', queue: 'q', schema: z.object({}), defaults: { backoff: { type: 'custom', delay: 10 } } }), /defaults\.backoff/);
+    assert.throws(() => defineJob({ name: 'ok', queue: 'q', schema: z.object({}), defaults: { backoff: { type: 'fixed', delay: -1 } } }), /defaults\.backoff/);
+    for (const timeoutMs of [-5, Number.NaN, 1.5]) {
+      assert.throws(() => defineJob({ name: 'ok', queue: 'q', schema: z.object({}), defaults: { timeoutMs } }), /defaults\.timeoutMs/, String(timeoutMs));
+    }
+    assert.equal(defineJob({ name: 'ok', queue: 'q', schema: z.object({}), defaults: { backoff: 500, timeoutMs: 0 } }).defaults.backoff, 500);
     assert.equal(validateJobId('order-42'), 'order-42');
     for (const id of ['42', 'a:b', '', 'x'.repeat(200)]) assert.throws(() => validateJobId(id), ValidationError, id);
   });

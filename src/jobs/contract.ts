@@ -72,6 +72,19 @@ export function defineJob<const Name extends string, Schema extends z.ZodType>(s
   if (!Number.isInteger(defaults.attempts) || defaults.attempts < 1) {
     throw new Error(`Expected defaults.attempts of "${spec.name}" to be an integer >= 1, got ${defaults.attempts}`);
   }
+  // BullMQ's own strategies only: the workers register no custom one, and a job with an unknown
+  // strategy stayed active until its lock expired and then failed as "stalled", its error lost.
+  const backoff = defaults.backoff;
+  const backoffType = typeof backoff === 'number' ? 'fixed' : backoff.type;
+  const backoffDelay = typeof backoff === 'number' ? backoff : (backoff.delay ?? 0);
+  if (!['fixed', 'exponential'].includes(backoffType) || !Number.isFinite(backoffDelay) || backoffDelay < 0) {
+    throw new Error(
+      `Expected defaults.backoff of "${spec.name}" to be a number of ms or { type: 'fixed' | 'exponential', delay: ms >= 0 }, got ${JSON.stringify(backoff)}`,
+    );
+  }
+  if (!Number.isInteger(defaults.timeoutMs) || defaults.timeoutMs < 0) {
+    throw new Error(`Expected defaults.timeoutMs of "${spec.name}" to be a whole number of ms >= 0 (0: no timeout), got ${defaults.timeoutMs}`);
+  }
   if (spec.shards !== undefined && (!Number.isInteger(spec.shards) || spec.shards < 1 || spec.shards > MAX_SHARDS)) {
     throw new Error(`Expected shards of "${spec.name}" to be an integer from 1 to ${MAX_SHARDS}, got ${spec.shards}`);
   }
