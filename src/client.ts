@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { Cluster } from 'ioredis';
 import type { Job, JobsOptions, Queue } from 'bullmq';
 import type { z } from 'zod';
 import { loadConfig, type Config } from './config.js';
 import { Continuations, type ContinueOn, type JobRef } from './continuations/index.js';
 import { withDeadline } from './deadline.js';
-import { ConflictError, NotFoundError, UnavailableError, ValidationError, isConnectionError, type FieldIssue } from './errors.js';
+import { ConflictError, NotFoundError, UnavailableError, ValidationError, isRedisUnavailable, type FieldIssue } from './errors.js';
 import { checkPayload, type ContractMap, type PayloadInput } from './jobs/contract.js';
 import { jobOptions } from './jobs/options.js';
 import type { JobCatalog } from './jobs/catalog.js';
@@ -168,7 +169,16 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
 
   /** Round-trips a PING; for health checks. */
   async ping(): Promise<void> {
-    await this.#queues.redis.ping();
+    const redis = this.#queues.redis;
+    if (!(redis instanceof Cluster)) {
+      await redis.ping();
+      return;
+    }
+    // A Cluster answers PING on any live node while a master is down: ask every master, and the
+    // cluster's own state.
+    await Promise.all(redis.nodes('master').map((node) => node.ping()));
+    const info = String(await redis.nodes('master')[0]?.call('CLUSTER', 'INFO'));
+    if (!/cluster_state:ok/.test(info)) throw new Error('the Redis Cluster is down (cluster_state is not ok)');
   }
 
   /**
@@ -225,7 +235,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
       return await fn();
     } catch (err) {
       if (err instanceof ValidationError || err instanceof NotFoundError) throw err;
-      if (this.#queues.redis.status !== 'ready' || isConnectionError(err)) {
+      if (this.#queues.redis.status !== 'ready' || isRedisUnavailable(err)) {
         if (!write) throw new UnavailableError(`Redis is unreachable: ${(err as Error).message}${retryHint(write)}`);
         // Redis failed while the call was under way: the command may have run before the
         // connection went. Say so; the idempotency key makes the retry safe either way.
@@ -237,8 +247,10 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
               : write.idempotent
               ? 'repeating the same call is safe'
               : 'check the current state before retrying';
+        // Out of memory: a script may have written part of its work before Redis refused the rest.
+        const why = /OOM/.test((err as Error).message) ? 'Redis is out of memory (maxmemory with noeviction: free memory or raise maxmemory)' : 'Redis failed during the request';
         throw new UnavailableError(
-          `Redis failed during the request (${(err as Error).message}): the outcome is unknown, the write may or may not have happened; ${how}`,
+          `${why} (${(err as Error).message}): the outcome is unknown, the write may or may not have happened; ${how}`,
           'unknown',
           write.jobId ?? write.jobIds,
         );

@@ -64,11 +64,13 @@ export class UnavailableError extends Error {
 }
 
 /**
- * True for an error of a Redis connection that is down or went down (refused, reset, closed, or a
- * fail-fast connection that queues nothing while offline), as opposed to an error Redis answered.
+ * True for an error that says Redis cannot serve right now, as opposed to one it answered about
+ * the request: a connection refused, reset or closed (or a fail-fast connection that queues nothing
+ * while offline), a Cluster that is down or still redirecting, a Redis that is loading its data or
+ * out of memory under `noeviction`. Callers answer these with 503 (retry later), never 500.
  */
-export function isConnectionError(err: unknown): boolean {
-  return /Connection is closed|enableOfflineQueue|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|max retries/i.test(
+export function isRedisUnavailable(err: unknown): boolean {
+  return /Connection is closed|enableOfflineQueue|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|max retries|CLUSTERDOWN|Too many Cluster redirections|MASTERDOWN|LOADING|TRYAGAIN|^OOM |OOM command not allowed/i.test(
     (err as Error)?.message ?? '',
   );
 }

@@ -5,7 +5,7 @@ import type { DstPolicy } from './cron.js';
 import { describeSchedule } from './cron/describe.js';
 import { repeatStrategy, type CenterRepeatOptions } from './cron/repeat-strategy.js';
 import { z } from 'zod';
-import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import { ConflictError, NotFoundError, ValidationError, isRedisUnavailable } from './errors.js';
 import { jobOptions } from './jobs/options.js';
 import { checkPayload, type JobContract } from './jobs/contract.js';
 import type { JobCatalog } from './jobs/catalog.js';
@@ -605,6 +605,8 @@ export async function healMissing(
       await schedules.upsert(spec, owner);
       healed.push(spec.id);
     } catch (err) {
+      // Redis away: nothing is known to be missing; the caller retries the whole check.
+      if (isRedisUnavailable(err)) throw err;
       if (!isWindowRefusal(err)) failed.push({ id: spec.id, error: (err as Error).message });
     }
   }

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { repeatStrategy } from '../cron/repeat-strategy.js';
 import { continuationHook, ContinuedParents, Continuations } from '../continuations/index.js';
 import { DeadlineError, withDeadline } from '../deadline.js';
+import { isRedisUnavailable } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import { JobTimings } from '../metrics/job-timings.js';
@@ -24,6 +25,27 @@ import { Routing } from './routing.js';
 import { RuntimeEvents, type WorkerRuntimeEvents } from './runtime-events.js';
 
 export { JobTimeoutError } from './processor.js';
+
+/** How long a worker takes no new job after Redis refused one (out of memory, cluster down). */
+const REFUSED_BACKOFF_MS = 1000;
+/** A worker error repeated within this long is counted, not logged again. */
+const ERROR_LOG_INTERVAL_MS = 5000;
+
+/** Logs a worker's errors: the first of a kind at once, repeats at most once per interval with their count. */
+function throttledLog(logger: Logger, queue: string): (err: Error) => void {
+  const last = new Map<string, { at: number; repeats: number }>();
+  return (err) => {
+    const now = Date.now();
+    const seen = last.get(err.message);
+    if (seen && now - seen.at < ERROR_LOG_INTERVAL_MS) {
+      seen.repeats++;
+      return;
+    }
+    if (last.size > 100) last.clear();
+    last.set(err.message, { at: now, repeats: 0 });
+    logger.warn({ queue, err: err.message, ...(seen?.repeats ? { repeatedSinceLastLog: seen.repeats } : {}) }, 'Worker error');
+  };
+}
 
 /** How often a worker looks for shards that another process's larger K added. */
 const SHARD_WATCH_MS = 10_000;
@@ -112,7 +134,22 @@ export async function startWorkerRuntime(options: {
       // Workers add each next tick of a schedule: with the center's timetable (DST policy, seeded H).
       settings: { repeatStrategy },
     });
-    worker.on('error', (err) => logger.warn({ queue, err: err.message }, 'Worker error'));
+    // BullMQ asks for the next job again at once after an error Redis answered (not a lost
+    // connection): on a Redis out of memory (noeviction) that spun thousands of times a second,
+    // each one logged. Such a refusal pauses taking jobs for a second (running ones go on), and
+    // repeats of one error are logged once per interval with their count.
+    const logError = throttledLog(logger, queue);
+    let backingOff = false;
+    worker.on('error', (err) => {
+      logError(err);
+      if (backingOff || closing || !isRedisUnavailable(err) || /Connection is closed|ECONN|EPIPE/.test(err.message)) return;
+      backingOff = true;
+      void worker.pause(true).catch(() => {});
+      setTimeout(() => {
+        backingOff = false;
+        if (!closing) void worker.resume();
+      }, REFUSED_BACKOFF_MS).unref();
+    });
     worker.on('stalled', (jobId) => logger.warn({ queue, job: jobId }, 'Job stalled (its worker died?); requeued'));
     worker.on('failed', (job, err) => {
       if (!job) return;

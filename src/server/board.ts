@@ -4,7 +4,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Config } from '../config.js';
-import { ConfigError, isConnectionError } from '../errors.js';
+import { ConfigError, isRedisUnavailable } from '../errors.js';
 import { isQueueKeyName } from '../schemas/fields.js';
 import type { ServerDeps } from './app.js';
 import { auditBoardMutations, decodeSegment } from './audit.js';
@@ -99,7 +99,7 @@ function createBoard(deps: ServerDeps, role: BoardRole): Express {
   type BoardErrorAnswer = ReturnType<Parameters<ExpressAdapter['setErrorHandler']>[0]>;
   // Redis down is a 503 (retry later), as on /api, not an internal error.
   serverAdapter.setErrorHandler((error: Error & { statusCode?: number }) => {
-    const unavailable = !error.statusCode && isConnectionError(error);
+    const unavailable = !error.statusCode && isRedisUnavailable(error);
     return {
       status: (error.statusCode || (unavailable ? 503 : 500)) as BoardErrorAnswer['status'],
       body: {
