@@ -106,5 +106,10 @@ describe('Redis Cluster', () => {
     assert.notEqual(a!.slot, b!.slot, 'different queues hash to different slots');
     // redis-cli splits the slots evenly (0-5460, 5461-10922, 10923-16383): {batch} and {default} land on different masters.
     assert.notEqual(a!.owner, b!.owner, 'different queues live on different masters');
+
+    // Last, as it breaks the cluster: with one master down /healthz says so (it pinged whichever
+    // node answered, and said ok while enqueues to that master's slots failed).
+    await shared.cluster.nodes[2]!.stop();
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 503 || undefined, '/healthz 503 with a master down', 15_000, 200);
   });
 });
