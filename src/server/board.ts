@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import { ConfigError, isRedisUnavailable } from '../errors.js';
 import { isQueueKeyName } from '../schemas/fields.js';
 import type { ServerDeps } from './app.js';
-import { auditBoardMutations, decodeSegment } from './audit.js';
+import { auditBoardMutations, boardAction, decodeSegment } from './audit.js';
 import { accountOf, requireBoardLogin, type AuthFailures, type BoardRole } from './auth.js';
 import { errorBody } from './http-errors.js';
 import { SCHEDULE_PAGE_PATH } from './schedule-page.js';
@@ -129,10 +129,15 @@ function createBoard(deps: ServerDeps, role: BoardRole): Express {
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** Bull Board's routes that act on one job: `/api/queues/:queue/:jobId/<action>`. */
-const JOB_ACTIONS = new Set(['logs', 'flow', 'retry', 'clean', 'promote', 'update-data', 'delay', 'priority', 'remove-unprocessed-children']);
-/** Bull Board's queue routes of the same shape as the job route `/api/queues/:queue/:jobId`. */
-const QUEUE_ROUTES = new Set(['metrics', 'default-job-options', 'workers', 'rate-limit', 'job-data-schema', 'add', 'promote', 'pause', 'resume', 'concurrency', 'empty', 'obliterate', 'job-schedulers']);
+/** Bull Board's queue reads of the same shape as its job read `/api/queues/:queue/:jobId`. */
+const QUEUE_READS = new Set(['metrics', 'default-job-options', 'workers', 'rate-limit', 'job-data-schema', 'job-schedulers']);
+
+/** The job id a board request acts on or reads: writes as the audit names them, reads (a job, its logs or flow) here. */
+function boardJobId(method: string, path: string): string | undefined {
+  if (!READS.has(method)) return boardAction(method, path).job;
+  const m = /^\/api\/queues\/[^/]+\/([^/]+)(\/logs|\/flow)?$/.exec(path);
+  return m && (m[2] !== undefined || !QUEUE_READS.has(m[1]!)) ? decodeSegment(m[1]) : undefined;
+}
 
 /**
  * A job id that names one of the queue's own keys (`meta`, `wait`, …) is no job: Bull Board would
@@ -140,13 +145,10 @@ const QUEUE_ROUTES = new Set(['metrics', 'default-job-options', 'workers', 'rate
  * queue) or answer 500 WRONGTYPE. The API refuses these ids; so does the board: 404.
  */
 const refuseQueueKeyIds: RequestHandler = (req, res, next) => {
-  const m = /^\/api\/queues\/[^/]+\/([^/]+)(?:\/([^/]+))?\/?$/.exec(req.path);
-  const id = decodeSegment(m?.[1]);
-  const jobRoute = m && (m[2] === undefined ? !QUEUE_ROUTES.has(id!) : JOB_ACTIONS.has(m[2]));
-  if (!id || !jobRoute || !isQueueKeyName(id)) return next();
+  const id = boardJobId(req.method, req.path);
+  if (id === undefined || !isQueueKeyName(id)) return next();
   res.status(404).json(errorBody(`No job ${JSON.stringify(id)}: it names one of the queue's own keys, which no job can have as its id`));
 };
-
 
 /**
  * The viewer's read-only promise, enforced on the server whatever the UI shows: any write gets 403.
@@ -178,66 +180,41 @@ export function mountBoard(app: Express, deps: ServerDeps, failures: AuthFailure
     ...requireBoardLogin(config, failures),
     refuseViewerWrites,
     refuseQueueKeyIds,
-    removeSchedulesThroughTheCenter(deps),
-    editSchedulesThroughTheCenter(deps),
+    schedulersThroughTheCenter(deps),
     ...boards,
   );
 }
 
 /**
- * Bull Board's scheduler edit (PATCH `{ pattern | every, tz, limit, endDate }`), done by the center
- * (`recurring.reschedule`): edited by BullMQ alone, a pause and resume or a repair would bring back
- * the definition the center kept.
+ * Bull Board's job scheduler remove and edit, done by the center: `recurring.remove` (the
+ * definition the center keeps goes too) and `recurring.reschedule` (PATCH `{ pattern | every, tz,
+ * limit, endDate }`: new timing, same job and options). Done by BullMQ alone, the detector
+ * re-created a removed schedule as lost, and a pause and resume brought an edit's old timing back.
  */
-function editSchedulesThroughTheCenter(deps: ServerDeps): RequestHandler {
+function schedulersThroughTheCenter(deps: ServerDeps): RequestHandler {
   const json = express.json({ limit: '10kb' });
+  const given = <T>(v: unknown): T | undefined => (v === undefined || v === null || v === '' ? undefined : (v as T));
   return (req, res, next) => {
-    const m = /^\/api\/queues\/[^/]+\/job-schedulers\/([^/]+)$/.exec(req.path);
-    if (req.method !== 'PATCH' || !m) return next();
-    json(req, res, (err?: unknown) => {
-      if (err) return next(err);
-      const body = (req.body ?? {}) as { pattern?: unknown; every?: unknown; tz?: unknown; limit?: unknown; endDate?: unknown };
-      const given = <T>(v: unknown): T | undefined => (v === undefined || v === null || v === '' ? undefined : (v as T));
-      let id: string;
-      try {
-        id = decodeURIComponent(m[1]!);
-      } catch {
-        return next();
-      }
-      const pattern = given<string>(body.pattern);
-      deps.service.recurring
-        .reschedule(id, {
-          ...(pattern !== undefined ? { cron: String(pattern).trim() } : { every: given<number>(body.every) }),
-          ...(given(body.tz) !== undefined ? { tz: String(body.tz).trim() } : {}),
-          ...(given(body.limit) !== undefined ? { limit: given<number>(body.limit) } : {}),
-          ...(given(body.endDate) !== undefined ? { endDate: given<string>(body.endDate) } : {}),
-        })
-        .then(
-          () => res.status(204).end(),
-          (e: unknown) => next(e),
-        );
-    });
-  };
-}
-
-/**
- * Bull Board's "remove" of a job scheduler, done by the center: it removes the scheduler and the
- * definition the center keeps. Removed by BullMQ alone, the definition stayed, and the detector
- * re-created the schedule seconds later as one removed behind the center's back.
- */
-function removeSchedulesThroughTheCenter(deps: ServerDeps): RequestHandler {
-  return (req, res, next) => {
-    const m = /^\/api\/queues\/[^/]+\/job-schedulers\/([^/]+)\/remove$/.exec(req.path);
-    if (req.method !== 'PUT' || !m) return next();
-    let id: string;
-    try {
-      id = decodeURIComponent(m[1]!);
-    } catch {
-      return next();
+    const { action, schedule } = boardAction(req.method, req.path);
+    const done = [() => res.status(204).end(), (err: unknown) => next(err)] as const;
+    if (req.method === 'PUT' && action === 'board.scheduler.remove' && schedule !== undefined) {
+      void deps.service.recurring.remove(schedule).then(...done);
+    } else if (req.method === 'PATCH' && action === 'board.scheduler.update' && schedule !== undefined) {
+      json(req, res, (err?: unknown) => {
+        if (err) return next(err);
+        const body = (req.body ?? {}) as { pattern?: unknown; every?: unknown; tz?: unknown; limit?: unknown; endDate?: unknown };
+        const pattern = given<string>(body.pattern);
+        void deps.service.recurring
+          .reschedule(schedule, {
+            ...(pattern !== undefined ? { cron: String(pattern).trim() } : { every: given<number>(body.every) }),
+            ...(given(body.tz) !== undefined ? { tz: String(body.tz).trim() } : {}),
+            ...(given(body.limit) !== undefined ? { limit: given<number>(body.limit) } : {}),
+            ...(given(body.endDate) !== undefined ? { endDate: given<string>(body.endDate) } : {}),
+          })
+          .then(...done);
+      });
+    } else {
+      next();
     }
-    deps.service.recurring.remove(id).then(
-      () => res.status(204).end(),
-      (err: unknown) => next(err),
-    );
   };
 }
