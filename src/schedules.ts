@@ -28,8 +28,8 @@ export type OverlapPolicy = 'allow' | 'skip';
  */
 export type Repeat = ({ readonly cron: string; readonly tz?: string; readonly dst?: DstPolicy } | { readonly every: number }) & RepeatWindow;
 
-/** Job states of a tick that has not started yet. */
-const PENDING_STATES: ReadonlySet<string> = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
+/** Job states of a tick (any job) that has not started yet. */
+export const PENDING_STATES: ReadonlySet<string> = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
 
 /** When a schedule runs, as the board's scheduler edit changes it (see Schedules.reschedule). */
 export interface ScheduleTiming {
@@ -117,7 +117,7 @@ export function validateRepeat(repeat: Repeat): void {
 export function checkWindow(id: string, repeat: Repeat): void {
   const r = repeat as { cron?: string; tz?: string; dst?: DstPolicy } & RepeatWindow;
   if (r.endDate === undefined) return;
-  if (Date.parse(r.endDate) <= Date.now()) {
+  if (windowEnded(repeat)) {
     throw new ValidationError(`Schedule ${id} ended at ${r.endDate}: it would never run`, [
       { field: 'endDate', message: `endDate ${r.endDate} has passed; move it into the future, or remove the schedule` },
     ]);
@@ -223,25 +223,22 @@ export class Schedules {
 
   /**
    * Schedules whose definition the center keeps (not paused, window not ended) but whose BullMQ
-   * scheduler is gone: removed behind the center's back, so no tick will ever come. The detector
-   * re-creates them.
+   * scheduler is gone (not in `listed`, the schedules list() found): removed behind the center's
+   * back, so no tick will ever come. The detector re-creates them.
    */
-  async orphans(): Promise<{ id: string; queue: string }[]> {
-    // Definitions first, then the schedulers (one read per queue, whatever the number of
-    // schedules): an upsert in flight may look orphaned here, never the other way round.
-    const metas = await this.queues.redis.hgetall(this.#metaKey);
-    const existing = new Set<string>();
-    for (const queue of this.queues.all()) {
-      for (const s of (await queue.getJobSchedulers(0, -1, true)) as SchedulerData[]) existing.add(`${queue.name}/${s.key}`);
-    }
-    const out: { id: string; queue: string }[] = [];
+  async orphans(listed: readonly ScheduleInfo[]): Promise<{ id: string; queue: string }[]> {
+    // `listed` (this caller's list()) already read every scheduler: only the definitions are read
+    // here. An upsert or removal in flight between the two reads may look orphaned; the caller
+    // repairs only what stays so.
+    const existing = new Set(listed.map((s) => s.id));
     const known = new Set(this.queues.catalog.queueNames);
-    for (const [id, raw] of Object.entries(metas)) {
+    const out: { id: string; queue: string }[] = [];
+    for (const [id, raw] of Object.entries(await this.queues.redis.hgetall(this.#metaKey))) {
+      if (existing.has(id)) continue;
       const meta = parseMeta(raw);
       if (!meta?.spec || meta.paused || windowEnded(meta.spec.repeat as unknown as Repeat)) continue;
       // Another service's queue (a catalog sharing this prefix): its own processes repair it.
-      if (!known.has(meta.queue)) continue;
-      if (!existing.has(`${this.#queueOf(meta).name}/${id}`)) out.push({ id, queue: meta.queue });
+      if (known.has(meta.queue)) out.push({ id, queue: meta.queue });
     }
     return out;
   }
@@ -429,7 +426,7 @@ export class Schedules {
     if (repeat.limit !== undefined && (meta.count ?? 0) >= repeat.limit) {
       throw new ConflictError(`Schedule ${id} has run its limit of ${repeat.limit} ticks; upsert it with a higher limit to run it again`);
     }
-    if (repeat.endDate !== undefined && Date.parse(repeat.endDate) <= Date.now()) {
+    if (windowEnded(repeat as Repeat)) {
       throw new ConflictError(`Schedule ${id} ended at ${repeat.endDate}; upsert it with a later endDate to run it again`);
     }
     const { paused: _paused, ...rest } = meta;

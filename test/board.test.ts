@@ -277,7 +277,7 @@ describe('board behind authentication', () => {
     assert.equal(res.status, 204, res.text);
     assert.equal(await client.recurring.get('board-removed'), undefined);
     assert.equal(await client.schedules.meta('board-removed'), undefined, 'no definition is left for a repair to re-create');
-    assert.deepEqual(await client.schedules.orphans(), []);
+    assert.deepEqual(await client.schedules.orphans(await client.schedules.list()), []);
   });
 
   it('editing a job scheduler reschedules it through the center, keeping its job and options (a pause and resume brought back the old timing)', async () => {

@@ -4,7 +4,7 @@ import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queues.js';
 import { centerKey } from '../redis/connection.js';
-import { Schedules, type ScheduleInfo } from '../schedules.js';
+import { PENDING_STATES, Schedules, type ScheduleInfo } from '../schedules.js';
 import { AuditLog } from '../server/audit.js';
 import type { AlertType } from './alert.js';
 import { AlertOutbox } from './delivery.js';
@@ -12,8 +12,6 @@ import { alertOf, Incidents, type Condition } from './incidents.js';
 import { Lease } from './lease.js';
 import { dueAt } from '../jobs/due.js';
 
-/** Job states in which a scheduler's pending tick is still waiting to run. */
-const PENDING = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
 /** BullMQ adds a schedule's next tick right after its current one becomes active; allow it this long. */
 const NEXT_TICK_SLACK_MS = 5000;
 const FAILURE_WINDOW_MIN = 5;
@@ -86,7 +84,7 @@ export class Detector {
       const lost = await this.#lostTick(s);
       if (lost && (await this.#repair(s, lost))) repaired.add(s.id);
     }
-    const orphansRepaired = await this.#repairOrphans();
+    const orphansRepaired = await this.#repairOrphans(schedules);
     for (const s of repaired.size > 0 || orphansRepaired ? await this.#schedules.list() : schedules) await this.#checkSchedule(s);
     const known = new Set(schedules.map((s) => s.id));
     for (const incident of await this.incidents.allOpen()) {
@@ -128,11 +126,11 @@ export class Detector {
    * for a moment (definition written, scheduler not yet; scheduler removed, definition not yet).
    * @returns whether any was repaired.
    */
-  async #repairOrphans(): Promise<boolean> {
+  async #repairOrphans(listed: readonly ScheduleInfo[]): Promise<boolean> {
     const now = Date.now();
     const seen = new Set<string>();
     let any = false;
-    for (const o of await this.#schedules.orphans()) {
+    for (const o of await this.#schedules.orphans(listed)) {
       seen.add(o.id);
       const first = this.#orphans.get(o.id);
       if (first === undefined) {
@@ -163,7 +161,7 @@ export class Detector {
     if (!queue) return undefined;
     const next = Date.parse(s.next!);
     const state = await queue.getJobState(`repeat:${s.id}:${next}`);
-    if (PENDING.has(state)) return undefined;
+    if (PENDING_STATES.has(state)) return undefined;
     if (state !== 'unknown' && Date.now() - next < NEXT_TICK_SLACK_MS) return undefined;
     // Read again: the tick may have just run and moved on between the two reads.
     const again = await queue.getJobScheduler(s.id);
