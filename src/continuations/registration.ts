@@ -155,6 +155,6 @@ async function runRegister(
       keys.pointer(pq, parent.id),
       ...(pointer ? [keys.pointer(entry.queue, entry.id)] : []),
     ],
-    [`${entry.queue}/${entry.id}`, parent.id, now, now + FIRST_CHECK_MS, keys.channel, `+${pq}/${parent.id}`, pq, KEEP_SECONDS, ...spec],
+    [`${entry.queue}/${entry.id}`, parent.id, now, now + FIRST_CHECK_MS, keys.channel, `+${pq}/${parent.id}`, pq, ...spec],
   )) as string[];
 }

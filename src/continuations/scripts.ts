@@ -9,8 +9,8 @@ import type { RedisClient } from '../redis/connection.js';
  * Registration. KEYS: spec, links, pending, due, parent job hash, parent queue's completed set,
  * its failed set, the parent's pointer (a parent that is itself an awaiting continuation),
  * [the continuation's own pointer, when it is in this slot].
- * ARGV: member (`cq/cid`), parent id, now, due-at, channel, message, parent queue, (unused),
- * then the spec's field/value pairs. The pointer of an awaiting continuation never expires: it lives
+ * ARGV: member (`cq/cid`), parent id, now, due-at, channel, message, parent queue, then the
+ * spec's field/value pairs. The pointer of an awaiting continuation never expires: it lives
  * as long as its parent may take (a chain under a parent delayed for months), until the release.
  * Returns {'created', parentState} | {'duplicate', state, name} | {'duplicate-elsewhere', queue} | {'missing'}.
  */
@@ -24,7 +24,7 @@ end
 local ptr = redis.call('GET', KEYS[8])
 if redis.call('EXISTS', KEYS[5]) == 0 and (not ptr or ptr == 'released') then return {'missing'} end
 local fields = {}
-for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 8, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('HSETNX', KEYS[3], ARGV[2], ARGV[3])
