@@ -32,7 +32,10 @@ const hostPortList = z
         z
           .string()
           .regex(/^[^\s:]+:\d{1,5}$/, 'each entry must be host:port')
-          .refine((e) => Number(e.slice(e.lastIndexOf(':') + 1)) >= 1 && Number(e.slice(e.lastIndexOf(':') + 1)) <= 65_535, 'each port must be from 1 to 65535'),
+          .refine((e) => {
+            const port = Number(e.slice(e.lastIndexOf(':') + 1));
+            return port >= 1 && port <= 65_535;
+          }, 'each port must be from 1 to 65535'),
       )
       .min(1, 'must list at least one host:port'),
   );

@@ -63,17 +63,28 @@ export class UnavailableError extends Error {
   readonly jobIds?: readonly string[];
 }
 
+/** True for an error of a connection to Redis refused, reset or closed (or a fail-fast one that queues nothing while offline). */
+export function isConnectionLost(err: unknown): boolean {
+  return /Connection is closed|enableOfflineQueue|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|max retries/i.test(messageOf(err));
+}
+
 /**
- * True for an error that says Redis cannot serve right now, as opposed to one it answered about
- * the request: a connection refused, reset or closed (or a fail-fast connection that queues nothing
- * while offline), a Cluster that is down or still redirecting, a Redis that is loading its data or
- * out of memory under `noeviction`. Callers answer these with 503 (retry later), never 500.
+ * True for a refusal Redis answered although it is connected: a Cluster that is down or still
+ * redirecting, a Redis loading its data, or out of memory under `noeviction`.
+ */
+export function isRedisRefusing(err: unknown): boolean {
+  return /CLUSTERDOWN|Too many Cluster redirections|MASTERDOWN|LOADING|TRYAGAIN|^OOM |OOM command not allowed/i.test(messageOf(err));
+}
+
+/**
+ * True for an error that says Redis cannot serve right now (a lost connection, or a refusal), as
+ * opposed to one it answered about the request. Callers answer these with 503 (retry later), never 500.
  */
 export function isRedisUnavailable(err: unknown): boolean {
-  return /Connection is closed|enableOfflineQueue|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|max retries|CLUSTERDOWN|Too many Cluster redirections|MASTERDOWN|LOADING|TRYAGAIN|^OOM |OOM command not allowed/i.test(
-    (err as Error)?.message ?? '',
-  );
+  return isConnectionLost(err) || isRedisRefusing(err);
 }
+
+const messageOf = (err: unknown): string => (err as Error)?.message ?? '';
 
 /** Builds field issues from a zod error, prefixing each path with `root` (e.g. `data`). */
 export function issuesFromZod(

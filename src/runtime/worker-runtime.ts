@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import { repeatStrategy } from '../cron/repeat-strategy.js';
 import { continuationHook, ContinuedParents, Continuations } from '../continuations/index.js';
 import { DeadlineError, withDeadline } from '../deadline.js';
-import { isRedisUnavailable } from '../errors.js';
+import { isRedisRefusing } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import { JobTimings } from '../metrics/job-timings.js';
@@ -142,7 +142,7 @@ export async function startWorkerRuntime(options: {
     let backingOff = false;
     worker.on('error', (err) => {
       logError(err);
-      if (backingOff || closing || !isRedisUnavailable(err) || /Connection is closed|ECONN|EPIPE/.test(err.message)) return;
+      if (backingOff || closing || !isRedisRefusing(err)) return;
       backingOff = true;
       void worker.pause(true).catch(() => {});
       setTimeout(() => {
