@@ -33,7 +33,7 @@ const SECTIONS = ['enqueue', 'throughput', 'pickup', 'continuations', 'delay', '
 
 function usage(message: string): never {
   process.stderr.write(
-    `bench: ${message}\nUsage: npm run bench -- [--smoke] [--out file.json] [--rounds n] [--scale k] [--only ${SECTIONS.join(',')}] [--profile dir] [--child-import file] [--redis-args="--hz 100"] [--quiet] | --cluster [--smoke]\n`,
+    `bench: ${message}\nUsage: npm run bench -- [--smoke] [--out file.json] [--rounds n] [--scale k] [--only ${SECTIONS.join(',')}] [--profile dir] [--child-import file] [--redis-args="--hz 100"] [--quiet] | --cluster [--smoke] [--scale k]\n`,
   );
   process.exit(2);
 }
@@ -74,6 +74,7 @@ if (args.scale !== undefined) {
   if (!Number.isInteger(k) || k < 1 || k > 20) usage(`Expected --scale to be an integer from 1 to 20, got ${args.scale}`);
   for (const key of SCALED) sizes[key] *= k;
 }
+const scale = args.scale === undefined ? 1 : Number(args.scale);
 const only = new Set(args.only ? args.only.split(',').map((x) => x.trim()) : SECTIONS);
 for (const name of only) {
   if (!(SECTIONS as readonly string[]).includes(name)) usage(`Unknown --only section "${name}"; allowed: ${SECTIONS.join(', ')}`);
@@ -129,7 +130,7 @@ if (compiled) {
 
 if (args.cluster) {
   // A separate measurement (bench/cluster.ts): sharded queues on a local 3-master Redis Cluster.
-  await benchCluster({ smoke: args.smoke, compiled });
+  await benchCluster({ smoke: args.smoke, compiled, scale });
   process.exit(0);
 }
 
