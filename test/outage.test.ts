@@ -39,7 +39,8 @@ describe('Redis outage', () => {
     };
     const group = new ProcessGroup(env);
     groups.push(group);
-    const producer = group.start('producer');
+    // Its schedule check runs every second, so that some pass meets the outage.
+    const producer = group.start('producer', { PRODUCER_RESYNC_MS: '1000' });
     // A job whose completion was in flight when Redis died may come back only through BullMQ's
     // stalled-job check (lock expiry, then the next check): seconds here instead of the default 30 s.
     const worker = group.start('worker', { WORKER_CONCURRENCY: '2', WORKER_LOCK_DURATION_MS: '5000', WORKER_STALLED_INTERVAL_MS: '1000' });
@@ -72,7 +73,9 @@ describe('Redis outage', () => {
     });
     assert.equal(res.status, 503, await res.text());
     assert.ok(Date.now() - t1 < 2000, `HTTP enqueue failed fast (${Date.now() - t1} ms)`);
-    await new Promise((r) => setTimeout(r, 1500));
+    // A schedule check during the outage says so once; it must not call every declared schedule
+    // missing and "could not re-create" it.
+    await producer.waitForMessage('Schedule check failed; will retry', 10_000);
 
     await redis.restart();
     await waitFor(async () => (await health()) === 200, 'healthz 200 after Redis is back', 15_000);
@@ -87,6 +90,8 @@ describe('Redis outage', () => {
     const ids = heartbeatIds(worker);
     assert.equal(new Set(ids).size, ids.length, 'no heartbeat tick ran twice');
     for (const p of [producer, worker, server]) assert.ok(p.running, `${p.name} survived:\n${p.output()}`);
+    const notRecreated = producer.lines.filter((l) => l.msg === 'Could not re-create a missing schedule; will retry');
+    assert.deepEqual(notRecreated, [], 'the outage made no schedule look missing');
     assert.ok(worker.lines.some((l) => l.msg === 'Redis connection restored'), 'worker logged the reconnect');
   });
 
