@@ -6,7 +6,7 @@ import { loadConfig, type Config } from './config.js';
 import { Continuations, type ContinueOn, type JobRef } from './continuations/index.js';
 import { withDeadline } from './deadline.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError, isRedisUnavailable, type FieldIssue } from './errors.js';
-import { checkPayload, type ContractMap, type PayloadInput } from './jobs/contract.js';
+import { checkPayload, type ContractMap, type JobNameOf, type JobOf, type PayloadInput, type PayloadOf, type ThenJobOf } from './jobs/contract.js';
 import { jobOptions } from './jobs/options.js';
 import type { JobCatalog } from './jobs/catalog.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -43,8 +43,9 @@ import {
 
 export type { JobRef, ContinueOn, Repeat, OverlapPolicy, ScheduleInfo, Created, JobInfo, JobMoved, Health, RunOutcome, RunRecord, Incident };
 export type { JobList, JobListQuery, JobLogs, Cancelled, CleanRequest, QueueSummary, BatchCreated, BatchStatus };
+export type { JobNameOf, JobOf, PayloadOf, ThenJobOf };
 
-/** Options of a recurring job besides its timing and payload. */
+/** Options of a recurring job besides its timing and payload; `then` takes any job name and data (see {@link RecurringOptionsOf}). */
 export interface RecurringOptions {
   /** @defaultValue 'allow' */
   overlap?: OverlapPolicy;
@@ -57,6 +58,9 @@ export interface RecurringOptions {
   /** Run job `name` after each run of the schedule, with the run as its parent. */
   then?: { name: string; data?: unknown; on?: ContinueOn };
 }
+
+/** {@link RecurringOptions} of {@link JobCenterClient.recurring}'s typed `upsert`: `then`'s `data` is typed by its `name` in catalog `C`. */
+export type RecurringOptionsOf<C extends ContractMap> = Omit<RecurringOptions, 'then'> & { then?: ThenJobOf<C> & { on?: ContinueOn } };
 
 /** Per-call options of {@link JobCenterClient.enqueue}. */
 export interface EnqueueOptions {
@@ -85,12 +89,26 @@ export interface EnqueueOptions {
   dedupe?: z.input<typeof dedupeSchema>;
 }
 
-/** One job of {@link JobCenterClient.enqueueMany}. */
+/** One job of {@link JobCenterClient.enqueueManyUnchecked} and {@link JobCenterClient.batchUnchecked}: any name, any data. */
 export interface BulkJob {
   name: string;
   data?: unknown;
   opts?: EnqueueOptions;
 }
+
+/** One job of {@link JobCenterClient.enqueueMany} and {@link JobCenterClient.batch}: its `data` is typed by its `name` in catalog `C`. */
+export type BulkJobOf<C extends ContractMap> = JobOf<C> & { opts?: EnqueueOptions };
+
+/** Options of {@link JobCenterClient.batchUnchecked}: `then` takes any job name and data. */
+export interface BatchOptions {
+  /** Runs once after every job of the batch finished; `data` defaults to `{}`. */
+  then?: { name: string; data?: unknown };
+  /** `success` (default): `then` runs only if every job completed; `finished`: in any case. */
+  on?: ContinueOn;
+}
+
+/** Options of {@link JobCenterClient.batch}: `then`'s `data` is typed by its `name` in catalog `C`. */
+export type BatchOptionsOf<C extends ContractMap> = Omit<BatchOptions, 'then'> & { then?: ThenJobOf<C> };
 
 /** A validated job, as BullMQ's add takes it. */
 interface Prepared {
@@ -116,9 +134,6 @@ interface Prepared {
  * recurring jobs and job status. Payloads are checked against the job's contract before anything
  * is written; while Redis is unreachable, calls fail at once with {@link UnavailableError}.
  */
-/** The job names of a contract map. */
-export type JobNameOf<C extends ContractMap> = keyof C & string;
-
 export class JobCenterClient<C extends ContractMap = ContractMap> {
   readonly #queues: Queues;
   readonly #schedules: Schedules;
@@ -378,9 +393,15 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
    * A batch (fan-in): enqueues `jobs` and, when given, registers `then` to run once after every one
    * of them finished (`on: 'success'`, the default: only if all completed; `'finished'`: in any
    * case). Jobs are validated first, all or none (details `jobs.<index>.<field>`); they get ids
-   * `bat-<batch>-<index>`. Progress: {@link getBatch}.
+   * `bat-<batch>-<index>`. Progress: {@link getBatch}. Each job's and `then`'s `data` is typed by
+   * its `name` in the client's catalog; names known only at run time go to {@link batchUnchecked}.
    */
-  async batch(jobs: readonly BulkJob[], options: { then?: { name: string; data?: unknown }; on?: ContinueOn } = {}): Promise<BatchCreated> {
+  batch<J extends BulkJobOf<C> = BulkJobOf<C>, O extends BatchOptionsOf<C> = BatchOptionsOf<C>>(jobs: readonly NoInfer<J>[], options?: NoInfer<O>): Promise<BatchCreated> {
+    return this.batchUnchecked(jobs, options);
+  }
+
+  /** Untyped {@link batch} for names known only at run time (HTTP, CLI); validates the same way. */
+  async batchUnchecked(jobs: readonly BulkJob[], options: BatchOptions = {}): Promise<BatchCreated> {
     parseRequest(
       batchRequest,
       {
@@ -426,12 +447,26 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
     return this.#guard(() => this.#batches.status(id));
   }
 
+  // The jobs' type is a type parameter that is never inferred (NoInfer) and defaults to the
+  // catalog's jobs, instead of `jobs: readonly BulkJobOf<C>[]`: TypeScript measures a union over
+  // `keyof C` as invariant in C, and with the plain parameter a client typed with a catalog no
+  // longer assigned to JobCenterClient (the default catalog, as the server and CLI take it). When
+  // two clients are compared, the methods' own type parameters are matched with each other, so
+  // the catalog's jobs are not compared; a call still checks every item against BulkJobOf<C>,
+  // excess properties included. batch and recurring.upsert's options do the same.
   /**
    * Adds many jobs at once (BullMQ `addBulk`: one transaction per queue). Every job is validated
    * first; if any is invalid nothing is written and the {@link ValidationError} lists each bad
-   * field as `jobs.<index>.<field>`. Returns one {@link Created} per job, in order.
+   * field as `jobs.<index>.<field>`. Returns one {@link Created} per job, in order. Each job's
+   * `data` is typed by its `name` in the client's catalog; names known only at run time go to
+   * {@link enqueueManyUnchecked}.
    */
-  async enqueueMany(jobs: readonly BulkJob[]): Promise<Created[]> {
+  enqueueMany<J extends BulkJobOf<C> = BulkJobOf<C>>(jobs: readonly NoInfer<J>[]): Promise<Created[]> {
+    return this.enqueueManyUnchecked(jobs);
+  }
+
+  /** Untyped {@link enqueueMany} for names known only at run time (HTTP, CLI); validates the same way. */
+  async enqueueManyUnchecked(jobs: readonly BulkJob[]): Promise<Created[]> {
     const prepared = this.#prepareAll(jobs);
     if (prepared.length === 0) return [];
     return this.#guard(() => this.#addPrepared(prepared), { jobIds: prepared.map((p) => p.opts.jobId!) });
@@ -539,12 +574,12 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
 
   /** Recurring jobs (Hangfire's RecurringJob.AddOrUpdate / RemoveIfExists / Trigger). */
   readonly recurring = {
-    upsert: <N extends JobNameOf<C>>(
+    upsert: <N extends JobNameOf<C>, O extends RecurringOptionsOf<C> = RecurringOptionsOf<C>>(
       id: string,
       repeat: Repeat,
       name: N,
       data: PayloadInput<C[N]>,
-      opts: RecurringOptions = {},
+      opts?: NoInfer<O>,
     ): Promise<ScheduleInfo> => this.recurring.upsertUnchecked(id, repeat, name, data, opts),
     /** Untyped {@link upsert} for names known only at run time (HTTP, CLI); validates the same way. */
     upsertUnchecked: (id: string, repeat: Repeat, name: string, data: unknown, opts: RecurringOptions = {}): Promise<ScheduleInfo> =>

@@ -7,7 +7,7 @@ import { repeatStrategy, type CenterRepeatOptions } from './cron/repeat-strategy
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError, isRedisUnavailable } from './errors.js';
 import { jobOptions } from './jobs/options.js';
-import { checkPayload, type JobContract } from './jobs/contract.js';
+import { checkPayload, type ContractMap, type JobContract, type JobNameOf, type PayloadOf, type ThenJobOf } from './jobs/contract.js';
 import type { JobCatalog } from './jobs/catalog.js';
 import type { Queues } from './queues.js';
 import { centerKey } from './redis/connection.js';
@@ -74,6 +74,18 @@ export interface ScheduleSpec<N extends string = string> {
   /** A job to run after each run of this schedule, with the run as its parent. */
   readonly then?: ThenSpec;
 }
+
+/**
+ * A {@link ScheduleSpec} typed by catalog `C`, for declared schedules (`producers/schedules.ts`):
+ * `data` is checked against its job's payload, and `then`'s against the payload of its own job.
+ * It is a ScheduleSpec, so a list of them goes wherever ScheduleSpec[] does.
+ */
+export type ScheduleSpecOf<C extends ContractMap> = {
+  [N in JobNameOf<C>]: Omit<ScheduleSpec<N>, 'data' | 'then'> & {
+    readonly data: PayloadOf<C, N>;
+    readonly then?: ThenJobOf<C> & { readonly on?: ThenSpec['on'] };
+  };
+}[JobNameOf<C>];
 
 export type { ScheduleInfo };
 

@@ -94,7 +94,7 @@ describe('batches', () => {
   });
 
   it('a batch of 500 with a worker SIGKILLed midway runs its then job exactly once', async () => {
-    const jobs = Array.from({ length: 500 }, (_, i) => ({ name: 'sleep', data: { ms: 20, result: i } }));
+    const jobs = Array.from({ length: 500 }, (_, i) => ({ name: 'sleep' as const, data: { ms: 20, result: i } }));
     const batch = await client.batch(jobs, { then: { name: 'scheduler-test', data: { note: 'report' } } });
     await waitFor(async () => ((await client.getBatch(batch.id))?.completed ?? 0) >= 150, '150 jobs done', 60_000);
     workers[0]!.kill('SIGKILL');

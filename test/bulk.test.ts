@@ -74,6 +74,7 @@ describe('bulk enqueue', () => {
   it('client.enqueueMany: one invalid job, nothing written, every problem named per item', async () => {
     const before = await waitingCount();
     await assert.rejects(
+      // @ts-expect-error a wrong payload and an unknown name, on purpose: the run-time check is under test
       () => client.enqueueMany([{ name: 'sleep', data: { ms: 1 } }, { name: 'sleep', data: { ms: 'x' } }, { name: 'nope', data: {} }]),
       (err: unknown) => {
         assert.ok(err instanceof ValidationError);

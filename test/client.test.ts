@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createClient, JobCenterClient, NotFoundError, UnavailableError, ValidationError } from '../src/client.js';
-import { jobs } from '../contracts/index.js';
+import { createClient, JobCenterClient, NotFoundError, UnavailableError, ValidationError, type ChainBuilder } from '../src/client.js';
+import { jobs, type Jobs } from '../contracts/index.js';
+import type { ScheduleSpec, ScheduleSpecOf } from '../src/schedules.js';
+import type { CenterService } from '../src/server/service.js';
 import { freePort } from '../src/redis/redis-server.js';
 import { silentLogger, testClient } from './support/center.js';
 import { waitFor } from './support/processes.js';
@@ -66,6 +68,78 @@ describe('typed client', () => {
     assert.deepEqual(await written(client), [], 'nothing was written');
     const ok = await client.enqueue('sleep', { ms: 1, result: { any: ['json'] } });
     assert.equal(ok.state, 'waiting');
+  });
+
+  it('types every job of enqueueMany, batch, a schedule\'s then and chain by its name, and a typed client still goes where JobCenterClient does', async () => {
+    const client = await setup();
+    // The typecheck over test/ fails if any of these calls stops being a type error; at run time
+    // each is refused before anything is written.
+    const wrong = [
+      // @ts-expect-error ms must be a number
+      () => client.enqueueMany([{ name: 'sleep', data: { ms: 1 } }, { name: 'sleep', data: { ms: 'soon' } }]),
+      // @ts-expect-error data is checked against its own name's payload (hello-world takes no fields), not any job's
+      () => client.enqueueMany([{ name: 'hello-world', data: { ms: 1 } }]),
+      // @ts-expect-error sleep needs data
+      () => client.enqueueMany([{ name: 'sleep' }]),
+      // @ts-expect-error sleep takes no color
+      () => client.enqueueMany([{ name: 'sleep', data: { ms: 1, color: 'red' } }]),
+      // @ts-expect-error unknown job name
+      () => client.enqueueMany([{ name: 'no-such-job', data: {} }]),
+      // @ts-expect-error a batch's jobs are typed: fail needs message
+      () => client.batch([{ name: 'fail', data: {} }]),
+      // @ts-expect-error and so is its then job
+      () => client.batch([{ name: 'sleep', data: { ms: 1 } }], { then: { name: 'fail', data: { times: 1 } } }),
+      // @ts-expect-error then's data may be left out only where {} is a valid payload (sleep needs ms)
+      () => client.batch([{ name: 'sleep', data: { ms: 1 } }], { then: { name: 'sleep' } }),
+      // @ts-expect-error unknown then job
+      () => client.batch([{ name: 'sleep', data: { ms: 1 } }], { then: { name: 'no-such-job' } }),
+      // @ts-expect-error a schedule's then job is typed: ms must be a number
+      () => client.recurring.upsert('r', { every: 1000 }, 'hello-world', {}, { then: { name: 'sleep', data: { ms: 'x' } } }),
+      // @ts-expect-error unknown then job of a schedule
+      () => client.recurring.upsert('r', { every: 1000 }, 'hello-world', {}, { overlap: 'skip', then: { name: 'no-such-job', on: 'finished' } }),
+      // (void: a ChainBuilder has a `then` method, so an async function must not return one.)
+      // @ts-expect-error each step of a chain is typed: fail needs message
+      async () => void client.chain().then('sleep', { ms: 1 }).then('fail', { msg: 'x' }),
+      // @ts-expect-error unknown job name in a chain
+      async () => void client.chain().then('no-such-job', {}),
+    ];
+    for (const call of wrong) await assert.rejects(call, ValidationError);
+    assert.deepEqual(await written(client), [], 'nothing was written');
+
+    const many = await client.enqueueMany([
+      { name: 'sleep', data: { ms: 1 } },
+      { name: 'hello-world', data: {}, opts: { delay: 60_000 } },
+      { name: 'fail', data: { message: 'x', times: 0 } },
+    ]);
+    assert.deepEqual(many.map((c) => c.name), ['sleep', 'hello-world', 'fail']);
+    const batch = await client.batch([{ name: 'sleep', data: { ms: 1 } }], { then: { name: 'scheduler-test' }, on: 'finished' });
+    assert.equal(batch.then?.name, 'scheduler-test');
+    const schedule = await client.recurring.upsert('typed-then', { every: 60_000 }, 'hello-world', {}, { then: { name: 'sleep', data: { ms: 1 }, on: 'finished' } });
+    assert.deepEqual(schedule.then, { name: 'sleep', data: { ms: 1 }, on: 'finished' });
+    const steps = await client.chain().then('sleep', { ms: 1 }).then('hello-world', {}).enqueue();
+    assert.equal(steps.length, 2);
+
+    // Declared schedules (producers/schedules.ts) are typed the same way, and still go where ScheduleSpec[] does.
+    const declared: ScheduleSpecOf<Jobs>[] = [
+      { id: 'a', repeat: { every: 1000 }, name: 'sleep', data: { ms: 1 }, then: { name: 'hello-world' } },
+      // @ts-expect-error a declared schedule's payload is typed by its job
+      { id: 'b', repeat: { every: 1000 }, name: 'sleep', data: { ms: 'x' } },
+      // @ts-expect-error and so is its then job's
+      { id: 'c', repeat: { every: 1000 }, name: 'hello-world', data: {}, then: { name: 'fail', data: {} } },
+    ];
+    const specs: readonly ScheduleSpec[] = declared;
+    assert.equal(specs.length, 3);
+
+    // A client typed with a catalog goes where the default one does (the server's CenterService,
+    // the CLI's JobCenterClient); there names are known only at run time and take the unchecked calls.
+    const untyped: JobCenterClient = client;
+    const service: CenterService = client;
+    const chain: ChainBuilder = client.chain();
+    assert.ok(chain);
+    assert.equal((await service.enqueueManyUnchecked([{ name: 'sleep', data: { ms: 1 } }]))[0]?.name, 'sleep');
+    assert.equal((await untyped.batchUnchecked([{ name: 'sleep', data: { ms: 1 } }], { then: { name: 'hello-world' } })).then?.name, 'hello-world');
+    // Untyped, any name compiles; the run-time check still refuses it.
+    await assert.rejects(() => untyped.enqueueMany([{ name: 'no-such-job', data: {} }]), ValidationError);
   });
 
   it('validates everything before writing, naming the field', async () => {

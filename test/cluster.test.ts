@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { jobs } from '../contracts/index.js';
+import type { BulkJobOf } from '../src/client.js';
 import { JobCatalog } from '../src/jobs/catalog.js';
 import { useTestCluster } from './support/cluster.js';
 import { waitFor } from './support/processes.js';
@@ -55,7 +56,7 @@ describe('Redis Cluster', () => {
     // A batch over both queues (other nodes than the batch's own slot) and a join after jobs of
     // both queues: each `then` runs exactly once, after its jobs.
     const batch = await client.batch(
-      Array.from({ length: 30 }, (_, i) => (i % 2 ? { name: 'sleep', data: { ms: 5 } } : { name: 'hello-world', data: {} })),
+      Array.from({ length: 30 }, (_, i): BulkJobOf<typeof jobs> => (i % 2 ? { name: 'sleep', data: { ms: 5 } } : { name: 'hello-world', data: {} })),
       { then: { name: 'hello-world', data: {} } },
     );
     const joined = await client.continueWith([parent, direct], 'hello-world', {}, { jobId: 'cluster-join' });

@@ -65,7 +65,8 @@ describe('the library as a package', () => {
     // From npm's cache where it can (CI has just run npm ci): the same dependencies as this repository.
     ok(await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir, tarball!)], { cwd: service, timeoutMs: 240_000 }), 'npm install');
     // The service's own build typechecks its enqueue calls against its contracts (src/enqueue.ts
-    // holds @ts-expect-error lines: a wrong payload, and a job of the center's demo catalog).
+    // holds @ts-expect-error lines: a wrong payload, a job of the center's demo catalog, and a
+    // wrong payload in enqueueMany's jobs).
     ok(await run(process.execPath, [join(service, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: service }), 'tsc');
 
     const bin = join(service, 'node_modules/.bin/job-center');

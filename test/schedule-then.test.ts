@@ -60,15 +60,17 @@ describe('then: a job after every run of a schedule', () => {
     const { client } = await center.setup();
     const fieldOf = (e: Error & { details?: { field: string }[] }) => e.details?.map((d) => d.field).join(',') ?? '';
     await assert.rejects(
+      // @ts-expect-error an unknown name, on purpose: the run-time check is under test
       () => client.recurring.upsert('x', { every: 1000 }, 'hello-world', {}, { then: { name: 'no-such-job' } }),
       (e: Error) => /no-such-job/.test(e.message),
     );
     await assert.rejects(
+      // @ts-expect-error a wrong payload, on purpose: the run-time check is under test
       () => client.recurring.upsert('x', { every: 1000 }, 'hello-world', {}, { then: { name: 'sleep', data: { ms: 'long' } } }),
       (e: Error) => /ms/.test(fieldOf(e) + e.message),
     );
     await assert.rejects(
-      () => client.recurring.upsert('x', { every: 1000 }, 'hello-world', {}, { then: { name: 'sleep', on: 'sometimes' as 'success' } }),
+      () => client.recurring.upsert('x', { every: 1000 }, 'hello-world', {}, { then: { name: 'sleep', data: { ms: 1 }, on: 'sometimes' as 'success' } }),
       (e: Error & { details?: { field: string }[] }) => /then\.on/.test(fieldOf(e)),
     );
     assert.deepEqual(await client.recurring.list(), []);

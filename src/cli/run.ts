@@ -168,7 +168,7 @@ type Command = (client: JobCenterClient, args: string[], v: Values) => Promise<u
 /**
  * `enqueue --file FILE` (or `-` for stdin): one job per line, `{"name": …, "data": …, "jobId"?, "delay"?,
  * "runAt"?, "priority"?, "attempts"?}`. All lines are checked before anything is written (one bad
- * line, nothing enqueued; each problem names its line), then one `enqueueMany`.
+ * line, nothing enqueued; each problem names its line), then one `enqueueManyUnchecked`.
  */
 async function enqueueFile(client: JobCenterClient, file: string): Promise<unknown> {
   let text: string;
@@ -196,7 +196,7 @@ async function enqueueFile(client: JobCenterClient, file: string): Promise<unkno
       for (const d of fieldIssues(parsed.error, value)) issues.push({ field: `${at}.${d.field}`, message: `${at}: ${d.message}` });
       return;
     }
-    // Name and payload too, so one run lists every bad line (enqueueMany checks them again).
+    // Name and payload too, so one run lists every bad line (enqueueManyUnchecked checks them again).
     try {
       checkPayload(client.catalog.contractFor(parsed.data.name), parsed.data.data ?? {});
     } catch (err) {
@@ -210,13 +210,13 @@ async function enqueueFile(client: JobCenterClient, file: string): Promise<unkno
   if (issues.length === 0 && items.length === 0) fail(`--file ${file} has no jobs (one JSON object per line)`);
   if (issues.length > 0) throw new ValidationError(`Invalid jobs file; nothing was enqueued: ${issues.map((d) => d.message).join('; ')}`, issues);
   try {
-    const created = await client.enqueueMany(
+    const created = await client.enqueueManyUnchecked(
       items.map(({ name, data, runAt, ...opts }) => ({ name, data: data ?? {}, opts: { ...opts, ...(runAt !== undefined ? { at: new Date(runAt) } : {}) } })),
     );
     return { count: created.length, jobs: created };
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
-    // enqueueMany names items `jobs.<index>`: name the file's lines instead.
+    // enqueueManyUnchecked names items `jobs.<index>`: name the file's lines instead.
     const toLine = (t: string) => t.replace(/jobs\.(\d+)/g, (_m, n: string) => `line ${lines[Number(n)]}`);
     throw new ValidationError(`Invalid jobs file; nothing was enqueued: ${toLine(err.details.map((d) => d.message).join('; '))}`,
       err.details.map((d) => ({ field: toLine(d.field), message: toLine(d.message) })));

@@ -130,6 +130,32 @@ export function checkPayload(contract: JobContract, data: unknown): unknown {
 /** A map from job name to contract, the type that makes enqueue calls checked at compile time. */
 export type ContractMap = { readonly [name: string]: JobContract };
 
+/** The job names of a contract map. */
+export type JobNameOf<C extends ContractMap> = keyof C & string;
+
+/** What job `N` of catalog `C` takes as its payload when enqueued. */
+export type PayloadOf<C extends ContractMap, N extends JobNameOf<C>> = PayloadInput<C[N]>;
+
+/**
+ * One job of catalog `C` as `{ name, data }`. A union over the names (not `{ name: JobNameOf<C>;
+ * data: PayloadOf<C, JobNameOf<C>> }`), so each item's `data` is checked against the payload of
+ * the `name` beside it. `data` may be left out only where the schema accepts `undefined`, because
+ * that is what a missing `data` is validated as. With the default `ContractMap` (names known only
+ * at run time) it is `{ name: string; data?: unknown }`.
+ */
+export type JobOf<C extends ContractMap> = {
+  [N in JobNameOf<C>]: undefined extends PayloadOf<C, N> ? { name: N; data?: PayloadOf<C, N> } : { name: N; data: PayloadOf<C, N> };
+}[JobNameOf<C>];
+
+/**
+ * A job of catalog `C` that runs after others (a batch's or a schedule's `then`): as {@link JobOf},
+ * but a missing `data` is validated as `{}`, so it may be left out where `{}` is a valid payload.
+ */
+export type ThenJobOf<C extends ContractMap> = {
+  // Record<never, never> is the type of `{}`, the object a missing `data` stands for.
+  [N in JobNameOf<C>]: Record<never, never> extends PayloadOf<C, N> ? { name: N; data?: PayloadOf<C, N> } : { name: N; data: PayloadOf<C, N> };
+}[JobNameOf<C>];
+
 /**
  * The shard count each queue's contracts declare (1 where none does).
  * @throws Error when two contracts of one queue declare different counts.

@@ -9,7 +9,7 @@ import type { JobCenterClient } from '../client.js';
 export type CenterService = Pick<
   JobCenterClient,
   | 'add'
-  | 'enqueueMany'
+  | 'enqueueManyUnchecked'
   | 'continueWithUnchecked'
   | 'getJob'
   | 'retry'
@@ -33,6 +33,6 @@ export type CenterService = Pick<
   | 'cleanQueue'
   | 'queueSummary'
   | 'queueSummaries'
-  | 'batch'
+  | 'batchUnchecked'
   | 'getBatch'
 >;

@@ -11,6 +11,8 @@ try {
   void (() => client.enqueue('send-invoice', { customerId: 'c-1', amountCents: 'lots' }));
   // @ts-expect-error the center's demo jobs are not this service's jobs
   void (() => client.enqueue('hello-world', {}));
+  // @ts-expect-error each job of enqueueMany (and of batch) is typed by its name too
+  void (() => client.enqueueMany([{ name: 'send-invoice', data: { customerId: 'c-1', amountCents: 'lots' } }]));
   const deadline = Date.now() + 30_000;
   let job = await client.getJob(created);
   while (job?.state !== 'completed' && job?.state !== 'failed' && Date.now() < deadline) {

@@ -20,7 +20,7 @@ export const batchRoutes: Route[] = [
     bodyLimit: '5mb',
     responses: { 201: { description: 'Created', schema: batchCreated } },
     async handle({ body }, { service, audit }) {
-      const created = await service.batch(
+      const created = await service.batchUnchecked(
         body.jobs.map(({ name, data, runAt, ...opts }: BulkItem) => ({ name, data: data ?? {}, opts: { ...opts, ...(runAt !== undefined ? { at: new Date(runAt) } : {}) } })),
         { ...(body.then ? { then: body.then } : {}), ...(body.on ? { on: body.on } : {}) },
       );

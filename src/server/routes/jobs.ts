@@ -66,7 +66,7 @@ export const jobRoutes: Route[] = [
           ]),
         };
       }
-      const jobs = await service.enqueueMany(
+      const jobs = await service.enqueueManyUnchecked(
         body.jobs.map(({ name, data, runAt, ...opts }: BulkItem) => ({ name, data: data ?? {}, opts: { ...opts, ...(runAt !== undefined ? { at: new Date(runAt) } : {}) } })),
       );
       Object.assign(audit, { detail: `${jobs.length} jobs` });
