@@ -830,6 +830,9 @@ export class ChainBuilder<C extends ContractMap = ContractMap> {
 
   /** Appends a step; `on` decides whether it also runs after the previous step failed. */
   then<N extends JobNameOf<C>>(name: N, data: PayloadInput<C[N]>, opts: { on?: ContinueOn } = {}): this {
+    // A method named `then` makes the builder look like a promise: `await client.chain().then(…)`
+    // calls it with the promise's resolve function. Say what was meant instead of "unknown job".
+    if (typeof name === 'function') throw new ValidationError('A chain is not a promise: call .enqueue() on it (await client.chain().then(…).enqueue())');
     checkPayload(this.client.catalog.contractFor(name), data);
     this.#steps.push({ name, data, on: opts.on ?? 'success' });
     return this;

@@ -118,6 +118,9 @@ describe('typed client', () => {
     assert.deepEqual(schedule.then, { name: 'sleep', data: { ms: 1 }, on: 'finished' });
     const steps = await client.chain().then('sleep', { ms: 1 }).then('hello-world', {}).enqueue();
     assert.equal(steps.length, 2);
+    // Awaiting a chain without .enqueue() (it has a `then`, so await calls it) says what to do.
+    const unfinished: unknown = client.chain().then('sleep', { ms: 1 });
+    await assert.rejects(async () => await unfinished, /call \.enqueue\(\)/);
 
     // Declared schedules (producers/schedules.ts) are typed the same way, and still go where ScheduleSpec[] does.
     const declared: ScheduleSpecOf<Jobs>[] = [
