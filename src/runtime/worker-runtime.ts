@@ -87,6 +87,8 @@ export async function startWorkerRuntime(options: {
   const continuations = new Continuations(queues, logger);
   const schedules = new Schedules(queues);
   const active = new Map<string, ActiveJob>();
+  /** Set when the shutdown deadline passes; jobs that start later are handed back at once. */
+  let shutdownPassed = false;
   const continued = new ContinuedParents(continuations.deps, logger);
   const batches = new Batches(queues, logger);
   const timings = new JobTimings(queues.redis, config, logger);
@@ -120,7 +122,7 @@ export async function startWorkerRuntime(options: {
     consumed.add(bullName);
     const connection = createRedis(config, 'worker', logger);
     connections.push(connection);
-    const worker = new CenterWorker(bullName, processorFor({ queue, routing, hooks, logger, active, jobLogMaxLines: config.worker.jobLogMaxLines }), {
+    const worker = new CenterWorker(bullName, processorFor({ queue, routing, hooks, logger, active, shutdownPassed: () => shutdownPassed, jobLogMaxLines: config.worker.jobLogMaxLines }), {
       connection,
       prefix: queuePrefix(config, bullName),
       concurrency: config.worker.concurrency,
@@ -221,6 +223,9 @@ export async function startWorkerRuntime(options: {
         await withDeadline(graceful, config.worker.shutdownTimeoutMs > 0 ? config.worker.shutdownTimeoutMs : 1);
       } catch (err) {
         if (!(err instanceof DeadlineError)) throw err;
+        // Also for jobs not in `active` yet: BullMQ may have taken one (it is active in Redis) whose
+        // processor has not started; waiting for `graceful` would run it to its end.
+        shutdownPassed = true;
         if (active.size > 0) {
           logger.warn({ active: active.size }, 'Shutdown deadline reached; returning unfinished jobs to their queue');
           for (const a of active.values()) a.abort.abort(SHUTDOWN);

@@ -8,7 +8,9 @@
  *   `process.getActiveResourcesInfo()`, named through the handles themselves);
  * - signal listeners added to `process` and not removed (a Lifecycle never shut down);
  * - child processes still running (killed here, so they cannot outlive the run).
- * `--test-force-exit` then ends the file's process even if something leaked, instead of hanging.
+ * A file that leaked, or that is still alive 10 s after a clean check, has its process ended with
+ * exit code 1, so it fails instead of hanging the run (see exitIfStillAlive; the scripts do not pass
+ * `--test-force-exit`).
  * LEAK_CHECK_STACKS=1 also prints where each leaked timer was created (slower: it tracks every
  * async resource).
  */
@@ -17,6 +19,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 
 const GRACE_MS = 3000;
+/**
+ * How long a file's process may live on after a clean leak check. Nothing the check can see is open
+ * by then, so the process normally ends within milliseconds; this only catches what the check
+ * cannot name, which would otherwise hang the whole run (the scripts no longer pass
+ * `--test-force-exit`, see exitIfStillAlive).
+ */
+const EXIT_GRACE_MS = 10_000;
+/** After a leak is reported: time for the failure to reach the runner before the process is ended. */
+const REPORT_MS = 2000;
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 
 interface HandleLike {
@@ -122,6 +133,26 @@ export function findLeaks(baseline: { handles: ReadonlySet<unknown>; signals: Re
   return leaks;
 }
 
+/**
+ * Ends this file's process with exit code 1 (the runner then fails the file) if it is still alive
+ * `ms` from now. The timer is unref'd, so it never keeps the process alive itself: it fires only
+ * when something else does. This replaces `--test-force-exit`, which the scripts no longer pass:
+ * with `--test-concurrency` it could end a file's process before the runner had the verdicts of its
+ * last tests (nodejs/node#64833), so tests went missing from the count. Here a file that exits by
+ * itself (every file should) is never cut short; one that cannot fails, naming what kept it alive,
+ * instead of hanging `npm test`.
+ */
+function exitIfStillAlive(ms: number, why: string, baseline: Parameters<typeof findLeaks>[0]): void {
+  setTimeout(() => {
+    const what = findLeaks(baseline).filter((l) => l.startsWith('open handle'));
+    process.stderr.write(
+      `Leak check: ${process.argv[1] ?? 'this test file'}: ${why} its process was still alive ${ms} ms later; ending it.\n` +
+        `  active resources: ${process.getActiveResourcesInfo().join(', ')}\n${what.map((l) => `  - ${l}\n`).join('')}`,
+    );
+    process.exit(1);
+  }, ms).unref();
+}
+
 type Fn = (...args: unknown[]) => unknown;
 
 /**
@@ -160,7 +191,10 @@ if (process.env.NODE_TEST_CONTEXT) {
       await new Promise((r) => setTimeout(r, 50));
       leaks = findLeaks(baseline);
     }
-    if (leaks.length === 0) return;
+    if (leaks.length === 0) {
+      exitIfStillAlive(EXIT_GRACE_MS, 'the leak check found nothing open, yet', baseline);
+      return;
+    }
     for (const child of liveChildren()) {
       try {
         process.kill(child.pid, 'SIGKILL'); // so it cannot outlive the run
@@ -168,6 +202,8 @@ if (process.env.NODE_TEST_CONTEXT) {
         // already gone
       }
     }
+    // What leaked may keep the process alive for good: end it once the failure is reported.
+    exitIfStillAlive(REPORT_MS, 'it leaked (above), and', baseline);
     throw new Error(`Leak check: ${process.argv[1] ?? "this test file"} left behind\n${leaks.map((l) => `  - ${l}`).join('\n')}`);
   });
 }
