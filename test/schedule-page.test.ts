@@ -82,9 +82,11 @@ describe('schedule health page', () => {
     assert.equal((await client.recurring.get('heartbeat'))!.paused, false);
     await row('nightly-report').getByRole('button', { name: 'Run now' }).click();
     await waitFor(async () => (await client.queues.get('default').getJobs(['completed'])).some((j) => String(j.id).startsWith('trigger-nightly-report')), 'the triggered run');
-    const audited = auditLines(server.proc).map((l) => `${String(l.actor)} ${String(l.action)} ${String(l.schedule)} ${String(l.result)}`);
+    // The server writes its audit line as it answers; its output reaches this process a moment later.
+    const audited = () => auditLines(server.proc).map((l) => `${String(l.actor)} ${String(l.action)} ${String(l.schedule)} ${String(l.result)}`);
     for (const a of ['pause', 'resume', 'run']) {
-      assert.ok(audited.includes(`page-admin board.schedule.${a} ${a === 'run' ? 'nightly-report' : 'heartbeat'} ok`), audited.join('\n'));
+      const line = `page-admin board.schedule.${a} ${a === 'run' ? 'nightly-report' : 'heartbeat'} ok`;
+      await waitFor(() => audited().includes(line), `audit line "${line}"; have:\n${audited().join('\n')}`);
     }
     await context.close();
   });
