@@ -105,6 +105,25 @@ describe('weak secrets', () => {
   });
 });
 
+describe('a bad REDIS_URL', () => {
+  it('is refused without echoing its password, whatever characters the password holds', () => {
+    // Passwords pasted without percent-encoding: base64 holds "/" (openssl rand -base64), people
+    // type "@". These are the URLs that get refused, so their refusal must not print them.
+    const secret = 'S3cr3tPart';
+    for (const url of [
+      `redis://:pa/${secret}@127.0.0.1:6379`,
+      `redis://user:x/${secret}@127.0.0.1:6379/0`,
+      `redis://user:p@${secret}@127.0.0.1:99999`,
+      `rediss://user:${secret}/+=@127.0.0.1:99999`,
+      `redis:/user:${secret}@127.0.0.1:6379`,
+    ]) {
+      const msg = refusal({ REDIS_URL: url });
+      assert.match(msg, /REDIS_URL=/, url);
+      assert.ok(!msg.includes(secret), `${url} printed its password: ${msg}`);
+    }
+  });
+});
+
 describe('the Redis password in logs', () => {
   const right = randomBytes(18).toString('base64url');
   const wrong = `wrong${randomBytes(18).toString('base64url')}`;
