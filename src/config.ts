@@ -79,7 +79,18 @@ const webhookUrls = z
   .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
   .pipe(
     z
-      .array(z.string().regex(/^https?:\/\/[^\s,]+$/, 'each entry must be an http:// or https:// URL'))
+      .array(
+        z
+          .string()
+          .regex(/^https?:\/\/[^\s,]+$/, 'each entry must be an http:// or https:// URL')
+          // fetch refuses both with an error that quotes the whole URL, which then went to the log
+          // and into Redis (the delivery job's failedReason), credentials and all.
+          .refine((u) => URL.canParse(u), 'each entry must be a valid URL (percent-encode reserved characters)')
+          .refine(
+            (u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''),
+            'an entry must not hold a user or password (user:password@host): fetch cannot send them; put the secret in the path or query',
+          ),
+      )
       .min(1, 'must list at least one URL'),
   );
 
