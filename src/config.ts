@@ -302,6 +302,11 @@ const envSchema = z
       const weak = weakSecretReason(env.API_TOKEN, env.NODE_ENV, 'token');
       if (weak) ctx.addIssue({ code: 'custom', path: ['API_TOKEN'], message: weak });
     }
+    if (env.ALERT_WEBHOOK_SECRET !== undefined) {
+      // The HMAC key receivers trust alerts by: a guessable one lets anyone forge signed alerts.
+      const weak = weakSecretReason(env.ALERT_WEBHOOK_SECRET, env.NODE_ENV, 'token');
+      if (weak) ctx.addIssue({ code: 'custom', path: ['ALERT_WEBHOOK_SECRET'], message: weak });
+    }
     for (const t of env.API_TOKENS ?? []) {
       // Same rules as API_TOKEN and the board passwords (src/secrets.ts); the token is never echoed.
       const weak = weakSecretReason(t.token, env.NODE_ENV, 'token');

@@ -58,6 +58,17 @@ describe('weak secrets', () => {
     assert.equal(loadConfig({ API_TOKEN: '1234567890123456' }).server.apiToken, '1234567890123456');
   });
 
+  it('refuses a low-entropy ALERT_WEBHOOK_SECRET in production (anyone could sign alerts with it)', () => {
+    for (const secret of ['aaaaaaaaaaaaaaaa', '1234567890123456', 'passwordpassword']) {
+      const msg = refusal({ NODE_ENV: 'production', ALERT_WEBHOOK_URL: 'https://hooks.example.com/a', ALERT_WEBHOOK_SECRET: secret });
+      assert.match(msg, /ALERT_WEBHOOK_SECRET=\(hidden\) .*too easy to guess.*openssl rand/, secret);
+      assert.ok(!msg.includes(secret), 'the secret is not printed');
+    }
+    assert.doesNotThrow(() =>
+      loadConfig({ NODE_ENV: 'production', ALERT_WEBHOOK_URL: 'https://hooks.example.com/a', ALERT_WEBHOOK_SECRET: randomBytes(32).toString('hex') }),
+    );
+  });
+
   it('a malformed API_TOKENS entry is named by its position, never by its text (a bare token was printed)', () => {
     const token = randomBytes(24).toString('hex');
     for (const value of [token, `reports:read:${randomBytes(24).toString('hex')},${token}`, `${token}:read`]) {
