@@ -79,7 +79,18 @@ const webhookUrls = z
   .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
   .pipe(
     z
-      .array(z.string().regex(/^https?:\/\/[^\s,]+$/, 'each entry must be an http:// or https:// URL'))
+      .array(
+        z
+          .string()
+          .regex(/^https?:\/\/[^\s,]+$/, 'each entry must be an http:// or https:// URL')
+          // fetch refuses both with an error that quotes the whole URL, which then went to the log
+          // and into Redis (the delivery job's failedReason), credentials and all.
+          .refine((u) => URL.canParse(u), 'each entry must be a valid URL (percent-encode reserved characters)')
+          .refine(
+            (u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''),
+            'an entry must not hold a user or password (user:password@host): fetch cannot send them; put the secret in the path or query',
+          ),
+      )
       .min(1, 'must list at least one URL'),
   );
 
@@ -290,6 +301,11 @@ const envSchema = z
     if (env.API_TOKEN !== undefined) {
       const weak = weakSecretReason(env.API_TOKEN, env.NODE_ENV, 'token');
       if (weak) ctx.addIssue({ code: 'custom', path: ['API_TOKEN'], message: weak });
+    }
+    if (env.ALERT_WEBHOOK_SECRET !== undefined) {
+      // The HMAC key receivers trust alerts by: a guessable one lets anyone forge signed alerts.
+      const weak = weakSecretReason(env.ALERT_WEBHOOK_SECRET, env.NODE_ENV, 'token');
+      if (weak) ctx.addIssue({ code: 'custom', path: ['ALERT_WEBHOOK_SECRET'], message: weak });
     }
     for (const t of env.API_TOKENS ?? []) {
       // Same rules as API_TOKEN and the board passwords (src/secrets.ts); the token is never echoed.

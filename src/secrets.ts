@@ -113,9 +113,11 @@ function rulesBroken(value: string, env: string, kind: SecretKind): string | und
 /**
  * Hides the password of every URL in `text` (`redis://user:secret@host` → `redis://user:***@host`),
  * also in malformed URLs that `new URL` would refuse, so a bad REDIS_URL is never echoed in full.
+ * The user info runs to the *last* `@` of the URL: a password pasted without percent-encoding
+ * (base64 holds `/`, people type `@`) is exactly the malformed URL whose error message echoes it.
  */
 export function redactUrls(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^@\s/]*)@/gi, (_m, scheme: string, userinfo: string) => {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/{0,2})(\S*)@/gi, (_m, scheme: string, userinfo: string) => {
     const colon = userinfo.indexOf(':');
     return `${scheme}${colon >= 0 ? `${userinfo.slice(0, colon)}:***` : '***'}@`;
   });

@@ -58,6 +58,17 @@ describe('weak secrets', () => {
     assert.equal(loadConfig({ API_TOKEN: '1234567890123456' }).server.apiToken, '1234567890123456');
   });
 
+  it('refuses a low-entropy ALERT_WEBHOOK_SECRET in production (anyone could sign alerts with it)', () => {
+    for (const secret of ['aaaaaaaaaaaaaaaa', '1234567890123456', 'passwordpassword']) {
+      const msg = refusal({ NODE_ENV: 'production', ALERT_WEBHOOK_URL: 'https://hooks.example.com/a', ALERT_WEBHOOK_SECRET: secret });
+      assert.match(msg, /ALERT_WEBHOOK_SECRET=\(hidden\) .*too easy to guess.*openssl rand/, secret);
+      assert.ok(!msg.includes(secret), 'the secret is not printed');
+    }
+    assert.doesNotThrow(() =>
+      loadConfig({ NODE_ENV: 'production', ALERT_WEBHOOK_URL: 'https://hooks.example.com/a', ALERT_WEBHOOK_SECRET: randomBytes(32).toString('hex') }),
+    );
+  });
+
   it('a malformed API_TOKENS entry is named by its position, never by its text (a bare token was printed)', () => {
     const token = randomBytes(24).toString('hex');
     for (const value of [token, `reports:read:${randomBytes(24).toString('hex')},${token}`, `${token}:read`]) {
@@ -102,6 +113,39 @@ describe('weak secrets', () => {
     assert.equal(code, 1, p.output());
     assert.match(p.output(), /BOARD_PASSWORD=\(hidden\) is a common password.*openssl rand -base64 24/);
     assert.doesNotMatch(p.output(), /Server listening/);
+  });
+});
+
+describe('a bad REDIS_URL', () => {
+  it('is refused without echoing its password, whatever characters the password holds', () => {
+    // Passwords pasted without percent-encoding: base64 holds "/" (openssl rand -base64), people
+    // type "@". These are the URLs that get refused, so their refusal must not print them.
+    const secret = 'S3cr3tPart';
+    for (const url of [
+      `redis://:pa/${secret}@127.0.0.1:6379`,
+      `redis://user:x/${secret}@127.0.0.1:6379/0`,
+      `redis://user:p@${secret}@127.0.0.1:99999`,
+      `rediss://user:${secret}/+=@127.0.0.1:99999`,
+      `redis:/user:${secret}@127.0.0.1:6379`,
+    ]) {
+      const msg = refusal({ REDIS_URL: url });
+      assert.match(msg, /REDIS_URL=/, url);
+      assert.ok(!msg.includes(secret), `${url} printed its password: ${msg}`);
+    }
+  });
+});
+
+describe('ALERT_WEBHOOK_URL', () => {
+  it('refuses a URL that fetch would refuse with an error quoting it (credentials, unparsable), without echoing it', () => {
+    // Accepted before: every delivery then failed with "Request cannot be constructed from a URL
+    // that includes credentials: http://hook:<secret>@…", logged and kept in Redis as failedReason.
+    const secret = 'H00kSecretPart';
+    for (const url of [`http://hook:${secret}@127.0.0.1:9/alerts`, `https://${secret}@hooks.example.com/x`, `http://[::1/${secret}`]) {
+      const msg = refusal({ ALERT_WEBHOOK_URL: `https://ok.example.com/a,${url}`, ALERT_WEBHOOK_SECRET: 'Vq3n-xT9Lk2p_Wz7-aa' });
+      assert.match(msg, /ALERT_WEBHOOK_URL=\(hidden\)/, url);
+      assert.ok(!msg.includes(secret), `${url} printed: ${msg}`);
+    }
+    assert.doesNotThrow(() => loadConfig({ ALERT_WEBHOOK_URL: 'https://hooks.example.com/services/T0/B0/abc?token=x', ALERT_WEBHOOK_SECRET: 'Vq3n-xT9Lk2p_Wz7-aa' }));
   });
 });
 

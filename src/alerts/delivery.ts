@@ -86,6 +86,11 @@ async function post(config: Config, url: string, body: string): Promise<number> 
     body,
     signal: AbortSignal.timeout(config.alerts.timeoutMs),
     redirect: 'error',
+  }).catch((err: unknown) => {
+    // fetch quotes the URL in some errors; the URL may hold a token (Slack's do) and the message
+    // goes to the log and into Redis (failedReason): name the webhook by its target instead.
+    const message = err instanceof Error ? err.message : String(err);
+    throw new Error(`webhook ${targetOf(url)}: ${message.split(url).join('<ALERT_WEBHOOK_URL>')}`);
   });
   await res.body?.cancel().catch(() => {});
   if (res.status < 200 || res.status > 299) throw new Error(`webhook answered ${res.status}`);
