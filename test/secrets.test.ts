@@ -7,6 +7,7 @@ import { checkSecret, lowEntropyReason } from '../src/secrets.js';
 import { Redis } from 'ioredis';
 import { CenterProcess, ENTRIES, ProcessGroup, waitFor } from './support/processes.js';
 import { startTestRedis } from './support/redis.js';
+import { basicAuth, serverPort } from './support/scale.js';
 
 function refusal(env: Record<string, string>): string {
   try {
@@ -180,6 +181,12 @@ describe('the Redis password in logs', () => {
     // an 'error' listener (the server's alert outbox) on each of these.
     const refusals = async () => Number(/errorstat_WRONGPASS:count=(\d+)/.exec(await admin.info('errorstats'))?.[1] ?? 0);
     await waitFor(async () => (await refusals()) >= 40, '40 refused logins', 30_000);
+    // Meanwhile the board's API answers 503 within its 2 s wait (it hung: BullMQ waits for a 'ready').
+    const port = await serverPort(procs[0]);
+    const started = Date.now();
+    const board = await fetch(`http://127.0.0.1:${port}/board/api/queues`, { headers: basicAuth('admin', STRONG), signal: AbortSignal.timeout(10_000) });
+    assert.equal(board.status, 503, await board.text());
+    assert.ok(Date.now() - started < 5000, `the board answered in ${Date.now() - started} ms`);
     for (const p of procs) {
       assert.ok(p.running, `${p.name} keeps retrying instead of exiting:\n${p.output()}`);
       const all = p.raw.join('\n');

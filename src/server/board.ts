@@ -163,6 +163,33 @@ const refuseViewerWrites: RequestHandler = (req, res, next) => {
   );
 };
 
+/** How long a board API request waits for a Redis connection that is not ready (a start, a reconnect). */
+const BOARD_CONNECT_WAIT_MS = 2000;
+
+/**
+ * Bull Board's API while Redis is not connected: 503 within BOARD_CONNECT_WAIT_MS, as /api
+ * answers. BullMQ waits for its connection's 'ready' before any command, so against a Redis that
+ * refuses the password (or was never up) every board request hung until the browser gave up. The
+ * page itself still loads, and shows the error. Polled, not an event listener per request: while
+ * Redis is away, every open tab asks every 5 s.
+ */
+function refuseWhileRedisDown(deps: ServerDeps): RequestHandler {
+  return (req, res, next) => {
+    if (deps.service.connectionStatus === 'ready' || !req.path.startsWith('/api/')) return next();
+    const deadline = Date.now() + BOARD_CONNECT_WAIT_MS;
+    const check = (): void => {
+      const status = deps.service.connectionStatus;
+      if (status === 'ready') return next();
+      if (Date.now() < deadline) return void setTimeout(check, 25);
+      res.status(503).json({
+        error: { key: 'ERRORS.SERVICE_UNAVAILABLE' },
+        message: `Redis is unreachable (connection ${status}); retry later`,
+      });
+    };
+    check();
+  };
+}
+
 /**
  * Mounts Bull Board for every declared queue at BOARD_BASE_PATH: audit of every write, refusal of
  * cross-site writes, the failed login limit, basic auth, then the admin's board or the viewer's
@@ -180,6 +207,7 @@ export function mountBoard(app: Express, deps: ServerDeps, failures: AuthFailure
     ...requireBoardLogin(config, failures),
     refuseViewerWrites,
     refuseQueueKeyIds,
+    refuseWhileRedisDown(deps),
     schedulersThroughTheCenter(deps),
     ...boards,
   );
