@@ -19,12 +19,12 @@ after(async () => {
   await Promise.all(receivers.map((r) => r.close()));
 });
 
-async function setup(extra: Record<string, string> = {}) {
+async function setup(extra: Record<string, string> = {}, webhookUrl: (r: WebhookReceiver) => string = (r) => r.url) {
   const receiver = await WebhookReceiver.start(SECRET);
   receivers.push(receiver);
   const ctx = await center.setup({
     ...BOARD,
-    ALERT_WEBHOOK_URL: receiver.url,
+    ALERT_WEBHOOK_URL: webhookUrl(receiver),
     ALERT_WEBHOOK_SECRET: SECRET,
     DETECTOR_INTERVAL_MS: '1000',
     ALERT_RETRY_DELAY_MS: '200',
@@ -46,6 +46,22 @@ function producer(group: ProcessGroup, env: Record<string, string>, id: string):
   const p = new CenterProcess(`producer:${id}`, 'test/fixtures/producer.ts', { ...env, PRODUCER_ID: id, FIXTURE_SCHEDULES: '[]' });
   group.all.push(p);
   return p;
+}
+
+/** Every string stored under `prefix` (hash fields and values, strings, lists, sets, streams), for secrets checks. */
+async function redisText(prefix: string): Promise<string> {
+  const redis = center.redis.client;
+  const out: string[] = [];
+  for (const key of await redis.keys(`${prefix}*`)) {
+    const type = await redis.type(key);
+    if (type === 'hash') out.push(JSON.stringify(await redis.hgetall(key)));
+    else if (type === 'string') out.push((await redis.get(key)) ?? '');
+    else if (type === 'list') out.push(...(await redis.lrange(key, 0, -1)));
+    else if (type === 'set') out.push(...(await redis.smembers(key)));
+    else if (type === 'zset') out.push(...(await redis.zrange(key, '0', '-1')));
+    else if (type === 'stream') out.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+  }
+  return out.join('\n');
 }
 
 const countBy = (alerts: Received[]) => {
@@ -194,6 +210,27 @@ describe('alert delivery and the detector lease', () => {
     await receiver.waitFor((a) => a.schedule === 'late-b', 'late-b overdue', 30_000);
     await new Promise((r) => setTimeout(r, 3000));
     assert.deepEqual(countBy(receiver.alerts), { 'schedule.overdue late-a': 1, 'schedule.overdue late-b': 1 });
+  });
+
+  it('a webhook URL with user:password@ gets its alerts with Basic auth; its credentials and token are never logged nor kept in Redis', async () => {
+    // A second URL with credentials that refuses connections: its failures are logged and kept in Redis.
+    const unreachable = 'http://other-user:pw-of-unreachable-55@127.0.0.1:1/hook?token=query-token-of-unreachable';
+    const { env, group, client, receiver } = await setup({}, (r) => `${r.urlWithCredentials('hook-user', 'hook-pass-3f9a1c')}?token=query-token-77e2,${unreachable}`);
+    const server = await startServer(group, env);
+    await client.recurring.upsert('guarded', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
+    // fetch refuses a URL with credentials: every attempt failed and the alert never came.
+    const alert = await receiver.waitFor((a) => a.type === 'schedule.overdue' && a.schedule === 'guarded', 'schedule.overdue', 20_000);
+    assert.equal(receiver.authorizations[receiver.alerts.indexOf(alert)], `Basic ${Buffer.from('hook-user:hook-pass-3f9a1c').toString('base64')}`);
+    const failed = await server.proc.waitForMessage('Alert delivery failed; will retry', 20_000);
+    assert.match(String(failed.err), /could not be reached/);
+    // Its error named the whole URL, in the log and in the job's failedReason and stacktrace.
+    const secrets = ['hook-pass-3f9a1c', 'query-token-77e2', 'pw-of-unreachable-55', 'query-token-of-unreachable'];
+    const logs = server.proc.raw.join('\n');
+    const stored = await redisText(client.queues.config.prefix);
+    for (const secret of secrets) {
+      assert.ok(!logs.includes(secret), `${secret} in the server's log: ${logs.split('\n').find((l) => l.includes(secret))}`);
+      assert.ok(!stored.includes(secret), `${secret} in Redis`);
+    }
   });
 
   it('one detector holds the lease; when its process is SIGKILLed another takes over within one interval', async () => {
