@@ -250,4 +250,19 @@ describe('alert delivery and the detector lease', () => {
     const took = Date.now() - killedAt;
     assert.ok(took <= interval + 500, `taken over after ${took} ms (interval ${interval} ms)`);
   });
+
+  it('a pass longer than the lease does not let a second detector in: the holder keeps its lease while it works', async () => {
+    // A 200 ms interval: a lease of 120 ms, renewed every 40 ms; a pass over 400 schedules takes longer.
+    const interval = 200;
+    const { env, group, client } = await setup({ DETECTOR_INTERVAL_MS: String(interval) });
+    for (let i = 0; i < 400; i++) await client.recurring.upsert(`many-${i}`, { every: 3_600_000 }, 'hello-world', {});
+    const a = producer(group, env, 'a');
+    const b = producer(group, env, 'b');
+    await Promise.all([a.waitForMessage('Schedules synced', 30_000), b.waitForMessage('Schedules synced', 30_000)]);
+    const events = () => [a, b].flatMap((p) => p.lines.filter((l) => String(l.msg).startsWith('Detector lease')).map((l) => `${p.name}: ${String(l.msg)}`));
+    await waitFor(() => events().length > 0, 'a lease holder', 10_000);
+    // Passes ran back to back while the holder renewed nothing: the lease passed to and fro.
+    await new Promise((r) => setTimeout(r, interval * 20));
+    assert.equal(events().length, 1, events().join('\n'));
+  });
 });

@@ -269,7 +269,9 @@ export class Detector {
 
 /**
  * Runs a detector in this process (server, producer): it tries the lease every interval/5 and,
- * while holding it, runs a pass every interval (at once when it takes over).
+ * while holding it, runs a pass every interval (at once when it takes over). The lease is renewed
+ * on that timer even while a pass runs: a pass longer than the lease must not let another
+ * detector in beside it.
  */
 export function startDetector(options: { config: Config; logger: Logger; lifecycle: Lifecycle; queues: Queues }): Detector {
   const { config, lifecycle } = options;
@@ -277,28 +279,40 @@ export function startDetector(options: { config: Config; logger: Logger; lifecyc
   const detector = new Detector(config, logger, options.queues);
   const interval = config.alerts.detectorIntervalMs;
   let lastPass = 0;
-  let busy = false;
+  let renewing = false;
+  let passing = false;
   let lastError = 0;
+  const failed = (err: unknown) => {
+    if (Date.now() - lastError > 30_000) {
+      lastError = Date.now();
+      logger.warn({ err: (err as Error).message }, 'Detector pass failed; will retry');
+    }
+  };
+  const pass = async () => {
+    passing = true;
+    try {
+      lastPass = Date.now();
+      await detector.pass();
+    } catch (err) {
+      failed(err);
+    } finally {
+      passing = false;
+    }
+  };
   const tick = async () => {
     // Not before the connection is up: a fail-fast connection would only fail the pass.
-    if (busy || lifecycle.stopping || options.queues.redis.status !== 'ready') return;
-    busy = true;
+    if (renewing || lifecycle.stopping || options.queues.redis.status !== 'ready') return;
+    renewing = true;
     try {
       const had = detector.lease.held;
       const held = await detector.lease.acquire();
       if (held && !had) logger.info({ owner: detector.lease.owner }, 'Detector lease taken: this process now watches schedules and queues');
       if (!held && had) logger.info('Detector lease lost to another process');
-      if (held && (!had || Date.now() - lastPass >= interval)) {
-        lastPass = Date.now();
-        await detector.pass();
-      }
+      if (held && !passing && !lifecycle.stopping && (!had || Date.now() - lastPass >= interval)) void pass();
     } catch (err) {
-      if (Date.now() - lastError > 30_000) {
-        lastError = Date.now();
-        logger.warn({ err: (err as Error).message }, 'Detector pass failed; will retry');
-      }
+      failed(err);
     } finally {
-      busy = false;
+      renewing = false;
     }
   };
   const timer = setInterval(() => void tick(), Math.max(50, Math.round(interval / 5)));
@@ -306,7 +320,7 @@ export function startDetector(options: { config: Config; logger: Logger; lifecyc
   void options.queues.ready().then(() => tick());
   lifecycle.add('detector', detector, async () => {
     clearInterval(timer);
-    while (busy) await new Promise((r) => setTimeout(r, 20));
+    while (renewing || passing) await new Promise((r) => setTimeout(r, 20));
     await detector.lease.release().catch(() => {});
     await detector.outbox.close().catch(() => {});
   });
