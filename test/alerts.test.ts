@@ -188,6 +188,26 @@ describe('schedule alerts', () => {
   });
 });
 
+describe('queue alerts', () => {
+  it('a burst of failures with none after it: one queue.failure_rate within a few passes', async () => {
+    const { env, group, client, receiver } = await setup();
+    await startServer(group, env);
+    await group.start('worker').waitForMessage('Worker started', 30_000);
+    const ids = await Promise.all(Array.from({ length: 25 }, (_, i) => client.enqueue('fail', { message: `burst ${i}` }, { attempts: 1 })));
+    await waitFor(async () => (await Promise.all(ids.map((id) => client.getJob(id)))).every((j) => j?.state === 'failed'), 'the burst failed', 30_000);
+    const failedAt = Date.now();
+    // BullMQ writes a minute's count when a job finishes in a later minute: the counts of the
+    // minute in progress (and of the last one, when no job came after it) were never read.
+    const alert = await receiver.waitFor((a) => a.type === 'queue.failure_rate' && a.queue === 'default', 'queue.failure_rate', 15_000);
+    assert.ok(Date.now() - failedAt < 10_000, `alerted ${Date.now() - failedAt} ms after the burst`);
+    assert.equal(alert.severity, 'error');
+    assert.equal(alert.details.failed, 25);
+    assert.equal(alert.details.total, 25);
+    await new Promise((r) => setTimeout(r, 2500)); // more passes: still one alert
+    assert.equal(receiver.of('queue.failure_rate', 'default').length, 1, JSON.stringify(countBy(receiver.alerts)));
+  });
+});
+
 describe('alert delivery and the detector lease', () => {
   it('a receiver that refuses for 30 s, while every process restarts, later gets every alert exactly once', { timeout: 180_000 }, async () => {
     const { env, group, client, receiver } = await setup();

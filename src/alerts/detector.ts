@@ -232,9 +232,18 @@ export class Detector {
       await this.#clear(on('queue.backlog'));
     }
 
-    // BullMQ's per-minute counters; a series whose last point is older than the window counts as 0.
-    const recent = (m: { meta: { prevTS?: number }; data: number[] }) =>
-      m.meta.prevTS && now - Number(m.meta.prevTS) < FAILURE_WINDOW_MIN * 60_000 ? m.data.slice(0, FAILURE_WINDOW_MIN).reduce((a, b) => a + Number(b || 0), 0) : 0;
+    // BullMQ's per-minute counters. A minute's point is written only when a job finishes in a later
+    // minute: `data[i]` counts the minute i+1 before that of `prevTS` (the last write), and the jobs
+    // finished since (`count - prevCount`) all lie in the minute of `prevTS`. Minutes of the window
+    // are the current one and the FAILURE_WINDOW_MIN - 1 before it.
+    const recent = (m: { meta: { count: number; prevTS: number; prevCount: number }; data: number[] }) => {
+      const last = Math.floor(Number(m.meta.prevTS) / 60_000);
+      const first = Math.floor(now / 60_000) - FAILURE_WINDOW_MIN + 1;
+      if (!m.meta.prevTS || last < first) return 0;
+      let n = Number(m.meta.count) - Number(m.meta.prevCount);
+      for (let i = 0; i < m.data.length && last - 1 - i >= first; i++) n += Number(m.data[i] || 0);
+      return n;
+    };
     const nFailed = recent(failed);
     const total = nFailed + recent(completed);
     const rate = total > 0 ? nFailed / total : 0;
