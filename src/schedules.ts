@@ -154,9 +154,16 @@ const metaSchema = z.object({
   opts: z.record(z.string(), z.unknown()).optional(),
 });
 
+/** A stored definition, or undefined when it is none the center can read (invalid, or not even JSON). */
 function parseMeta(raw: string | undefined | null): ScheduleMeta | undefined {
   if (!raw) return undefined;
-  const parsed = metaSchema.safeParse(JSON.parse(raw));
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  const parsed = metaSchema.safeParse(json);
   return parsed.success ? parsed.data : undefined;
 }
 

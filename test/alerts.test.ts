@@ -186,6 +186,15 @@ describe('schedule alerts', () => {
     assert.equal((await client.recurring.get('orphan'))?.paused, true);
     assert.equal(await client.recurring.get('gone'), undefined);
   });
+  it('a schedule definition that is not JSON (a foreign or damaged entry) does not silence the alerts of every other schedule', async () => {
+    const { env, group, client, receiver } = await setup();
+    await startServer(group, env);
+    // Invalid definitions were ignored, but one that did not parse as JSON failed every pass.
+    await center.redis.client.hset(`${client.queues.config.prefix}:jc:schedules`, 'damaged', '{not json');
+    await client.recurring.upsert('still-watched', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
+    await receiver.waitFor((a) => a.type === 'schedule.overdue' && a.schedule === 'still-watched', 'schedule.overdue', 20_000);
+    assert.ok((await client.recurring.list()).some((s) => s.id === 'still-watched'));
+  });
 });
 
 describe('queue alerts', () => {
