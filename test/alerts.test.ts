@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { startServer } from './board-support.js';
 import { useTestCenter } from './support/center.js';
@@ -194,6 +195,21 @@ describe('schedule alerts', () => {
     await client.recurring.upsert('still-watched', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
     await receiver.waitFor((a) => a.type === 'schedule.overdue' && a.schedule === 'still-watched', 'schedule.overdue', 20_000);
     assert.ok((await client.recurring.list()).some((s) => s.id === 'still-watched'));
+  });
+  it('a server whose clock runs 2 minutes ahead raises no schedule.overdue for a schedule that runs on time', async () => {
+    const { env, group, client, receiver } = await setup({ DETECTOR_INTERVAL_MS: '500' });
+    // The worker consumes `default` only: a schedule of `batch` is really overdue, and shows the detector at work.
+    await group.start('worker', { WORKER_QUEUES: 'default' }).waitForMessage('Worker started', 30_000);
+    await client.recurring.upsert('on-time', { every: 1000 }, 'hello-world', {}, { grace: 5000 });
+    await waitFor(async () => (await client.recurring.get('on-time'))?.lastRun?.outcome === 'completed', 'a run of on-time', 20_000);
+    const skewed = { ...env, NODE_OPTIONS: `--import=${resolve('test/fixtures/skewed-clock.mjs')}`, CLOCK_SKEW_MS: '120000' };
+    await startServer(group, skewed);
+    await client.recurring.upsert('really-late', { every: 1000 }, 'sleep', { ms: 1 }, { grace: 3000 });
+    await receiver.waitFor((a) => a.type === 'schedule.overdue' && a.schedule === 'really-late', 'schedule.overdue of really-late', 30_000);
+    await new Promise((r) => setTimeout(r, 2000)); // four more passes
+    // The detector judged "overdue" by its own clock: every schedule with a grace under the skew was.
+    assert.deepEqual(receiver.of('schedule.overdue', 'on-time'), []);
+    assert.equal((await client.recurring.get('on-time'))?.health, 'ok');
   });
 });
 

@@ -70,6 +70,15 @@ export class Detector {
     if (closed) this.logger.info({ alert: closed.id, type: c.type }, `Recovered: ${closed.message}`);
   }
 
+  /**
+   * The Redis server's clock, in ms: what every process shares. Judged by its own clock, a detector
+   * running ahead would find every schedule overdue (a running-behind one, none in time).
+   */
+  async #now(): Promise<number> {
+    const [seconds, micros] = await this.queues.redis.time();
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
   /** One detection pass (the lease holder runs it every interval). */
   async pass(): Promise<void> {
     // Opening alerts a crashed holder recorded but may not have queued.
@@ -77,22 +86,23 @@ export class Detector {
       await this.outbox.send(alertOf(incident));
       await this.incidents.markNotified(incident);
     }
-    const schedules = await this.#schedules.list();
+    const now = await this.#now();
+    const schedules = await this.#schedules.list(now);
     const repaired = new Set<string>();
     for (const s of schedules) {
       if (s.paused || s.health === 'ended' || !s.next) continue;
-      const lost = await this.#lostTick(s);
+      const lost = await this.#lostTick(s, now);
       if (lost && (await this.#repair(s, lost))) repaired.add(s.id);
     }
     const orphansRepaired = await this.#repairOrphans(schedules);
-    for (const s of repaired.size > 0 || orphansRepaired ? await this.#schedules.list() : schedules) await this.#checkSchedule(s);
+    for (const s of repaired.size > 0 || orphansRepaired ? await this.#schedules.list(await this.#now()) : schedules) await this.#checkSchedule(s);
     const known = new Set(schedules.map((s) => s.id));
     for (const incident of await this.incidents.allOpen()) {
       if (incident.schedule !== undefined && !known.has(incident.schedule)) {
         await this.#clear({ type: incident.type, schedule: incident.schedule });
       }
     }
-    for (const queue of this.queues.all()) await this.#checkQueue(queue);
+    for (const queue of this.queues.all()) await this.#checkQueue(queue, await this.#now());
   }
 
   async #checkSchedule(s: ScheduleInfo): Promise<void> {
@@ -155,14 +165,14 @@ export class Detector {
   }
 
   /** Why a schedule's pending tick is lost, or undefined when it is not. */
-  async #lostTick(s: ScheduleInfo): Promise<string | undefined> {
+  async #lostTick(s: ScheduleInfo, now: number): Promise<string | undefined> {
     // The schedule's own shard: `s.queue` names the logical queue.
     const queue = await this.#schedules.bullQueueOf(s.id);
     if (!queue) return undefined;
     const next = Date.parse(s.next!);
     const state = await queue.getJobState(`repeat:${s.id}:${next}`);
     if (PENDING_STATES.has(state)) return undefined;
-    if (state !== 'unknown' && Date.now() - next < NEXT_TICK_SLACK_MS) return undefined;
+    if (state !== 'unknown' && now - next < NEXT_TICK_SLACK_MS) return undefined;
     // Read again: the tick may have just run and moved on between the two reads.
     const again = await queue.getJobScheduler(s.id);
     if (!again || Number(again.next) !== next) return undefined;
@@ -208,9 +218,8 @@ export class Detector {
     return healed;
   }
 
-  async #checkQueue(queue: Queue): Promise<void> {
+  async #checkQueue(queue: Queue, now: number): Promise<void> {
     const { alerts } = this.config;
-    const now = Date.now();
     const [counts, oldest, workers, completed, failed] = await Promise.all([
       queue.getJobCounts('waiting', 'prioritized'),
       queue.getJobs(['waiting'], 0, 0, true),
