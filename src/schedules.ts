@@ -166,9 +166,16 @@ const metaSchema = z.object({
   opts: z.record(z.string(), z.unknown()).optional(),
 });
 
+/** A stored definition, or undefined when it is none the center can read (invalid, or not even JSON). */
 function parseMeta(raw: string | undefined | null): ScheduleMeta | undefined {
   if (!raw) return undefined;
-  const parsed = metaSchema.safeParse(JSON.parse(raw));
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  const parsed = metaSchema.safeParse(json);
   return parsed.success ? parsed.data : undefined;
 }
 
@@ -477,12 +484,11 @@ export class Schedules {
     return this.history.runs(queue, id, limit);
   }
 
-  /** Adds the last run and the health to each schedule (one round trip for all of them). */
-  async #withRuns(infos: Omit<ScheduleInfo, 'lastRun' | 'health'>[]): Promise<ScheduleInfo[]> {
+  /** Adds the last run and the health (as of `now`) to each schedule (one round trip for all of them). */
+  async #withRuns(infos: Omit<ScheduleInfo, 'lastRun' | 'health'>[], now = Date.now()): Promise<ScheduleInfo[]> {
     // Here `queue` is the BullMQ queue (a shard's name on a sharded queue), where the history lives;
     // what callers see is the logical queue.
     const last = await this.history.lastOfMany(infos.map((i) => ({ queue: i.queue, id: i.id })));
-    const now = Date.now();
     return infos.map((info, k) => {
       const { ended, ...rest } = info as typeof info & { ended?: boolean };
       const lastRun = last[k] ?? null;
@@ -494,8 +500,11 @@ export class Schedules {
     });
   }
 
-  /** Every schedule of every queue, soonest first. */
-  async list(): Promise<ScheduleInfo[]> {
+  /**
+   * Every schedule of every queue, soonest first.
+   * @param now the time health is judged at (the detector passes the Redis server's, which every process shares)
+   */
+  async list(now = Date.now()): Promise<ScheduleInfo[]> {
     const metas = await this.queues.redis.hgetall(this.#metaKey);
     const found: Omit<ScheduleInfo, 'lastRun' | 'health'>[] = [];
     const seen = new Set<string>();
@@ -503,14 +512,14 @@ export class Schedules {
     for (const queue of this.queues.all()) {
       for (const s of (await queue.getJobSchedulers(0, -1, true)) as SchedulerData[]) {
         seen.add(s.key);
-        found.push(toInfo(s, queue.name, parseMeta(metas[s.key])));
+        found.push(toInfo(s, queue.name, parseMeta(metas[s.key]), now));
       }
     }
     for (const [id, raw] of Object.entries(metas)) {
       const meta = parseMeta(raw);
       if (meta?.paused && meta.spec && !seen.has(id)) found.push(this.#pausedInfo(id, meta));
     }
-    const out = await this.#withRuns(found);
+    const out = await this.#withRuns(found, now);
     // ISO strings sort by time; schedules without a next run (ended) go last.
     const at = (s: ScheduleInfo) => (s.next ? Date.parse(s.next) : Infinity);
     return out.sort((a, b) => at(a) - at(b) || a.id.localeCompare(b.id));
@@ -669,11 +678,10 @@ function semanticsOf(id: string, r: { cron?: string; every?: number; tz?: string
   };
 }
 
-function toInfo(s: SchedulerData, queue: string, meta: ScheduleMeta | undefined): BaseInfo {
+function toInfo(s: SchedulerData, queue: string, meta: ScheduleMeta | undefined, now = Date.now()): BaseInfo {
   const cron = s.pattern;
   const every = s.every ? Number(s.every) : undefined;
   const next = s.next ? Number(s.next) : null;
-  const now = Date.now();
   // BullMQ keeps an ended scheduler with its last tick as `next`: it must not count as overdue.
   const ended =
     (s.endDate !== undefined && now > Number(s.endDate)) ||

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { startServer } from './board-support.js';
 import { useTestCenter } from './support/center.js';
@@ -19,12 +20,12 @@ after(async () => {
   await Promise.all(receivers.map((r) => r.close()));
 });
 
-async function setup(extra: Record<string, string> = {}) {
+async function setup(extra: Record<string, string> = {}, webhookUrl: (r: WebhookReceiver) => string = (r) => r.url) {
   const receiver = await WebhookReceiver.start(SECRET);
   receivers.push(receiver);
   const ctx = await center.setup({
     ...BOARD,
-    ALERT_WEBHOOK_URL: receiver.url,
+    ALERT_WEBHOOK_URL: webhookUrl(receiver),
     ALERT_WEBHOOK_SECRET: SECRET,
     DETECTOR_INTERVAL_MS: '1000',
     ALERT_RETRY_DELAY_MS: '200',
@@ -46,6 +47,22 @@ function producer(group: ProcessGroup, env: Record<string, string>, id: string):
   const p = new CenterProcess(`producer:${id}`, 'test/fixtures/producer.ts', { ...env, PRODUCER_ID: id, FIXTURE_SCHEDULES: '[]' });
   group.all.push(p);
   return p;
+}
+
+/** Every string stored under `prefix` (hash fields and values, strings, lists, sets, streams), for secrets checks. */
+async function redisText(prefix: string): Promise<string> {
+  const redis = center.redis.client;
+  const out: string[] = [];
+  for (const key of await redis.keys(`${prefix}*`)) {
+    const type = await redis.type(key);
+    if (type === 'hash') out.push(JSON.stringify(await redis.hgetall(key)));
+    else if (type === 'string') out.push((await redis.get(key)) ?? '');
+    else if (type === 'list') out.push(...(await redis.lrange(key, 0, -1)));
+    else if (type === 'set') out.push(...(await redis.smembers(key)));
+    else if (type === 'zset') out.push(...(await redis.zrange(key, '0', '-1')));
+    else if (type === 'stream') out.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+  }
+  return out.join('\n');
 }
 
 const countBy = (alerts: Received[]) => {
@@ -170,6 +187,50 @@ describe('schedule alerts', () => {
     assert.equal((await client.recurring.get('orphan'))?.paused, true);
     assert.equal(await client.recurring.get('gone'), undefined);
   });
+  it('a schedule definition that is not JSON (a foreign or damaged entry) does not silence the alerts of every other schedule', async () => {
+    const { env, group, client, receiver } = await setup();
+    await startServer(group, env);
+    // Invalid definitions were ignored, but one that did not parse as JSON failed every pass.
+    await center.redis.client.hset(`${client.queues.config.prefix}:jc:schedules`, 'damaged', '{not json');
+    await client.recurring.upsert('still-watched', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
+    await receiver.waitFor((a) => a.type === 'schedule.overdue' && a.schedule === 'still-watched', 'schedule.overdue', 20_000);
+    assert.ok((await client.recurring.list()).some((s) => s.id === 'still-watched'));
+  });
+  it('a server whose clock runs 2 minutes ahead raises no schedule.overdue for a schedule that runs on time', async () => {
+    const { env, group, client, receiver } = await setup({ DETECTOR_INTERVAL_MS: '500' });
+    // The worker consumes `default` only: a schedule of `batch` is really overdue, and shows the detector at work.
+    await group.start('worker', { WORKER_QUEUES: 'default' }).waitForMessage('Worker started', 30_000);
+    await client.recurring.upsert('on-time', { every: 1000 }, 'hello-world', {}, { grace: 5000 });
+    await waitFor(async () => (await client.recurring.get('on-time'))?.lastRun?.outcome === 'completed', 'a run of on-time', 20_000);
+    const skewed = { ...env, NODE_OPTIONS: `--import=${resolve('test/fixtures/skewed-clock.mjs')}`, CLOCK_SKEW_MS: '120000' };
+    await startServer(group, skewed);
+    await client.recurring.upsert('really-late', { every: 1000 }, 'sleep', { ms: 1 }, { grace: 3000 });
+    await receiver.waitFor((a) => a.type === 'schedule.overdue' && a.schedule === 'really-late', 'schedule.overdue of really-late', 30_000);
+    await new Promise((r) => setTimeout(r, 2000)); // four more passes
+    // The detector judged "overdue" by its own clock: every schedule with a grace under the skew was.
+    assert.deepEqual(receiver.of('schedule.overdue', 'on-time'), []);
+    assert.equal((await client.recurring.get('on-time'))?.health, 'ok');
+  });
+});
+
+describe('queue alerts', () => {
+  it('a burst of failures with none after it: one queue.failure_rate within a few passes', async () => {
+    const { env, group, client, receiver } = await setup();
+    await startServer(group, env);
+    await group.start('worker').waitForMessage('Worker started', 30_000);
+    const ids = await Promise.all(Array.from({ length: 25 }, (_, i) => client.enqueue('fail', { message: `burst ${i}` }, { attempts: 1 })));
+    await waitFor(async () => (await Promise.all(ids.map((id) => client.getJob(id)))).every((j) => j?.state === 'failed'), 'the burst failed', 30_000);
+    const failedAt = Date.now();
+    // BullMQ writes a minute's count when a job finishes in a later minute: the counts of the
+    // minute in progress (and of the last one, when no job came after it) were never read.
+    const alert = await receiver.waitFor((a) => a.type === 'queue.failure_rate' && a.queue === 'default', 'queue.failure_rate', 15_000);
+    assert.ok(Date.now() - failedAt < 10_000, `alerted ${Date.now() - failedAt} ms after the burst`);
+    assert.equal(alert.severity, 'error');
+    assert.equal(alert.details.failed, 25);
+    assert.equal(alert.details.total, 25);
+    await new Promise((r) => setTimeout(r, 2500)); // more passes: still one alert
+    assert.equal(receiver.of('queue.failure_rate', 'default').length, 1, JSON.stringify(countBy(receiver.alerts)));
+  });
 });
 
 describe('alert delivery and the detector lease', () => {
@@ -196,6 +257,27 @@ describe('alert delivery and the detector lease', () => {
     assert.deepEqual(countBy(receiver.alerts), { 'schedule.overdue late-a': 1, 'schedule.overdue late-b': 1 });
   });
 
+  it('a webhook URL with user:password@ gets its alerts with Basic auth; its credentials and token are never logged nor kept in Redis', async () => {
+    // A second URL with credentials that refuses connections: its failures are logged and kept in Redis.
+    const unreachable = 'http://other-user:pw-of-unreachable-55@127.0.0.1:1/hook?token=query-token-of-unreachable';
+    const { env, group, client, receiver } = await setup({}, (r) => `${r.urlWithCredentials('hook-user', 'hook-pass-3f9a1c')}?token=query-token-77e2,${unreachable}`);
+    const server = await startServer(group, env);
+    await client.recurring.upsert('guarded', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
+    // fetch refuses a URL with credentials: every attempt failed and the alert never came.
+    const alert = await receiver.waitFor((a) => a.type === 'schedule.overdue' && a.schedule === 'guarded', 'schedule.overdue', 20_000);
+    assert.equal(receiver.authorizations[receiver.alerts.indexOf(alert)], `Basic ${Buffer.from('hook-user:hook-pass-3f9a1c').toString('base64')}`);
+    const failed = await server.proc.waitForMessage('Alert delivery failed; will retry', 20_000);
+    assert.match(String(failed.err), /could not be reached/);
+    // Its error named the whole URL, in the log and in the job's failedReason and stacktrace.
+    const secrets = ['hook-pass-3f9a1c', 'query-token-77e2', 'pw-of-unreachable-55', 'query-token-of-unreachable'];
+    const logs = server.proc.raw.join('\n');
+    const stored = await redisText(client.queues.config.prefix);
+    for (const secret of secrets) {
+      assert.ok(!logs.includes(secret), `${secret} in the server's log: ${logs.split('\n').find((l) => l.includes(secret))}`);
+      assert.ok(!stored.includes(secret), `${secret} in Redis`);
+    }
+  });
+
   it('one detector holds the lease; when its process is SIGKILLed another takes over within one interval', async () => {
     const interval = 2000;
     const { env, group } = await setup({ DETECTOR_INTERVAL_MS: String(interval) });
@@ -212,5 +294,20 @@ describe('alert delivery and the detector lease', () => {
     await other.waitForMessage('Detector lease taken', 10_000);
     const took = Date.now() - killedAt;
     assert.ok(took <= interval + 500, `taken over after ${took} ms (interval ${interval} ms)`);
+  });
+
+  it('a pass longer than the lease does not let a second detector in: the holder keeps its lease while it works', async () => {
+    // A 200 ms interval: a lease of 120 ms, renewed every 40 ms; a pass over 400 schedules takes longer.
+    const interval = 200;
+    const { env, group, client } = await setup({ DETECTOR_INTERVAL_MS: String(interval) });
+    for (let i = 0; i < 400; i++) await client.recurring.upsert(`many-${i}`, { every: 3_600_000 }, 'hello-world', {});
+    const a = producer(group, env, 'a');
+    const b = producer(group, env, 'b');
+    await Promise.all([a.waitForMessage('Schedules synced', 30_000), b.waitForMessage('Schedules synced', 30_000)]);
+    const events = () => [a, b].flatMap((p) => p.lines.filter((l) => String(l.msg).startsWith('Detector lease')).map((l) => `${p.name}: ${String(l.msg)}`));
+    await waitFor(() => events().length > 0, 'a lease holder', 10_000);
+    // Passes ran back to back while the holder renewed nothing: the lease passed to and fro.
+    await new Promise((r) => setTimeout(r, interval * 20));
+    assert.equal(events().length, 1, events().join('\n'));
   });
 });

@@ -74,24 +74,49 @@ export class AlertOutbox {
   }
 }
 
+/**
+ * Where to POST and how to authenticate: fetch refuses a URL with `user:password@` (and its error
+ * repeats the whole URL), so credentials in ALERT_WEBHOOK_URL travel as Basic authentication.
+ */
+function requestOf(url: string): { href: string; authorization?: string } {
+  const u = new URL(url);
+  if (!u.username && !u.password) return { href: url };
+  const credentials = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
+  u.username = '';
+  u.password = '';
+  return { href: u.href, authorization: `Basic ${Buffer.from(credentials).toString('base64')}` };
+}
+
+/** Why a POST failed, without any URL: a webhook URL may hold a token, and the reason is logged and kept in Redis. */
+function reasonOf(err: unknown, timeoutMs: number): string {
+  const e = err as Error & { cause?: { message?: string } };
+  if (e.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
+  const reason = e.cause?.message ?? e.message;
+  return String(reason).replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<webhook url>');
+}
+
 /** POSTs one signed alert; throws on anything but a 2xx so BullMQ retries it. */
 async function post(config: Config, url: string, body: string): Promise<number> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'user-agent': 'job-center-alerts',
-      'x-jobcenter-signature': signature(config.alerts.webhookSecret ?? '', body),
-    },
-    body,
-    signal: AbortSignal.timeout(config.alerts.timeoutMs),
-    redirect: 'error',
-  }).catch((err: unknown) => {
-    // fetch quotes the URL in some errors; the URL may hold a token (Slack's do) and the message
-    // goes to the log and into Redis (failedReason): name the webhook by its target instead.
-    const message = err instanceof Error ? err.message : String(err);
-    throw new Error(`webhook ${targetOf(url)}: ${message.split(url).join('<ALERT_WEBHOOK_URL>')}`);
-  });
+  let res: Response;
+  try {
+    const { href, authorization } = requestOf(url);
+    res = await fetch(href, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'job-center-alerts',
+        'x-jobcenter-signature': signature(config.alerts.webhookSecret ?? '', body),
+        ...(authorization ? { authorization } : {}),
+      },
+      body,
+      signal: AbortSignal.timeout(config.alerts.timeoutMs),
+      redirect: 'error',
+    });
+  } catch (err) {
+    // Not the caught error as `cause`: its message (and its request's) repeats the URL.
+    // eslint-disable-next-line preserve-caught-error
+    throw new Error(`webhook ${targetOf(url)} could not be reached: ${reasonOf(err, config.alerts.timeoutMs)}`);
+  }
   await res.body?.cancel().catch(() => {});
   if (res.status < 200 || res.status > 299) throw new Error(`webhook answered ${res.status}`);
   return res.status;

@@ -70,6 +70,15 @@ export class Detector {
     if (closed) this.logger.info({ alert: closed.id, type: c.type }, `Recovered: ${closed.message}`);
   }
 
+  /**
+   * The Redis server's clock, in ms: what every process shares. Judged by its own clock, a detector
+   * running ahead would find every schedule overdue (a running-behind one, none in time).
+   */
+  async #now(): Promise<number> {
+    const [seconds, micros] = await this.queues.redis.time();
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
   /** One detection pass (the lease holder runs it every interval). */
   async pass(): Promise<void> {
     // Opening alerts a crashed holder recorded but may not have queued.
@@ -77,22 +86,23 @@ export class Detector {
       await this.outbox.send(alertOf(incident));
       await this.incidents.markNotified(incident);
     }
-    const schedules = await this.#schedules.list();
+    const now = await this.#now();
+    const schedules = await this.#schedules.list(now);
     const repaired = new Set<string>();
     for (const s of schedules) {
       if (s.paused || s.health === 'ended' || !s.next) continue;
-      const lost = await this.#lostTick(s);
+      const lost = await this.#lostTick(s, now);
       if (lost && (await this.#repair(s, lost))) repaired.add(s.id);
     }
     const orphansRepaired = await this.#repairOrphans(schedules);
-    for (const s of repaired.size > 0 || orphansRepaired ? await this.#schedules.list() : schedules) await this.#checkSchedule(s);
+    for (const s of repaired.size > 0 || orphansRepaired ? await this.#schedules.list(await this.#now()) : schedules) await this.#checkSchedule(s);
     const known = new Set(schedules.map((s) => s.id));
     for (const incident of await this.incidents.allOpen()) {
       if (incident.schedule !== undefined && !known.has(incident.schedule)) {
         await this.#clear({ type: incident.type, schedule: incident.schedule });
       }
     }
-    for (const queue of this.queues.all()) await this.#checkQueue(queue);
+    for (const queue of this.queues.all()) await this.#checkQueue(queue, await this.#now());
   }
 
   async #checkSchedule(s: ScheduleInfo): Promise<void> {
@@ -155,14 +165,14 @@ export class Detector {
   }
 
   /** Why a schedule's pending tick is lost, or undefined when it is not. */
-  async #lostTick(s: ScheduleInfo): Promise<string | undefined> {
+  async #lostTick(s: ScheduleInfo, now: number): Promise<string | undefined> {
     // The schedule's own shard: `s.queue` names the logical queue.
     const queue = await this.#schedules.bullQueueOf(s.id);
     if (!queue) return undefined;
     const next = Date.parse(s.next!);
     const state = await queue.getJobState(`repeat:${s.id}:${next}`);
     if (PENDING_STATES.has(state)) return undefined;
-    if (state !== 'unknown' && Date.now() - next < NEXT_TICK_SLACK_MS) return undefined;
+    if (state !== 'unknown' && now - next < NEXT_TICK_SLACK_MS) return undefined;
     // Read again: the tick may have just run and moved on between the two reads.
     const again = await queue.getJobScheduler(s.id);
     if (!again || Number(again.next) !== next) return undefined;
@@ -208,9 +218,8 @@ export class Detector {
     return healed;
   }
 
-  async #checkQueue(queue: Queue): Promise<void> {
+  async #checkQueue(queue: Queue, now: number): Promise<void> {
     const { alerts } = this.config;
-    const now = Date.now();
     const [counts, oldest, workers, completed, failed] = await Promise.all([
       queue.getJobCounts('waiting', 'prioritized'),
       queue.getJobs(['waiting'], 0, 0, true),
@@ -232,9 +241,18 @@ export class Detector {
       await this.#clear(on('queue.backlog'));
     }
 
-    // BullMQ's per-minute counters; a series whose last point is older than the window counts as 0.
-    const recent = (m: { meta: { prevTS?: number }; data: number[] }) =>
-      m.meta.prevTS && now - Number(m.meta.prevTS) < FAILURE_WINDOW_MIN * 60_000 ? m.data.slice(0, FAILURE_WINDOW_MIN).reduce((a, b) => a + Number(b || 0), 0) : 0;
+    // BullMQ's per-minute counters. A minute's point is written only when a job finishes in a later
+    // minute: `data[i]` counts the minute i+1 before that of `prevTS` (the last write), and the jobs
+    // finished since (`count - prevCount`) all lie in the minute of `prevTS`. Minutes of the window
+    // are the current one and the FAILURE_WINDOW_MIN - 1 before it.
+    const recent = (m: { meta: { count: number; prevTS: number; prevCount: number }; data: number[] }) => {
+      const last = Math.floor(Number(m.meta.prevTS) / 60_000);
+      const first = Math.floor(now / 60_000) - FAILURE_WINDOW_MIN + 1;
+      if (!m.meta.prevTS || last < first) return 0;
+      let n = Number(m.meta.count) - Number(m.meta.prevCount);
+      for (let i = 0; i < m.data.length && last - 1 - i >= first; i++) n += Number(m.data[i] || 0);
+      return n;
+    };
     const nFailed = recent(failed);
     const total = nFailed + recent(completed);
     const rate = total > 0 ? nFailed / total : 0;
@@ -269,7 +287,9 @@ export class Detector {
 
 /**
  * Runs a detector in this process (server, producer): it tries the lease every interval/5 and,
- * while holding it, runs a pass every interval (at once when it takes over).
+ * while holding it, runs a pass every interval (at once when it takes over). The lease is renewed
+ * on that timer even while a pass runs: a pass longer than the lease must not let another
+ * detector in beside it.
  */
 export function startDetector(options: { config: Config; logger: Logger; lifecycle: Lifecycle; queues: Queues }): Detector {
   const { config, lifecycle } = options;
@@ -277,28 +297,40 @@ export function startDetector(options: { config: Config; logger: Logger; lifecyc
   const detector = new Detector(config, logger, options.queues);
   const interval = config.alerts.detectorIntervalMs;
   let lastPass = 0;
-  let busy = false;
+  let renewing = false;
+  let passing = false;
   let lastError = 0;
+  const failed = (err: unknown) => {
+    if (Date.now() - lastError > 30_000) {
+      lastError = Date.now();
+      logger.warn({ err: (err as Error).message }, 'Detector pass failed; will retry');
+    }
+  };
+  const pass = async () => {
+    passing = true;
+    try {
+      lastPass = Date.now();
+      await detector.pass();
+    } catch (err) {
+      failed(err);
+    } finally {
+      passing = false;
+    }
+  };
   const tick = async () => {
     // Not before the connection is up: a fail-fast connection would only fail the pass.
-    if (busy || lifecycle.stopping || options.queues.redis.status !== 'ready') return;
-    busy = true;
+    if (renewing || lifecycle.stopping || options.queues.redis.status !== 'ready') return;
+    renewing = true;
     try {
       const had = detector.lease.held;
       const held = await detector.lease.acquire();
       if (held && !had) logger.info({ owner: detector.lease.owner }, 'Detector lease taken: this process now watches schedules and queues');
       if (!held && had) logger.info('Detector lease lost to another process');
-      if (held && (!had || Date.now() - lastPass >= interval)) {
-        lastPass = Date.now();
-        await detector.pass();
-      }
+      if (held && !passing && !lifecycle.stopping && (!had || Date.now() - lastPass >= interval)) void pass();
     } catch (err) {
-      if (Date.now() - lastError > 30_000) {
-        lastError = Date.now();
-        logger.warn({ err: (err as Error).message }, 'Detector pass failed; will retry');
-      }
+      failed(err);
     } finally {
-      busy = false;
+      renewing = false;
     }
   };
   const timer = setInterval(() => void tick(), Math.max(50, Math.round(interval / 5)));
@@ -306,7 +338,7 @@ export function startDetector(options: { config: Config; logger: Logger; lifecyc
   void options.queues.ready().then(() => tick());
   lifecycle.add('detector', detector, async () => {
     clearInterval(timer);
-    while (busy) await new Promise((r) => setTimeout(r, 20));
+    while (renewing || passing) await new Promise((r) => setTimeout(r, 20));
     await detector.lease.release().catch(() => {});
     await detector.outbox.close().catch(() => {});
   });

@@ -14,6 +14,8 @@ export type Received = Alert;
 export class WebhookReceiver {
   readonly alerts: Received[] = [];
   readonly badSignatures: string[] = [];
+  /** The Authorization header of every accepted alert ('' when none). */
+  readonly authorizations: string[] = [];
   refused = 0;
   refuse = false;
   #server: Server;
@@ -23,7 +25,9 @@ export class WebhookReceiver {
     this.#server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => this.#handle(Buffer.concat(chunks), String(req.headers['x-jobcenter-signature'] ?? ''), res));
+      req.on('end', () =>
+        this.#handle(Buffer.concat(chunks), String(req.headers['x-jobcenter-signature'] ?? ''), String(req.headers.authorization ?? ''), res),
+      );
     });
   }
 
@@ -33,11 +37,16 @@ export class WebhookReceiver {
     return receiver;
   }
 
+  /** The receiver's URL with `user:password@` in it, as a Basic-auth protected webhook is configured. */
+  urlWithCredentials(user: string, password: string): string {
+    return `http://${user}:${password}@127.0.0.1:${(this.#server.address() as AddressInfo).port}/hook`;
+  }
+
   get url(): string {
     return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/hook`;
   }
 
-  #handle(raw: Buffer, header: string, res: ServerResponse): void {
+  #handle(raw: Buffer, header: string, authorization: string, res: ServerResponse): void {
     if (this.refuse) {
       this.refused++;
       res.writeHead(503).end();
@@ -52,6 +61,7 @@ export class WebhookReceiver {
     }
     const alert = JSON.parse(raw.toString('utf8')) as Received;
     this.alerts.push(alert);
+    this.authorizations.push(authorization);
     res.writeHead(204).end();
     this.#waiters = this.#waiters.filter((w) => {
       if (!w.pred(alert)) return true;
