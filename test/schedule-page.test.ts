@@ -115,6 +115,21 @@ describe('schedule health page', () => {
     assert.ok(records.some((r) => r.actor === ADMIN.username && r.status === 403), JSON.stringify(records));
   });
 
+  it('behind a trusted proxy that rewrites Host, the buttons work: Origin is checked against the forwarded origin, as on the board', async () => {
+    const proxied = await startServer(group, { BOARD_USER: ADMIN.username, BOARD_PASSWORD: ADMIN.password, TRUST_PROXY: 'loopback' });
+    const admin = { user: ADMIN.username, password: ADMIN.password };
+    const forwarded = { 'x-forwarded-host': 'jobs.example.com', 'x-forwarded-proto': 'https', 'x-requested-with': 'schedule-page' };
+    const post = (action: string, origin: string) => http(`${proxied.base}/schedules/heartbeat/${action}`, { method: 'POST', auth: admin, headers: { ...forwarded, origin } });
+    const paused = await post('pause', 'https://jobs.example.com');
+    assert.equal(paused.status, 200, paused.text);
+    assert.equal((await client.recurring.get('heartbeat'))!.paused, true);
+    const resumed = await post('resume', 'https://jobs.example.com');
+    assert.equal(resumed.status, 200, resumed.text);
+    // The proxy's own address is not the browser's origin.
+    assert.equal((await post('pause', proxied.base)).status, 403);
+    assert.equal((await client.recurring.get('heartbeat'))!.paused, false);
+  });
+
   it("answers what it audits: Object's method names are no actions (404, was 500), a refused resume is a 409 on record as 409", async () => {
     const admin = { user: ADMIN.username, password: ADMIN.password };
     const sameSite = { origin: server.base, 'x-requested-with': 'schedule-page' };

@@ -101,15 +101,15 @@ document.addEventListener('click', async (e) => {
 }
 
 /**
- * Browser-facing writes must come from this site: a same-origin `Origin` (or `Sec-Fetch-Site`)
- * and the custom header the page's own script sends, which a cross-site form cannot set.
+ * Beyond the board's cross-site rule (refuseCrossSiteWrites, mounted before: Origin and
+ * Sec-Fetch-Site against this server's origin, the forwarded one behind a trusted proxy), the page's
+ * writes carry the custom header its own script sends, which a cross-site form cannot set. (This
+ * compared Origin with the raw Host header too: behind a proxy that rewrites Host, every button was
+ * refused while the board's worked.)
  */
-const sameSiteOnly: RequestHandler = (req, res, next) => {
-  const origin = req.headers.origin;
-  const site = req.headers['sec-fetch-site'];
-  const sameOrigin = origin ? origin === `${req.protocol}://${req.headers.host}` : site === undefined || site === 'same-origin';
-  if (sameOrigin && req.headers['x-requested-with'] === 'schedule-page') return next();
-  res.status(403).json(errorBody('Cross-site request refused', [{ field: 'Origin', message: 'use the buttons of the schedule page' }]));
+const pageScriptOnly: RequestHandler = (req, res, next) => {
+  if (req.headers['x-requested-with'] === 'schedule-page') return next();
+  res.status(403).json(errorBody('Cross-site request refused', [{ field: 'X-Requested-With', message: 'use the buttons of the schedule page' }]));
 };
 
 const ACTIONS = { run: 'trigger', pause: 'pause', resume: 'resume' } as const;
@@ -145,7 +145,7 @@ function auditScheduleWrites(audit: AuditLog): RequestHandler {
 export function schedulePageRouter(deps: ServerDeps, failures: AuthFailures): Router {
   const { config, service, audit } = deps;
   const router = Router();
-  // The board's cross-site rule (security.ts) first, as on the board itself; sameSiteOnly adds the page's own header check.
+  // The board's cross-site rule (security.ts) first, as on the board itself; pageScriptOnly adds the page's own header check.
   router.use(auditScheduleWrites(audit), refuseCrossSiteWrites, ...requireBoardLogin(config, failures));
   router.get('/', async (_req, res) => {
     const admin = accountOf(res)?.role === 'admin';
@@ -154,7 +154,7 @@ export function schedulePageRouter(deps: ServerDeps, failures: AuthFailures): Ro
     const rows = schedules.map((s, i) => row(s, runs[i]!, admin)).join('\n');
     res.set('Cache-Control', 'no-store').type('html').send(page(config.server.board.title, rows, admin, config.server.board.basePath));
   });
-  router.post('/:id/:action', express.json({ limit: '1kb' }), sameSiteOnly, async (req, res) => {
+  router.post('/:id/:action', express.json({ limit: '1kb' }), pageScriptOnly, async (req, res) => {
     const account = accountOf(res)!;
     // Own keys only: `constructor` or `toString` would otherwise name a method of every object (a 500).
     const name = String(req.params.action);
