@@ -31,6 +31,10 @@ const hostPortList = z
       .array(
         z
           .string()
+          // No user info: `pw@host:6379` is a host name to the pattern, and every failed connection
+          // would then print the password as the host. Passwords come from REDIS_URL /
+          // REDIS_SENTINEL_PASSWORD.
+          .refine((e) => !e.includes('@'), 'each entry must be host:port, without user or password (those come from REDIS_URL; REDIS_SENTINEL_PASSWORD for sentinels)')
           .regex(/^[^\s:]+:\d{1,5}$/, 'each entry must be host:port')
           .refine((e) => {
             const port = Number(e.slice(e.lastIndexOf(':') + 1));
@@ -449,7 +453,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
     const details = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? 'environment');
       // Webhook URLs (Slack's, for one) carry their own token.
-      const secret = /PASSWORD|TOKEN|SECRET|WEBHOOK_URL/.test(name);
+      // A host list with `@` holds user info pasted where it does not belong.
+      const secret = /PASSWORD|TOKEN|SECRET|WEBHOOK_URL/.test(name) || (/^REDIS_(SENTINELS|CLUSTER_NODES)$/.test(name) && raw[name]?.includes('@') === true);
       // Any other value may be a URL with a password in it (REDIS_URL): never echo the password.
       const value = raw[name] === undefined ? '(unset)' : secret ? '(hidden)' : JSON.stringify(redactUrls(raw[name]));
       return { field: name, message: `${name}=${value} ${issue.message}` };

@@ -136,6 +136,21 @@ describe('a bad REDIS_URL', () => {
   });
 });
 
+describe('Redis host lists', () => {
+  it('refuse user info in REDIS_SENTINELS and REDIS_CLUSTER_NODES without echoing it (pw@host was taken for a host name)', () => {
+    const secret = 'S3ntinelPw';
+    for (const [name, value] of [
+      ['REDIS_SENTINELS', `:${secret}@10.0.0.5:26379`],
+      ['REDIS_SENTINELS', `10.0.0.4:26379,user:${secret}@10.0.0.5:26379`],
+      ['REDIS_CLUSTER_NODES', `${secret}@10.0.0.11:6379`],
+    ] as const) {
+      const msg = refusal({ [name]: value, REDIS_SENTINEL_MASTER: 'mymaster' });
+      assert.match(msg, new RegExp(`${name}=\\(hidden\\) .*without user or password`), msg);
+      assert.ok(!msg.includes(secret), msg);
+    }
+  });
+});
+
 describe('ALERT_WEBHOOK_URL', () => {
   it('refuses a URL that fetch would refuse with an error quoting it (unparsable), without echoing it', () => {
     // Accepted before: every delivery then failed with fetch's "Failed to parse URL from <url>",
