@@ -289,6 +289,10 @@ describe('board behind authentication', () => {
     assert.deepEqual([resumed.cron, resumed.tz, resumed.overlap, resumed.misfire, resumed.data], ['30 4 * * *', 'Europe/Paris', 'skip', 'skip', { note: 'kept' }]);
     const bad = await board('/api/queues/default/job-schedulers/board-edited', { method: 'PATCH', auth: ADMIN, body: { pattern: 'every monday' } });
     assert.equal(bad.status, 400, bad.text);
+    // An array body: its `every` was Array.prototype.every ("got function every()").
+    const array = await board('/api/queues/default/job-schedulers/board-edited', { method: 'PATCH', auth: ADMIN, body: [1000] });
+    assert.equal(array.status, 400, array.text);
+    assert.match(array.text, /must be a JSON object/);
     await client.recurring.remove('board-edited');
   });
 

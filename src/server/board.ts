@@ -230,6 +230,11 @@ function schedulersThroughTheCenter(deps: ServerDeps): RequestHandler {
     } else if (req.method === 'PATCH' && action === 'board.scheduler.update' && schedule !== undefined) {
       json(req, res, (err?: unknown) => {
         if (err) return next(err);
+        // An array's `every` is Array.prototype.every: read fields of plain objects only.
+        if (req.body !== undefined && (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body))) {
+          res.status(400).json(errorBody('The scheduler update must be a JSON object', [{ field: 'body', message: 'send { pattern | every, tz, limit, endDate }' }]));
+          return;
+        }
         const body = (req.body ?? {}) as { pattern?: unknown; every?: unknown; tz?: unknown; limit?: unknown; endDate?: unknown };
         const pattern = given<string>(body.pattern);
         void deps.service.recurring
