@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { startServer } from './board-support.js';
+import { historyKey } from '../src/schedules/history.js';
 import { useTestCenter } from './support/center.js';
 import { CenterProcess, waitFor, type ProcessGroup } from './support/processes.js';
 import { WebhookReceiver, type Received } from './support/webhook.js';
@@ -195,6 +196,16 @@ describe('schedule alerts', () => {
     await client.recurring.upsert('still-watched', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
     await receiver.waitFor((a) => a.type === 'schedule.overdue' && a.schedule === 'still-watched', 'schedule.overdue', 20_000);
     assert.ok((await client.recurring.list()).some((s) => s.id === 'still-watched'));
+  });
+  it('a run history entry that is not JSON does not silence the alerts of every other schedule', async () => {
+    const { env, group, client, receiver } = await setup();
+    await startServer(group, env);
+    await client.recurring.upsert('damaged-history', { every: 3_600_000 }, 'hello-world', {});
+    // Listing the schedules read each one's last run: a damaged entry failed every pass.
+    await center.redis.client.lpush(historyKey(client.queues.config, 'default', 'damaged-history'), '{not json');
+    await client.recurring.upsert('watched-beside', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
+    await receiver.waitFor((a) => a.type === 'schedule.overdue' && a.schedule === 'watched-beside', 'schedule.overdue', 20_000);
+    assert.equal((await client.recurring.get('damaged-history'))?.lastRun, null);
   });
   it('a server whose clock runs 2 minutes ahead raises no schedule.overdue for a schedule that runs on time', async () => {
     const { env, group, client, receiver } = await setup({ DETECTOR_INTERVAL_MS: '500' });

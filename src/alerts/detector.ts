@@ -11,11 +11,13 @@ import { AlertOutbox } from './delivery.js';
 import { alertOf, Incidents, type Condition } from './incidents.js';
 import { Lease } from './lease.js';
 import { dueAt } from '../jobs/due.js';
+import { isRedisUnavailable } from '../errors.js';
 
 /** BullMQ adds a schedule's next tick right after its current one becomes active; allow it this long. */
 const NEXT_TICK_SLACK_MS = 5000;
 const FAILURE_WINDOW_MIN = 5;
 const MIN_JOBS_FOR_RATE = 20;
+const CHECK_ERROR_LOG_MS = 5 * 60_000;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -91,18 +93,44 @@ export class Detector {
     const repaired = new Set<string>();
     for (const s of schedules) {
       if (s.paused || s.health === 'ended' || !s.next) continue;
-      const lost = await this.#lostTick(s, now);
-      if (lost && (await this.#repair(s, lost))) repaired.add(s.id);
+      await this.#isolated(`schedule ${s.id}`, async () => {
+        const lost = await this.#lostTick(s, now);
+        if (lost && (await this.#repair(s, lost))) repaired.add(s.id);
+      });
     }
     const orphansRepaired = await this.#repairOrphans(schedules);
-    for (const s of repaired.size > 0 || orphansRepaired ? await this.#schedules.list(await this.#now()) : schedules) await this.#checkSchedule(s);
+    for (const s of repaired.size > 0 || orphansRepaired ? await this.#schedules.list(await this.#now()) : schedules) {
+      await this.#isolated(`schedule ${s.id}`, () => this.#checkSchedule(s));
+    }
     const known = new Set(schedules.map((s) => s.id));
     for (const incident of await this.incidents.allOpen()) {
       if (incident.schedule !== undefined && !known.has(incident.schedule)) {
         await this.#clear({ type: incident.type, schedule: incident.schedule });
       }
     }
-    for (const queue of this.queues.all()) await this.#checkQueue(queue, await this.#now());
+    for (const queue of this.queues.all()) await this.#isolated(`queue ${queue.name}`, async () => this.#checkQueue(queue, await this.#now()));
+  }
+
+  /** When each failing check was last logged: a check that fails every pass is logged every 5 min. */
+  readonly #checkErrors = new Map<string, number>();
+
+  /**
+   * Runs one schedule's or queue's check so that its failure (something in Redis this code cannot
+   * read) costs that check alone, not the alerts of every other schedule and queue. Redis itself
+   * being away still ends the pass: every other check would fail the same way.
+   */
+  async #isolated(what: string, check: () => Promise<void>): Promise<void> {
+    try {
+      await check();
+      this.#checkErrors.delete(what);
+    } catch (err) {
+      if (isRedisUnavailable(err)) throw err;
+      const last = this.#checkErrors.get(what);
+      if (last === undefined || Date.now() - last > CHECK_ERROR_LOG_MS) {
+        this.#checkErrors.set(what, Date.now());
+        this.logger.warn({ check: what, err: (err as Error).message }, 'A detector check failed; the other checks go on');
+      }
+    }
   }
 
   async #checkSchedule(s: ScheduleInfo): Promise<void> {

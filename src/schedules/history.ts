@@ -64,12 +64,12 @@ export class RunHistory {
   async runs(queue: string, scheduleId: string, limit = this.limit): Promise<RunRecord[]> {
     const n = Math.max(1, Math.min(limit, this.limit));
     const raw = await this.redis.lrange(historyKey(this.config, queue, scheduleId), 0, n - 1);
-    return raw.map((r) => JSON.parse(r) as RunRecord);
+    return raw.map(parseRecord).filter((r): r is RunRecord => r !== null);
   }
 
   async last(queue: string, scheduleId: string): Promise<RunRecord | null> {
     const raw = await this.redis.lindex(historyKey(this.config, queue, scheduleId), 0);
-    return raw ? (JSON.parse(raw) as RunRecord) : null;
+    return raw ? parseRecord(raw) : null;
   }
 
   /** The last run of several schedules, in one round trip per schedule batch. */
@@ -80,10 +80,22 @@ export class RunHistory {
     const pipe = this.redis.pipeline();
     for (const i of items) pipe.lindex(historyKey(this.config, i.queue, i.id), 0);
     const replies = (await pipe.exec()) ?? [];
-    return replies.map(([err, raw]) => (err || !raw ? null : (JSON.parse(raw as string) as RunRecord)));
+    return replies.map(([err, raw]) => (err || !raw ? null : parseRecord(raw as string)));
   }
 
   async clear(queue: string, scheduleId: string): Promise<void> {
     await this.redis.del(historyKey(this.config, queue, scheduleId));
+  }
+}
+
+/**
+ * A stored run, or null for an entry that is not JSON (written by hand, or damaged): one such entry
+ * failed every listing of schedules, and with it every detector pass, so no alert was raised at all.
+ */
+function parseRecord(raw: string): RunRecord | null {
+  try {
+    return JSON.parse(raw) as RunRecord;
+  } catch {
+    return null;
   }
 }
