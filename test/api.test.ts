@@ -269,6 +269,9 @@ describe('HTTP API', () => {
       ['POST', '/api/recurring/never-was/trigger', {}, 404],
       ['GET', '/api/nothing-here', {}, 404],
       ['PATCH', '/api/jobs', { json: {} }, 404],
+      // A cursor of the right shape whose parts are not valid percent-encoding (was a 500: URIError).
+      ['GET', `/api/jobs?cursor=${encodeURIComponent('1~%E0~x')}`, {}, 400, 'cursor'],
+      ['GET', `/api/jobs?queue=default&cursor=${encodeURIComponent('1~default~%')}`, {}, 400, 'cursor'],
     ];
     for (const [method, path, opts, status, field] of cases) {
       const r = await call(method, path, opts);
