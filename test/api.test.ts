@@ -73,6 +73,27 @@ function assertError(r: Reply, status: number, field?: string) {
   if (field) assert.ok(r.body.details!.some((d) => d.field === field), `expected a detail for ${field}: ${JSON.stringify(r.body)}`);
 }
 
+type JsonSchema = { $ref?: string; type?: string | string[]; properties?: Record<string, JsonSchema>; required?: string[]; additionalProperties?: boolean; enum?: unknown[] };
+type OpenApiDoc = {
+  paths: Record<string, Record<string, { responses: Record<string, { content?: { 'application/json': { schema: JsonSchema } } }> }>>;
+  components: { schemas: Record<string, JsonSchema> };
+};
+
+/** The answer's status is documented for the route, and its body has the documented top-level fields (no more, no fewer). */
+function assertDocumented(doc: OpenApiDoc, method: string, path: string, r: Reply): void {
+  const response = doc.paths[path]?.[method]?.responses[String(r.status)];
+  assert.ok(response, `${method} ${path} documents ${r.status}`);
+  let schema = response.content?.['application/json'].schema;
+  assert.ok(schema, `${method} ${path} ${r.status} has a schema`);
+  if (schema.$ref) schema = doc.components.schemas[schema.$ref.replace('#/components/schemas/', '')]!;
+  for (const key of schema.required ?? []) assert.ok(key in r.body, `${method} ${path} ${r.status}: ${key} is required: ${JSON.stringify(r.body)}`);
+  for (const [key, value] of Object.entries(r.body)) {
+    const property = schema.properties?.[key];
+    if (schema.additionalProperties === false) assert.ok(property, `${method} ${path} ${r.status}: ${key} is not in the document: ${JSON.stringify(r.body)}`);
+    if (property?.enum) assert.ok(property.enum.includes(value), `${key}: ${JSON.stringify(value)} is one of ${JSON.stringify(property.enum)}`);
+  }
+}
+
 const completed = (queue: string, id: string) =>
   waitFor(async () => {
     const r = await call('GET', `/api/jobs/${queue}/${encodeURIComponent(id)}`);
@@ -269,6 +290,9 @@ describe('HTTP API', () => {
       ['POST', '/api/recurring/never-was/trigger', {}, 404],
       ['GET', '/api/nothing-here', {}, 404],
       ['PATCH', '/api/jobs', { json: {} }, 404],
+      // A cursor of the right shape whose parts are not valid percent-encoding (was a 500: URIError).
+      ['GET', `/api/jobs?cursor=${encodeURIComponent('1~%E0~x')}`, {}, 400, 'cursor'],
+      ['GET', `/api/jobs?queue=default&cursor=${encodeURIComponent('1~default~%')}`, {}, 400, 'cursor'],
     ];
     for (const [method, path, opts, status, field] of cases) {
       const r = await call(method, path, opts);
@@ -363,6 +387,14 @@ describe('HTTP API', () => {
     }, 'a 503', 10_000);
     assertError(r, 503);
     assert.equal(r.headers.get('retry-after'), '5');
+    // The body matches what the OpenAPI document says a 503 is (outcome and jobId included).
+    const doc = (await call('GET', '/api/openapi.json', { token: null })).body as unknown as OpenApiDoc;
+    assertDocumented(doc, 'post', '/api/jobs', r);
+    assert.equal(r.body.outcome, 'not-written');
+    assert.equal(typeof r.body.jobId, 'string');
+    const bulk = await call('POST', '/api/jobs/bulk', { base: fragile.base, json: { jobs: [{ name: 'hello-world' }] } });
+    assertError(bulk, 503);
+    assertDocumented(doc, 'post', '/api/jobs/bulk', bulk);
     const t = Date.now();
     assertError(await call('GET', '/api/recurring', { base: fragile.base }), 503);
     assert.ok(Date.now() - t < 2000, `answered in ${Date.now() - t} ms`);

@@ -67,6 +67,25 @@ describe('CLI', () => {
     assert.match(wrongOption.stderr, /enqueue does not take --cron/);
   });
 
+  it("a command's own usage errors exit 2 without waiting for Redis, even when it is down", async () => {
+    const down = { REDIS_URL: 'redis://127.0.0.1:1' };
+    const [noWhen, badRef, badDuration, offline] = await Promise.all([
+      cli(['schedule', 'hello-world'], down),
+      cli(['job', 'cancel', 'no-slash'], down),
+      cli(['queue', 'clean', 'default', '--state', 'completed', '--older-than', 'soon'], down),
+      cli(['job', 'status', 'default/1', '--timeout', '300'], down),
+    ]);
+    assert.equal(noWhen.code, 2, noWhen.stderr);
+    assert.match(noWhen.stderr, /exactly one of --delay and --at/);
+    assert.equal(badRef.code, 2, badRef.stderr);
+    assert.match(badRef.stderr, /QUEUE\/ID/);
+    assert.equal(badDuration.code, 2, badDuration.stderr);
+    assert.match(badDuration.stderr, /--older-than must be a duration/);
+    // A valid command still waits for Redis and says it is unreachable (exit 1).
+    assert.equal(offline.code, 1, offline.stderr);
+    assert.match(offline.stderr, /did not answer within 300 ms/);
+  });
+
   it('enqueue, schedule (--delay / --at) and job status print JSON', async () => {
     const dataFile = join(dir, 'payload.json');
     writeFileSync(dataFile, JSON.stringify({ ms: 5, result: 'from-file' }));

@@ -424,6 +424,28 @@ function redactedRedis(config: Config): string {
   return u.toString();
 }
 
+/**
+ * The client as a command sees it: each of its calls (also `recurring.*` and `alerts.*`) first waits
+ * for Redis (`connected`, bounded by --timeout). A command checks its arguments before its first
+ * call, so a usage error exits 2 at once, whether Redis is up or not.
+ */
+function waitingForRedis(client: JobCenterClient, connected: () => Promise<void>): JobCenterClient {
+  const wrap = <T extends object>(target: T): T =>
+    new Proxy(target, {
+      get(t, key) {
+        // No receiver: the client's getters and methods use its private fields, which a proxy lacks.
+        const value: unknown = Reflect.get(t, key);
+        if (key === 'recurring' || key === 'alerts') return wrap(value as object);
+        if (typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          await connected();
+          return (value as (...a: unknown[]) => unknown).apply(t, args);
+        };
+      },
+    });
+  return wrap(client);
+}
+
 export interface RunOptions {
   /** The job types enqueue, schedule, continue and recurring upsert accept. @defaultValue none */
   readonly contracts?: ContractMap;
@@ -491,12 +513,12 @@ export async function run(argv: string[], out: (s: string) => void, err: (s: str
   const client = new JobCenterClient(config, logger);
   try {
     const timeout = v.timeout === undefined ? 5000 : (parseInteger(v.timeout, 'timeout') ?? 5000);
-    try {
-      await client.ready(timeout);
-    } catch {
-      throw new UnavailableError(`Redis at ${redactedRedis(config)} did not answer within ${timeout} ms (check REDIS_URL)`);
-    }
-    const result = await command(client, positionals.slice(grouped ? 2 : 1), v);
+    let connecting: Promise<void> | undefined;
+    const connected = () =>
+      (connecting ??= client.ready(timeout).catch(() => {
+        throw new UnavailableError(`Redis at ${redactedRedis(config)} did not answer within ${timeout} ms (check REDIS_URL)`);
+      }));
+    const result = await command(waitingForRedis(client, connected), positionals.slice(grouped ? 2 : 1), v);
     out(`${JSON.stringify(result, null, 2)}\n`);
     return 0;
   } catch (e) {

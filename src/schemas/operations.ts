@@ -23,6 +23,16 @@ const intFrom = (min: number, max: number) =>
       .max(max, `must be from ${min} to ${max}`),
   );
 
+/** True when every `~`-separated part of a cursor is valid percent-encoding (decodeURIComponent would throw). */
+function decodable(cursor: string): boolean {
+  try {
+    for (const part of cursor.split('~')) decodeURIComponent(part);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const time = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with offset, e.g. 2030-01-01T09:00:00Z' });
 
 /** `GET /api/jobs` and `client.listJobs`: newest first (by creation time), cursor-paginated. */
@@ -37,6 +47,8 @@ export const jobListQuery = z
     cursor: z
       .string()
       .regex(/^\d+~[^~]+~[^~]+$/, 'must be the nextCursor of a previous page')
+      // Its queue and id parts are percent-encoded: one that does not decode is not a cursor we gave.
+      .refine(decodable, 'must be the nextCursor of a previous page')
       .optional()
       .describe('nextCursor of the previous page'),
   })

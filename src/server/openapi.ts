@@ -36,6 +36,15 @@ const errorSchema = z.object({
   details: z.array(z.object({ field: z.string(), message: z.string() })).describe('One entry per bad field'),
 });
 
+/** A 503's body: the common error plus what a caller needs to retry safely (http-errors.ts). */
+const unavailableSchema = errorSchema.extend({
+  outcome: z
+    .enum(['not-written', 'unknown'])
+    .describe('not-written: Redis was down before the call, nothing was written; unknown: it failed during the call, the write may have happened'),
+  jobId: z.string().optional().describe('An enqueue: its idempotency key; retry with it, it creates the job at most once'),
+  jobIds: z.array(z.string()).optional().describe('A bulk enqueue or batch: the keys of its jobs, in request order; retry with them'),
+});
+
 function toJson(schema: z.ZodType, io: 'input' | 'output', name: string, into: Record<string, Schema>): Schema {
   return hoist(z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Schema, name, into);
 }
@@ -71,6 +80,7 @@ export function openApiDocument(routes: readonly Route[], contracts: ContractMap
   schemas.JobName = { type: 'string', enum: jobNames };
   schemas.QueueName = { type: 'string', enum: [...new Set(Object.values(contracts).map((c) => c.queue))] };
   schemas.Error = toJson(errorSchema, 'output', 'Error', schemas);
+  schemas.Unavailable = toJson(unavailableSchema, 'output', 'Unavailable', schemas);
 
   const paths: Record<string, Record<string, Schema>> = {};
   for (const route of routes) {
@@ -95,7 +105,7 @@ export function openApiDocument(routes: readonly Route[], contracts: ContractMap
     for (const status of allStatuses(route)) {
       const own = route.responses[status];
       const description = own?.description ?? common[status]!;
-      const schema = own?.schema ? ref(`${id}.${status}`) : status >= 400 ? ref('Error') : undefined;
+      const schema = own?.schema ? ref(`${id}.${status}`) : status === 503 ? ref('Unavailable') : status >= 400 ? ref('Error') : undefined;
       if (own?.schema) schemas[`${id}.${status}`] = toJson(own.schema, 'output', `${id}.${status}`, schemas);
       responses[String(status)] = { description, ...(schema ? { content: { 'application/json': { schema } } } : {}) };
     }
