@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import type { JobCenterClient } from '../src/client.js';
-import { sleep } from '../contracts/index.js';
+import { fail, sleep } from '../contracts/index.js';
 import { Lifecycle } from '../src/lifecycle.js';
 import { defineHandler } from '../src/runtime/handler.js';
 import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
@@ -209,6 +209,45 @@ describe('worker runtime timeouts', () => {
       assert.match(failed.failedReason ?? '', /exceeded its timeout of 200 ms/);
       assert.equal(failed.attemptsMade, 2);
       assert.equal(aborted.length, 2);
+    } finally {
+      await lifecycle.shutdown();
+    }
+  });
+});
+
+describe('worker runtime: what handlers throw', () => {
+  it('fails a job whose handler throws a non-Error value (null, undefined, a string, a number) with a reason, retried by policy', async () => {
+    const { env, client } = await setup();
+    const lifecycle = new Lifecycle(silentLogger);
+    const thrown: Record<string, unknown> = { null: null, undefined, string: 'a plain string', number: 7 };
+    const runtime = await startWorkerRuntime({
+      config: testConfig(env),
+      logger: silentLogger,
+      lifecycle,
+      handlers: [
+        defineHandler(fail, async (data) => {
+          throw thrown[data.message]; // what a careless handler does
+        }),
+      ],
+    });
+    try {
+      const expected: Record<string, RegExp> = {
+        null: /^The handler threw a non-Error value: null$/,
+        undefined: /^The handler threw a non-Error value: undefined$/,
+        string: /^a plain string$/,
+        number: /^The handler threw a non-Error value: 7$/,
+      };
+      for (const [kind, reason] of Object.entries(expected)) {
+        // A thrown null or undefined made BullMQ's own failure handling throw: the job stayed
+        // "active" (to run again once its lock expired); a string was stored as the reason "null".
+        const ref = await client.enqueue('fail', { message: kind }, { attempts: 2 });
+        const [, err] = await nextEvent(runtime.events, 'job.failed', (job, _err, final) => job.id === ref.id && final, `${kind}: the final failure`, 5000);
+        assert.match(err.message, reason);
+        const info = (await client.getJob(ref))!;
+        assert.equal(info.state, 'failed', kind);
+        assert.equal(info.attemptsMade, 2, `${kind}: retried by policy`);
+        assert.match(info.failedReason ?? '', reason);
+      }
     } finally {
       await lifecycle.shutdown();
     }
