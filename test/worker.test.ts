@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { Queue } from 'bullmq';
+import { pino } from 'pino';
 import type { JobCenterClient } from '../src/client.js';
 import { fail, sleep } from '../contracts/index.js';
 import { Lifecycle } from '../src/lifecycle.js';
@@ -248,6 +250,41 @@ describe('worker runtime: what handlers throw', () => {
         assert.equal(info.attemptsMade, 2, `${kind}: retried by policy`);
         assert.match(info.failedReason ?? '', reason);
       }
+    } finally {
+      await lifecycle.shutdown();
+    }
+  });
+});
+
+describe('worker runtime: job logs', () => {
+  it("bounds each ctx.log line copied to the job's log, a plain message as much as one with fields", async () => {
+    const { env, client } = await setup();
+    const lifecycle = new Lifecycle(silentLogger);
+    // At info (lines below the logger's level are not copied), written nowhere.
+    const logger = pino({ level: 'info' }, new Writable({ write: (_chunk, _enc, done) => done() }));
+    const runtime = await startWorkerRuntime({
+      config: testConfig(env),
+      logger,
+      lifecycle,
+      handlers: [
+        defineHandler(fail, async (data, ctx) => {
+          ctx.log.info(data.message.repeat(100_000)); // was copied whole: 100,000 characters in Redis
+          ctx.log.info({ big: data.message.repeat(100_000) }, 'fields');
+          return 'logged';
+        }),
+      ],
+    });
+    try {
+      const done = nextEvent(runtime.events, 'job.completed', () => true, 'the logging job');
+      const ref = await client.enqueue('fail', { message: 'x' });
+      await done;
+      // Log lines are written fire-and-forget: wait for both.
+      const logs = await waitFor(async () => {
+        const l = await client.jobLogs(ref);
+        return l.total === 2 ? l : undefined;
+      }, 'both log lines');
+      for (const line of logs.lines) assert.ok(line.length <= 2000, `a line of ${line.length} characters`);
+      assert.match(logs.lines[0]!, /^INFO x{100}/);
     } finally {
       await lifecycle.shutdown();
     }
