@@ -290,3 +290,46 @@ describe('worker runtime: job logs', () => {
     }
   });
 });
+
+describe('worker runtime: a run let go of', () => {
+  it("a timed-out handler that ignores its signal no longer writes the job's progress or log", async () => {
+    const { env, client } = await setup();
+    const lifecycle = new Lifecycle(silentLogger);
+    const logger = pino({ level: 'info' }, new Writable({ write: (_chunk, _enc, done) => done() }));
+    let zombieWrote: () => void = () => {};
+    const zombie = new Promise<void>((r) => (zombieWrote = r));
+    const slowFail = { ...fail, defaults: { ...fail.defaults, timeoutMs: 200, attempts: 1 } };
+    const runtime = await startWorkerRuntime({
+      config: testConfig(env),
+      logger,
+      lifecycle,
+      handlers: [
+        defineHandler(slowFail, async (_data, ctx) => {
+          await ctx.progress(10);
+          ctx.log.info('started');
+          await new Promise<void>((r) => ctx.signal.addEventListener('abort', () => r()));
+          // Ignores the abort and goes on, after the attempt was recorded as failed.
+          await new Promise((r) => setTimeout(r, 100));
+          await ctx.progress(99);
+          ctx.log.info('after the timeout');
+          zombieWrote();
+          return 'too late';
+        }),
+      ],
+    });
+    try {
+      const failed = nextEvent(runtime.events, 'job.failed', (_job, _err, final) => final, 'the timeout');
+      const ref = await client.enqueue('fail', { message: 'x' }, { attempts: 1 });
+      await failed;
+      await zombie;
+      // Its progress write was awaited; its log line is fire-and-forget: let it land before reading.
+      await new Promise((r) => setTimeout(r, 100));
+      const info = (await client.getJob(ref))!;
+      assert.equal(info.state, 'failed');
+      assert.equal(info.progress, 10, 'the progress the run reached before it was let go of');
+      assert.deepEqual((await client.jobLogs(ref)).lines, ['INFO started']);
+    } finally {
+      await lifecycle.shutdown();
+    }
+  });
+});

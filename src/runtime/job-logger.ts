@@ -29,11 +29,12 @@ function lineOf(level: string, args: unknown[]): string {
  * rest is in the worker's log only: a chatty handler must not grow Redis without bound. Built
  * only when a handler reads `ctx.log`, so handlers that do not log pay nothing.
  */
-export function jobLogger(logger: Logger, job: Job, maxLines: number): Logger {
+export function jobLogger(logger: Logger, job: Job, maxLines: number, ended: () => boolean = () => false): Logger {
   if (maxLines <= 0) return logger;
   let written = 0;
   const append = (level: string, args: unknown[]): void => {
-    if (written > maxLines) return;
+    // A run let go of (timeout, cancel, shutdown) that goes on logging: the worker's log only.
+    if (written > maxLines || ended()) return;
     written++;
     const line = written > maxLines ? `... more than ${maxLines} lines; the rest are in the worker's log only (JOB_LOG_MAX_LINES)` : lineOf(level, args);
     // Fire and forget: a log line must never fail or slow the job; Redis being down loses it.

@@ -102,6 +102,7 @@ export function processorFor(options: {
         }
         throw asError(err);
       } finally {
+        ctx.end();
         active.delete(id);
       }
     } finally {
