@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { Queue } from 'bullmq';
+import { pino } from 'pino';
 import type { JobCenterClient } from '../src/client.js';
-import { sleep } from '../contracts/index.js';
+import { fail, sleep } from '../contracts/index.js';
 import { Lifecycle } from '../src/lifecycle.js';
 import { defineHandler } from '../src/runtime/handler.js';
 import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
@@ -209,6 +211,123 @@ describe('worker runtime timeouts', () => {
       assert.match(failed.failedReason ?? '', /exceeded its timeout of 200 ms/);
       assert.equal(failed.attemptsMade, 2);
       assert.equal(aborted.length, 2);
+    } finally {
+      await lifecycle.shutdown();
+    }
+  });
+});
+
+describe('worker runtime: what handlers throw', () => {
+  it('fails a job whose handler throws a non-Error value (null, undefined, a string, a number) with a reason, retried by policy', async () => {
+    const { env, client } = await setup();
+    const lifecycle = new Lifecycle(silentLogger);
+    const thrown: Record<string, unknown> = { null: null, undefined, string: 'a plain string', number: 7 };
+    const runtime = await startWorkerRuntime({
+      config: testConfig(env),
+      logger: silentLogger,
+      lifecycle,
+      handlers: [
+        defineHandler(fail, async (data) => {
+          throw thrown[data.message]; // what a careless handler does
+        }),
+      ],
+    });
+    try {
+      const expected: Record<string, RegExp> = {
+        null: /^The handler threw a non-Error value: null$/,
+        undefined: /^The handler threw a non-Error value: undefined$/,
+        string: /^a plain string$/,
+        number: /^The handler threw a non-Error value: 7$/,
+      };
+      for (const [kind, reason] of Object.entries(expected)) {
+        // A thrown null or undefined made BullMQ's own failure handling throw: the job stayed
+        // "active" (to run again once its lock expired); a string was stored as the reason "null".
+        const ref = await client.enqueue('fail', { message: kind }, { attempts: 2 });
+        const [, err] = await nextEvent(runtime.events, 'job.failed', (job, _err, final) => job.id === ref.id && final, `${kind}: the final failure`, 5000);
+        assert.match(err.message, reason);
+        const info = (await client.getJob(ref))!;
+        assert.equal(info.state, 'failed', kind);
+        assert.equal(info.attemptsMade, 2, `${kind}: retried by policy`);
+        assert.match(info.failedReason ?? '', reason);
+      }
+    } finally {
+      await lifecycle.shutdown();
+    }
+  });
+});
+
+describe('worker runtime: job logs', () => {
+  it("bounds each ctx.log line copied to the job's log, a plain message as much as one with fields", async () => {
+    const { env, client } = await setup();
+    const lifecycle = new Lifecycle(silentLogger);
+    // At info (lines below the logger's level are not copied), written nowhere.
+    const logger = pino({ level: 'info' }, new Writable({ write: (_chunk, _enc, done) => done() }));
+    const runtime = await startWorkerRuntime({
+      config: testConfig(env),
+      logger,
+      lifecycle,
+      handlers: [
+        defineHandler(fail, async (data, ctx) => {
+          ctx.log.info(data.message.repeat(100_000)); // was copied whole: 100,000 characters in Redis
+          ctx.log.info({ big: data.message.repeat(100_000) }, 'fields');
+          return 'logged';
+        }),
+      ],
+    });
+    try {
+      const done = nextEvent(runtime.events, 'job.completed', () => true, 'the logging job');
+      const ref = await client.enqueue('fail', { message: 'x' });
+      await done;
+      // Log lines are written fire-and-forget: wait for both.
+      const logs = await waitFor(async () => {
+        const l = await client.jobLogs(ref);
+        return l.total === 2 ? l : undefined;
+      }, 'both log lines');
+      for (const line of logs.lines) assert.ok(line.length <= 2000, `a line of ${line.length} characters`);
+      assert.match(logs.lines[0]!, /^INFO x{100}/);
+    } finally {
+      await lifecycle.shutdown();
+    }
+  });
+});
+
+describe('worker runtime: a run let go of', () => {
+  it("a timed-out handler that ignores its signal no longer writes the job's progress or log", async () => {
+    const { env, client } = await setup();
+    const lifecycle = new Lifecycle(silentLogger);
+    const logger = pino({ level: 'info' }, new Writable({ write: (_chunk, _enc, done) => done() }));
+    let zombieWrote: () => void = () => {};
+    const zombie = new Promise<void>((r) => (zombieWrote = r));
+    const slowFail = { ...fail, defaults: { ...fail.defaults, timeoutMs: 200, attempts: 1 } };
+    const runtime = await startWorkerRuntime({
+      config: testConfig(env),
+      logger,
+      lifecycle,
+      handlers: [
+        defineHandler(slowFail, async (_data, ctx) => {
+          await ctx.progress(10);
+          ctx.log.info('started');
+          await new Promise<void>((r) => ctx.signal.addEventListener('abort', () => r()));
+          // Ignores the abort and goes on, after the attempt was recorded as failed.
+          await new Promise((r) => setTimeout(r, 100));
+          await ctx.progress(99);
+          ctx.log.info('after the timeout');
+          zombieWrote();
+          return 'too late';
+        }),
+      ],
+    });
+    try {
+      const failed = nextEvent(runtime.events, 'job.failed', (_job, _err, final) => final, 'the timeout');
+      const ref = await client.enqueue('fail', { message: 'x' }, { attempts: 1 });
+      await failed;
+      await zombie;
+      // Its progress write was awaited; its log line is fire-and-forget: let it land before reading.
+      await new Promise((r) => setTimeout(r, 100));
+      const info = (await client.getJob(ref))!;
+      assert.equal(info.state, 'failed');
+      assert.equal(info.progress, 10, 'the progress the run reached before it was let go of');
+      assert.deepEqual((await client.jobLogs(ref)).lines, ['INFO started']);
     } finally {
       await lifecycle.shutdown();
     }

@@ -19,6 +19,8 @@ export class RunContext implements JobContext {
   #log: Logger | undefined;
   #progress: ((value: number | object) => Promise<void>) | undefined;
   #parent: (() => ParentOutcome | undefined) | undefined;
+  /** Set once the run has ended (settled, timed out, cancelled, handed back): see `end()`. */
+  #ended = false;
 
   constructor(
     readonly job: Job,
@@ -30,8 +32,19 @@ export class RunContext implements JobContext {
     this.attempt = job.attemptsMade + 1;
   }
 
+  /**
+   * Called by the processor when the run is over, whether the handler settled or was let go of
+   * (timeout, cancel, shutdown). A handler that ignored its signal may go on running: its later
+   * `progress` and `ctx.log` lines no longer reach the job (they overwrote the progress of the
+   * failed job, or of its next attempt, and added to its log after it ended). Its log lines still
+   * go to the worker's log.
+   */
+  end(): void {
+    this.#ended = true;
+  }
+
   get progress(): (value: number | object) => Promise<void> {
-    return (this.#progress ??= (value) => this.job.updateProgress(value));
+    return (this.#progress ??= (value) => (this.#ended ? Promise.resolve() : this.job.updateProgress(value)));
   }
 
   get parent(): () => ParentOutcome | undefined {
@@ -45,7 +58,7 @@ export class RunContext implements JobContext {
   /** Built on first use: most handlers never log, and a child logger costs per job. */
   get log(): Logger {
     const { queue, logger, jobLogMaxLines } = this.where;
-    this.#log ??= jobLogger(logger.child({ queue, job: this.jobId, name: this.job.name, attempt: this.attempt }), this.job, jobLogMaxLines);
+    this.#log ??= jobLogger(logger.child({ queue, job: this.jobId, name: this.job.name, attempt: this.attempt }), this.job, jobLogMaxLines, () => this.#ended);
     return this.#log;
   }
 

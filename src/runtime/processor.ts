@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { WaitingError, type Job } from 'bullmq';
 import { withDeadline } from '../deadline.js';
 import type { Logger } from '../logger.js';
@@ -9,6 +10,21 @@ import type { Routing } from './routing.js';
 /** Thrown into a job that ran past its contract's `timeoutMs`; retried like any other failure. */
 export class JobTimeoutError extends Error {
   override readonly name = 'JobTimeoutError';
+}
+
+/**
+ * What a handler threw, as an error BullMQ can record. BullMQ reads `err.message` (and `name`,
+ * `stack`): a thrown `null` or `undefined` made its failure handling itself throw, so the job
+ * stayed "active" until its lock expired and then ran again; a thrown string or number was
+ * stored with the reason "null". A string becomes the message; other values are described.
+ */
+export function asError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  if (typeof thrown === 'object' && thrown !== null && typeof (thrown as { message?: unknown }).message === 'string') {
+    return thrown as Error; // error-like (another realm's Error, a plain { message }): BullMQ reads it as it is
+  }
+  if (typeof thrown === 'string') return new Error(thrown);
+  return new Error(`The handler threw a non-Error value: ${inspect(thrown, { depth: 2, breakLength: Infinity }).slice(0, 1000)}`);
 }
 
 /** The abort reason of jobs still running at the shutdown deadline. */
@@ -84,8 +100,9 @@ export function processorFor(options: {
           await job.moveToWait(token);
           throw new WaitingError();
         }
-        throw err;
+        throw asError(err);
       } finally {
+        ctx.end();
         active.delete(id);
       }
     } finally {
