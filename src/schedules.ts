@@ -270,6 +270,21 @@ export class Schedules {
     await this.queues.redis.hset(this.#metaKey, id, JSON.stringify(meta));
   }
 
+  /**
+   * Removes a BullMQ scheduler and its pending tick. BullMQ removes that tick only while it is
+   * delayed: one already due (waiting for a busy or absent worker) would still run after a pause, a
+   * removal or a move to another queue. A tick a worker has already taken is left to finish.
+   */
+  async #removeScheduler(queue: Queue, id: string): Promise<boolean> {
+    const scheduler = (await queue.getJobScheduler(id)) as SchedulerData | undefined;
+    const removed = await queue.removeJobScheduler(id);
+    if (scheduler?.next) {
+      const tick = `repeat:${id}:${scheduler.next}`;
+      if (PENDING_STATES.has(await queue.getJobState(tick))) await queue.remove(tick);
+    }
+    return removed;
+  }
+
   /** Creates or updates a schedule; validates everything before writing. */
   async upsert(spec: ScheduleSpec, owner: string | null = null): Promise<ScheduleInfo> {
     validateScheduleId(spec.id);
@@ -289,7 +304,7 @@ export class Schedules {
     const previous = await this.meta(spec.id);
     if (previous && previous.queue !== contract.queue) {
       // The job moved queues: the old scheduler must not keep firing.
-      await this.#queueOf(previous).removeJobScheduler(spec.id);
+      await this.#removeScheduler(this.#queueOf(previous), spec.id);
     }
     // A schedule stays on the shard it was created on, whatever K becomes: moving it would let the
     // old shard's pending tick fire too. A new one goes to the shard of its id.
@@ -425,7 +440,7 @@ export class Schedules {
     // Definition first: a crash between the two writes leaves a paused schedule that still fires
     // once more, never a schedule that is gone.
     await this.#writeMeta(id, { ...meta, paused: true, spec, ...(count > 0 ? { count } : {}) });
-    await this.#queueOf(meta).removeJobScheduler(id);
+    await this.#removeScheduler(queue, id);
     return (await this.get(id))!;
   }
 
@@ -532,7 +547,7 @@ export class Schedules {
     let removed = false;
     if (!meta) await this.queues.loadShards();
     for (const queue of meta ? [this.#queueOf(meta)] : this.queues.all()) {
-      removed = (await queue.removeJobScheduler(id)) || removed;
+      removed = (await this.#removeScheduler(queue, id)) || removed;
     }
     await this.queues.redis.hdel(this.#metaKey, id);
     if (meta) await this.history.clear(this.#queueOf(meta).name, id);
