@@ -504,8 +504,17 @@ export class Schedules {
     // Here `queue` is the BullMQ queue (a shard's name on a sharded queue), where the history lives;
     // what callers see is the logical queue.
     const last = await this.history.lastOfMany(infos.map((i) => ({ queue: i.queue, id: i.id })));
+    // A window's last tick that has not started yet (no worker, a backlog) has not ended its
+    // schedule: it still runs, and may be overdue.
+    const waiting = new Set<BaseInfo>();
+    for (const info of infos as BaseInfo[]) {
+      if (info.lastTick === undefined) continue;
+      const state = await this.queues.get(info.queue).getJobState(`repeat:${info.id}:${info.lastTick}`);
+      if (PENDING_STATES.has(state)) waiting.add(info);
+    }
     return infos.map((info, k) => {
-      const { ended, ...rest } = info as typeof info & { ended?: boolean };
+      const { ended: windowEnded, lastTick: _lastTick, ...rest } = info as BaseInfo;
+      const ended = windowEnded && !waiting.has(info as BaseInfo);
       const lastRun = last[k] ?? null;
       const health = healthOf(
         { paused: info.paused, ended: ended ?? false, next: info.next ? Date.parse(info.next) : null, graceMs: info.grace, lastRun },
@@ -657,7 +666,11 @@ function thenOf(catalog: JobCatalog, t: ThenSpec): { name: string; data: unknown
   }
 }
 
-type BaseInfo = Omit<ScheduleInfo, 'lastRun' | 'health'> & { ended?: boolean };
+type BaseInfo = Omit<ScheduleInfo, 'lastRun' | 'health'> & {
+  ended?: boolean;
+  /** With `ended`: the window's last tick, which ends it only once it has started. */
+  lastTick?: number;
+};
 
 /** BullMQ repeat options for a cron schedule: the DST policy and `H` seed ride along for the repeat strategy. */
 function cronRepeat(id: string, cron: string, tz: string | undefined, dst: DstPolicy | undefined): CenterRepeatOptions {
@@ -701,6 +714,8 @@ function toInfo(s: SchedulerData, queue: string, meta: ScheduleMeta | undefined,
   const ended =
     (s.endDate !== undefined && now > Number(s.endDate)) ||
     (s.limit !== undefined && (s.iterationCount ?? 0) >= Number(s.limit) && (next === null || next <= now));
+  // Its pending tick inside the window is the last one; past endDate (an interval's), it never runs.
+  const lastTick = ended && next !== null && (s.endDate === undefined || next <= Number(s.endDate)) ? next : undefined;
   return {
     id: s.key,
     name: s.name,
@@ -716,6 +731,7 @@ function toInfo(s: SchedulerData, queue: string, meta: ScheduleMeta | undefined,
     grace: graceOf({ cron, every, tz: s.tz, dst: storedDst(meta), hashSeed: s.key, grace: meta?.grace }),
     paused: false,
     ...(ended ? { ended } : {}),
+    ...(lastTick !== undefined ? { lastTick } : {}),
   };
 }
 

@@ -37,4 +37,31 @@ describe('schedule edges', () => {
       await lifecycle.shutdown();
     }
   });
+
+  it('a window whose last tick has not run yet is overdue, not ended, until that tick runs', async () => {
+    const { env, client } = await center.setup();
+    await client.recurring.upsert('once', { cron: '* * * * * *', limit: 1 }, 'scheduler-test', {}, { grace: 1000 });
+    const end = new Date(Math.ceil((Date.now() + 1500) / 1000) * 1000).toISOString();
+    await client.recurring.upsert('until', { every: 3_600_000, endDate: end }, 'scheduler-test', {}, { grace: 1000 });
+    const health = async () => new Map((await client.recurring.list()).map((s) => [s.id, s.health]));
+    // No worker: each tick is due and waits. They answered `ended` here, so no alert ever came.
+    await waitFor(async () => {
+      const h = await health();
+      return (h.get('once') === 'overdue' && h.get('until') === 'overdue' && Date.now() > Date.parse(end)) || undefined;
+    }, 'both overdue past the end of their window', 10_000, 100);
+    assert.equal((await client.recurring.get('once'))?.health, 'overdue');
+
+    const lifecycle = new Lifecycle(silentLogger);
+    try {
+      await startWorkerRuntime({ config: testConfig(env), logger: silentLogger, lifecycle, handlers: [schedulerTest] });
+      await waitFor(async () => ((await client.recurring.runs('once')).length > 0 && (await client.recurring.runs('until')).length > 0) || undefined, 'the last ticks ran', 10_000, 50);
+      await waitFor(async () => {
+        const h = await health();
+        return (h.get('once') === 'ended' && h.get('until') === 'ended') || undefined;
+      }, 'both ended once their last tick ran', 10_000, 50);
+      assert.equal((await client.recurring.runs('once')).length, 1);
+    } finally {
+      await lifecycle.shutdown();
+    }
+  });
 });
