@@ -270,6 +270,21 @@ export class Schedules {
     await this.queues.redis.hset(this.#metaKey, id, JSON.stringify(meta));
   }
 
+  /**
+   * Removes a BullMQ scheduler and its pending tick. BullMQ removes that tick only while it is
+   * delayed: one already due (waiting for a busy or absent worker) would still run after a pause, a
+   * removal or a move to another queue. A tick a worker has already taken is left to finish.
+   */
+  async #removeScheduler(queue: Queue, id: string): Promise<boolean> {
+    const scheduler = (await queue.getJobScheduler(id)) as SchedulerData | undefined;
+    const removed = await queue.removeJobScheduler(id);
+    if (scheduler?.next) {
+      const tick = `repeat:${id}:${scheduler.next}`;
+      if (PENDING_STATES.has(await queue.getJobState(tick))) await queue.remove(tick);
+    }
+    return removed;
+  }
+
   /** Creates or updates a schedule; validates everything before writing. */
   async upsert(spec: ScheduleSpec, owner: string | null = null): Promise<ScheduleInfo> {
     validateScheduleId(spec.id);
@@ -289,7 +304,7 @@ export class Schedules {
     const previous = await this.meta(spec.id);
     if (previous && previous.queue !== contract.queue) {
       // The job moved queues: the old scheduler must not keep firing.
-      await this.#queueOf(previous).removeJobScheduler(spec.id);
+      await this.#removeScheduler(this.#queueOf(previous), spec.id);
     }
     // A schedule stays on the shard it was created on, whatever K becomes: moving it would let the
     // old shard's pending tick fire too. A new one goes to the shard of its id.
@@ -425,7 +440,7 @@ export class Schedules {
     // Definition first: a crash between the two writes leaves a paused schedule that still fires
     // once more, never a schedule that is gone.
     await this.#writeMeta(id, { ...meta, paused: true, spec, ...(count > 0 ? { count } : {}) });
-    await this.#queueOf(meta).removeJobScheduler(id);
+    await this.#removeScheduler(queue, id);
     return (await this.get(id))!;
   }
 
@@ -489,8 +504,17 @@ export class Schedules {
     // Here `queue` is the BullMQ queue (a shard's name on a sharded queue), where the history lives;
     // what callers see is the logical queue.
     const last = await this.history.lastOfMany(infos.map((i) => ({ queue: i.queue, id: i.id })));
+    // A window's last tick that has not started yet (no worker, a backlog) has not ended its
+    // schedule: it still runs, and may be overdue.
+    const waiting = new Set<BaseInfo>();
+    for (const info of infos as BaseInfo[]) {
+      if (info.lastTick === undefined) continue;
+      const state = await this.queues.get(info.queue).getJobState(`repeat:${info.id}:${info.lastTick}`);
+      if (PENDING_STATES.has(state)) waiting.add(info);
+    }
     return infos.map((info, k) => {
-      const { ended, ...rest } = info as typeof info & { ended?: boolean };
+      const { ended: windowEnded, lastTick: _lastTick, ...rest } = info as BaseInfo;
+      const ended = windowEnded && !waiting.has(info as BaseInfo);
       const lastRun = last[k] ?? null;
       const health = healthOf(
         { paused: info.paused, ended: ended ?? false, next: info.next ? Date.parse(info.next) : null, graceMs: info.grace, lastRun },
@@ -532,7 +556,7 @@ export class Schedules {
     let removed = false;
     if (!meta) await this.queues.loadShards();
     for (const queue of meta ? [this.#queueOf(meta)] : this.queues.all()) {
-      removed = (await queue.removeJobScheduler(id)) || removed;
+      removed = (await this.#removeScheduler(queue, id)) || removed;
     }
     await this.queues.redis.hdel(this.#metaKey, id);
     if (meta) await this.history.clear(this.#queueOf(meta).name, id);
@@ -642,7 +666,11 @@ function thenOf(catalog: JobCatalog, t: ThenSpec): { name: string; data: unknown
   }
 }
 
-type BaseInfo = Omit<ScheduleInfo, 'lastRun' | 'health'> & { ended?: boolean };
+type BaseInfo = Omit<ScheduleInfo, 'lastRun' | 'health'> & {
+  ended?: boolean;
+  /** With `ended`: the window's last tick, which ends it only once it has started. */
+  lastTick?: number;
+};
 
 /** BullMQ repeat options for a cron schedule: the DST policy and `H` seed ride along for the repeat strategy. */
 function cronRepeat(id: string, cron: string, tz: string | undefined, dst: DstPolicy | undefined): CenterRepeatOptions {
@@ -686,6 +714,8 @@ function toInfo(s: SchedulerData, queue: string, meta: ScheduleMeta | undefined,
   const ended =
     (s.endDate !== undefined && now > Number(s.endDate)) ||
     (s.limit !== undefined && (s.iterationCount ?? 0) >= Number(s.limit) && (next === null || next <= now));
+  // Its pending tick inside the window is the last one; past endDate (an interval's), it never runs.
+  const lastTick = ended && next !== null && (s.endDate === undefined || next <= Number(s.endDate)) ? next : undefined;
   return {
     id: s.key,
     name: s.name,
@@ -701,6 +731,7 @@ function toInfo(s: SchedulerData, queue: string, meta: ScheduleMeta | undefined,
     grace: graceOf({ cron, every, tz: s.tz, dst: storedDst(meta), hashSeed: s.key, grace: meta?.grace }),
     paused: false,
     ...(ended ? { ended } : {}),
+    ...(lastTick !== undefined ? { lastTick } : {}),
   };
 }
 

@@ -287,6 +287,11 @@ describe('board behind authentication', () => {
     await client.recurring.pause('board-edited');
     const resumed = await client.recurring.resume('board-edited');
     assert.deepEqual([resumed.cron, resumed.tz, resumed.overlap, resumed.misfire, resumed.data], ['30 4 * * *', 'Europe/Paris', 'skip', 'skip', { note: 'kept' }]);
+    // Bull Board sends an end date as epoch ms: it was refused (400, "must be an ISO 8601 date-time").
+    const end = Date.now() + 7 * 24 * 3600 * 1000;
+    const ended = await board('/api/queues/default/job-schedulers/board-edited', { method: 'PATCH', auth: ADMIN, body: { pattern: '30 4 * * *', tz: 'Europe/Paris', endDate: end } });
+    assert.equal(ended.status, 204, ended.text);
+    assert.equal((await client.recurring.get('board-edited'))?.endDate, new Date(end).toISOString());
     const bad = await board('/api/queues/default/job-schedulers/board-edited', { method: 'PATCH', auth: ADMIN, body: { pattern: 'every monday' } });
     assert.equal(bad.status, 400, bad.text);
     // An array body: its `every` was Array.prototype.every ("got function every()").

@@ -213,6 +213,12 @@ export function mountBoard(app: Express, deps: ServerDeps, failures: AuthFailure
   );
 }
 
+/** Bull Board's edit sends endDate as epoch ms (a number or a numeric string); the center takes ISO 8601. */
+function boardEndDate(value: unknown): string {
+  const ms = typeof value === 'number' || (typeof value === 'string' && /^\d+$/.test(value.trim())) ? Number(value) : Number.NaN;
+  return Number.isFinite(ms) && !Number.isNaN(new Date(ms).getTime()) ? new Date(ms).toISOString() : String(value);
+}
+
 /**
  * Bull Board's job scheduler remove and edit, done by the center: `recurring.remove` (the
  * definition the center keeps goes too) and `recurring.reschedule` (PATCH `{ pattern | every, tz,
@@ -242,7 +248,7 @@ function schedulersThroughTheCenter(deps: ServerDeps): RequestHandler {
             ...(pattern !== undefined ? { cron: String(pattern).trim() } : { every: given<number>(body.every) }),
             ...(given(body.tz) !== undefined ? { tz: String(body.tz).trim() } : {}),
             ...(given(body.limit) !== undefined ? { limit: given<number>(body.limit) } : {}),
-            ...(given(body.endDate) !== undefined ? { endDate: given<string>(body.endDate) } : {}),
+            ...(given(body.endDate) !== undefined ? { endDate: boardEndDate(body.endDate) } : {}),
           })
           .then(...done);
       });
