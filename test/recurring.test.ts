@@ -167,6 +167,24 @@ describe('recurring jobs on a worker process', () => {
     assert.ok(overlapping, `allow runs overlap: ${JSON.stringify(eager.map((j) => [j.processedOn, j.finishedOn]))}`);
   });
 
+  it("overlap 'skip': a run whose lock another run holds by now leaves that lock alone when it ends", async () => {
+    const { env, client } = await setup();
+    await client.recurring.upsert('shared', { every: 3_600_000 }, 'sleep', { ms: 1500, result: 'ran' }, { overlap: 'skip' });
+    const tick = await waitFor(async () => (await client.queues.get('batch').getJobs(['waiting']))[0], 'the first tick');
+    const lockKey = queueKey(client.queues.config, 'batch', 'running', 'shared');
+    const lifecycle = new Lifecycle(silentLogger);
+    try {
+      await startWorkerRuntime({ config: testConfig(env), logger: silentLogger, lifecycle, handlers: [sleepHandler] });
+      await waitFor(async () => (await center.redis.client.get(lockKey)) === String(tick.id), 'the run to hold the lock');
+      // As when this run's lock expired (its event loop blocked past the TTL) and the next tick took it.
+      await center.redis.client.set(lockKey, 'repeat:shared:next', 'PX', 60_000);
+      await waitFor(async () => (await client.getJob({ queue: 'batch', id: String(tick.id) }))?.state === 'completed', 'the run to end');
+      assert.equal(await center.redis.client.get(lockKey), 'repeat:shared:next', "the ended run deleted the next run's lock");
+    } finally {
+      await lifecycle.shutdown();
+    }
+  });
+
   it("overlap 'skip': a run retried after its worker died while holding the lock still runs", async () => {
     const { env, client } = await setup();
     await client.recurring.upsert('orphan', { every: 3_600_000 }, 'sleep', { ms: 1, result: 'ran' }, { overlap: 'skip' });

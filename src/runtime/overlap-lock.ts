@@ -6,12 +6,14 @@ import type { Schedules } from '../schedules.js';
 import type { BeforeRunResult, JobHook } from './hooks.js';
 
 const POLICY_TTL_MS = 5000;
+const RENEW_IF_HELD = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
+const RELEASE_IF_HELD = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
 /**
  * The `overlap: 'skip'` policy of a schedule, as a job hook: a tick whose previous run is still
  * active completes at once as skipped. Only jobs made by a schedule (`job.repeatJobKey`) are
- * concerned; the policy is cached for 5 s, so a `skip` schedule costs a SET NX and a DEL per run
- * and an `allow` one nothing after the first read.
+ * concerned; the policy is cached for 5 s, so a `skip` schedule costs a SET NX and a
+ * compare-and-delete per run and an `allow` one nothing after the first read.
  */
 export function overlapLockHook(options: { config: Config; redis: RedisClient; schedules: Schedules }): JobHook {
   const { config, redis, schedules } = options;
@@ -41,11 +43,14 @@ export function overlapLockHook(options: { config: Config; redis: RedisClient; s
       if (holder !== id) {
         return { skip: { returnValue: { skipped: true, reason: `previous run ${holder ?? ''} of schedule ${schedulerId} still active` } } };
       }
-      const renew = setInterval(() => void redis.pexpire(lockKey, ttl).catch(() => {}), ttl / 2);
+      // Renewed and released only while it still names this run: if it expired meanwhile (an event
+      // loop blocked past the TTL) and the next tick took it, deleting it would let a third tick
+      // overlap that one.
+      const renew = setInterval(() => void redis.eval(RENEW_IF_HELD, 1, lockKey, id, ttl).catch(() => {}), ttl / 2);
       return {
         release: async () => {
           clearInterval(renew);
-          await redis.del(lockKey).catch(() => {});
+          await redis.eval(RELEASE_IF_HELD, 1, lockKey, id).catch(() => {});
         },
       };
     },
