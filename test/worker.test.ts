@@ -256,6 +256,27 @@ describe('worker runtime: what handlers throw', () => {
   });
 });
 
+describe('worker runtime: what handlers return', () => {
+  it('completes a job whose handler (plain JavaScript) returns a value instead of a promise', async () => {
+    const { env, client } = await setup();
+    const lifecycle = new Lifecycle(silentLogger);
+    // TypeScript requires a promise; a JavaScript handler may return the value itself.
+    const syncHandler = defineHandler(fail, ((data: { message: string }) => ({ echoed: data.message })) as unknown as (data: { message: string }) => Promise<unknown>);
+    await startWorkerRuntime({ config: testConfig(env), logger: silentLogger, lifecycle, handlers: [syncHandler] });
+    try {
+      const ref = await client.enqueue('fail', { message: 'sync' }, { attempts: 1 });
+      const done = await waitFor(async () => {
+        const info = await client.getJob(ref);
+        return info?.state === 'completed' || info?.state === 'failed' ? info : undefined;
+      }, 'the job to finish');
+      assert.equal(done.state, 'completed', done.failedReason ?? '');
+      assert.deepEqual(done.returnValue, { echoed: 'sync' });
+    } finally {
+      await lifecycle.shutdown();
+    }
+  });
+});
+
 describe('worker runtime: job logs', () => {
   it("bounds each ctx.log line copied to the job's log, a plain message as much as one with fields", async () => {
     const { env, client } = await setup();

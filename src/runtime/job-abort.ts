@@ -25,6 +25,8 @@ export class JobAbort {
    * at once, whether or not the handler listens to its signal. One race per JobAbort.
    */
   race<T>(work: Promise<T>): Promise<T> {
+    // A handler from plain JavaScript may return a value, not a promise (TypeScript rules it out).
+    if (!(work instanceof Promise)) work = Promise.resolve(work);
     if (this.aborted) {
       work.catch(() => {}); // let go of: its outcome no longer matters, nor may it go unhandled
       return Promise.reject(this.reason);
