@@ -598,7 +598,11 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
           }),
         { idempotent: true },
       ),
-    /** Changes when a schedule runs (cron or every, tz, limit, endDate), keeping its job and options. */
+    /**
+     * Changes when a schedule runs, keeping its job and options. `timing` replaces the whole timing:
+     * what it leaves out (tz, limit, endDate) is dropped, not kept, as the board's edit form sends
+     * every field (a cron without `tz` runs in the server's zone). startDate and the DST policy stay.
+     */
     reschedule: (id: string, timing: ScheduleTiming): Promise<ScheduleInfo> => this.#guard(() => this.#schedules.reschedule(id, timing), { idempotent: true }),
     remove: (id: string): Promise<boolean> => this.#guard(() => this.#schedules.remove(id), { idempotent: true }),
     list: (): Promise<ScheduleInfo[]> => this.#guard(() => this.#schedules.list()),

@@ -580,7 +580,10 @@ export class Schedules {
    * Makes the schedules owned by `owner` exactly `declared`: upserts each, removes those this owner
    * declared before but no longer does. Schedules of other owners and run-time schedules are untouched.
    */
-  async sync(owner: string, declared: readonly ScheduleSpec[]): Promise<{ upserted: string[]; removed: string[]; ended: string[] }> {
+  async sync(
+    owner: string,
+    declared: readonly ScheduleSpec[],
+  ): Promise<{ upserted: string[]; removed: string[]; ended: string[]; takenOver: { id: string; from: string }[] }> {
     const ids = new Set<string>();
     for (const spec of declared) {
       if (ids.has(spec.id)) throw new ValidationError(`Schedule id ${spec.id} is declared twice`);
@@ -595,7 +598,12 @@ export class Schedules {
     if (ids.size > 0) await this.queues.redis.sadd(key, ...ids);
     const upserted: string[] = [];
     const ended: string[] = [];
+    // Another service's producer declared the same id: the last sync wins, and the two take it in
+    // turns at every restart. Said, so that somebody renames one of them.
+    const takenOver: { id: string; from: string }[] = [];
     for (const spec of declared) {
+      const previous = (await this.meta(spec.id))?.owner;
+      if (previous && previous !== owner) takenOver.push({ id: spec.id, from: previous });
       try {
         await this.upsert(spec, owner);
       } catch (err) {
@@ -620,7 +628,7 @@ export class Schedules {
       }
       await this.queues.redis.srem(key, id);
     }
-    return { upserted, removed, ended };
+    return { upserted, removed, ended, takenOver };
   }
 }
 

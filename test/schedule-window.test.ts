@@ -89,7 +89,7 @@ describe('schedule window: startDate, endDate, limit', () => {
     ];
     // This threw, and the producer did not start.
     const synced = await client.schedules.sync('app', declared);
-    assert.deepEqual(synced, { upserted: ['nightly'], removed: [], ended: ['campaign'] });
+    assert.deepEqual(synced, { upserted: ['nightly'], removed: [], ended: ['campaign'], takenOver: [] });
     assert.ok(await client.recurring.get('nightly'));
     await client.recurring.remove('nightly');
     // Healing went schedule by schedule and stopped at the ended one, before reaching nightly.

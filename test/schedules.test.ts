@@ -63,6 +63,13 @@ describe('declared schedules', () => {
     const all = await client.recurring.list();
     assert.deepEqual(all.map((s) => s.id).sort(), ['invoices', 'weekly']);
     assert.equal(all.find((s) => s.id === 'invoices')?.cron, '0 4 * * *');
+    // The same id declared by both: the sync says whose declaration it replaced (the producer warns).
+    const clash = await client.schedules.sync('reports', [
+      { id: 'weekly', repeat: { cron: Cron.weekly('monday') }, name: 'scheduler-test', data: {} },
+      { id: 'invoices', repeat: { cron: Cron.daily(6) }, name: 'scheduler-test', data: {} },
+    ]);
+    assert.deepEqual(clash.takenOver, [{ id: 'invoices', from: 'billing' }]);
+    assert.deepEqual((await client.schedules.sync('reports', [{ id: 'weekly', repeat: { cron: Cron.weekly('monday') }, name: 'scheduler-test', data: {} }])).takenOver, []);
   });
 
   it('a sync that changes nothing leaves the pending tick alone, even one that is due and not yet picked up', async () => {

@@ -34,7 +34,13 @@ export async function startProducerRuntime(options: {
   const store = new Schedules(queues);
   await queues.ready();
   await checkEvictionPolicy(queues.redis, logger);
-  const result = await store.sync(config.producerId, options.schedules);
+  const { takenOver, ...result } = await store.sync(config.producerId, options.schedules);
+  for (const t of takenOver) {
+    logger.warn(
+      { schedule: t.id, owner: config.producerId, previousOwner: t.from },
+      `Schedule ${t.id} was declared by producer ${t.from}; this producer's declaration replaced it. Declare each schedule id in one service (PRODUCER_ID) only, or the two replace each other at every start`,
+    );
+  }
   logger.info({ owner: config.producerId, ...result }, 'Schedules synced');
   events.report('ready', { owner: config.producerId });
 
