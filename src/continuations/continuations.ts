@@ -8,7 +8,7 @@ import { join, type Joined } from './join.js';
 import { register, type Registered } from './registration.js';
 import { release } from './release.js';
 import { sweep } from './sweep.js';
-import { CONTINUATION_PREFIX, type ContinuationDeps, type ContinueOn, type JobRef } from './types.js';
+import { CONTINUATION_PREFIX, KEEP_SECONDS, type ContinuationDeps, type ContinueOn, type JobRef } from './types.js';
 import { pointerOf } from './pointer.js';
 
 /**
@@ -92,12 +92,19 @@ export class Continuations {
     if (!pointed || pointed.parentQueue === 'released') return false;
     const { queue, parentQueue } = pointed;
     const done = await queues.redis.eval(
-      "if redis.call('HGET', KEYS[1], 'state') == 'awaiting' then redis.call('HSET', KEYS[1], 'state', 'withdrawn', 'withdrawnBy', ARGV[1]) return 1 end return 0",
+      "if redis.call('HGET', KEYS[1], 'state') == 'awaiting' then redis.call('HSET', KEYS[1], 'state', 'withdrawn', 'withdrawnBy', ARGV[1]) redis.call('EXPIRE', KEYS[1], ARGV[2]) return 1 end return 0",
       1,
       keys.spec(parentQueue, queue, ref.id),
       by,
+      KEEP_SECONDS,
     );
-    return done === 1;
+    if (done !== 1) return false;
+    // Continuations registered on this one would otherwise await a job that never comes (its
+    // pointer would name its parent forever): it ended for good, as failed ("Cancelled by …"), so
+    // theirs are released now (on: success → cancelled, on: finished → run).
+    await queues.redis.set(keys.pointer(queue, ref.id), 'released', 'EX', KEEP_SECONDS);
+    await release(this.deps, { queue, id: ref.id }, { state: 'failed', returnValue: null, failedReason: `Cancelled by ${by}` });
+    return true;
   }
 
   /** Releases the continuations of `parent` if it has finished. Safe to call any number of times, from any process. */

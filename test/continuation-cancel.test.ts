@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { before, after, describe, it } from 'node:test';
+import type { JobInfo, JobRef } from '../src/client.js';
+import { Lifecycle } from '../src/lifecycle.js';
+import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
+import failHandler from '../workers/handlers/fail.js';
+import schedulerTestHandler from '../workers/handlers/scheduler-test.js';
+import sleepHandler from '../workers/handlers/sleep.js';
+import { silentLogger, testConfig, useTestCenter, type TestClient } from './support/center.js';
+import { waitFor } from './support/processes.js';
+
+/*
+ * Cancelling around continuations, with the sweep off (CONTINUATION_SWEEP_MS of an hour): what is
+ * settled must be settled by the cancel itself, not by a sweep minutes or an hour later.
+ */
+
+const center = useTestCenter();
+
+async function settled(client: TestClient, ref: JobRef): Promise<JobInfo> {
+  return waitFor(async () => {
+    const job = await client.getJob(ref);
+    return job?.state === 'completed' || job?.state === 'failed' ? job : undefined;
+  }, `${ref.queue}/${ref.id} finished`, 10_000);
+}
+
+describe('cancelling parents of continuations', () => {
+  let client: TestClient;
+  let lifecycle: Lifecycle;
+  before(async () => {
+    const s = await center.setup({ CONTINUATION_SWEEP_MS: '3600000' });
+    client = s.client;
+    lifecycle = new Lifecycle(silentLogger);
+    await startWorkerRuntime({ config: testConfig(s.env), logger: silentLogger, lifecycle, handlers: [schedulerTestHandler, failHandler, sleepHandler] });
+  });
+  after(async () => {
+    await lifecycle.shutdown();
+  });
+
+  it('a withdrawn continuation settles its own continuations: on finished runs, on success ends cancelled', async () => {
+    // They awaited a job that never comes: its pointer named its parent forever, so every check
+    // (the sweep's included) found it "unfinished".
+    const parent = await client.enqueue('sleep', { ms: 300 });
+    const middle = await client.continueWith(parent, 'scheduler-test', { note: 'withdrawn' });
+    const onFinished = await client.continueWith(middle, 'scheduler-test', { note: 'runs' }, { on: 'finished' });
+    const onSuccess = await client.continueWith(middle, 'scheduler-test', { note: 'cancelled' });
+    assert.equal((await client.cancelJob(middle, 'ops')).outcome, 'cancelled');
+    const ran = await settled(client, onFinished);
+    assert.equal(ran.state, 'completed', JSON.stringify(ran));
+    const cancelled = await settled(client, onSuccess);
+    assert.equal(cancelled.state, 'failed');
+    assert.match(cancelled.failedReason ?? '', /^Cancelled: parent job default\/cont-[0-9a-f-]+ failed \(Cancelled by ops\)/);
+    assert.equal((await settled(client, parent)).state, 'completed');
+    assert.equal(await client.getJob(middle), undefined, 'the withdrawn one never ran');
+    await assert.rejects(client.continueWith(middle, 'scheduler-test', {}), { name: 'NotFoundError' }, 'nothing to continue any more');
+  });
+});
