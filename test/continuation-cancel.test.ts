@@ -53,4 +53,15 @@ describe('cancelling parents of continuations', () => {
     assert.equal(await client.getJob(middle), undefined, 'the withdrawn one never ran');
     await assert.rejects(client.continueWith(middle, 'scheduler-test', {}), { name: 'NotFoundError' }, 'nothing to continue any more');
   });
+
+  it('removing a waiting parent settles its continuations at once (not at the sweep, up to an hour later)', async () => {
+    const parent = await client.schedule('sleep', { ms: 1 }, { delay: 3_600_000 });
+    const onFinished = await client.continueWith(parent, 'scheduler-test', { note: 'runs' }, { on: 'finished' });
+    const onSuccess = await client.continueWith(parent, 'scheduler-test', { note: 'cancelled' });
+    assert.equal((await client.cancelJob(parent, 'ops')).outcome, 'removed');
+    assert.equal((await settled(client, onFinished)).state, 'completed');
+    const cancelled = await settled(client, onSuccess);
+    assert.equal(cancelled.state, 'failed');
+    assert.match(cancelled.failedReason ?? '', /no longer exists/);
+  });
 });

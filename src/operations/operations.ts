@@ -73,6 +73,10 @@ export class Operations {
           if ((await queue.getJobState(ref.id)) !== 'active') throw err;
           return this.#cancelActive(ref, queue, actor);
         }
+        // Its continuations would wait for the sweep's next look at it (up to an hour): settle them
+        // now, as for a parent that no longer exists (on: success → cancelled, on: finished → run).
+        // A finished job was released already: this changes nothing then.
+        await this.continuations.resolve({ queue: queue.name, id: ref.id });
       }
       return { ...ref, outcome: 'removed', state: 'removed' };
     }
