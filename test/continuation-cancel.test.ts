@@ -11,7 +11,8 @@ import { waitFor } from './support/processes.js';
 
 /*
  * Cancelling around continuations, with the sweep off (CONTINUATION_SWEEP_MS of an hour): what is
- * settled must be settled by the cancel itself, not by a sweep minutes or an hour later.
+ * settled must be settled by the cancel itself, not by a sweep minutes or an hour later. And an
+ * idempotency key stays one continuation whichever parent a retry names.
  */
 
 const center = useTestCenter();
@@ -63,5 +64,27 @@ describe('cancelling parents of continuations', () => {
     const cancelled = await settled(client, onSuccess);
     assert.equal(cancelled.state, 'failed');
     assert.match(cancelled.failedReason ?? '', /no longer exists/);
+  });
+});
+
+describe('continuation idempotency keys', () => {
+  it('a key released after a parent of another queue is a duplicate on a parent of its own queue', async () => {
+    const { env, client } = await center.setup({ CONTINUATION_SWEEP_MS: '3600000' });
+    const lifecycle = new Lifecycle(silentLogger);
+    await startWorkerRuntime({ config: testConfig(env), logger: silentLogger, lifecycle, handlers: [schedulerTestHandler, sleepHandler] });
+    try {
+      // The first parent is on `batch`, the continuation on `default`: its pointer reads `released`.
+      const p1 = await client.enqueue('sleep', { ms: 1 });
+      await settled(client, p1);
+      const first = await client.continueWith(p1, 'scheduler-test', { note: 'first' }, { jobId: 'report-1' });
+      assert.equal((await settled(client, first)).state, 'completed');
+      const p2 = await client.enqueue('scheduler-test', { note: 'p2' });
+      const again = await client.continueWith(p2, 'scheduler-test', { note: 'second' }, { jobId: 'report-1' });
+      assert.equal(again.duplicate, true, JSON.stringify(again));
+      assert.equal(again.id, first.id);
+      assert.equal(again.state, 'completed');
+    } finally {
+      await lifecycle.shutdown();
+    }
   });
 });

@@ -10,7 +10,9 @@ import type { RedisClient } from '../redis/connection.js';
  * its failed set, the parent's pointer (a parent that is itself an awaiting continuation),
  * [the continuation's own pointer, when it is in this slot].
  * ARGV: member (`cq/cid`), parent id, now, due-at, channel, message, parent queue, then the
- * spec's field/value pairs. The pointer of an awaiting continuation never expires: it lives
+ * spec's field/value pairs. A pointer naming another parent queue, or `released` (registered on
+ * a parent of another queue and released: its spec is in that queue's slot), is the same key
+ * registered before: a duplicate. The pointer of an awaiting continuation never expires: it lives
  * as long as its parent may take (a chain under a parent delayed for months), until the release.
  * Returns {'created', parentState} | {'duplicate', state, name} | {'duplicate-elsewhere', queue} | {'missing'}.
  */
@@ -19,7 +21,7 @@ local existing = redis.call('HMGET', KEYS[1], 'state', 'name')
 if existing[1] then return {'duplicate', existing[1], existing[2]} end
 if KEYS[9] then
   local owner = redis.call('GET', KEYS[9])
-  if owner and owner ~= ARGV[7] and owner ~= 'released' then return {'duplicate-elsewhere', owner} end
+  if owner and owner ~= ARGV[7] then return {'duplicate-elsewhere', owner} end
 end
 local ptr = redis.call('GET', KEYS[8])
 if redis.call('EXISTS', KEYS[5]) == 0 and (not ptr or ptr == 'released') then return {'missing'} end
