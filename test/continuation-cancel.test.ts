@@ -65,6 +65,21 @@ describe('cancelling parents of continuations', () => {
     assert.equal(cancelled.state, 'failed');
     assert.match(cancelled.failedReason ?? '', /no longer exists/);
   });
+
+  it("removing a batch's waiting job counts it failed at once: the batch's then runs (on finished)", async () => {
+    const batch = await client.batch(
+      [
+        { name: 'sleep', data: { ms: 1 } },
+        { name: 'sleep', data: { ms: 1 }, opts: { delay: 3_600_000 } },
+      ],
+      { then: { name: 'scheduler-test', data: { note: 'after the batch' } }, on: 'finished' },
+    );
+    await settled(client, batch.jobs[0]!);
+    assert.equal((await client.cancelJob(batch.jobs[1]!, 'ops')).outcome, 'removed');
+    assert.equal((await settled(client, batch.then!)).state, 'completed');
+    const status = await client.getBatch(batch.id);
+    assert.deepEqual([status?.completed, status?.failed, status?.pending], [1, 1, 0]);
+  });
 });
 
 describe('continuation idempotency keys', () => {

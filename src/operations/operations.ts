@@ -1,5 +1,5 @@
 import type { Job, Queue } from 'bullmq';
-import type { Batches } from '../batches/batches.js';
+import { batchOf, type Batches } from '../batches/batches.js';
 import type { Continuations, JobRef } from '../continuations/index.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { Queues } from '../queues.js';
@@ -77,6 +77,10 @@ export class Operations {
         // now, as for a parent that no longer exists (on: success → cancelled, on: finished → run).
         // A finished job was released already: this changes nothing then.
         await this.continuations.resolve({ queue: queue.name, id: ref.id });
+        // A batch's job that will never run counts as failed now, not at the batch sweep's
+        // "missing for a minute" rule. A finished one was counted already: this changes nothing then.
+        const batch = batchOf(ref.id);
+        if (batch) await this.batches.record(batch, `${queue.name}/${ref.id}`, 'failed');
       }
       return { ...ref, outcome: 'removed', state: 'removed' };
     }
