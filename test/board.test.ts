@@ -384,6 +384,9 @@ describe('board behind authentication', () => {
     const m = await metrics();
     assert.equal(m.get('jobcenter_redis_up'), 0);
     assert.equal(m.get('jobcenter_queue_jobs{queue="default",state="waiting"}'), undefined, 'no stale counts');
+    // Nor stale schedule, oldest-waiting or timing series from the last scrape that reached Redis.
+    const stale = [...m.keys()].filter((k) => k.startsWith('jobcenter_') && k !== 'jobcenter_redis_up');
+    assert.deepEqual(stale, [], 'jobcenter_redis_up 0: the other series are absent');
     // The board's own API says so too: 503, not a 500 with an ioredis message.
     for (const [method, path] of [['GET', '/api/queues'], ['PUT', '/api/queues/batch/pause']] as const) {
       const res = await board(path, { method, auth: ADMIN });

@@ -161,6 +161,22 @@ describe('Docker packaging', () => {
 });
 
 describe('compiled build (what the Docker image runs)', () => {
+  it('npm run start:prod without a build says to run npm run build (exit 1), not a MODULE_NOT_FOUND stack', async () => {
+    const bare = mkdtempSync(join(tmpdir(), 'jc-nobuild-'));
+    try {
+      writeFileSync(join(bare, 'package.json'), readFileSync(join(ROOT, 'package.json')));
+      const result = await promisify(execFile)('npm', ['run', '--silent', 'start:prod'], { cwd: bare, timeout: 30_000 }).then(
+        () => ({ code: 0, stderr: '' }),
+        (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+      );
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /dist\/src\/supervisor\.js is missing: run npm run build first/);
+      assert.doesNotMatch(result.stderr, /MODULE_NOT_FOUND/);
+    } finally {
+      rmSync(bare, { recursive: true, force: true });
+    }
+  });
+
   it('npm run build emits every entry the image and npm run start:prod start', () => {
     for (const entry of ENTRIES) assert.ok(existsSync(join(ROOT, 'dist', entry)), `dist/${entry} exists`);
     assert.deepEqual(staleSources(), [], 'dist/ is up to date with the sources');

@@ -268,4 +268,21 @@ describe('pause and resume', () => {
     assert.equal(buckets.length, 17);
     assert.deepEqual([...buckets].sort((a, b) => a - b), buckets);
   });
+
+  it('a sharded queue\'s oldest waiting age is labelled like its other series: the logical queue and the shard', async () => {
+    const { client } = await center.setup({ QUEUE_SHARDS: 'batch:3' });
+    await client.enqueueMany(Array.from({ length: 9 }, () => ({ name: 'sleep' as const, data: { ms: 1 } })));
+    const metrics = new CenterMetrics(
+      () =>
+        client.bullQueues().map((q) => {
+          const { queue, shard, shards } = client.queueShard(q);
+          return { queue: q, labels: shards > 1 ? { queue, shard: String(shard) } : { queue } };
+        }),
+      5000,
+      client,
+    );
+    const text = await metrics.render();
+    const series = [...text.matchAll(/^jobcenter_queue_oldest_waiting_age_seconds(\{[^}]*\}) \S+$/gm)].map((m) => m[1]).sort();
+    assert.deepEqual(series, ['{queue="batch",shard="0"}', '{queue="batch",shard="1"}', '{queue="batch",shard="2"}', '{queue="default"}'], text);
+  });
 });

@@ -3,7 +3,7 @@ import { Router } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { withDeadline } from '../deadline.js';
 import type { ServerDeps } from './app.js';
-import { ScheduleMetrics } from './schedule-metrics.js';
+import { ScheduleMetrics, type ScheduleMetricsSnapshot } from './schedule-metrics.js';
 import type { CenterService } from './service.js';
 import { requireTokenOrBoardLogin, type AuthFailures } from './auth.js';
 
@@ -92,32 +92,35 @@ export class CenterMetrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  async #collectTiming(): Promise<void> {
-    const recurring = this.service?.recurring;
-    const service = this.service;
-    const queues = this.queues();
-    await Promise.all([
-      ...queues.map((q) => this.#schedules.collectOldest(q.queue)),
-      service ? this.#schedules.collectTimings([...new Set(queues.map((q) => q.labels.queue))], (q) => service.jobTimings(q)) : Promise.resolve(),
-      recurring
-        ? recurring
-            .list()
-            .then((list) =>
-              this.#schedules.collectSchedules(list, async (s) => (await recurring.runs(s.id)).find((r) => r.outcome === 'completed')),
-            )
-        : Promise.resolve(),
-    ]);
-  }
-
   /** Prometheus text exposition (version 0.0.4) of the current state. */
   async render(): Promise<string> {
-    let snaps: QueueSnapshot[] | undefined;
+    const queues = this.queues();
+    const recurring = this.service?.recurring;
+    const service = this.service;
+    let read: [QueueSnapshot[], ScheduleMetricsSnapshot] | undefined;
     try {
-      [snaps] = await answerWithin(Promise.all([Promise.all(this.queues().map((q) => snapshot(q.queue, q.labels))), this.#collectTiming()]), this.deadlineMs);
+      read = await answerWithin(
+        Promise.all([
+          Promise.all(queues.map((q) => snapshot(q.queue, q.labels))),
+          this.#schedules.read({
+            queues,
+            schedules: recurring && {
+              list: () => recurring.list(),
+              lastSuccessOf: async (s) => (await recurring.runs(s.id)).find((r) => r.outcome === 'completed'),
+            },
+            timings: service ? (q) => service.jobTimings(q) : undefined,
+          }),
+        ]),
+        this.deadlineMs,
+      );
     } catch {
-      snaps = undefined;
+      read = undefined;
     }
+    // Everything is set at once, after every read: a scrape that failed shows no stale series, and
+    // a concurrent scrape never sees another's half-updated families.
+    const [snaps, timing] = read ?? [undefined, undefined];
     for (const m of [this.#jobs, this.#completed, this.#failed, this.#workers, this.#paused]) m.reset();
+    this.#schedules.apply(timing);
     this.#up.set(snaps ? 1 : 0);
     for (const s of snaps ?? []) {
       for (const state of JOB_STATES) this.#jobs.set({ ...s.labels, state }, s.counts[state] ?? 0);

@@ -81,8 +81,8 @@ export class ScheduleMetrics {
     });
     this.#oldest = new Gauge({
       name: 'jobcenter_queue_oldest_waiting_age_seconds',
-      help: 'Age of the oldest waiting job of the queue (0 when none waits)',
-      labelNames: ['queue'],
+      help: 'Age of the oldest waiting job of the queue (0 when none waits); a sharded queue per shard',
+      labelNames: ['queue', 'shard'],
       registers,
     });
     this.#timings = {
@@ -96,32 +96,71 @@ export class ScheduleMetrics {
   }
 
   /**
-   * Updates the gauges from `schedules`; `lastSuccessOf` finds the last completed run of a
-   * schedule whose last run was not a success (its history).
+   * Reads what the gauges and histograms show, without touching them: per schedule its health and
+   * last run (`lastSuccessOf` finds the last completed run of a schedule whose last run was not a
+   * success), per BullMQ queue the age of its oldest waiting job, per logical queue the workers'
+   * timing totals. {@link apply} then sets them all at once.
    */
-  async collectSchedules(schedules: readonly ScheduleInfo[], lastSuccessOf: (s: ScheduleInfo) => Promise<RunRecord | undefined>): Promise<void> {
-    for (const g of [this.#lastSuccess, this.#lastDuration, this.#lateness, this.#health]) g.reset();
-    for (const s of schedules) {
+  async read(input: {
+    schedules?: { list: () => Promise<readonly ScheduleInfo[]>; lastSuccessOf: (s: ScheduleInfo) => Promise<RunRecord | undefined> };
+    queues: readonly { queue: Queue; labels: QueueLabels }[];
+    timings?: (queue: string) => Promise<Record<TimingName, HistogramTotals>>;
+  }): Promise<ScheduleMetricsSnapshot> {
+    const { timings, schedules: source } = input;
+    const logical = [...new Set(input.queues.map((q) => q.labels.queue))];
+    const [schedules, oldest, totals] = await Promise.all([
+      source
+        ? source.list().then((list) =>
+            Promise.all(
+              list.map(async (s) => {
+                const last = s.lastRun;
+                const success = !last ? undefined : last.outcome === 'completed' ? last : await source.lastSuccessOf(s);
+                return { info: s, success };
+              }),
+            ),
+          )
+        : Promise.resolve([]),
+      Promise.all(input.queues.map(async (q) => ({ labels: q.labels, ageSeconds: await oldestWaitingAge(q.queue) }))),
+      timings ? Promise.all(logical.map(async (q) => [q, await timings(q)] as const)) : Promise.resolve([]),
+    ]);
+    return { schedules, oldest, timings: totals };
+  }
+
+  /**
+   * Replaces every series of these families with `snapshot`'s, synchronously (a concurrent scrape
+   * never sees them half set); without one (Redis did not answer) they are all absent.
+   */
+  apply(snapshot: ScheduleMetricsSnapshot | undefined): void {
+    for (const g of [this.#lastSuccess, this.#lastDuration, this.#lateness, this.#health, this.#oldest]) g.reset();
+    for (const name of TIMING_NAMES) this.#timings[name].reset();
+    if (!snapshot) return;
+    for (const { info: s, success } of snapshot.schedules) {
       const labels = { schedule: s.id, queue: s.queue };
       for (const state of HEALTH_STATES) this.#health.set({ ...labels, state }, s.health === state ? 1 : 0);
       const last = s.lastRun;
       if (!last) continue;
       if (last.durationMs !== null) this.#lastDuration.set(labels, last.durationMs / 1000);
       if (last.latenessMs !== null) this.#lateness.set(labels, last.latenessMs / 1000);
-      const success = last.outcome === 'completed' ? last : await lastSuccessOf(s);
       if (success?.finishedAt) this.#lastSuccess.set(labels, Date.parse(success.finishedAt) / 1000);
     }
+    // Labelled like the other per-queue metrics: the logical queue, plus `shard` for a shard.
+    for (const { labels, ageSeconds } of snapshot.oldest) this.#oldest.set(labels, ageSeconds);
+    for (const name of TIMING_NAMES) this.#timings[name].totals = new Map(snapshot.timings.map(([q, t]) => [q, t[name]]));
   }
+}
 
-  /** The age of the oldest waiting job of one BullMQ queue (a shard of a sharded queue). */
-  async collectOldest(queue: Queue): Promise<void> {
-    const [first] = await queue.getJobs(['waiting'], 0, 0, true);
-    this.#oldest.set({ queue: queue.name }, first ? Math.max(0, Date.now() - dueAt(first)) / 1000 : 0);
-  }
+/** The labels naming a BullMQ queue: its logical queue, and its shard when the queue is sharded. */
+export type QueueLabels = { queue: string; shard?: string };
 
-  /** The duration and wait histograms of every logical queue, from the workers' totals. */
-  async collectTimings(queues: readonly string[], read: (queue: string) => Promise<Record<TimingName, HistogramTotals>>): Promise<void> {
-    const totals = await Promise.all(queues.map(async (q) => [q, await read(q)] as const));
-    for (const name of TIMING_NAMES) this.#timings[name].totals = new Map(totals.map(([q, t]) => [q, t[name]]));
-  }
+/** What {@link ScheduleMetrics.read} read, for {@link ScheduleMetrics.apply}. */
+export interface ScheduleMetricsSnapshot {
+  schedules: { info: ScheduleInfo; success: RunRecord | undefined }[];
+  oldest: { labels: QueueLabels; ageSeconds: number }[];
+  timings: (readonly [string, Record<TimingName, HistogramTotals>])[];
+}
+
+/** The age of the oldest waiting job of one BullMQ queue (a shard of a sharded queue), in seconds. */
+async function oldestWaitingAge(queue: Queue): Promise<number> {
+  const [first] = await queue.getJobs(['waiting'], 0, 0, true);
+  return first ? Math.max(0, Date.now() - dueAt(first)) / 1000 : 0;
 }
