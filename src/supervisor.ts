@@ -40,6 +40,9 @@ function answers(port: number): Promise<boolean> {
     socket.once('error', () => finish(false));
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.once('data', (d) => finish(d.toString().startsWith('+PONG') || d.toString().startsWith('-NOAUTH')));
+    // Closed without an answer (something that is not Redis hung up): nothing else would settle
+    // this, and with nothing left to do the process exited 0 without a word.
+    socket.once('close', () => done(false));
   });
 }
 
@@ -59,7 +62,18 @@ async function chooseRedis(config: Config): Promise<{ url?: string; server?: Red
   }
   // The repository's, compiled or not: `npm run start:prod` kept its data under dist/ (gone with a rebuild).
   const dir = resolve(base, config.localRedis.dir);
-  const server = await startRedisServer({ port, dir, appendonly: true, detached: true });
+  let server: RedisServer;
+  try {
+    server = await startRedisServer({ port, dir, appendonly: true, detached: true });
+  } catch (err) {
+    // Typically the port is taken by something that is not Redis (it did not answer PING).
+    const reason = /Address already in use/.test((err as Error).message) ? `port ${port} is in use by something that is not Redis` : (err as Error).message;
+    process.stderr.write(
+      `Could not start the private redis-server on 127.0.0.1:${port} (LOCAL_REDIS_PORT): ${reason}.\n` +
+        'Set LOCAL_REDIS_PORT to a free port, or REDIS_URL to use a Redis of your own.\n',
+    );
+    process.exit(1);
+  }
   out(`[supervisor] Started a private redis-server on 127.0.0.1:${port} (AOF in ${dir}); it stops with this process`);
   return { url: server.url, server };
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../src/redis/redis-server.js';
@@ -74,6 +75,20 @@ describe('npm start (supervisor)', () => {
       assert.deepEqual(ours.filter(alive).map(cmd), [], 'no child process left behind');
     } finally {
       sup.kill('SIGKILL');
+    }
+  });
+
+  it('exits 1 naming LOCAL_REDIS_PORT when its port is taken by something that is not Redis (a stack trace before)', async () => {
+    const port = await freePort();
+    const squatter = createServer((socket) => socket.destroy());
+    await new Promise<void>((done) => squatter.listen(port, '127.0.0.1', done));
+    try {
+      const sup = new CenterProcess('supervisor', ENTRIES.supervisor, { LOCAL_REDIS_PORT: String(port), LOCAL_REDIS_DIR: mkdtempSync(join(tmpdir(), 'jc-squat-')) });
+      assert.equal((await sup.exited).code, 1, sup.output());
+      assert.match(sup.output(), new RegExp(`127\\.0\\.0\\.1:${port} \\(LOCAL_REDIS_PORT\\): port ${port} is in use by something that is not Redis`));
+      assert.doesNotMatch(sup.output(), /\n\s+at /, 'no stack trace');
+    } finally {
+      squatter.close();
     }
   });
 
