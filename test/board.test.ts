@@ -280,6 +280,23 @@ describe('board behind authentication', () => {
     assert.deepEqual(await client.schedules.orphans(await client.schedules.list()), []);
   });
 
+  it("removes or edits a job scheduler only on the queue the request names (404 elsewhere): another queue's remove removed it", async () => {
+    await client.recurring.upsert('board-elsewhere', { every: 3_600_000 }, 'hello-world', {});
+    for (const [path, options] of [
+      ['/api/queues/batch/job-schedulers/board-elsewhere/remove', { method: 'PUT' }],
+      ['/api/queues/no-such-queue/job-schedulers/board-elsewhere/remove', { method: 'PUT' }],
+      ['/api/queues/batch/job-schedulers/board-elsewhere', { method: 'PATCH', body: { every: 60_000 } }],
+      ['/api/queues/no-such-queue/job-schedulers/board-elsewhere', { method: 'PATCH', body: { every: 60_000 } }],
+    ] as const) {
+      const res = await board(path, { ...options, auth: ADMIN });
+      assert.equal(res.status, 404, `${options.method} ${path}: ${res.text}`);
+      assert.match(res.text, /ERRORS\.(QUEUE|JOB_SCHEDULER)_NOT_FOUND/);
+    }
+    const kept = await client.recurring.get('board-elsewhere');
+    assert.equal(kept?.every, 3_600_000, 'the schedule is untouched');
+    await client.recurring.remove('board-elsewhere');
+  });
+
   it('editing a job scheduler reschedules it through the center, keeping its job and options (a pause and resume brought back the old timing)', async () => {
     await client.recurring.upsert('board-edited', { cron: '0 3 * * *', tz: 'Europe/Berlin' }, 'scheduler-test', { note: 'kept' }, { overlap: 'skip', misfire: 'skip' });
     const res = await board('/api/queues/default/job-schedulers/board-edited', { method: 'PATCH', auth: ADMIN, body: { pattern: '30 4 * * *', tz: 'Europe/Paris' } });

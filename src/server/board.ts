@@ -228,7 +228,17 @@ function boardEndDate(value: unknown): string {
 function schedulersThroughTheCenter(deps: ServerDeps): RequestHandler {
   const json = express.json({ limit: '10kb' });
   const given = <T>(v: unknown): T | undefined => (v === undefined || v === null || v === '' ? undefined : (v as T));
-  return (req, res, next) => {
+  /**
+   * The scheduler must be on the queue the request names, as Bull Board itself checks: the center
+   * acts by schedule id alone, so a remove or edit sent to another queue or shard (or to a queue the
+   * board does not have) acted on the schedule wherever it was. 404 with Bull Board's error keys.
+   */
+  const onNamedQueue = async (queueName: string | undefined, schedule: string): Promise<string | undefined> => {
+    const queue = deps.service.bullQueues().find((q) => q.name === queueName);
+    if (!queue) return 'ERRORS.QUEUE_NOT_FOUND';
+    return (await queue.getJobScheduler(schedule)) ? undefined : 'ERRORS.JOB_SCHEDULER_NOT_FOUND';
+  };
+  const handle: RequestHandler = (req, res, next) => {
     const { action, schedule } = boardAction(req.method, req.path);
     const done = [() => res.status(204).end(), (err: unknown) => next(err)] as const;
     if (req.method === 'PUT' && action === 'board.scheduler.remove' && schedule !== undefined) {
@@ -255,5 +265,14 @@ function schedulersThroughTheCenter(deps: ServerDeps): RequestHandler {
     } else {
       next();
     }
+  };
+  return (req, res, next) => {
+    const { action, queue, schedule } = boardAction(req.method, req.path);
+    const ours = (req.method === 'PUT' && action === 'board.scheduler.remove') || (req.method === 'PATCH' && action === 'board.scheduler.update');
+    if (!ours || schedule === undefined) return next();
+    onNamedQueue(queue, schedule).then(
+      (missing) => (missing ? void res.status(404).json({ error: { key: missing } }) : handle(req, res, next)),
+      (err: unknown) => next(err),
+    );
   };
 }
