@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Worker } from 'bullmq';
 import type { JobRef } from '../src/client.js';
@@ -15,6 +17,11 @@ import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js
  * authentication, roles, audit trail, failed-login limit, /metrics and /healthz over HTTP.
  * Tests run in order and share state; the last one stops Redis.
  */
+
+/** Bull Board's English texts, by which its UI titles an error toast (`error.key`). */
+const BOARD_MESSAGES = JSON.parse(
+  readFileSync(fileURLToPath(import.meta.resolve('@bull-board/ui/package.json')).replace(/package\.json$/, 'dist/static/locales/en-US/messages.json'), 'utf8'),
+) as { ERRORS: Record<string, string> };
 
 const ADMIN = { user: 'ops-admin', password: 'admin-password-123' };
 const VIEWER = { user: 'ops-viewer', password: 'viewer-password-456' };
@@ -406,6 +413,10 @@ describe('board behind authentication', () => {
       const res = await board(path, { method, auth: ADMIN });
       assert.equal(res.status, 503, `${method} ${path}: ${res.status} ${res.text}`);
       assert.match(res.text, /Redis is unreachable/);
+      // The board's toast shows the translation of `error.key` as its title: a key its locale lacks
+      // showed raw ("ERRORS.SERVICE_UNAVAILABLE").
+      const key = res.json<{ error: { key: string } }>().error.key;
+      assert.equal(typeof BOARD_MESSAGES.ERRORS[key.replace(/^ERRORS\./, '')], 'string', `the board UI has no text for ${key}`);
     }
     assert.deepEqual(server.lines.filter((l) => l.msg === 'Unhandled error'), [], 'the server survives Redis going away');
   });

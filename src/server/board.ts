@@ -97,13 +97,14 @@ function createBoard(deps: ServerDeps, role: BoardRole): Express {
   // sets): replace it so absolute paths leave the server only when EXPOSE_ERROR_STACKS=true. The
   // adapter reads its handler at the time of each error, so replacing it after creation works.
   type BoardErrorAnswer = ReturnType<Parameters<ExpressAdapter['setErrorHandler']>[0]>;
-  // Redis down is a 503 (retry later), as on /api, not an internal error.
+  // Redis down is a 503 (retry later), as on /api, not an internal error. Keys are ones the UI
+  // translates (its toast shows the key's text as the title; an unknown key showed raw).
   serverAdapter.setErrorHandler((error: Error & { statusCode?: number }) => {
     const unavailable = !error.statusCode && isRedisUnavailable(error);
     return {
       status: (error.statusCode || (unavailable ? 503 : 500)) as BoardErrorAnswer['status'],
       body: {
-        error: { key: unavailable ? 'ERRORS.SERVICE_UNAVAILABLE' : 'ERRORS.INTERNAL_SERVER_ERROR' },
+        error: { key: unavailable ? 'ERRORS.REDIS_UNAVAILABLE' : 'ERRORS.INTERNAL_SERVER_ERROR' },
         message: unavailable ? `Redis is unreachable (${error.message}); retry later` : error.message,
         ...(config.server.exposeErrorStacks ? { details: error.stack } : {}),
       },
@@ -182,7 +183,7 @@ function refuseWhileRedisDown(deps: ServerDeps): RequestHandler {
       if (status === 'ready') return next();
       if (Date.now() < deadline) return void setTimeout(check, 25);
       res.status(503).json({
-        error: { key: 'ERRORS.SERVICE_UNAVAILABLE' },
+        error: { key: 'ERRORS.REDIS_UNAVAILABLE' },
         message: `Redis is unreachable (connection ${status}); retry later`,
       });
     };
