@@ -105,6 +105,16 @@ describe('board behind authentication', () => {
     }
   });
 
+  it("the schedule page names an icon that answers (the browser's /favicon.ico was a 404 console error on every load)", async () => {
+    const page = await http(`${base}/schedules`, { auth: ADMIN });
+    assert.equal(page.status, 200, page.text);
+    const href = /<link rel="icon"[^>]* href="([^"]+)"/.exec(page.text)?.[1];
+    assert.ok(href, 'a <link rel="icon">');
+    const icon = await http(new URL(href.replaceAll('&amp;', '&'), `${base}/schedules`).href, { auth: ADMIN });
+    assert.equal(icon.status, 200, `${href}: ${icon.text.slice(0, 200)}`);
+    assert.match(String(icon.headers['content-type']), /^image\//);
+  });
+
   it('exports per-queue counts, completed/failed totals and connected workers on /metrics', async () => {
     const worker = new Worker(
       'default',
