@@ -297,6 +297,27 @@ describe('board behind authentication', () => {
     assert.deepEqual(await client.schedules.orphans(await client.schedules.list()), []);
   });
 
+  it("adds jobs from the board only by the queue's contracts: an unknown name or a refused payload is a 400 (was added, then failed in the worker), and the contract's defaults apply", async () => {
+    for (const body of [
+      { name: 'fail', data: {}, options: {} },
+      { name: 'fail', data: { message: 'x', extra: 1 }, options: {} },
+      { name: 'sleep', data: { ms: 1 }, options: {} },
+      { name: 'no-such-job', data: {}, options: {} },
+    ]) {
+      const res = await board('/api/queues/default/add', { method: 'POST', auth: ADMIN, body });
+      assert.equal(res.status, 400, `${JSON.stringify(body)}: ${res.text}`);
+      assert.ok(res.json<{ error: string }>().error.length > 0);
+    }
+    const ok = await board('/api/queues/default/add', { method: 'POST', auth: ADMIN, body: { name: 'fail', data: { message: 'added <b>from</b> the board' }, options: { delay: 3_600_000 } } });
+    assert.equal(ok.status, 200, ok.text);
+    const id = ok.json<{ job: { id: string } }>().job.id;
+    const job = await client.queues.get('default').getJob(id);
+    assert.ok(job, 'the job was added');
+    assert.equal(job.opts.delay, 3_600_000, "the form's own options are kept");
+    assert.ok(job.opts.removeOnComplete !== undefined && job.opts.removeOnFail !== undefined, `retention of the contract: ${JSON.stringify(job.opts)}`);
+    await job.remove();
+  });
+
   it("removes or edits a job scheduler only on the queue the request names (404 elsewhere): another queue's remove removed it", async () => {
     await client.recurring.upsert('board-elsewhere', { every: 3_600_000 }, 'hello-world', {});
     for (const [path, options] of [

@@ -5,6 +5,8 @@ import type { Queue } from 'bullmq';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import { ConfigError, isRedisUnavailable } from '../errors.js';
+import { checkPayload } from '../jobs/contract.js';
+import { jobOptions } from '../jobs/options.js';
 import { isQueueKeyName } from '../schemas/fields.js';
 import type { ServerDeps } from './app.js';
 import { auditBoardMutations, boardAction, decodeSegment } from './audit.js';
@@ -209,9 +211,50 @@ export function mountBoard(app: Express, deps: ServerDeps, failures: AuthFailure
     refuseViewerWrites,
     refuseQueueKeyIds,
     refuseWhileRedisDown(deps),
+    addsByContract(deps),
     schedulersThroughTheCenter(deps),
     ...boards,
   );
+}
+
+/**
+ * Bull Board's "add job" adds to the BullMQ queue directly: a name the queue has no contract for, or
+ * a payload its contract refuses, was added (200, "added") and failed at once in the worker, and
+ * every job added so lacked its contract's attempts, backoff and retention (kept forever). Here the
+ * name and payload are checked as the center checks them (400 otherwise), and the contract's
+ * defaults fill in the options the form left out.
+ */
+function addsByContract(deps: ServerDeps): RequestHandler {
+  const json = express.json({ limit: '1mb' });
+  return (req, res, next) => {
+    if (req.method !== 'POST') return next();
+    const { action, queue: queueName } = boardAction(req.method, req.path);
+    const queue = deps.service.bullQueues().find((q) => q.name === queueName);
+    // An unknown queue is Bull Board's own 404.
+    if (action !== 'board.job.add' || !queue) return next();
+    json(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      const body = (req.body ?? {}) as { name?: unknown; data?: unknown; options?: unknown };
+      const logical = deps.service.queueShard(queue).queue;
+      const contracts = deps.config.catalog.contracts;
+      const name = typeof body.name === 'string' ? body.name : '';
+      const contract = Object.hasOwn(contracts, name) ? contracts[name] : undefined;
+      if (!contract || contract.queue !== logical) {
+        const known = Object.values(contracts).filter((c) => c.queue === logical).map((c) => c.name);
+        res.status(400).json(errorBody(`No job ${JSON.stringify(name)} in queue ${JSON.stringify(logical)}; its jobs: ${known.join(', ') || '(none)'}`, [{ field: 'name', message: 'use a job name of this queue' }]));
+        return;
+      }
+      try {
+        checkPayload(contract, body.data ?? {});
+      } catch (error) {
+        res.status(400).json(errorBody((error as Error).message, [{ field: 'data', message: `the payload of ${name} (see its contract)` }]));
+        return;
+      }
+      const given = typeof body.options === 'object' && body.options !== null && !Array.isArray(body.options) ? body.options : {};
+      req.body = { ...body, options: { ...jobOptions(contract), ...given } };
+      next();
+    });
+  };
 }
 
 /** Bull Board's edit sends endDate as epoch ms (a number or a numeric string); the center takes ISO 8601. */
