@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Worker } from 'bullmq';
 import type { JobRef } from '../src/client.js';
@@ -15,6 +17,11 @@ import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js
  * authentication, roles, audit trail, failed-login limit, /metrics and /healthz over HTTP.
  * Tests run in order and share state; the last one stops Redis.
  */
+
+/** Bull Board's English texts, by which its UI titles an error toast (`error.key`). */
+const BOARD_MESSAGES = JSON.parse(
+  readFileSync(fileURLToPath(import.meta.resolve('@bull-board/ui/package.json')).replace(/package\.json$/, 'dist/static/locales/en-US/messages.json'), 'utf8'),
+) as { ERRORS: Record<string, string> };
 
 const ADMIN = { user: 'ops-admin', password: 'admin-password-123' };
 const VIEWER = { user: 'ops-viewer', password: 'viewer-password-456' };
@@ -96,6 +103,16 @@ describe('board behind authentication', () => {
       for (const q of queues) assert.equal(q.readOnlyMode, account === VIEWER, `${q.name} for ${account.user}`);
       assert.match(queues.find((q) => q.name === 'default')!.description, /hello-world/);
     }
+  });
+
+  it("the schedule page names an icon that answers (the browser's /favicon.ico was a 404 console error on every load)", async () => {
+    const page = await http(`${base}/schedules`, { auth: ADMIN });
+    assert.equal(page.status, 200, page.text);
+    const href = /<link rel="icon"[^>]* href="([^"]+)"/.exec(page.text)?.[1];
+    assert.ok(href, 'a <link rel="icon">');
+    const icon = await http(new URL(href.replaceAll('&amp;', '&'), `${base}/schedules`).href, { auth: ADMIN });
+    assert.equal(icon.status, 200, `${href}: ${icon.text.slice(0, 200)}`);
+    assert.match(String(icon.headers['content-type']), /^image\//);
   });
 
   it('exports per-queue counts, completed/failed totals and connected workers on /metrics', async () => {
@@ -280,6 +297,44 @@ describe('board behind authentication', () => {
     assert.deepEqual(await client.schedules.orphans(await client.schedules.list()), []);
   });
 
+  it("adds jobs from the board only by the queue's contracts: an unknown name or a refused payload is a 400 (was added, then failed in the worker), and the contract's defaults apply", async () => {
+    for (const body of [
+      { name: 'fail', data: {}, options: {} },
+      { name: 'fail', data: { message: 'x', extra: 1 }, options: {} },
+      { name: 'sleep', data: { ms: 1 }, options: {} },
+      { name: 'no-such-job', data: {}, options: {} },
+    ]) {
+      const res = await board('/api/queues/default/add', { method: 'POST', auth: ADMIN, body });
+      assert.equal(res.status, 400, `${JSON.stringify(body)}: ${res.text}`);
+      assert.ok(res.json<{ error: string }>().error.length > 0);
+    }
+    const ok = await board('/api/queues/default/add', { method: 'POST', auth: ADMIN, body: { name: 'fail', data: { message: 'added <b>from</b> the board' }, options: { delay: 3_600_000 } } });
+    assert.equal(ok.status, 200, ok.text);
+    const id = ok.json<{ job: { id: string } }>().job.id;
+    const job = await client.queues.get('default').getJob(id);
+    assert.ok(job, 'the job was added');
+    assert.equal(job.opts.delay, 3_600_000, "the form's own options are kept");
+    assert.ok(job.opts.removeOnComplete !== undefined && job.opts.removeOnFail !== undefined, `retention of the contract: ${JSON.stringify(job.opts)}`);
+    await job.remove();
+  });
+
+  it("removes or edits a job scheduler only on the queue the request names (404 elsewhere): another queue's remove removed it", async () => {
+    await client.recurring.upsert('board-elsewhere', { every: 3_600_000 }, 'hello-world', {});
+    for (const [path, options] of [
+      ['/api/queues/batch/job-schedulers/board-elsewhere/remove', { method: 'PUT' }],
+      ['/api/queues/no-such-queue/job-schedulers/board-elsewhere/remove', { method: 'PUT' }],
+      ['/api/queues/batch/job-schedulers/board-elsewhere', { method: 'PATCH', body: { every: 60_000 } }],
+      ['/api/queues/no-such-queue/job-schedulers/board-elsewhere', { method: 'PATCH', body: { every: 60_000 } }],
+    ] as const) {
+      const res = await board(path, { ...options, auth: ADMIN });
+      assert.equal(res.status, 404, `${options.method} ${path}: ${res.text}`);
+      assert.match(res.text, /ERRORS\.(QUEUE|JOB_SCHEDULER)_NOT_FOUND/);
+    }
+    const kept = await client.recurring.get('board-elsewhere');
+    assert.equal(kept?.every, 3_600_000, 'the schedule is untouched');
+    await client.recurring.remove('board-elsewhere');
+  });
+
   it('editing a job scheduler reschedules it through the center, keeping its job and options (a pause and resume brought back the old timing)', async () => {
     await client.recurring.upsert('board-edited', { cron: '0 3 * * *', tz: 'Europe/Berlin' }, 'scheduler-test', { note: 'kept' }, { overlap: 'skip', misfire: 'skip' });
     const res = await board('/api/queues/default/job-schedulers/board-edited', { method: 'PATCH', auth: ADMIN, body: { pattern: '30 4 * * *', tz: 'Europe/Paris' } });
@@ -392,6 +447,10 @@ describe('board behind authentication', () => {
       const res = await board(path, { method, auth: ADMIN });
       assert.equal(res.status, 503, `${method} ${path}: ${res.status} ${res.text}`);
       assert.match(res.text, /Redis is unreachable/);
+      // The board's toast shows the translation of `error.key` as its title: a key its locale lacks
+      // showed raw ("ERRORS.SERVICE_UNAVAILABLE").
+      const key = res.json<{ error: { key: string } }>().error.key;
+      assert.equal(typeof BOARD_MESSAGES.ERRORS[key.replace(/^ERRORS\./, '')], 'string', `the board UI has no text for ${key}`);
     }
     assert.deepEqual(server.lines.filter((l) => l.msg === 'Unhandled error'), [], 'the server survives Redis going away');
   });

@@ -5,6 +5,8 @@ import type { Queue } from 'bullmq';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import { ConfigError, isRedisUnavailable } from '../errors.js';
+import { checkPayload } from '../jobs/contract.js';
+import { jobOptions } from '../jobs/options.js';
 import { isQueueKeyName } from '../schemas/fields.js';
 import type { ServerDeps } from './app.js';
 import { auditBoardMutations, boardAction, decodeSegment } from './audit.js';
@@ -97,13 +99,14 @@ function createBoard(deps: ServerDeps, role: BoardRole): Express {
   // sets): replace it so absolute paths leave the server only when EXPOSE_ERROR_STACKS=true. The
   // adapter reads its handler at the time of each error, so replacing it after creation works.
   type BoardErrorAnswer = ReturnType<Parameters<ExpressAdapter['setErrorHandler']>[0]>;
-  // Redis down is a 503 (retry later), as on /api, not an internal error.
+  // Redis down is a 503 (retry later), as on /api, not an internal error. Keys are ones the UI
+  // translates (its toast shows the key's text as the title; an unknown key showed raw).
   serverAdapter.setErrorHandler((error: Error & { statusCode?: number }) => {
     const unavailable = !error.statusCode && isRedisUnavailable(error);
     return {
       status: (error.statusCode || (unavailable ? 503 : 500)) as BoardErrorAnswer['status'],
       body: {
-        error: { key: unavailable ? 'ERRORS.SERVICE_UNAVAILABLE' : 'ERRORS.INTERNAL_SERVER_ERROR' },
+        error: { key: unavailable ? 'ERRORS.REDIS_UNAVAILABLE' : 'ERRORS.INTERNAL_SERVER_ERROR' },
         message: unavailable ? `Redis is unreachable (${error.message}); retry later` : error.message,
         ...(config.server.exposeErrorStacks ? { details: error.stack } : {}),
       },
@@ -182,7 +185,7 @@ function refuseWhileRedisDown(deps: ServerDeps): RequestHandler {
       if (status === 'ready') return next();
       if (Date.now() < deadline) return void setTimeout(check, 25);
       res.status(503).json({
-        error: { key: 'ERRORS.SERVICE_UNAVAILABLE' },
+        error: { key: 'ERRORS.REDIS_UNAVAILABLE' },
         message: `Redis is unreachable (connection ${status}); retry later`,
       });
     };
@@ -208,9 +211,50 @@ export function mountBoard(app: Express, deps: ServerDeps, failures: AuthFailure
     refuseViewerWrites,
     refuseQueueKeyIds,
     refuseWhileRedisDown(deps),
+    addsByContract(deps),
     schedulersThroughTheCenter(deps),
     ...boards,
   );
+}
+
+/**
+ * Bull Board's "add job" adds to the BullMQ queue directly: a name the queue has no contract for, or
+ * a payload its contract refuses, was added (200, "added") and failed at once in the worker, and
+ * every job added so lacked its contract's attempts, backoff and retention (kept forever). Here the
+ * name and payload are checked as the center checks them (400 otherwise), and the contract's
+ * defaults fill in the options the form left out.
+ */
+function addsByContract(deps: ServerDeps): RequestHandler {
+  const json = express.json({ limit: '1mb' });
+  return (req, res, next) => {
+    if (req.method !== 'POST') return next();
+    const { action, queue: queueName } = boardAction(req.method, req.path);
+    const queue = deps.service.bullQueues().find((q) => q.name === queueName);
+    // An unknown queue is Bull Board's own 404.
+    if (action !== 'board.job.add' || !queue) return next();
+    json(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      const body = (req.body ?? {}) as { name?: unknown; data?: unknown; options?: unknown };
+      const logical = deps.service.queueShard(queue).queue;
+      const contracts = deps.config.catalog.contracts;
+      const name = typeof body.name === 'string' ? body.name : '';
+      const contract = Object.hasOwn(contracts, name) ? contracts[name] : undefined;
+      if (!contract || contract.queue !== logical) {
+        const known = Object.values(contracts).filter((c) => c.queue === logical).map((c) => c.name);
+        res.status(400).json(errorBody(`No job ${JSON.stringify(name)} in queue ${JSON.stringify(logical)}; its jobs: ${known.join(', ') || '(none)'}`, [{ field: 'name', message: 'use a job name of this queue' }]));
+        return;
+      }
+      try {
+        checkPayload(contract, body.data ?? {});
+      } catch (error) {
+        res.status(400).json(errorBody((error as Error).message, [{ field: 'data', message: `the payload of ${name} (see its contract)` }]));
+        return;
+      }
+      const given = typeof body.options === 'object' && body.options !== null && !Array.isArray(body.options) ? body.options : {};
+      req.body = { ...body, options: { ...jobOptions(contract), ...given } };
+      next();
+    });
+  };
 }
 
 /** Bull Board's edit sends endDate as epoch ms (a number or a numeric string); the center takes ISO 8601. */
@@ -228,7 +272,17 @@ function boardEndDate(value: unknown): string {
 function schedulersThroughTheCenter(deps: ServerDeps): RequestHandler {
   const json = express.json({ limit: '10kb' });
   const given = <T>(v: unknown): T | undefined => (v === undefined || v === null || v === '' ? undefined : (v as T));
-  return (req, res, next) => {
+  /**
+   * The scheduler must be on the queue the request names, as Bull Board itself checks: the center
+   * acts by schedule id alone, so a remove or edit sent to another queue or shard (or to a queue the
+   * board does not have) acted on the schedule wherever it was. 404 with Bull Board's error keys.
+   */
+  const onNamedQueue = async (queueName: string | undefined, schedule: string): Promise<string | undefined> => {
+    const queue = deps.service.bullQueues().find((q) => q.name === queueName);
+    if (!queue) return 'ERRORS.QUEUE_NOT_FOUND';
+    return (await queue.getJobScheduler(schedule)) ? undefined : 'ERRORS.JOB_SCHEDULER_NOT_FOUND';
+  };
+  const handle: RequestHandler = (req, res, next) => {
     const { action, schedule } = boardAction(req.method, req.path);
     const done = [() => res.status(204).end(), (err: unknown) => next(err)] as const;
     if (req.method === 'PUT' && action === 'board.scheduler.remove' && schedule !== undefined) {
@@ -255,5 +309,14 @@ function schedulersThroughTheCenter(deps: ServerDeps): RequestHandler {
     } else {
       next();
     }
+  };
+  return (req, res, next) => {
+    const { action, queue, schedule } = boardAction(req.method, req.path);
+    const ours = (req.method === 'PUT' && action === 'board.scheduler.remove') || (req.method === 'PATCH' && action === 'board.scheduler.update');
+    if (!ours || schedule === undefined) return next();
+    onNamedQueue(queue, schedule).then(
+      (missing) => (missing ? void res.status(404).json({ error: { key: missing } }) : handle(req, res, next)),
+      (err: unknown) => next(err),
+    );
   };
 }

@@ -76,6 +76,7 @@ function page(title: string, rows: string, admin: boolean, boardPath: string): s
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escape(title)} · schedules</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" type="image/png" href="${escape(boardPath)}/static/favicon-32x32.png">
 <style>
 body{font:14px system-ui,sans-serif;margin:24px;color:#212529}
 table{border-collapse:collapse;width:100%}th,td{padding:6px 8px;border-bottom:1px solid #dee2e6;text-align:left;vertical-align:top}
