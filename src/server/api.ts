@@ -2,7 +2,7 @@ import express, { Router, type RequestHandler, type Response } from 'express';
 import { UnavailableError, ValidationError } from '../errors.js';
 import { parseRequest } from '../schemas/parse.js';
 import type { ServerDeps } from './app.js';
-import type { AuditLog, AuditRecord } from './audit.js';
+import { CLIENT_GONE, whenAnswered, type AuditLog, type AuditRecord } from './audit.js';
 import { callerOf, requireApiToken, type AuthFailures } from './auth.js';
 import { errorBody } from './http-errors.js';
 import { openApiDocument } from './openapi.js';
@@ -45,16 +45,16 @@ function auditStart(route: Route, audit: AuditLog): RequestHandler {
       ...(route.target ? route.target(params) : { queue: params.queue, job: params.id }),
     };
     res.locals.audit = target;
-    res.once('finish', () => record(audit, req.ip, res, target));
+    whenAnswered(res, (status, gone) => record(audit, req.ip, res, status, gone, target));
     next();
   };
 }
 
-function record(audit: AuditLog, ip: string | undefined, res: Response, target: AuditTarget): void {
-  const status = res.statusCode;
+function record(audit: AuditLog, ip: string | undefined, res: Response, status: number, gone: boolean, target: AuditTarget): void {
+  const detail = gone ? [target.detail, CLIENT_GONE].filter(Boolean).join('; ') : target.detail;
   const entry: AuditRecord = {
     actor: callerOf(res)?.name ?? 'anonymous',
-    ...(Object.fromEntries(Object.entries(target).filter(([, v]) => v !== undefined)) as AuditTarget),
+    ...(Object.fromEntries(Object.entries({ ...target, detail }).filter(([, v]) => v !== undefined)) as unknown as AuditTarget),
     ip,
     result: status < 400 ? 'ok' : status === 401 || status === 403 || status === 429 ? 'denied' : 'error',
     status,
@@ -140,7 +140,7 @@ export function apiRouter(deps: ServerDeps, failures?: AuthFailures): Router {
   router.use((req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') {
       const target: AuditTarget = { action: `${req.method} ${req.path}` };
-      res.once('finish', () => record(deps.audit, req.ip, res, target));
+      whenAnswered(res, (status, gone) => record(deps.audit, req.ip, res, status, gone, target));
     }
     res.status(404).json(errorBody(`No API route for ${req.method} ${req.baseUrl}${req.path}; see GET /api/openapi.json`));
   });

@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import type { Logger } from '../logger.js';
 import { accountOf } from './auth.js';
 import { errorBody } from './http-errors.js';
@@ -20,16 +20,28 @@ export interface AuditRecord {
   detail?: string;
 }
 
-/** Structured audit trail: one JSON log line per mutation, tagged `audit: true` for log pipelines. */
+/** Control characters (newlines, ANSI escapes) as visible escapes, so a message stays one line. */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * Structured audit trail: one JSON log line per mutation, tagged `audit: true` for log pipelines.
+ * Written whatever LOG_LEVEL is (`warn`, `error`, even `silent`): a trail that a log level can
+ * switch off is no trail.
+ */
 export class AuditLog {
   readonly #logger: Logger;
 
   constructor(logger: Logger) {
-    this.#logger = logger.child({ audit: true });
+    this.#logger = logger.child({ audit: true }, { level: 'info' });
   }
 
   record(entry: AuditRecord): void {
-    this.#logger.info({ ...entry, at: new Date().toISOString() }, `audit ${entry.action} ${entry.result}`);
+    // The fields are JSON (escaped); the message is printed as it is by LOG_FORMAT=pretty, and its
+    // action may hold a decoded path segment, so a forged line or an ANSI escape must not get in.
+    this.#logger.info({ ...entry, at: new Date().toISOString() }, oneLine(`audit ${entry.action} ${entry.result}`));
   }
 }
 
@@ -99,6 +111,34 @@ export function boardAction(method: string, path: string): Target {
   return { action: `board.${method.toLowerCase()}`, detail: path };
 }
 
+/** Said in the record of a request whose client went away before its answer was sent. */
+export const CLIENT_GONE = 'client closed the connection before the answer';
+
+/**
+ * Calls `done` once with the status a request was answered with: when the answer is sent, or, when
+ * the client went away first, when the handler answers anyway (Node emits no `finish` then): the
+ * write may well have been done, and the record must say what it came to, not skip it.
+ */
+export function whenAnswered(res: Response, done: (status: number, clientGone: boolean) => void): void {
+  let called = false;
+  const call = (gone: boolean) => {
+    if (called) return;
+    called = true;
+    done(res.statusCode, gone);
+  };
+  res.once('finish', () => call(false));
+  res.once('close', () => {
+    if (res.writableFinished) return call(false);
+    if (res.writableEnded) return call(true);
+    const end = res.end.bind(res) as (...args: unknown[]) => Response;
+    res.end = ((...args: unknown[]) => {
+      const out = end(...args);
+      call(true);
+      return out;
+    }) as Response['end'];
+  });
+}
+
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
@@ -123,24 +163,18 @@ export function auditBoardMutations(audit: AuditLog): RequestHandler {
       }
     }
     const ip = req.ip;
-    let done = false;
-    const record = (aborted: boolean) => {
-      if (done) return;
-      done = true;
-      const status = res.statusCode;
+    whenAnswered(res, (status, gone) => {
       const name = (req.body as { name?: unknown } | undefined)?.name;
+      const detail = target.action === 'board.job.add' && typeof name === 'string' ? `name=${name}` : target.detail;
       audit.record({
         actor: accountOf(res)?.user ?? 'anonymous',
         ...target,
-        ...(target.action === 'board.job.add' && typeof name === 'string' ? { detail: `name=${name}` } : {}),
+        ...(detail === undefined && !gone ? {} : { detail: gone ? [detail, CLIENT_GONE].filter(Boolean).join('; ') : detail }),
         ip,
-        result: aborted ? 'error' : refused ? 'denied' : resultOf(status),
-        status: aborted ? undefined : status,
-        ...(aborted ? { detail: 'client closed the connection before the answer' } : {}),
+        result: refused ? 'denied' : resultOf(status),
+        status,
       });
-    };
-    res.once('finish', () => record(false));
-    res.once('close', () => record(!res.writableFinished));
+    });
     if (!refused) return next();
     res.status(404).json(
       errorBody(`No board route ${req.method} ${req.path}: board paths are case-sensitive and have no trailing slash`, [

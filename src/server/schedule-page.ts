@@ -3,7 +3,7 @@ import type { ScheduleInfo } from '../schemas/recurring.js';
 import type { RunRecord } from '../schemas/schedule-health.js';
 import type { ServerDeps } from './app.js';
 import { accountOf, requireBoardLogin, type AuthFailures } from './auth.js';
-import { decodeSegment, resultOf, type AuditLog } from './audit.js';
+import { CLIENT_GONE, decodeSegment, resultOf, whenAnswered, type AuditLog } from './audit.js';
 import { errorBody } from './http-errors.js';
 import { refuseCrossSiteWrites } from './security.js';
 
@@ -123,13 +123,17 @@ function auditScheduleWrites(audit: AuditLog): RequestHandler {
   return (req, res, next) => {
     if (req.method !== 'POST') return next();
     const m = /^\/([^/]+)\/([^/]+)$/.exec(req.path);
+    // Only the page's own actions name the record: any other segment (it is the caller's, refused
+    // or not) would be an action of its choosing, control characters included.
+    const name = decodeSegment(m?.[2]);
+    const known = name !== undefined && Object.hasOwn(ACTIONS, name);
     const ip = req.ip;
-    res.once('finish', () => {
-      const status = res.statusCode;
+    whenAnswered(res, (status, gone) => {
       audit.record({
         actor: accountOf(res)?.user ?? 'anonymous',
-        action: `board.schedule.${decodeSegment(m?.[2]) ?? 'post'}`,
-        ...(m ? { schedule: decodeSegment(m[1]) } : { detail: `path ${req.path}` }),
+        action: `board.schedule.${known ? name : 'post'}`,
+        ...(m ? { schedule: decodeSegment(m[1]) } : {}),
+        ...(known && !gone ? {} : { detail: [known ? undefined : `path ${req.path}`, gone ? CLIENT_GONE : undefined].filter(Boolean).join('; ') }),
         ip,
         result: resultOf(status),
         status,
