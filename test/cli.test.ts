@@ -58,7 +58,9 @@ describe('CLI', () => {
     assert.match(ok(sub).stdout, /recurring upsert <id> <name>/);
     assert.match(ok(cmdHelp).stdout, /--on success\|finished/);
     assert.equal(none.code, 2);
-    assert.match(none.stdout, /Usage: npm run cli/);
+    // Spawned as the installed command: the help shows `job-center`, not this repository's `npm run cli --`.
+    assert.match(none.stdout, /Usage: job-center <command>/);
+    assert.doesNotMatch(help.stdout + sub.stdout + cmdHelp.stdout + unknown.stderr, /npm run cli/);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown command "frobnicate"/);
     assert.equal(badOption.code, 2);

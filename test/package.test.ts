@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -64,6 +64,14 @@ describe('the library as a package', () => {
     cpSync(resolve(ROOT, 'examples/other-service'), service, { recursive: true });
     // From npm's cache where it can (CI has just run npm ci): the same dependencies as this repository.
     ok(await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir, tarball!)], { cwd: service, timeoutMs: 240_000 }), 'npm install');
+    // zod is a peer dependency: the service's schemas and the package's types are one copy of zod.
+    // As a plain dependency a service on another zod 4 (4.1.12) got a second, nested copy, and
+    // defineJob({ schema }) with the service's own schema failed to compile (TS2740: missing
+    // properties from type 'ZodType'); a peer range the service cannot meet is an install error instead.
+    const packed = JSON.parse(readFileSync(join(service, 'node_modules/job-center/package.json'), 'utf8')) as { dependencies?: Record<string, string>; peerDependencies?: Record<string, string> };
+    assert.ok(packed.peerDependencies?.zod, 'zod is a peer dependency of the package');
+    assert.equal(packed.dependencies?.zod, undefined, 'zod is not a dependency of its own');
+    assert.ok(!existsSync(join(service, 'node_modules/job-center/node_modules/zod')), 'one zod: the service\'s');
     // The service's own build typechecks its enqueue calls against its contracts (src/enqueue.ts
     // holds @ts-expect-error lines: a wrong payload, a job of the center's demo catalog, and a
     // wrong payload in enqueueMany's jobs).

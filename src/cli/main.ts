@@ -33,7 +33,12 @@ try {
     process.argv.slice(2),
     (s) => process.stdout.write(s),
     (s) => process.stderr.write(s),
-    { ...(contracts ? { contracts } : {}), ...(packageVersion() ? { version: packageVersion() } : {}) },
+    {
+      ...(contracts ? { contracts } : {}),
+      ...(packageVersion() ? { version: packageVersion() } : {}),
+      // `npm run cli` in this repository; anywhere else the installed command.
+      invokedAs: process.env.npm_lifecycle_event === 'cli' ? 'npm run cli --' : 'job-center',
+    },
   );
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;

@@ -451,6 +451,11 @@ export interface RunOptions {
   readonly contracts?: ContractMap;
   /** What `--version` prints. */
   readonly version?: string;
+  /**
+   * How the user runs the command, as the help texts show it: `npm run cli --` in this repository,
+   * `job-center` where the package is installed (no `cli` script exists there). @defaultValue 'job-center'
+   */
+  readonly invokedAs?: string;
 }
 
 /** Runs one CLI invocation; resolves with the exit code. */
@@ -464,6 +469,8 @@ export async function run(argv: string[], out: (s: string) => void, err: (s: str
   }
   const v = parsed.values as Values;
   const positionals = [...parsed.positionals];
+  const invokedAs = options.invokedAs ?? 'job-center';
+  const usage = (text: string) => text.replaceAll('npm run cli --', invokedAs);
   const first = positionals[0];
   if (v.version) {
     const version = options.version ?? 'unknown';
@@ -472,11 +479,11 @@ export async function run(argv: string[], out: (s: string) => void, err: (s: str
   }
   if (first === undefined || first === 'help' || (v.help && !COMMAND_USAGE[first])) {
     const topic = first === 'help' ? positionals[1] : undefined;
-    out(topic && COMMAND_USAGE[topic] ? COMMAND_USAGE[topic] : MAIN_USAGE);
+    out(usage(topic && COMMAND_USAGE[topic] ? COMMAND_USAGE[topic] : MAIN_USAGE));
     return first === undefined && !v.help ? 2 : 0;
   }
   if (v.help) {
-    out(COMMAND_USAGE[first]!);
+    out(usage(COMMAND_USAGE[first]!));
     return 0;
   }
   if (first === 'jobs') {
@@ -487,7 +494,7 @@ export async function run(argv: string[], out: (s: string) => void, err: (s: str
   const name = grouped ? `${first} ${positionals[1] ?? ''}`.trim() : first;
   const command = COMMANDS[name];
   if (!command) {
-    const hint = grouped ? COMMAND_USAGE[first] : MAIN_USAGE;
+    const hint = usage(grouped ? COMMAND_USAGE[first]! : MAIN_USAGE);
     err(`error: unknown command ${JSON.stringify(name)}\n\n${hint}`);
     return 2;
   }
