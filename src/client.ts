@@ -800,7 +800,8 @@ function createdOf(p: Prepared, job: Job): Created {
     id: String(job.id),
     queue: p.queue,
     name: p.name,
-    state: p.delay > 0 ? 'delayed' : 'waiting',
+    // BullMQ puts a job with a priority in its prioritized set, not the wait list.
+    state: p.delay > 0 ? 'delayed' : p.opts.priority ? 'prioritized' : 'waiting',
     ...(p.shard !== undefined ? { shard: p.shard } : {}),
   };
 }

@@ -218,6 +218,20 @@ describe('typed client', () => {
     await assert.rejects(() => client.schedule('hello-world', {}, {} as { delay: number }), invalid('delay'));
   });
 
+  it('answers the state a job really has: prioritized for a priority, as getJob and the worker see it', async () => {
+    const client = await setup();
+    // The answer said "waiting" while BullMQ had put the job in its prioritized set.
+    const single = await client.enqueue('hello-world', {}, { priority: 3 });
+    const [bulk] = await client.enqueueMany([{ name: 'hello-world', data: {}, opts: { priority: 3 } }]);
+    const keyed = await client.enqueue('hello-world', {}, { priority: 3, jobId: 'prio-1' });
+    for (const created of [single, bulk!, keyed]) {
+      assert.equal(created.state, 'prioritized', JSON.stringify(created));
+      assert.equal((await client.getJob(created))?.state, 'prioritized');
+    }
+    assert.equal((await client.enqueue('hello-world', {}, { priority: 3, delay: 60_000 })).state, 'delayed');
+    assert.equal((await client.enqueue('hello-world', {})).state, 'waiting');
+  });
+
   it('an idempotency key (jobId) creates one job however often it is enqueued', async () => {
     const client = await setup();
     const first = await client.enqueue('sleep', { ms: 1 }, { jobId: 'order-42' });
