@@ -85,6 +85,7 @@ export interface EnqueueOptions {
    * Deduplication (BullMQ `deduplication`): `drop` keeps the existing job with this key (for at
    * most `ttlMs` when given); `replace` debounces: the job waits `ttlMs` and a newer one within that
    * window replaces it. The answer says `deduplicated: true` and the id of the job that stands.
+   * On a sharded queue the dedupe key picks the shard: not with `shardKey` there (ValidationError).
    */
   dedupe?: z.input<typeof dedupeSchema>;
 }
@@ -307,6 +308,15 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
     if (delay > 0) overrides.delay = delay;
     // The shard (sharded queues): of shardKey, else of the dedupe key (BullMQ deduplicates within
     // one queue, i.e. one shard), else of the id.
+    const shards = this.#queues.currentShards(contract.queue);
+    if (o.dedupe && o.shardKey !== undefined && shards > 1) {
+      // Routed by shardKey, jobs with one dedupe key but different shardKeys went to different
+      // shards, where BullMQ's per-queue deduplication never saw each other: both ran.
+      throw new ValidationError(
+        `Invalid options: dedupe cannot be combined with shardKey on queue ${contract.queue} (${shards} shards): deduplication works within one shard, so jobs with one dedupe key and different shardKeys would all run; drop shardKey (the job then goes to the shard of dedupe.key)`,
+        [{ field: 'dedupe', message: `dedupe: cannot be combined with shardKey on sharded queue ${contract.queue}; the dedupe key picks the shard` }],
+      );
+    }
     const shardKey = o.shardKey ?? o.dedupe?.key;
     // Every enqueue has an idempotency key: the caller's, or a fresh one returned as `id` (and in
     // a 503), so a retry after an unknown outcome can never add the job twice. On a sharded queue a

@@ -227,6 +227,11 @@ export class Queues {
     return out;
   }
 
+  /** K of this process's configuration for `name`: new jobs go to shards 0..K-1 (1 when unsharded). */
+  currentShards(name: string): number {
+    return this.#logicalOf(name).k;
+  }
+
   /** The shard of `key` under this process's K (0 when unsharded). */
   shardFor(name: string, key: string): number {
     return shardOf(key, this.#logicalOf(name).k);

@@ -232,6 +232,29 @@ describe('typed client', () => {
     assert.equal((await client.enqueue('hello-world', {})).state, 'waiting');
   });
 
+  it('dedupe on a sharded queue: one key, one job; with a shardKey it is refused (jobs with one key and different shardKeys all ran)', async () => {
+    const client = await testClient({ REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix(), QUEUE_SHARDS: 'batch:4' });
+    clients.push(client);
+    // 'a' and 'b' route to different shards of 4, where BullMQ's deduplication never met.
+    assert.notEqual(client.queues.shardFor('batch', 'a'), client.queues.shardFor('batch', 'b'));
+    await assert.rejects(() => client.enqueue('sleep', { ms: 1 }, { dedupe: { key: 'dk' }, shardKey: 'a' }), invalid('dedupe', /shardKey/));
+    await assert.rejects(
+      () => client.enqueueMany([{ name: 'sleep', data: { ms: 1 } }, { name: 'sleep', data: { ms: 1 }, opts: { dedupe: { key: 'dk' }, shardKey: 'b' } }]),
+      invalid('jobs.1.dedupe'),
+    );
+    // Nothing but the shard history a sharded client records when it starts.
+    assert.deepEqual((await written(client)).filter((k) => !k.endsWith(':jc:shards:batch')), []);
+    const first = await client.enqueue('sleep', { ms: 1 }, { dedupe: { key: 'dk' } });
+    const second = await client.enqueue('sleep', { ms: 2 }, { dedupe: { key: 'dk' } });
+    assert.equal(second.deduplicated, true);
+    assert.equal(second.id, first.id);
+    // An unsharded queue ignores shardKey: both together are fine there, and deduplicate.
+    const x = await client.enqueue('hello-world', {}, { dedupe: { key: 'hk' }, shardKey: 'a' });
+    const y = await client.enqueue('hello-world', {}, { dedupe: { key: 'hk' }, shardKey: 'b' });
+    assert.equal(y.deduplicated, true);
+    assert.equal(y.id, x.id);
+  });
+
   it('an idempotency key (jobId) creates one job however often it is enqueued', async () => {
     const client = await setup();
     const first = await client.enqueue('sleep', { ms: 1 }, { jobId: 'order-42' });
