@@ -226,8 +226,12 @@ async function enqueueFile(client: JobCenterClient, file: string): Promise<unkno
 const COMMANDS: Record<string, Command> = {
   enqueue: async (client, args, v) => {
     if (v.file !== undefined) {
-      if (v.data !== undefined || v['job-id'] !== undefined || v.priority !== undefined || v.attempts !== undefined) {
-        fail('--file takes every job (and its options) from the file: drop --data, --job-id, --priority and --attempts');
+      // Every per-job option: --shard-key and --dedupe-* were not listed here, and were dropped
+      // without a word (the jobs went to any shard, and were not deduplicated).
+      const perJob = ['data', 'job-id', 'priority', 'attempts', 'shard-key', 'dedupe-key', 'dedupe-ttl', 'dedupe-mode'] as const;
+      const given = perJob.filter((o) => v[o] !== undefined);
+      if (given.length > 0) {
+        fail(`--file takes every job (and its options) from the file: drop ${given.map((o) => `--${o}`).join(', ')} (per line: "shardKey", "dedupe", "jobId", …)`);
       }
       arity(args, 0, 'Usage: enqueue --file FILE (one JSON job per line; - reads stdin)');
       return enqueueFile(client, v.file);
