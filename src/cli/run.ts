@@ -68,7 +68,7 @@ type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extend
 /** Options each command accepts besides --help and --timeout. */
 const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   enqueue: ['data', 'job-id', 'priority', 'attempts', 'dedupe-key', 'dedupe-ttl', 'dedupe-mode', 'file', 'shard-key'],
-  schedule: ['data', 'job-id', 'delay', 'at', 'dedupe-key', 'dedupe-ttl', 'dedupe-mode', 'shard-key'],
+  schedule: ['data', 'job-id', 'delay', 'at', 'priority', 'attempts', 'dedupe-key', 'dedupe-ttl', 'dedupe-mode', 'shard-key'],
   'job list': ['queue', 'state', 'name', 'from', 'to', 'limit', 'cursor'],
   'job logs': ['start', 'limit'],
   'queue clean': ['state', 'older-than', 'limit'],
@@ -257,6 +257,9 @@ const COMMANDS: Record<string, Command> = {
     }
     return client.add(args[0]!, parseData(v.data), {
       jobId: v['job-id'],
+      // As client.schedule and POST /api/jobs take them with a delay (this refused them as unknown).
+      priority: parseInteger(v.priority, 'priority'),
+      attempts: parseInteger(v.attempts, 'attempts'),
       shardKey: v['shard-key'],
       dedupe: dedupeOf(v),
       ...(v.delay !== undefined ? { delay: parseDuration(v.delay, 'delay') } : { at }),

@@ -84,6 +84,9 @@ Options:
   --at TIME                      ISO 8601 time with offset, e.g. 2030-01-01T09:00:00Z
 ${DATA}
   --job-id KEY                   Idempotency key
+  --priority N                   1 (highest) to 2097151
+  --attempts N                   Overrides the job's default number of tries
+  --dedupe-key KEY               Deduplicate by KEY (see enqueue --help); with --dedupe-ttl, --dedupe-mode
   --shard-key KEY                Sharded queues: jobs with one key share a shard and run in order
 `,
   continue: `Usage: npm run cli -- continue <name> --after QUEUE/ID [options]
