@@ -255,6 +255,27 @@ describe('typed client', () => {
     assert.equal(y.id, x.id);
   });
 
+  it('an idempotency key shaped like a generated id (s5-x) still finds its job after K grew (a second job was added)', async () => {
+    const prefix = uniquePrefix();
+    const four = await testClient({ REDIS_URL: redis.url, QUEUE_PREFIX: prefix, QUEUE_SHARDS: 'batch:4' });
+    clients.push(four);
+    await four.shardsLoaded();
+    // Under K = 4, shard 5 does not exist: the key went to its hash.
+    const first = await four.enqueue('sleep', { ms: 1 }, { jobId: 's5-x' });
+    assert.notEqual(first.shard, 5);
+    const eight = await testClient({ REDIS_URL: redis.url, QUEUE_PREFIX: prefix, QUEUE_SHARDS: 'batch:8' });
+    clients.push(eight);
+    await eight.shardsLoaded();
+    const again = await eight.enqueue('sleep', { ms: 2 }, { jobId: 's5-x' });
+    assert.equal(again.duplicate, true, JSON.stringify(again));
+    assert.equal(again.shard, first.shard);
+    const [bulk] = await eight.enqueueMany([{ name: 'sleep', data: { ms: 3 }, opts: { jobId: 's5-x' } }]);
+    assert.equal(bulk!.duplicate, true, JSON.stringify(bulk));
+    let waiting = 0;
+    for (const q of eight.bullQueues()) if (eight.queueShard(q).queue === 'batch') waiting += await q.getJobCountByTypes('waiting');
+    assert.equal(waiting, 1);
+  });
+
   it('an idempotency key (jobId) creates one job however often it is enqueued', async () => {
     const client = await setup();
     const first = await client.enqueue('sleep', { ms: 1 }, { jobId: 'order-42' });
