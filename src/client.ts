@@ -70,7 +70,7 @@ export interface EnqueueOptions {
   delay?: number;
   /** Run at (or soon after) this time. Mutually exclusive with `delay`. */
   at?: Date;
-  /** Lower runs first (1 = highest). @defaultValue none (FIFO) */
+  /** Lower runs first (1 = highest); a job without a priority runs before any prioritized one (BullMQ). @defaultValue none (FIFO) */
   priority?: number;
   /** Overrides the contract's `attempts`. */
   attempts?: number;
@@ -82,8 +82,8 @@ export interface EnqueueOptions {
    */
   shardKey?: string;
   /**
-   * Deduplication (BullMQ `deduplication`): `drop` keeps the existing job with this key (for at
-   * most `ttlMs` when given); `replace` debounces: the job waits `ttlMs` and a newer one within that
+   * Deduplication (BullMQ `deduplication`): `drop` keeps the existing job with this key while it is
+   * unfinished (for at most `ttlMs` when given); `replace` debounces: the job waits `ttlMs` and a newer one within that
    * window replaces it. The answer says `deduplicated: true` and the id of the job that stands.
    * On a sharded queue the dedupe key picks the shard: not with `shardKey` there (ValidationError).
    */
