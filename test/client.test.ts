@@ -167,7 +167,7 @@ describe('typed client', () => {
 
   it('refuses number-like, dot-only and queue-key-named job ids and over-deep payloads before writing (BullMQ failed on them after writing)', async () => {
     const client = await setup();
-    for (const jobId of ['-1', '-1.5', '-1e3', '1e5', '1.5', '.5', '0x1f', '1E-3', 'Infinity', 'nan', '.', '..', 'x'.repeat(129), 'id', 'wait', 'meta', 'metrics', 'cont-k4', 'bat-b1-0', 'batthen-b1']) {
+    for (const jobId of ['-1', '-1.5', '-1e3', '1e5', '1.5', '.5', '0x1f', '1E-3', 'Infinity', 'nan', '.', '..', 'x'.repeat(129), 'id', 'wait', 'meta', 'metrics', 'cont-k4', 'bat-b1-0', 'batthen-b1', 'catchup-1700000000000-nightly']) {
       await assert.rejects(() => client.add('sleep', { ms: 1 }, { jobId }), invalid('jobId'), jobId);
     }
     let deep: unknown = 1;
