@@ -371,7 +371,13 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
   async #earlierCopy(p: Prepared): Promise<Created | undefined> {
     if (p.key === undefined) return undefined;
     const route = { queue: p.bull, shard: p.shard ?? 0, jobId: String(p.opts.jobId) };
-    for (const prev of await this.#queues.previousRoutes(p.queue, { jobId: p.key, shardKey: p.shardKey }, route)) {
+    const previous = await this.#queues.previousRoutes(p.queue, { jobId: p.key, shardKey: p.shardKey }, route);
+    if (previous.length === 0) return undefined;
+    // A job where this call routes now is this call's job: a retry must get it back, not another
+    // job an earlier K's route holds (`k-1` with shardKey went to `s2-k-1`; its retry answered the
+    // `k-1` a call without shardKey had added on shard 0).
+    if (await p.bull.getJob(route.jobId)) return undefined;
+    for (const prev of previous) {
       const old = await prev.queue.getJob(prev.jobId!);
       if (old) return { id: prev.jobId!, queue: p.queue, name: old.name, state: await old.getState(), duplicate: true, shard: prev.shard };
     }

@@ -276,6 +276,23 @@ describe('typed client', () => {
     assert.equal(waiting, 1);
   });
 
+  it('a retry of a keyed enqueue with a shardKey gets its own job back, not one an earlier K\'s route holds', async () => {
+    const client = await testClient({ REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix(), QUEUE_SHARDS: 'batch:4' });
+    clients.push(client);
+    await client.shardsLoaded();
+    const first = await client.enqueue('sleep', { ms: 1 }, { jobId: 'order-9', shardKey: 'a' });
+    assert.match(first.id, /^s\d-order-9$/);
+    assert.notEqual(first.shard, 0, "'a' routes off shard 0 among 4, where K = 1 put every job");
+    // The same key without a shardKey is another job (ids of shard-keyed jobs name their shard).
+    const plain = await client.enqueue('sleep', { ms: 2 }, { jobId: 'order-9' });
+    assert.equal(plain.id, 'order-9');
+    // The retry answered plain's job (the route under K = 1 is order-9 on shard 0).
+    const retry = await client.enqueue('sleep', { ms: 1 }, { jobId: 'order-9', shardKey: 'a' });
+    assert.deepEqual({ id: retry.id, shard: retry.shard, duplicate: retry.duplicate }, { id: first.id, shard: first.shard, duplicate: true });
+    const [bulk] = await client.enqueueMany([{ name: 'sleep', data: { ms: 1 }, opts: { jobId: 'order-9', shardKey: 'a' } }]);
+    assert.deepEqual({ id: bulk!.id, duplicate: bulk!.duplicate }, { id: first.id, duplicate: true });
+  });
+
   it('an idempotency key (jobId) creates one job however often it is enqueued', async () => {
     const client = await setup();
     const first = await client.enqueue('sleep', { ms: 1 }, { jobId: 'order-42' });
