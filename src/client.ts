@@ -70,7 +70,7 @@ export interface EnqueueOptions {
   delay?: number;
   /** Run at (or soon after) this time. Mutually exclusive with `delay`. */
   at?: Date;
-  /** Lower runs first (1 = highest). @defaultValue none (FIFO) */
+  /** Lower runs first (1 = highest); a job without a priority runs before any prioritized one (BullMQ). @defaultValue none (FIFO) */
   priority?: number;
   /** Overrides the contract's `attempts`. */
   attempts?: number;
@@ -82,9 +82,10 @@ export interface EnqueueOptions {
    */
   shardKey?: string;
   /**
-   * Deduplication (BullMQ `deduplication`): `drop` keeps the existing job with this key (for at
-   * most `ttlMs` when given); `replace` debounces: the job waits `ttlMs` and a newer one within that
+   * Deduplication (BullMQ `deduplication`): `drop` keeps the existing job with this key while it is
+   * unfinished (for at most `ttlMs` when given); `replace` debounces: the job waits `ttlMs` and a newer one within that
    * window replaces it. The answer says `deduplicated: true` and the id of the job that stands.
+   * On a sharded queue the dedupe key picks the shard: not with `shardKey` there (ValidationError).
    */
   dedupe?: z.input<typeof dedupeSchema>;
 }
@@ -307,6 +308,15 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
     if (delay > 0) overrides.delay = delay;
     // The shard (sharded queues): of shardKey, else of the dedupe key (BullMQ deduplicates within
     // one queue, i.e. one shard), else of the id.
+    const shards = this.#queues.currentShards(contract.queue);
+    if (o.dedupe && o.shardKey !== undefined && shards > 1) {
+      // Routed by shardKey, jobs with one dedupe key but different shardKeys went to different
+      // shards, where BullMQ's per-queue deduplication never saw each other: both ran.
+      throw new ValidationError(
+        `Invalid options: dedupe cannot be combined with shardKey on queue ${contract.queue} (${shards} shards): deduplication works within one shard, so jobs with one dedupe key and different shardKeys would all run; drop shardKey (the job then goes to the shard of dedupe.key)`,
+        [{ field: 'dedupe', message: `dedupe: cannot be combined with shardKey on sharded queue ${contract.queue}; the dedupe key picks the shard` }],
+      );
+    }
     const shardKey = o.shardKey ?? o.dedupe?.key;
     // Every enqueue has an idempotency key: the caller's, or a fresh one returned as `id` (and in
     // a 503), so a retry after an unknown outcome can never add the job twice. On a sharded queue a
@@ -361,7 +371,13 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
   async #earlierCopy(p: Prepared): Promise<Created | undefined> {
     if (p.key === undefined) return undefined;
     const route = { queue: p.bull, shard: p.shard ?? 0, jobId: String(p.opts.jobId) };
-    for (const prev of await this.#queues.previousRoutes(p.queue, { jobId: p.key, shardKey: p.shardKey }, route)) {
+    const previous = await this.#queues.previousRoutes(p.queue, { jobId: p.key, shardKey: p.shardKey }, route);
+    if (previous.length === 0) return undefined;
+    // A job where this call routes now is this call's job: a retry must get it back, not another
+    // job an earlier K's route holds (`k-1` with shardKey went to `s2-k-1`; its retry answered the
+    // `k-1` a call without shardKey had added on shard 0).
+    if (await p.bull.getJob(route.jobId)) return undefined;
+    for (const prev of previous) {
       const old = await prev.queue.getJob(prev.jobId!);
       if (old) return { id: prev.jobId!, queue: p.queue, name: old.name, state: await old.getState(), duplicate: true, shard: prev.shard };
     }
@@ -800,7 +816,8 @@ function createdOf(p: Prepared, job: Job): Created {
     id: String(job.id),
     queue: p.queue,
     name: p.name,
-    state: p.delay > 0 ? 'delayed' : 'waiting',
+    // BullMQ puts a job with a priority in its prioritized set, not the wait list.
+    state: p.delay > 0 ? 'delayed' : p.opts.priority ? 'prioritized' : 'waiting',
     ...(p.shard !== undefined ? { shard: p.shard } : {}),
   };
 }

@@ -9,7 +9,7 @@ import { isQueueKeyName } from './schemas/fields.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { centerKey, createRedis, queuePrefix, type RedisClient } from './redis/connection.js';
-import { MAX_SHARDS, expectedShard, generatedJobId, parseShardQueueName, shardInId, shardOf, shardQueueName } from './queues/shards.js';
+import { MAX_SHARDS, expectedShard, generatedJobId, parseShardQueueName, routingKey, shardInId, shardOf, shardQueueName } from './queues/shards.js';
 
 /** How stale the shard history may be when a lookup misses or an idempotency key is checked. */
 const HISTORY_MAX_AGE_MS = 2000;
@@ -216,15 +216,27 @@ export class Queues {
     const logical = this.#logicalOf(name);
     const out: Route[] = [];
     for (const k of logical.history.slice(1)) {
-      const shard =
-        opts.shardKey !== undefined ? shardOf(opts.shardKey, k) : expectedShard(opts.jobId, k, this.shardCount(name));
-      const keep = opts.shardKey === undefined || k === 1 || shardInId(opts.jobId) === shard;
-      const jobId = keep ? opts.jobId : generatedJobId(shard, opts.jobId);
-      if ((shard !== current.shard || jobId !== current.jobId) && !out.some((r) => r.shard === shard && r.jobId === jobId)) {
-        out.push({ queue: this.#open(logical, shard), shard, jobId });
+      // A caller id shaped like a generated one (`s5-x`) went to its hash while shard 5 was not
+      // consumed (K was 4), and goes to shard 5 once a larger K consumes it: look on both, or the
+      // key reused after K grew added a second job.
+      const shards =
+        opts.shardKey !== undefined
+          ? [shardOf(opts.shardKey, k)]
+          : [...new Set([expectedShard(opts.jobId, k, this.shardCount(name)), shardOf(routingKey(opts.jobId), k)])];
+      for (const shard of shards) {
+        const keep = opts.shardKey === undefined || k === 1 || shardInId(opts.jobId) === shard;
+        const jobId = keep ? opts.jobId : generatedJobId(shard, opts.jobId);
+        if ((shard !== current.shard || jobId !== current.jobId) && !out.some((r) => r.shard === shard && r.jobId === jobId)) {
+          out.push({ queue: this.#open(logical, shard), shard, jobId });
+        }
       }
     }
     return out;
+  }
+
+  /** K of this process's configuration for `name`: new jobs go to shards 0..K-1 (1 when unsharded). */
+  currentShards(name: string): number {
+    return this.#logicalOf(name).k;
   }
 
   /** The shard of `key` under this process's K (0 when unsharded). */

@@ -138,6 +138,16 @@ describe('bulk enqueue', () => {
     assert.equal(badBoth.code, 2, badBoth.stderr);
     assert.match(badBoth.stderr, /line 1: .*name/);
     assert.match(badBoth.stderr, /line 2: .*jobId/);
+    // Per-job options beside --file were dropped without a word (enqueued with no shard key, no dedupe).
+    const flags = await Promise.all([
+      cli(['enqueue', '--file', file, '--shard-key', 'k1']),
+      cli(['enqueue', '--file', file, '--dedupe-key', 'd1']),
+      cli(['enqueue', '--file', file, '--dedupe-key', 'd1', '--dedupe-ttl', '1m', '--dedupe-mode', 'drop']),
+    ]);
+    for (const run of flags) {
+      assert.equal(run.code, 2, run.stdout + run.stderr);
+      assert.match(run.stderr, /--file takes every job .*drop --(shard-key|dedupe-key)/);
+    }
     assert.equal(await waitingCount(), before + 3, 'the rejected files wrote nothing');
   });
 });

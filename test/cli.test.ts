@@ -92,14 +92,19 @@ describe('CLI', () => {
     const dataFile = join(dir, 'payload.json');
     writeFileSync(dataFile, JSON.stringify({ ms: 5, result: 'from-file' }));
     const at = new Date(Date.now() + 3_600_000).toISOString();
-    const [now, fromFile, keyed, keyedAgain, delayed, timed] = await Promise.all([
+    const [now, fromFile, keyed, keyedAgain, delayed, timed, prioritized] = await Promise.all([
       cli(['enqueue', 'sleep', '--data', '{"ms":10}']),
       cli(['enqueue', 'sleep', '--data', `@${dataFile}`]),
       cli(['enqueue', 'hello-world', '--job-id', 'cli-once']),
       cli(['enqueue', 'hello-world', '--job-id', 'cli-once']),
       cli(['schedule', 'hello-world', '--delay', '30s']),
       cli(['schedule', 'scheduler-test', '--at', at, '--data', '{"note":"later"}']),
+      // As client.schedule and POST /api/jobs: a priority and attempts with a delay (refused as unknown options).
+      cli(['schedule', 'hello-world', '--delay', '1h', '--priority', '4', '--attempts', '7']),
     ]);
+    const p = await client.queues.get('default').getJob(String(ok(prioritized).json().id));
+    assert.equal(p?.opts.priority, 4);
+    assert.equal(p?.opts.attempts, 7);
     const created = ok(now).json();
     assert.equal(created.queue, 'batch');
     assert.equal(created.state, 'waiting');

@@ -167,7 +167,7 @@ describe('typed client', () => {
 
   it('refuses number-like, dot-only and queue-key-named job ids and over-deep payloads before writing (BullMQ failed on them after writing)', async () => {
     const client = await setup();
-    for (const jobId of ['-1', '-1.5', '-1e3', '1e5', '1.5', '.5', '0x1f', '1E-3', 'Infinity', 'nan', '.', '..', 'x'.repeat(129), 'id', 'wait', 'meta', 'metrics', 'cont-k4', 'bat-b1-0', 'batthen-b1']) {
+    for (const jobId of ['-1', '-1.5', '-1e3', '1e5', '1.5', '.5', '0x1f', '1E-3', 'Infinity', 'nan', '.', '..', 'x'.repeat(129), 'id', 'wait', 'meta', 'metrics', 'cont-k4', 'bat-b1-0', 'batthen-b1', 'catchup-1700000000000-nightly']) {
       await assert.rejects(() => client.add('sleep', { ms: 1 }, { jobId }), invalid('jobId'), jobId);
     }
     let deep: unknown = 1;
@@ -216,6 +216,81 @@ describe('typed client', () => {
     const past = await client.schedule('hello-world', {}, { at: new Date(Date.now() - 1000) });
     assert.equal(past.state, 'waiting', 'a time in the past runs now');
     await assert.rejects(() => client.schedule('hello-world', {}, {} as { delay: number }), invalid('delay'));
+  });
+
+  it('answers the state a job really has: prioritized for a priority, as getJob and the worker see it', async () => {
+    const client = await setup();
+    // The answer said "waiting" while BullMQ had put the job in its prioritized set.
+    const single = await client.enqueue('hello-world', {}, { priority: 3 });
+    const [bulk] = await client.enqueueMany([{ name: 'hello-world', data: {}, opts: { priority: 3 } }]);
+    const keyed = await client.enqueue('hello-world', {}, { priority: 3, jobId: 'prio-1' });
+    for (const created of [single, bulk!, keyed]) {
+      assert.equal(created.state, 'prioritized', JSON.stringify(created));
+      assert.equal((await client.getJob(created))?.state, 'prioritized');
+    }
+    assert.equal((await client.enqueue('hello-world', {}, { priority: 3, delay: 60_000 })).state, 'delayed');
+    assert.equal((await client.enqueue('hello-world', {})).state, 'waiting');
+  });
+
+  it('dedupe on a sharded queue: one key, one job; with a shardKey it is refused (jobs with one key and different shardKeys all ran)', async () => {
+    const client = await testClient({ REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix(), QUEUE_SHARDS: 'batch:4' });
+    clients.push(client);
+    // 'a' and 'b' route to different shards of 4, where BullMQ's deduplication never met.
+    assert.notEqual(client.queues.shardFor('batch', 'a'), client.queues.shardFor('batch', 'b'));
+    await assert.rejects(() => client.enqueue('sleep', { ms: 1 }, { dedupe: { key: 'dk' }, shardKey: 'a' }), invalid('dedupe', /shardKey/));
+    await assert.rejects(
+      () => client.enqueueMany([{ name: 'sleep', data: { ms: 1 } }, { name: 'sleep', data: { ms: 1 }, opts: { dedupe: { key: 'dk' }, shardKey: 'b' } }]),
+      invalid('jobs.1.dedupe'),
+    );
+    // Nothing but the shard history a sharded client records when it starts.
+    assert.deepEqual((await written(client)).filter((k) => !k.endsWith(':jc:shards:batch')), []);
+    const first = await client.enqueue('sleep', { ms: 1 }, { dedupe: { key: 'dk' } });
+    const second = await client.enqueue('sleep', { ms: 2 }, { dedupe: { key: 'dk' } });
+    assert.equal(second.deduplicated, true);
+    assert.equal(second.id, first.id);
+    // An unsharded queue ignores shardKey: both together are fine there, and deduplicate.
+    const x = await client.enqueue('hello-world', {}, { dedupe: { key: 'hk' }, shardKey: 'a' });
+    const y = await client.enqueue('hello-world', {}, { dedupe: { key: 'hk' }, shardKey: 'b' });
+    assert.equal(y.deduplicated, true);
+    assert.equal(y.id, x.id);
+  });
+
+  it('an idempotency key shaped like a generated id (s5-x) still finds its job after K grew (a second job was added)', async () => {
+    const prefix = uniquePrefix();
+    const four = await testClient({ REDIS_URL: redis.url, QUEUE_PREFIX: prefix, QUEUE_SHARDS: 'batch:4' });
+    clients.push(four);
+    await four.shardsLoaded();
+    // Under K = 4, shard 5 does not exist: the key went to its hash.
+    const first = await four.enqueue('sleep', { ms: 1 }, { jobId: 's5-x' });
+    assert.notEqual(first.shard, 5);
+    const eight = await testClient({ REDIS_URL: redis.url, QUEUE_PREFIX: prefix, QUEUE_SHARDS: 'batch:8' });
+    clients.push(eight);
+    await eight.shardsLoaded();
+    const again = await eight.enqueue('sleep', { ms: 2 }, { jobId: 's5-x' });
+    assert.equal(again.duplicate, true, JSON.stringify(again));
+    assert.equal(again.shard, first.shard);
+    const [bulk] = await eight.enqueueMany([{ name: 'sleep', data: { ms: 3 }, opts: { jobId: 's5-x' } }]);
+    assert.equal(bulk!.duplicate, true, JSON.stringify(bulk));
+    let waiting = 0;
+    for (const q of eight.bullQueues()) if (eight.queueShard(q).queue === 'batch') waiting += await q.getJobCountByTypes('waiting');
+    assert.equal(waiting, 1);
+  });
+
+  it('a retry of a keyed enqueue with a shardKey gets its own job back, not one an earlier K\'s route holds', async () => {
+    const client = await testClient({ REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix(), QUEUE_SHARDS: 'batch:4' });
+    clients.push(client);
+    await client.shardsLoaded();
+    const first = await client.enqueue('sleep', { ms: 1 }, { jobId: 'order-9', shardKey: 'a' });
+    assert.match(first.id, /^s\d-order-9$/);
+    assert.notEqual(first.shard, 0, "'a' routes off shard 0 among 4, where K = 1 put every job");
+    // The same key without a shardKey is another job (ids of shard-keyed jobs name their shard).
+    const plain = await client.enqueue('sleep', { ms: 2 }, { jobId: 'order-9' });
+    assert.equal(plain.id, 'order-9');
+    // The retry answered plain's job (the route under K = 1 is order-9 on shard 0).
+    const retry = await client.enqueue('sleep', { ms: 1 }, { jobId: 'order-9', shardKey: 'a' });
+    assert.deepEqual({ id: retry.id, shard: retry.shard, duplicate: retry.duplicate }, { id: first.id, shard: first.shard, duplicate: true });
+    const [bulk] = await client.enqueueMany([{ name: 'sleep', data: { ms: 1 }, opts: { jobId: 'order-9', shardKey: 'a' } }]);
+    assert.deepEqual({ id: bulk!.id, duplicate: bulk!.duplicate }, { id: first.id, duplicate: true });
   });
 
   it('an idempotency key (jobId) creates one job however often it is enqueued', async () => {

@@ -68,7 +68,7 @@ type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extend
 /** Options each command accepts besides --help and --timeout. */
 const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   enqueue: ['data', 'job-id', 'priority', 'attempts', 'dedupe-key', 'dedupe-ttl', 'dedupe-mode', 'file', 'shard-key'],
-  schedule: ['data', 'job-id', 'delay', 'at', 'dedupe-key', 'dedupe-ttl', 'dedupe-mode', 'shard-key'],
+  schedule: ['data', 'job-id', 'delay', 'at', 'priority', 'attempts', 'dedupe-key', 'dedupe-ttl', 'dedupe-mode', 'shard-key'],
   'job list': ['queue', 'state', 'name', 'from', 'to', 'limit', 'cursor'],
   'job logs': ['start', 'limit'],
   'queue clean': ['state', 'older-than', 'limit'],
@@ -226,8 +226,12 @@ async function enqueueFile(client: JobCenterClient, file: string): Promise<unkno
 const COMMANDS: Record<string, Command> = {
   enqueue: async (client, args, v) => {
     if (v.file !== undefined) {
-      if (v.data !== undefined || v['job-id'] !== undefined || v.priority !== undefined || v.attempts !== undefined) {
-        fail('--file takes every job (and its options) from the file: drop --data, --job-id, --priority and --attempts');
+      // Every per-job option: --shard-key and --dedupe-* were not listed here, and were dropped
+      // without a word (the jobs went to any shard, and were not deduplicated).
+      const perJob = ['data', 'job-id', 'priority', 'attempts', 'shard-key', 'dedupe-key', 'dedupe-ttl', 'dedupe-mode'] as const;
+      const given = perJob.filter((o) => v[o] !== undefined);
+      if (given.length > 0) {
+        fail(`--file takes every job (and its options) from the file: drop ${given.map((o) => `--${o}`).join(', ')} (per line: "shardKey", "dedupe", "jobId", …)`);
       }
       arity(args, 0, 'Usage: enqueue --file FILE (one JSON job per line; - reads stdin)');
       return enqueueFile(client, v.file);
@@ -253,6 +257,9 @@ const COMMANDS: Record<string, Command> = {
     }
     return client.add(args[0]!, parseData(v.data), {
       jobId: v['job-id'],
+      // As client.schedule and POST /api/jobs take them with a delay (this refused them as unknown).
+      priority: parseInteger(v.priority, 'priority'),
+      attempts: parseInteger(v.attempts, 'attempts'),
       shardKey: v['shard-key'],
       dedupe: dedupeOf(v),
       ...(v.delay !== undefined ? { delay: parseDuration(v.delay, 'delay') } : { at }),

@@ -66,7 +66,7 @@ ${DATA}
   --job-id KEY                   Idempotency key: a second enqueue with the same key adds nothing
   --priority N                   1 (highest) to 2097151
   --attempts N                   Overrides the job's default number of tries
-  --dedupe-key KEY               Deduplicate by KEY: while a job with it exists, new ones are dropped
+  --dedupe-key KEY               Deduplicate by KEY: while a job with it is unfinished, new ones are dropped
   --dedupe-ttl DURATION          drop: the key lasts at most this long; replace: the debounce window
   --dedupe-mode drop|replace     replace (debounce): wait the window, a newer job replaces this one
   --file FILE                    Enqueue every job of FILE instead (- reads stdin): one JSON object per
@@ -84,6 +84,9 @@ Options:
   --at TIME                      ISO 8601 time with offset, e.g. 2030-01-01T09:00:00Z
 ${DATA}
   --job-id KEY                   Idempotency key
+  --priority N                   1 (highest) to 2097151
+  --attempts N                   Overrides the job's default number of tries
+  --dedupe-key KEY               Deduplicate by KEY (see enqueue --help); with --dedupe-ttl, --dedupe-mode
   --shard-key KEY                Sharded queues: jobs with one key share a shard and run in order
 `,
   continue: `Usage: npm run cli -- continue <name> --after QUEUE/ID [options]

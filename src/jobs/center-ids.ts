@@ -11,4 +11,10 @@ export const BATCH_JOB_PREFIX = 'bat-';
 /** Id prefix of a batch's (a join's) `then` job (`batthen-<batch>`). */
 export const BATCH_THEN_PREFIX = 'batthen-';
 
-export const CENTER_ID_PREFIXES = [CONTINUATION_PREFIX, BATCH_JOB_PREFIX, BATCH_THEN_PREFIX] as const;
+/**
+ * Id prefix of a schedule's catch-up runs (`catchup-<tick millis>-<schedule>`): the worker takes a
+ * job with such an id for a run of that schedule (its `then` job, its run history).
+ */
+export const CATCH_UP_PREFIX = 'catchup-';
+
+export const CENTER_ID_PREFIXES = [CONTINUATION_PREFIX, BATCH_JOB_PREFIX, BATCH_THEN_PREFIX, CATCH_UP_PREFIX] as const;

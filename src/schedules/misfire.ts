@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import { nextTick, ticksBetween } from '../cron/timetable.js';
 import type { CenterRepeatOptions } from '../cron/repeat-strategy.js';
+import { CATCH_UP_PREFIX } from '../jobs/center-ids.js';
 import { jobOptions } from '../jobs/options.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queues.js';
@@ -24,8 +25,8 @@ import { runOf, tickOf, type RunHistory, type RunRecord } from './history.js';
  * scheduler read and one write.
  */
 
-/** Prefix of catch-up job ids: `catchup-<tick millis>-<schedule id>`. */
-export const CATCH_UP_PREFIX = 'catchup-';
+/** Prefix of catch-up job ids: `catchup-<tick millis>-<schedule id>` (a caller's job id may not take it). */
+export { CATCH_UP_PREFIX };
 /** A run that starts within this of its tick is never a misfire, whatever the period. */
 export const MIN_MISFIRE_TOLERANCE_MS = 1000;
 const POLICY_TTL_MS = 5000;

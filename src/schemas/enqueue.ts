@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { attempts, continueOn, delayMs, jobId, jobName, jobRef, MAX_DELAY_MS, payload, priority, runAt } from './fields.js';
 
 /**
- * Deduplication on BullMQ's `deduplication` option. `drop`: while a job with this key exists (and,
+ * Deduplication on BullMQ's `deduplication` option. `drop`: while a job with this key is unfinished (and,
  * with ttlMs, for at most ttlMs), new ones are dropped and the existing one stands. `replace`
  * (debounce): the job waits ttlMs; each new one within that time replaces it, so only the latest runs.
  */

@@ -78,7 +78,7 @@ export const priority = z
   .int('must be a whole number')
   .min(1, `must be from 1 (highest) to ${PRIORITY_LIMIT}`)
   .max(PRIORITY_LIMIT, `must be from 1 (highest) to ${PRIORITY_LIMIT}`)
-  .describe('1 = highest; default: none (FIFO)');
+  .describe('1 = highest; default: none (FIFO). Jobs without a priority run before any prioritized job (BullMQ)');
 
 export const attempts = z
   .number({ error: 'must be a number' })
