@@ -577,6 +577,14 @@ export class Schedules {
   }
 
   /**
+   * Records `ids` as declared by `owner`, so that a later sync of that owner prunes those it no
+   * longer declares. healMissing records them again: a flushed Redis loses this set with the rest.
+   */
+  async recordDeclared(owner: string, ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.queues.redis.sadd(this.#declaredKey(owner), ...ids);
+  }
+
+  /**
    * Makes the schedules owned by `owner` exactly `declared`: upserts each, removes those this owner
    * declared before but no longer does. Schedules of other owners and run-time schedules are untouched.
    */
@@ -595,7 +603,7 @@ export class Schedules {
     const key = this.#declaredKey(owner);
     const before = await this.queues.redis.smembers(key);
     // Record ownership first: a crash after this point leaves nothing unowned to prune later.
-    if (ids.size > 0) await this.queues.redis.sadd(key, ...ids);
+    await this.recordDeclared(owner, [...ids]);
     const upserted: string[] = [];
     const ended: string[] = [];
     // Another service's producer declared the same id: the last sync wins, and the two take it in
@@ -649,6 +657,9 @@ export async function healMissing(
 ): Promise<{ healed: string[]; failed: { id: string; error: string }[] }> {
   const healed: string[] = [];
   const failed: { id: string; error: string }[] = [];
+  // The record of what this owner declares goes with a flushed Redis too: without it, a schedule
+  // re-created here would never be pruned once the producer stops declaring it.
+  await schedules.recordDeclared(owner, declared.map((s) => s.id));
   for (const spec of declared) {
     try {
       if (windowEnded(spec.repeat) || (await schedules.get(spec.id))) continue;

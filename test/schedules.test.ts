@@ -90,6 +90,29 @@ describe('declared schedules', () => {
     assert.deepEqual((await client.recurring.get('every-second'))!.data, { note: 'changed' });
   });
 
+  it('a schedule re-created after its definitions were lost (FLUSHALL) is still pruned once its producer stops declaring it', async () => {
+    const { client } = await setup();
+    const { healMissing } = await import('../src/schedules.js');
+    const kept = { id: 'kept', repeat: { cron: Cron.daily(3) }, name: 'scheduler-test', data: {} };
+    const retired = { id: 'retired', repeat: { cron: Cron.daily(4) }, name: 'scheduler-test', data: {} };
+    await client.schedules.sync('app', [kept, retired]);
+    // Everything gone (FLUSHALL, a Redis restart without persistence): the running producer heals.
+    await client.queues.redis.flushdb();
+    assert.deepEqual(await healMissing(client.schedules, 'app', [kept, retired]), { healed: ['kept', 'retired'], failed: [] });
+    assert.equal((await client.recurring.get('retired'))?.owner, 'app');
+    // The next version of the producer no longer declares `retired`: its sync must prune it.
+    const synced = await client.schedules.sync('app', [kept]);
+    assert.deepEqual(synced.removed, ['retired']);
+    assert.deepEqual((await client.recurring.list()).map((s) => s.id), ['kept']);
+    // Only the set of declared ids lost (DEL of that key): the check records it again.
+    await client.schedules.sync('app', [kept, retired]);
+    const declaredKeys = await client.queues.redis.keys('*declared*');
+    assert.equal(declaredKeys.length, 1, declaredKeys.join(', '));
+    await client.queues.redis.del(declaredKeys[0]!);
+    assert.deepEqual(await healMissing(client.schedules, 'app', [kept, retired]), { healed: [], failed: [] });
+    assert.deepEqual((await client.schedules.sync('app', [kept])).removed, ['retired']);
+  });
+
   it('rejects an invalid declaration before writing anything', async () => {
     const { client } = await setup();
     await assert.rejects(
