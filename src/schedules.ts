@@ -227,6 +227,11 @@ export class Schedules {
     return { ...pausedInfo(id, meta), queue: this.#queueOf(meta).name };
   }
 
+  /** A schedule as a call wrote it, for its answer when a concurrent call has removed it since. */
+  async #asWritten(id: string, meta: ScheduleMeta): Promise<ScheduleInfo> {
+    return (await this.#withRuns([{ ...this.#pausedInfo(id, meta), paused: Boolean(meta.paused) }]))[0]!;
+  }
+
   /** The BullMQ queue holding a scheduler the center has no metadata for. */
   async #locate(id: string): Promise<Queue | undefined> {
     await this.queues.loadShards();
@@ -268,6 +273,33 @@ export class Schedules {
 
   async #writeMeta(id: string, meta: ScheduleMeta): Promise<void> {
     await this.queues.redis.hset(this.#metaKey, id, JSON.stringify(meta));
+  }
+
+  /**
+   * Concurrent writers (upsert, pause, resume, remove of one id at once): each writes the
+   * definition, then the scheduler, then settles here. When the definition is no longer the one
+   * this call wrote (`wrote`, as stored; null for a removal), another call changed it in between and
+   * its scheduler write may have come first: make the scheduler match what is stored now, and look
+   * again until the definition holds still. The last scheduler write is then always followed by a
+   * read of the definition it matches, so the two never stay apart (a scheduler without definition,
+   * or a definition without scheduler that the detector would re-create after a removal).
+   */
+  async #settle(id: string, wrote: string | null, queue: Queue | undefined): Promise<void> {
+    let expected = wrote;
+    let last = queue;
+    for (;;) {
+      const now = (await this.queues.redis.hget(this.#metaKey, id)) ?? null;
+      if (now === expected) return;
+      const meta = parseMeta(now);
+      if (meta?.spec && !meta.paused) {
+        if (last && last.name !== this.#queueOf(meta).name) await this.#removeScheduler(last, id);
+        await this.#upsertScheduler(id, meta.spec.name, meta.spec.repeat as unknown as Repeat, meta.spec.data, meta.shard ?? 0, meta.count);
+      } else {
+        for (const q of new Set([last, meta ? this.#queueOf(meta) : undefined])) if (q) await this.#removeScheduler(q, id);
+      }
+      expected = now;
+      if (meta) last = this.#queueOf(meta);
+    }
   }
 
   /**
@@ -333,29 +365,32 @@ export class Schedules {
       const existing = (await queue.getJobScheduler(spec.id)) as SchedulerData | undefined;
       if (existing) return (await this.#withRuns([toInfo(existing, queue.name, meta)]))[0]!;
     }
+    const wrote = JSON.stringify(meta);
     await this.#writeMeta(spec.id, meta);
     if (meta.paused) {
-      const info = await this.get(spec.id);
-      if (!info) throw new Error(`Schedule ${spec.id} vanished right after it was written`);
-      return info;
+      await this.#removeScheduler(this.#queueOf(meta), spec.id);
+      await this.#settle(spec.id, wrote, this.#queueOf(meta));
+      return (await this.get(spec.id)) ?? this.#asWritten(spec.id, meta);
     }
-    await this.#upsertScheduler(spec.id, contract.name, spec.repeat, data, shard, meta.count);
-    const info = await this.get(spec.id);
-    if (!info) {
-      // BullMQ added no tick (none falls inside the window): put back what stood before, so the
-      // stored definition never differs from what runs.
-      if (previous) await this.#writeMeta(spec.id, previous);
-      else await this.queues.redis.hdel(this.#metaKey, spec.id);
-      if (previous) await this.recreate(spec.id).catch(() => false);
-      throw new ValidationError(`Schedule ${spec.id} would never run: no tick falls inside its window`, [
-        { field: 'endDate', message: 'no tick falls between now (or startDate) and endDate; move endDate later' },
-      ]);
+    // Whether BullMQ added a tick, as it answers (not read back: a concurrent removal may have
+    // taken the scheduler since, which is no window without ticks).
+    const added = await this.#upsertScheduler(spec.id, contract.name, spec.repeat, data, shard, meta.count);
+    if (added) {
+      await this.#settle(spec.id, wrote, this.#queueOf(meta));
+      return (await this.get(spec.id)) ?? this.#asWritten(spec.id, meta);
     }
-    return info;
+    // BullMQ added no tick (none falls inside the window): put back what stood before, so the
+    // stored definition never differs from what runs.
+    if (previous) await this.#writeMeta(spec.id, previous);
+    else await this.queues.redis.hdel(this.#metaKey, spec.id);
+    if (previous) await this.recreate(spec.id).catch(() => false);
+    throw new ValidationError(`Schedule ${spec.id} would never run: no tick falls inside its window`, [
+      { field: 'endDate', message: 'no tick falls between now (or startDate) and endDate; move endDate later' },
+    ]);
   }
 
   /** Writes the BullMQ scheduler of a schedule whose definition is already validated. */
-  async #upsertScheduler(id: string, name: string, repeat: Repeat, data: unknown, shard: number, count?: number): Promise<void> {
+  async #upsertScheduler(id: string, name: string, repeat: Repeat, data: unknown, shard: number, count?: number): Promise<boolean> {
     const contract = this.#contractFor(name);
     const r = repeat as { cron?: string; every?: number; tz?: string; dst?: DstPolicy } & RepeatWindow;
     const opts: Omit<JobsOptions, 'jobId' | 'repeat' | 'delay' | 'deduplication'> = jobOptions(contract);
@@ -366,11 +401,12 @@ export class Schedules {
       // new scheduler, so it gets what is left.
       ...(r.limit !== undefined ? { limit: r.limit - (count ?? 0) } : {}),
     };
-    await this.queues.shard(contract.queue, shard).upsertJobScheduler(
+    const tick = await this.queues.shard(contract.queue, shard).upsertJobScheduler(
       id,
       r.cron !== undefined ? { ...cronRepeat(id, r.cron, r.tz, definedPolicy(r.dst)), ...window } : { every: r.every, ...window },
       { name: contract.name, data, opts },
     );
+    return tick !== undefined;
   }
 
   /**
@@ -439,9 +475,11 @@ export class Schedules {
     const count = (meta.count ?? 0) + Math.max(0, Number(scheduler?.iterationCount ?? 0) - (pending ? 1 : 0));
     // Definition first: a crash between the two writes leaves a paused schedule that still fires
     // once more, never a schedule that is gone.
-    await this.#writeMeta(id, { ...meta, paused: true, spec, ...(count > 0 ? { count } : {}) });
+    const paused: ScheduleMeta = { ...meta, paused: true, spec, ...(count > 0 ? { count } : {}) };
+    await this.#writeMeta(id, paused);
     await this.#removeScheduler(queue, id);
-    return (await this.get(id))!;
+    await this.#settle(id, JSON.stringify(paused), queue);
+    return (await this.get(id)) ?? this.#asWritten(id, paused);
   }
 
   /**
@@ -466,6 +504,7 @@ export class Schedules {
     const { paused: _paused, ...rest } = meta;
     await this.#writeMeta(id, rest);
     await this.recreate(id);
+    await this.#settle(id, JSON.stringify(rest), this.#queueOf(rest));
     const info = await this.get(id);
     if (!info) throw new ConflictError(`Schedule ${id} has no tick left in its window; upsert it with a later endDate to run it again`);
     return info;
@@ -555,10 +594,13 @@ export class Schedules {
     const meta = await this.meta(id);
     let removed = false;
     if (!meta) await this.queues.loadShards();
+    // Definition first, then the scheduler, then settle (see #settle): an upsert racing this
+    // removal must not leave its scheduler firing without a definition.
+    await this.queues.redis.hdel(this.#metaKey, id);
     for (const queue of meta ? [this.#queueOf(meta)] : this.queues.all()) {
       removed = (await this.#removeScheduler(queue, id)) || removed;
     }
-    await this.queues.redis.hdel(this.#metaKey, id);
+    await this.#settle(id, null, meta ? this.#queueOf(meta) : undefined);
     if (meta) await this.history.clear(this.#queueOf(meta).name, id);
     return removed || Boolean(meta?.paused);
   }

@@ -209,3 +209,32 @@ describe('recurring jobs on a worker process', () => {
     }
   });
 });
+
+describe('recurring jobs: concurrent calls on one schedule', () => {
+  it('remove, upsert, pause and resume at once leave the definition and the scheduler in agreement', async () => {
+    const { client } = await setup();
+    const queue = client.queues.shard('default', 0);
+    for (let round = 0; round < 15; round++) {
+      const id = `race-${round}`;
+      await client.recurring.upsert(id, { every: 1000 }, 'scheduler-test', { note: 'v1' });
+      const calls = [
+        () => client.recurring.remove(id),
+        () => client.recurring.upsert(id, { every: 2000 }, 'scheduler-test', { note: 'v2' }),
+        ...(round % 2 ? [() => client.recurring.pause(id), () => client.recurring.resume(id)] : []),
+      ];
+      const answers = await Promise.allSettled(calls.map((call) => call()));
+      for (const a of answers) {
+        // NotFoundError: a pause or resume after the removal. Never a window refusal: every 2 s has none.
+        if (a.status === 'rejected') assert.ok(a.reason instanceof NotFoundError, `round ${round}: ${String(a.reason)}`);
+      }
+      const meta = await client.schedules.meta(id);
+      const scheduler = (await queue.getJobScheduler(id)) as { every?: number; template?: { data?: unknown } } | undefined;
+      const runs = Boolean(meta && !meta.paused);
+      assert.equal(Boolean(scheduler), runs, `round ${round}: definition ${JSON.stringify(meta)}, scheduler ${JSON.stringify(scheduler)}`);
+      if (scheduler) {
+        assert.equal(scheduler.every, (meta!.spec!.repeat as { every?: number }).every, `round ${round}`);
+        assert.deepEqual(scheduler.template?.data, meta!.spec!.data, `round ${round}`);
+      }
+    }
+  });
+});
