@@ -9,6 +9,9 @@ import { waitFor, type CenterProcess } from './support/processes.js';
 import { uniquePrefix } from './support/redis.js';
 import { duplicateRuns, helloRuns, missingSeconds, ticksOf } from './support/scale.js';
 
+/** Worker slots per shard in the cluster test. */
+const CONCURRENCY = 3;
+
 /*
  * Sharded queues on a real 3-master Redis Cluster: one logical queue spread over 6 BullMQ queues,
  * each in its own slot, consumed by real worker processes; K changed under load.
@@ -58,7 +61,10 @@ describe('Sharded queues on a 3-master Redis Cluster', () => {
       REDIS_CLUSTER_NODES: shared.cluster.seeds,
       QUEUE_PREFIX: uniquePrefix(),
       QUEUE_SHARDS: 'default:6',
-      WORKER_CONCURRENCY: '10',
+      // Few slots (6 shards x 3 per worker): the drain takes seconds, so the SIGKILL below lands
+      // while the killed worker holds jobs. At 10 per shard an idle machine drained all 3,000 before
+      // the test saw the first 1,000, and the kill tested nothing (a CI failure).
+      WORKER_CONCURRENCY: String(CONCURRENCY),
       // Short enough that the killed worker's jobs come back within seconds, long enough that a
       // loaded machine renews live workers' locks in time (a missed renewal would run a job twice).
       WORKER_LOCK_DURATION_MS: '5000',
@@ -128,7 +134,7 @@ describe('Sharded queues on a 3-master Redis Cluster', () => {
       'no job ran twice unless BullMQ saw its lock lost',
     );
     assert.ok(stalled.size >= 1, 'the killed worker held jobs that ran again');
-    t.diagnostic(`${at()} ${stalled.size} jobs ran again after their worker was lost (the killed one has ${6 * 10} slots); none lost`);
+    t.diagnostic(`${at()} ${stalled.size} jobs ran again after their worker was lost (the killed one has ${6 * CONCURRENCY} slots); none lost`);
 
     // A batch whose jobs spread over the 6 shards, and a join after jobs on two different shards:
     // each then runs once, after its jobs.
