@@ -79,8 +79,10 @@ describe('operations on a sharded queue', () => {
     const running = await client.enqueue('sleep', { ms: 60_000 }, { shardKey: keys[2]! });
     await waitFor(async () => (await stateOf(running)) === 'active', 'the job on shard 2 to start');
     const cancelled = await client.cancelJob(running, 'test');
-    assert.equal(cancelled.outcome, 'cancelled', JSON.stringify(cancelled));
-    assert.equal(await stateOf(running), 'failed');
+    // `cancelling`: the worker had not failed it within the cancel's 5 s wait (a loaded CI machine);
+    // it must still end failed, long before its 60 s sleep would.
+    assert.ok(['cancelled', 'cancelling'].includes(cancelled.outcome), JSON.stringify(cancelled));
+    await waitFor(async () => (await stateOf(running)) === 'failed', 'the cancelled job to fail', 20_000);
 
     const parent = await client.schedule('sleep', { ms: 0 }, { delay: 3_600_000 });
     let key = '';

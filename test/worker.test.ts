@@ -7,6 +7,8 @@ import type { JobCenterClient } from '../src/client.js';
 import { fail, sleep } from '../contracts/index.js';
 import { Lifecycle } from '../src/lifecycle.js';
 import { defineHandler } from '../src/runtime/handler.js';
+import { cancelChannel, type CancelMessage } from '../src/operations/cancel-signal.js';
+import sleepHandler from '../workers/handlers/sleep.js';
 import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
 import { silentLogger, testConfig, useTestCenter } from './support/center.js';
 import { nextEvent } from './support/events.js';
@@ -250,6 +252,30 @@ describe('worker runtime: what handlers throw', () => {
         assert.equal(info.attemptsMade, 2, `${kind}: retried by policy`);
         assert.match(info.failedReason ?? '', reason);
       }
+    } finally {
+      await lifecycle.shutdown();
+    }
+  });
+});
+
+describe('worker runtime: cancels', () => {
+  it('a cancel heard just before the job reaches the processor still cancels it (it ran to its end)', async () => {
+    const { env, client } = await setup();
+    const lifecycle = new Lifecycle(silentLogger);
+    const config = testConfig(env);
+    const runtime = await startWorkerRuntime({ config, logger: silentLogger, lifecycle, handlers: [sleepHandler] });
+    try {
+      // The queue paused, the job waits; the cancel comes first, as when BullMQ had marked the job
+      // active in Redis (the API then sends it) but had not handed it to the processor yet.
+      await client.pauseQueue('batch');
+      const ref = await client.enqueue('sleep', { ms: 60_000 });
+      const message: CancelMessage = { queue: 'batch', id: ref.id, actor: 'early-bird' };
+      await center.redis.client.publish(cancelChannel(config), JSON.stringify(message));
+      const failed = nextEvent(runtime.events, 'job.failed', (job) => job.id === ref.id, 'the cancelled job to fail', 15_000);
+      await client.resumeQueue('batch');
+      const [, err] = await failed;
+      assert.match(err.message, /Cancelled by early-bird/);
+      assert.equal((await client.getJob(ref))?.attemptsMade, 1, 'not retried');
     } finally {
       await lifecycle.shutdown();
     }

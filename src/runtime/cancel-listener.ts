@@ -9,8 +9,42 @@ import type { ActiveJob } from './processor.js';
  * Subscribes to cancel requests (`client.cancelJob` of an active job) and aborts the named job
  * if this process is running it: its `ctx.signal` fires and it fails with "Cancelled by <actor>"
  * as an UnrecoverableError, so it is not retried. One subscriber connection per worker process.
+ * A cancel for a job it is not running is kept a while in `early` (see EarlyCancels).
  */
-export async function listenForCancels(config: Config, logger: Logger, active: ReadonlyMap<string, ActiveJob>): Promise<{ close(): Promise<void> }> {
+/** How long a cancel for a job this process is not running (yet) is remembered. */
+const EARLY_CANCEL_MS = 10_000;
+
+/**
+ * Cancels that arrived before the job reached the processor: BullMQ marks a job active in Redis
+ * (which is when a cancel is sent) a moment before the worker hands it to the processor, and a
+ * cancel heard in between was lost: the job ran to its end (the API answered `cancelling`). The
+ * processor asks here when it registers a job; the check costs a size test while none is pending.
+ */
+export class EarlyCancels {
+  readonly #pending = new Map<string, { queue: string; actor: string; until: number }>();
+
+  remember(queue: string, id: string, actor: string): void {
+    const now = Date.now();
+    for (const [key, p] of this.#pending) if (p.until < now) this.#pending.delete(key);
+    this.#pending.set(id, { queue, actor, until: now + EARLY_CANCEL_MS });
+  }
+
+  /** The abort reason for a job cancelled before it started here, if one was heard. */
+  take(queue: string, id: string): Error | undefined {
+    if (this.#pending.size === 0) return undefined;
+    const p = this.#pending.get(id);
+    if (!p || p.queue !== queue) return undefined;
+    this.#pending.delete(id);
+    return p.until >= Date.now() ? new UnrecoverableError(cancelledBy(p.actor)) : undefined;
+  }
+}
+
+export async function listenForCancels(
+  config: Config,
+  logger: Logger,
+  active: ReadonlyMap<string, ActiveJob>,
+  early: EarlyCancels,
+): Promise<{ close(): Promise<void> }> {
   const sub = createRedis(config, 'worker', logger);
   sub.on('message', (_channel: string, text: string) => {
     let parsed;
@@ -22,7 +56,11 @@ export async function listenForCancels(config: Config, logger: Logger, active: R
     if (!parsed.success) return;
     const { queue, id, actor } = parsed.data;
     const running = active.get(id);
-    if (!running || running.job.queueName !== queue) return;
+    if (!running || running.job.queueName !== queue) {
+      // Perhaps taken by this process and not registered yet (or run by another process).
+      early.remember(queue, id, actor);
+      return;
+    }
     logger.info({ queue, job: id, actor }, 'Cancelling active job on request');
     running.abort.abort(new UnrecoverableError(cancelledBy(actor)));
   });

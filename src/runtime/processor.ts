@@ -55,10 +55,12 @@ export function processorFor(options: {
    * instead of being run to its end (with SHUTDOWN_TIMEOUT_MS=0 a 20 s job held shutdown 20 s).
    */
   shutdownPassed?: () => boolean;
+  /** Cancels heard before a job reached the processor (cancel-listener.ts); none when omitted. */
+  earlyCancels?: { take(queue: string, id: string): Error | undefined };
   /** Lines of `ctx.log` copied to the job's own log per run (0: none). @defaultValue 100 */
   jobLogMaxLines?: number;
 }): (job: Job, token?: string) => Promise<unknown> {
-  const { queue, routing, hooks, logger, active, shutdownPassed = () => false, jobLogMaxLines = 100 } = options;
+  const { queue, routing, hooks, logger, active, shutdownPassed = () => false, earlyCancels, jobLogMaxLines = 100 } = options;
   const where = { queue, logger, jobLogMaxLines };
   // Two parameters on purpose: BullMQ creates an AbortController per job for processors that
   // declare a third (signal) parameter (worker.js processorAcceptsSignal); we cancel with our own.
@@ -79,12 +81,14 @@ export function processorFor(options: {
       const abort = new JobAbort();
       active.set(id, { job, abort });
       if (shutdownPassed()) abort.abort(SHUTDOWN); // shutdown's sweep of `active` is over: see shutdownPassed
+      const cancelled = earlyCancels?.take(job.queueName, id);
+      if (cancelled) abort.abort(cancelled);
       const ctx = new RunContext(job, abort, where, parent);
       const timeoutMs = handler.contract.defaults.timeoutMs;
       try {
         // Raced against the job's abort (shutdown, a cancel request, the timeout below), so a
         // handler that ignores its signal is still let go of.
-        // A job handed back before it started (shutdownPassed) does not start its handler at all.
+        // A job handed back or cancelled before it started does not start its handler at all.
         const run = abort.aborted ? Promise.reject(abort.reason) : abort.race(handler.run(data, ctx));
         return await (timeoutMs > 0
           ? withDeadline(run, timeoutMs, () => {
