@@ -5,12 +5,6 @@ import { cancelChannel, cancelledBy, cancelMessage } from '../operations/cancel-
 import { createRedis } from '../redis/connection.js';
 import type { ActiveJob } from './processor.js';
 
-/**
- * Subscribes to cancel requests (`client.cancelJob` of an active job) and aborts the named job
- * if this process is running it: its `ctx.signal` fires and it fails with "Cancelled by <actor>"
- * as an UnrecoverableError, so it is not retried. One subscriber connection per worker process.
- * A cancel for a job it is not running is kept a while in `early` (see EarlyCancels).
- */
 /** How long a cancel for a job this process is not running (yet) is remembered. */
 const EARLY_CANCEL_MS = 10_000;
 
@@ -39,6 +33,12 @@ export class EarlyCancels {
   }
 }
 
+/**
+ * Subscribes to cancel requests (`client.cancelJob` of an active job) and aborts the named job
+ * if this process is running it: its `ctx.signal` fires and it fails with "Cancelled by <actor>"
+ * as an UnrecoverableError, so it is not retried. One subscriber connection per worker process.
+ * A cancel for a job it is not running is kept a while in `early` (see EarlyCancels).
+ */
 export async function listenForCancels(
   config: Config,
   logger: Logger,
