@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { loadConfig, type Config } from './config.js';
 import { Continuations, type ContinueOn, type JobRef } from './continuations/index.js';
 import { withDeadline } from './deadline.js';
-import { ConflictError, NotFoundError, UnavailableError, ValidationError, isRedisUnavailable, type FieldIssue } from './errors.js';
+import { ConflictError, NotFoundError, UnavailableError, ValidationError, isRedisOutOfMemory, isRedisUnavailable, type FieldIssue } from './errors.js';
 import { checkPayload, type ContractMap, type JobNameOf, type JobOf, type PayloadInput, type PayloadOf, type ThenJobOf } from './jobs/contract.js';
 import { jobOptions } from './jobs/options.js';
 import type { JobCatalog } from './jobs/catalog.js';
@@ -192,8 +192,9 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
     }
     // A Cluster answers PING on any live node while a master is down: ask every master, and the
     // cluster's own state.
-    await Promise.all(redis.nodes('master').map((node) => node.ping()));
-    const info = String(await redis.nodes('master')[0]?.call('CLUSTER', 'INFO'));
+    const masters = redis.nodes('master');
+    await Promise.all(masters.map((node) => node.ping()));
+    const info = String(await masters[0]?.call('CLUSTER', 'INFO'));
     if (!/cluster_state:ok/.test(info)) throw new Error('the Redis Cluster is down (cluster_state is not ok)');
   }
 
@@ -264,7 +265,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
               ? 'repeating the same call is safe'
               : 'check the current state before retrying';
         // Out of memory: a script may have written part of its work before Redis refused the rest.
-        const why = /OOM/.test((err as Error).message) ? 'Redis is out of memory (maxmemory with noeviction: free memory or raise maxmemory)' : 'Redis failed during the request';
+        const why = isRedisOutOfMemory(err) ? 'Redis is out of memory (maxmemory with noeviction: free memory or raise maxmemory)' : 'Redis failed during the request';
         throw new UnavailableError(
           `${why} (${(err as Error).message}): the outcome is unknown, the write may or may not have happened; ${how}`,
           'unknown',
@@ -375,8 +376,10 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
     if (previous.length === 0) return undefined;
     // A job where this call routes now is this call's job: a retry must get it back, not another
     // job an earlier K's route holds (`k-1` with shardKey went to `s2-k-1`; its retry answered the
-    // `k-1` a call without shardKey had added on shard 0).
-    if (await p.bull.getJob(route.jobId)) return undefined;
+    // `k-1` a call without shardKey had added on shard 0). Answered here: an add of its id would
+    // change nothing, and reading it back again would repeat this read.
+    const current = await p.bull.getJob(route.jobId);
+    if (current) return { id: route.jobId, queue: p.queue, name: current.name, state: await current.getState(), duplicate: true, ...(p.shard !== undefined ? { shard: p.shard } : {}) };
     for (const prev of previous) {
       const old = await prev.queue.getJob(prev.jobId!);
       if (old) return { id: prev.jobId!, queue: p.queue, name: old.name, state: await old.getState(), duplicate: true, shard: prev.shard };

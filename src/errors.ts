@@ -73,7 +73,12 @@ export function isConnectionLost(err: unknown): boolean {
  * redirecting, a Redis loading its data, or out of memory under `noeviction`.
  */
 export function isRedisRefusing(err: unknown): boolean {
-  return /CLUSTERDOWN|Too many Cluster redirections|MASTERDOWN|LOADING|TRYAGAIN|^OOM |OOM command not allowed/i.test(messageOf(err));
+  return isRedisOutOfMemory(err) || /CLUSTERDOWN|Too many Cluster redirections|MASTERDOWN|LOADING|TRYAGAIN/i.test(messageOf(err));
+}
+
+/** True for Redis refusing a write because it is out of memory (maxmemory with `noeviction`). */
+export function isRedisOutOfMemory(err: unknown): boolean {
+  return /^OOM |OOM command not allowed/i.test(messageOf(err));
 }
 
 /**

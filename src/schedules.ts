@@ -538,22 +538,22 @@ export class Schedules {
     return this.history.runs(queue, id, limit);
   }
 
-  /** Adds the last run and the health (as of `now`) to each schedule (one round trip for all of them). */
+  /**
+   * Adds the last run and the health (as of `now`) to each schedule: one round trip for all the
+   * last runs, and the states of ended schedules' last ticks read side by side.
+   */
   async #withRuns(infos: Omit<ScheduleInfo, 'lastRun' | 'health'>[], now = Date.now()): Promise<ScheduleInfo[]> {
     // Here `queue` is the BullMQ queue (a shard's name on a sharded queue), where the history lives;
     // what callers see is the logical queue.
     const last = await this.history.lastOfMany(infos.map((i) => ({ queue: i.queue, id: i.id })));
     // A window's last tick that has not started yet (no worker, a backlog) has not ended its
     // schedule: it still runs, and may be overdue.
-    const waiting = new Set<BaseInfo>();
-    for (const info of infos as BaseInfo[]) {
-      if (info.lastTick === undefined) continue;
-      const state = await this.queues.get(info.queue).getJobState(`repeat:${info.id}:${info.lastTick}`);
-      if (PENDING_STATES.has(state)) waiting.add(info);
-    }
+    const ending = (infos as BaseInfo[]).filter((info) => info.lastTick !== undefined);
+    const states = await Promise.all(ending.map((info) => this.queues.get(info.queue).getJobState(`repeat:${info.id}:${info.lastTick}`)));
+    const waiting = new Set<BaseInfo>(ending.filter((_, k) => PENDING_STATES.has(states[k]!)));
     return infos.map((info, k) => {
-      const { ended: windowEnded, lastTick: _lastTick, ...rest } = info as BaseInfo;
-      const ended = windowEnded && !waiting.has(info as BaseInfo);
+      const { ended: pastWindow, lastTick: _lastTick, ...rest } = info as BaseInfo;
+      const ended = pastWindow && !waiting.has(info as BaseInfo);
       const lastRun = last[k] ?? null;
       const health = healthOf(
         { paused: info.paused, ended: ended ?? false, next: info.next ? Date.parse(info.next) : null, graceMs: info.grace, lastRun },

@@ -42,7 +42,7 @@ function answers(port: number): Promise<boolean> {
     socket.once('data', (d) => finish(d.toString().startsWith('+PONG') || d.toString().startsWith('-NOAUTH')));
     // Closed without an answer (something that is not Redis hung up): nothing else would settle
     // this, and with nothing left to do the process exited 0 without a word.
-    socket.once('close', () => done(false));
+    socket.once('close', () => finish(false));
   });
 }
 

@@ -244,8 +244,11 @@ describe('worker runtime: what handlers throw', () => {
       for (const [kind, reason] of Object.entries(expected)) {
         // A thrown null or undefined made BullMQ's own failure handling throw: the job stayed
         // "active" (to run again once its lock expired); a string was stored as the reason "null".
+        // Listening before the enqueue: the failure must not come before the wait for it.
+        const gaveUp = nextEvent(runtime.events, 'job.failed', (job, _err, final) => (job.data as { message?: string }).message === kind && final, `${kind}: the final failure`, 5000);
         const ref = await client.enqueue('fail', { message: kind }, { attempts: 2 });
-        const [, err] = await nextEvent(runtime.events, 'job.failed', (job, _err, final) => job.id === ref.id && final, `${kind}: the final failure`, 5000);
+        const [job, err] = await gaveUp;
+        assert.equal(job.id, ref.id);
         assert.match(err.message, reason);
         const info = (await client.getJob(ref))!;
         assert.equal(info.state, 'failed', kind);

@@ -99,7 +99,7 @@ export class Detector {
       });
     }
     const orphansRepaired = await this.#repairOrphans(schedules);
-    for (const s of repaired.size > 0 || orphansRepaired ? await this.#schedules.list(await this.#now()) : schedules) {
+    for (const s of repaired.size > 0 || orphansRepaired ? await this.#schedules.list(now) : schedules) {
       await this.#isolated(`schedule ${s.id}`, () => this.#checkSchedule(s));
     }
     const known = new Set(schedules.map((s) => s.id));
@@ -108,7 +108,8 @@ export class Detector {
         await this.#clear({ type: incident.type, schedule: incident.schedule });
       }
     }
-    for (const queue of this.queues.all()) await this.#isolated(`queue ${queue.name}`, async () => this.#checkQueue(queue, await this.#now()));
+    // The pass's one reading of the shared clock: a pass is far shorter than the ages it judges.
+    for (const queue of this.queues.all()) await this.#isolated(`queue ${queue.name}`, () => this.#checkQueue(queue, now));
   }
 
   /** When each failing check was last logged: a check that fails every pass is logged every 5 min. */
