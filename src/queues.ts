@@ -38,6 +38,8 @@ interface Logical {
  * before; see `queues/shards.ts` for sharded queues.
  */
 export class Queues {
+  /** The wait for the connection's next 'ready', shared by every caller of ready() meanwhile. */
+  #connected: Promise<void> | undefined;
   readonly redis: RedisClient;
   readonly #logical = new Map<string, Logical>();
   #history: Promise<void> | undefined;
@@ -97,7 +99,14 @@ export class Queues {
    */
   async ready(): Promise<void> {
     if (this.redis.status !== 'ready') {
-      await new Promise<void>((resolve) => this.redis.once('ready', () => resolve()));
+      // One listener for every caller waiting meanwhile (the board asks per request while Redis is away).
+      this.#connected ??= new Promise<void>((resolve) =>
+        this.redis.once('ready', () => {
+          this.#connected = undefined;
+          resolve();
+        }),
+      );
+      await this.#connected;
     }
     await this.loadShards();
   }

@@ -173,23 +173,19 @@ const BOARD_CONNECT_WAIT_MS = 2000;
  * Bull Board's API while Redis is not connected: 503 within BOARD_CONNECT_WAIT_MS, as /api
  * answers. BullMQ waits for its connection's 'ready' before any command, so against a Redis that
  * refuses the password (or was never up) every board request hung until the browser gave up. The
- * page itself still loads, and shows the error. Polled, not an event listener per request: while
- * Redis is away, every open tab asks every 5 s.
+ * page itself still loads, and shows the error.
  */
 function refuseWhileRedisDown(deps: ServerDeps): RequestHandler {
   return (req, res, next) => {
     if (deps.service.connectionStatus === 'ready' || !req.path.startsWith('/api/')) return next();
-    const deadline = Date.now() + BOARD_CONNECT_WAIT_MS;
-    const check = (): void => {
-      const status = deps.service.connectionStatus;
-      if (status === 'ready') return next();
-      if (Date.now() < deadline) return void setTimeout(check, 25);
-      res.status(503).json({
-        error: { key: 'ERRORS.REDIS_UNAVAILABLE' },
-        message: `Redis is unreachable (connection ${status}); retry later`,
-      });
-    };
-    check();
+    deps.service.ready(BOARD_CONNECT_WAIT_MS).then(
+      () => next(),
+      () =>
+        res.status(503).json({
+          error: { key: 'ERRORS.REDIS_UNAVAILABLE' },
+          message: `Redis is unreachable (connection ${deps.service.connectionStatus}); retry later`,
+        }),
+    );
   };
 }
 
