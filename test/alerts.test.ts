@@ -317,10 +317,11 @@ describe('alert delivery and the detector lease', () => {
     await Promise.all([a.waitForMessage('Schedules synced', 30_000), b.waitForMessage('Schedules synced', 30_000)]);
     const events = () => [a, b].flatMap((p) => p.lines.filter((l) => String(l.msg).startsWith('Detector lease')).map((l) => `${p.name}: ${String(l.msg)}`));
     await waitFor(() => events().length > 0, 'a lease holder', 10_000);
-    // Passes ran back to back while the holder renewed nothing: the lease passed to and fro, 19
-    // times in these 4 s. A loaded 2-core CI machine may still stall an event loop past the 120 ms
-    // lease once (a take-over, then maybe one back): up to 3 lease events are that, not the bug.
+    // Passes ran back to back while the holder renewed nothing: the lease passed to and fro about
+    // once per pass, 19 times in these 4 s. A loaded 2-core CI machine (four test files and the
+    // fault suite beside this one) still stalls an event loop past the 120 ms lease now and then:
+    // 5 events were seen there. Up to 8 (under half the bug's rate) are stalls, not the bug.
     await new Promise((r) => setTimeout(r, interval * 20));
-    assert.ok(events().length <= 3, `${events().length} lease events:\n${events().join('\n')}`);
+    assert.ok(events().length <= 8, `${events().length} lease events:\n${events().join('\n')}`);
   });
 });
