@@ -29,15 +29,20 @@ after(async () => {
 
 describe('Redis out of memory (noeviction)', () => {
   it('enqueue answers UnavailableError with the outcome unknown and its jobId; a worker backs off and logs a bounded amount', async () => {
-    const worker = group.start('worker', env);
+    // One job at a time, 20 ms each: the jobs that fill memory take the worker a couple of seconds.
+    const worker = group.start('worker', { ...env, WORKER_CONCURRENCY: '1' });
     await worker.waitForMessage('Worker started', 30_000);
+    // The queue is paused while memory fills, so the jobs that fill it wait: the worker then has work
+    // it cannot take (when it ran them as they came, CI's worker kept up, sat idle and was never
+    // refused, and the window below measured nothing).
+    await client.pauseQueue('batch');
     const used = Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]);
     await redis.client.config('SET', 'maxmemory', String(used + 256 * 1024));
     // Fill it: these adds are refused once memory runs out.
     let refused: UnavailableError | undefined;
     for (let i = 0; i < 2000 && !refused; i++) {
       try {
-        await client.enqueue('sleep', { ms: 1, result: 'x'.repeat(1500) });
+        await client.enqueue('sleep', { ms: 20, result: 'x'.repeat(1500) });
       } catch (err) {
         if (err instanceof UnavailableError) refused = err;
         else throw err;
@@ -48,20 +53,50 @@ describe('Redis out of memory (noeviction)', () => {
     assert.match(refused.message, /out of memory/);
     assert.equal(typeof refused.jobId, 'string', 'the key to retry with');
 
-    // The worker's next-job requests are refused now (its active slots are taken or it cannot take
-    // more): a few seconds of that is a few log lines, not thousands.
-    const oomRefusals = async () => Number(/errorstat_OOM:count=(\d+)/.exec(await redis.client.info('errorstats'))?.[1] ?? 0);
+    // Resume (a write, so with room for a moment) and let the worker get going, then leave no room at
+    // all. Redis refuses a script at its first write that needs memory: for a worker in mid-stream
+    // (it has just been handed a job, so it asks again at once rather than waiting on the queue's
+    // marker) that is the RPOPLPUSH that takes the next waiting job (BullMQ's moveToActive). Those
+    // refusals are what is counted: the bug asked again at once, dozens to thousands of times a
+    // second, logging each; backing off asks about once a second.
+    const fetchRefusals = async () => Number(/cmdstat_rpoplpush:.*rejected_calls=(\d+)/.exec(await redis.client.info('commandstats'))?.[1] ?? 0);
     const before = worker.lines.length;
-    const refusedBefore = await oomRefusals();
-    // A plain 3 s window (what is measured is how little happens in it).
+    await redis.client.config('SET', 'maxmemory', '0');
+    await client.resumeQueue('batch');
+    const startedBy = Date.now() + 15_000;
+    while (((await client.queueSummary('batch')).counts.completed ?? 0) < 2) {
+      assert.ok(Date.now() < startedBy, `the worker took no job after the resume:\n${worker.output()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const atFull = await fetchRefusals();
+    await redis.client.config('SET', 'maxmemory', '1');
+    const refusedBy = Date.now() + 15_000;
+    while ((await fetchRefusals()) === atFull) {
+      assert.ok(Date.now() < refusedBy, `the worker was never refused a job:\n${worker.output()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // A plain 3 s window after the first refusal (what is measured is how little happens in it).
+    const inWindow = await fetchRefusals();
     await new Promise((r) => setTimeout(r, 3000));
-    // The window must have held refusals, or the checks below would hold for an idle worker too.
-    assert.ok((await oomRefusals()) > refusedBefore || worker.lines.slice(before).some((l) => l.msg === 'Worker error'), 'the worker was refused in the window');
+    const refusals = (await fetchRefusals()) - inWindow;
+    assert.ok(refusals >= 1, 'the worker asked again in the window (it was not left paused)');
+    assert.ok(refusals <= 8, `${refusals} refused requests for a job in 3 s`);
     const errors = worker.lines.slice(before).filter((l) => l.msg === 'Worker error');
+    assert.ok(errors.length >= 1, `the refusal was logged:\n${worker.output()}`);
     assert.ok(errors.length <= 10, `${errors.length} error lines in 3 s:\n${errors.slice(0, 3).map((l) => JSON.stringify(l)).join('\n')}`);
     const ops = Number(/instantaneous_ops_per_sec:(\d+)/.exec(await redis.client.info('stats'))![1]);
     assert.ok(ops < 500, `Redis is not spun: ${ops} ops/s`);
     assert.ok(worker.running, worker.output());
+
+    // With room again the worker takes the jobs that waited (it was not left paused).
     await redis.client.config('SET', 'maxmemory', '0');
+    const drainedBy = Date.now() + 30_000;
+    for (;;) {
+      const { counts } = await client.queueSummary('batch');
+      // (A job whose completion was refused stays active until its lock runs out: stalled, requeued.)
+      if (counts.waiting === 0) break;
+      assert.ok(Date.now() < drainedBy, `the worker took no job once memory was back: ${JSON.stringify(counts)}\n${worker.output()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
 });
