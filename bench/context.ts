@@ -35,14 +35,17 @@ export interface Sizes {
 /** The job counts `--scale k` multiplies (never the durations, tick counts or footprint sizes). */
 export const SCALED = ['enqueueSequential', 'enqueueConcurrent', 'enqueueBulk', 'throughputJobs', 'progressJobs', 'beeJobs', 'roundTripJobs'] as const satisfies readonly (keyof Sizes)[];
 
+// Each timed window should last about a second or more on a 2-core machine: with 5,000 jobs a
+// concurrent enqueue or a c=50 drain took 0.1-0.3 s, and one GC pause or scheduler hiccup moved a
+// ratio by 10-30 % between runs.
 export const FULL: Sizes = {
   rounds: 5,
-  enqueueSequential: 1000,
-  enqueueConcurrent: 5000,
+  enqueueSequential: 2000,
+  enqueueConcurrent: 20_000,
   inFlight: 50,
-  enqueueBulk: 10_000,
+  enqueueBulk: 30_000,
   bulkBatch: 100,
-  throughputJobs: 5000,
+  throughputJobs: 15_000,
   progressJobs: 600,
   beeJobs: 3000,
   roundTripJobs: 300,
