@@ -8,7 +8,7 @@ import { withDeadline } from './deadline.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError, isRedisOutOfMemory, isRedisUnavailable, type FieldIssue } from './errors.js';
 import { checkPayload, type ContractMap, type JobNameOf, type JobOf, type PayloadInput, type PayloadOf, type ThenJobOf } from './jobs/contract.js';
 import { jobOptions } from './jobs/options.js';
-import type { JobCatalog } from './jobs/catalog.js';
+import { knownOrHint, type JobCatalog } from './jobs/catalog.js';
 import type { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { readJobTimings, type HistogramTotals, type TimingName } from './metrics/job-timings.js';
@@ -576,7 +576,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
     list.forEach((p, i) => {
       if (!queueNames.includes(p.queue)) {
         const field = Array.isArray(parents) ? `after.${i}.queue` : 'after.queue';
-        throw new ValidationError(`Unknown parent queue ${JSON.stringify(p.queue)}; known queues: ${queueNames.join(', ')}`, [
+        throw new ValidationError(`Unknown parent queue ${JSON.stringify(p.queue)}; known queues: ${knownOrHint(queueNames)}`, [
           { field, message: `${field} must be one of: ${queueNames.join(', ')}` },
         ]);
       }

@@ -3,7 +3,7 @@ import type { Job, Queue } from 'bullmq';
 import { CenterQueue } from './queues/center-job.js';
 import { repeatStrategy } from './cron/repeat-strategy.js';
 import type { Config } from './config.js';
-import type { JobCatalog } from './jobs/catalog.js';
+import { knownOrHint, type JobCatalog } from './jobs/catalog.js';
 import { NotFoundError } from './errors.js';
 import { isQueueKeyName } from './schemas/fields.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -88,7 +88,7 @@ export class Queues {
   #logicalOf(name: string): Logical {
     const logical = this.#logical.get(name) ?? this.#logical.get(parseShardQueueName(name).logical);
     if (!logical) {
-      throw new NotFoundError(`Unknown queue ${JSON.stringify(name)}; known queues: ${this.catalog.queueNames.join(', ')}`);
+      throw new NotFoundError(`Unknown queue ${JSON.stringify(name)}; known queues: ${knownOrHint(this.catalog.queueNames)}`);
     }
     return logical;
   }

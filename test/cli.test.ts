@@ -288,13 +288,15 @@ describe('CLI', () => {
 
   it('--version, and --json on every command; the catalog comes from JOB_CATALOG', async () => {
     const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { version: string };
-    const [version, versionJson, listJson, noCatalog, badCatalog, badCatalogEnqueue] = await Promise.all([
+    const [version, versionJson, listJson, noCatalog, badCatalog, badCatalogEnqueue, listNoCatalog, summaryNoCatalog] = await Promise.all([
       cli(['--version']),
       cli(['--version', '--json']),
       cli(['queue', 'list', '--json']),
       cli(['enqueue', 'sleep', '--data', '{"ms":1}'], { JOB_CATALOG: '' }),
       cli(['jobs'], { JOB_CATALOG: resolve(ROOT, 'package.json') }),
       cli(['enqueue', 'sleep'], { JOB_CATALOG: resolve(ROOT, 'no-such-catalog.js') }),
+      cli(['queue', 'list'], { JOB_CATALOG: '' }),
+      cli(['queue', 'summary', 'default', '--json'], { JOB_CATALOG: '' }),
     ]);
     assert.equal(ok(version).stdout.trim(), `job-center ${pkg.version}`);
     assert.deepEqual(ok(versionJson).json(), { name: 'job-center', version: pkg.version });
@@ -302,6 +304,11 @@ describe('CLI', () => {
     // Without a catalog the CLI still manages jobs, but knows no job type to enqueue.
     assert.equal(noCatalog.code, 2);
     assert.match(noCatalog.stderr, /no job catalog was given; set JOB_CATALOG/);
+    // queue list lists the catalog's queues: without one it says so instead of printing [].
+    assert.equal(listNoCatalog.code, 2);
+    assert.match(listNoCatalog.stderr, /no job catalog was given: set JOB_CATALOG/);
+    assert.equal(summaryNoCatalog.code, 1);
+    assert.match(summaryNoCatalog.stderr, /Unknown queue "default"; known queues: \(none: no job catalog was given; set JOB_CATALOG/);
     for (const run of [badCatalog, badCatalogEnqueue]) {
       assert.equal(run.code, 1, run.stderr);
       assert.match(run.stderr, /JOB_CATALOG=.* (is not a contract map|exports neither|could not be loaded)/);

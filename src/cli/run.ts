@@ -306,6 +306,13 @@ const COMMANDS: Record<string, Command> = {
   },
   'queue list': async (client, args) => {
     arity(args, 0, 'Usage: queue list');
+    // The queues are the catalog's: without one an empty list read as "no queues" (a wrong answer
+    // at 3 a.m.), so say what is missing.
+    if (client.catalog.queueNames.length === 0) {
+      throw new ValidationError('queue list shows the queues of the job catalog, and no job catalog was given: set JOB_CATALOG to a module that exports `jobs`', [
+        { field: 'JOB_CATALOG', message: 'JOB_CATALOG: required by queue list' },
+      ]);
+    }
     return client.queueSummaries();
   },
   'queue summary': async (client, args) => {

@@ -3,6 +3,11 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError, ValidationError } from '../errors.js';
 import { declaredShards, type ContractMap, type JobContract } from './contract.js';
 
+/** Names for an error message, or, when there are none because no catalog was given, how to give one. */
+export function knownOrHint(names: readonly string[]): string {
+  return names.join(', ') || '(none: no job catalog was given; set JOB_CATALOG to a module that exports `jobs`)';
+}
+
 /**
  * The job types one deployment knows: a service's own contracts, injected into the client
  * (`createClient({ contracts })`), the worker runtime, the producer and the server. The library
@@ -38,7 +43,7 @@ export class JobCatalog<C extends ContractMap = ContractMap> {
   contractFor(name: unknown): JobContract {
     const contract = typeof name === 'string' && Object.hasOwn(this.contracts, name) ? this.contracts[name] : undefined;
     if (!contract) {
-      const known = this.names.join(', ') || '(none: no job catalog was given; set JOB_CATALOG to a module that exports `jobs`)';
+      const known = knownOrHint(this.names);
       throw new ValidationError(`Unknown job name ${JSON.stringify(name)}; known jobs: ${known}`, [
         { field: 'name', message: `name must be one of: ${known}` },
       ]);
