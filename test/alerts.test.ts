@@ -289,6 +289,64 @@ describe('alert delivery and the detector lease', () => {
     }
   });
 
+  it('a detector in a process without ALERT_WEBHOOK_URL queues its alerts for the URLs other running processes deliver to', async () => {
+    const { env, group, client, receiver } = await setup();
+    const { ALERT_WEBHOOK_URL: _url, ...withoutUrl } = env;
+    // The process without a URL holds the lease (it starts first); the one with it only delivers.
+    const a = producer(group, withoutUrl, 'a');
+    await a.waitForMessage('Detector lease taken', 30_000);
+    const b = producer(group, env, 'b');
+    await b.waitForMessage('Schedules synced', 30_000);
+    const claims = `${client.queues.config.prefix}:jc:alerts:targets`;
+    await waitFor(async () => (await center.redis.client.hlen(claims)) === 1, "b's claim of its webhook target", 10_000, 20);
+    await client.recurring.upsert('no-url-holder', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
+    // Before, the holder queued nothing: no URL of its own.
+    await receiver.waitFor((x) => x.type === 'schedule.overdue' && x.schedule === 'no-url-holder', 'schedule.overdue from the holder without a URL', 20_000);
+    assert.ok(a.lines.some((l) => String(l.msg).startsWith('Detector lease taken')) && !b.lines.some((l) => String(l.msg).startsWith('Detector lease taken')), 'a raised it');
+    // A stopped process withdraws its claim.
+    await b.stop();
+    assert.equal(await center.redis.client.hlen(claims), 0);
+  });
+
+  it('two processes with different webhook URLs: each URL gets the alert once, and neither spends an attempt on the other\'s', async () => {
+    const { env, group, client, receiver: first } = await setup();
+    const second = await WebhookReceiver.start(SECRET);
+    receivers.push(second);
+    const a = producer(group, env, 'a');
+    const b = producer(group, { ...env, ALERT_WEBHOOK_URL: second.url }, 'b');
+    await Promise.all([a, b].map((p) => p.waitForMessage('Schedules synced', 30_000)));
+    const claims = `${client.queues.config.prefix}:jc:alerts:targets`;
+    await waitFor(async () => (await center.redis.client.hlen(claims)) === 2, 'both claims', 10_000, 20);
+    await client.recurring.upsert('two-urls', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
+    for (const r of [first, second]) await r.waitFor((x) => x.type === 'schedule.overdue' && x.schedule === 'two-urls', 'schedule.overdue', 20_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    for (const r of [first, second]) assert.deepEqual(countBy(r.alerts), { 'schedule.overdue two-urls': 1 });
+    for (const p of [a, b]) assert.ok(!p.lines.some((l) => String(l.msg).startsWith('Alert delivery failed')), `${p.name} failed a delivery`);
+  });
+
+  it('deliveries queued for a webhook URL that no running process has any more go to the URL that replaced it, once', async () => {
+    const { env, group, client, receiver: old } = await setup();
+    const replacement = await WebhookReceiver.start(SECRET);
+    receivers.push(replacement);
+    old.refuse = true;
+    const a = producer(group, env, 'a');
+    await a.waitForMessage('Detector lease taken', 30_000);
+    await client.recurring.upsert('url-rotated', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
+    await waitFor(() => old.refused >= 1, 'a refused delivery to the old URL', 20_000, 20);
+    await a.stop();
+    // The URL changed (a rotated token): the pending delivery was failed by every process that
+    // lacked it, then dropped.
+    const b = producer(group, { ...env, ALERT_WEBHOOK_URL: replacement.url }, 'b');
+    const alert = await replacement.waitFor((x) => x.type === 'schedule.overdue' && x.schedule === 'url-rotated', 'the alert at the new URL', 20_000);
+    await b.waitForMessage('Alert redirected: no running process has its webhook URL any more', 5_000);
+    // Once: the incident was open already (b raises no second alert), and the redirect is keyed.
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.deepEqual(countBy(replacement.alerts), { 'schedule.overdue url-rotated': 1 });
+    assert.equal(old.alerts.length, 0);
+    assert.ok(!b.lines.some((l) => l.msg === 'Alert delivery failed; will retry'), 'no attempt spent on the old URL in b');
+    assert.ok(alert.id);
+  });
+
   it('one detector holds the lease; when its process is SIGKILLed another takes over within one interval', async () => {
     const interval = 2000;
     const { env, group } = await setup({ DETECTOR_INTERVAL_MS: String(interval) });

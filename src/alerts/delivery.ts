@@ -1,9 +1,10 @@
-import { createHash, createHmac } from 'node:crypto';
-import { Queue, Worker, type Job } from 'bullmq';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Config } from '../config.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
-import { createRedis, queuePrefix, type RedisClient } from '../redis/connection.js';
+import { centerKey, createRedis, queuePrefix, type RedisClient } from '../redis/connection.js';
 import type { Alert } from './alert.js';
 
 /** The center's own queue of webhook deliveries (not a job queue of the contracts). */
@@ -18,6 +19,39 @@ export function signature(secret: string, body: string): string {
 export function targetOf(url: string): string {
   return createHash('sha256').update(url).digest('hex').slice(0, 12);
 }
+
+/*
+ * Which process delivers where. Processes may be configured differently: the detector holding the
+ * lease may have no ALERT_WEBHOOK_URL (its alerts were then never queued), and a URL may be
+ * changed (rotated token) while deliveries to the old one still wait (they failed everywhere,
+ * then were dropped). So each delivery worker claims its targets in Redis, renewed while it
+ * runs and withdrawn when it stops; alerts are queued for every live target, a delivery for a
+ * target another live process serves is handed back without spending an attempt, and one for a
+ * target no live process serves any more goes to this process's URLs instead.
+ */
+
+/** How often a delivery worker renews its claims. */
+const CLAIM_RENEW_MS = 30_000;
+/** A claim older than this is a process gone without withdrawing it (killed): no longer live. */
+const CLAIM_TTL_MS = 90_000;
+/** How soon a delivery meant for another live process's URL is offered again. */
+const HAND_BACK_MS = 1000;
+
+/** Hash of claims: field `<target> <process>`, value the time of the last renewal (ms). */
+function claimsKey(config: Config): string {
+  return centerKey(config, 'alerts', 'targets');
+}
+
+/** The targets some live process delivers to. */
+async function liveTargets(redis: RedisClient, config: Config): Promise<Set<string>> {
+  const claims = await redis.hgetall(claimsKey(config));
+  const now = Date.now();
+  const live = new Set<string>();
+  for (const [field, at] of Object.entries(claims)) if (now - Number(at) < CLAIM_TTL_MS) live.add(field.split(' ')[0]!);
+  return live;
+}
+
+const deliveryId = (alertId: string, target: string): string => `alert.${alertId}.${target}`;
 
 interface DeliveryData {
   target: string;
@@ -37,36 +71,31 @@ export class AlertOutbox {
 
   constructor(
     private readonly config: Config,
-    connection: RedisClient,
+    private readonly redis: RedisClient,
     logger: Logger,
   ) {
-    this.queue = new Queue(ALERTS_QUEUE, { connection, prefix: queuePrefix(config, ALERTS_QUEUE) });
+    this.queue = new Queue(ALERTS_QUEUE, { connection: redis, prefix: queuePrefix(config, ALERTS_QUEUE) });
     // Without a listener BullMQ prints the raw error, whose command arguments carry the Redis
     // password when authentication fails.
     this.queue.on('error', (err) => logger.debug({ err: err.message }, 'Alert queue error'));
   }
 
-  get enabled(): boolean {
-    return this.config.alerts.webhookUrls.length > 0;
+  /** Queues `alert` for this process's webhook URLs and those other live processes deliver to. */
+  async send(alert: Alert): Promise<void> {
+    const targets = new Set([...this.config.alerts.webhookUrls.map(targetOf), ...(await liveTargets(this.redis, this.config))]);
+    const body = JSON.stringify(alert);
+    await Promise.all([...targets].map((target) => this.queueFor(alert.id, target, { target, body, type: alert.type })));
   }
 
-  async send(alert: Alert): Promise<void> {
-    if (!this.enabled) return;
-    const body = JSON.stringify(alert);
-    const { retryAttempts } = this.config.alerts;
-    await Promise.all(
-      this.config.alerts.webhookUrls.map((url) => {
-        const target = targetOf(url);
-        const data: DeliveryData = { target, body, type: alert.type };
-        return this.queue.add(alert.type, data, {
-          jobId: `alert.${alert.id}.${target}`,
-          attempts: retryAttempts,
-          backoff: { type: 'capped' },
-          removeOnComplete: { age: 7 * 24 * 3600, count: 5000 },
-          removeOnFail: { age: 30 * 24 * 3600 },
-        });
-      }),
-    );
+  /** One delivery of alert `alertId` to `target`; its id makes a second one for the same pair a no-op. */
+  queueFor(alertId: string, target: string, data: DeliveryData): Promise<unknown> {
+    return this.queue.add(data.type, { ...data, target }, {
+      jobId: deliveryId(alertId, target),
+      attempts: this.config.alerts.retryAttempts,
+      backoff: { type: 'capped' },
+      removeOnComplete: { age: 7 * 24 * 3600, count: 5000 },
+      removeOnFail: { age: 30 * 24 * 3600 },
+    });
   }
 
   close(): Promise<void> {
@@ -131,24 +160,53 @@ export function startAlertDelivery(options: { config: Config; logger: Logger; li
   if (config.alerts.webhookUrls.length === 0) return undefined;
   const byTarget = new Map(config.alerts.webhookUrls.map((url) => [targetOf(url), url]));
   const connection = createRedis(config, 'worker', logger);
+  // Commands on their own connection: the worker's is blocked while it waits for deliveries.
+  const redis = createRedis(config, 'worker', logger);
+  const outbox = new AlertOutbox(config, redis, logger);
   const { retryDelayMs, retryMaxDelayMs } = config.alerts;
+  const self = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  const fields = [...byTarget.keys()].map((target) => `${target} ${self}`);
+  // Renews this process's claims and drops those of processes gone without withdrawing theirs.
+  const claim = async () => {
+    const now = Date.now();
+    const claims = await redis.hgetall(claimsKey(config));
+    const stale = Object.entries(claims).filter(([, at]) => now - Number(at) >= CLAIM_TTL_MS).map(([field]) => field);
+    await redis.hset(claimsKey(config), Object.fromEntries(fields.map((f) => [f, String(now)])));
+    if (stale.length > 0) await redis.hdel(claimsKey(config), ...stale);
+  };
+  const claiming = claim().catch((err: Error) => logger.warn({ err: err.message }, 'Could not claim the webhook targets of this process'));
+  const renew = setInterval(() => void claim().catch((err: Error) => logger.debug({ err: err.message }, 'Could not renew webhook target claims')), CLAIM_RENEW_MS);
+  renew.unref();
   const worker = new Worker(
     ALERTS_QUEUE,
-    async (job: Job<DeliveryData>) => {
+    async (job: Job<DeliveryData>, token?: string) => {
       const url = byTarget.get(job.data.target);
-      // Not this process's URL (its configuration differs): fail the attempt, another process may have it.
-      if (!url) throw new Error(`webhook ${job.data.target} is not configured in this process`);
-      return { status: await post(config, url, job.data.body) };
+      if (url) return { status: await post(config, url, job.data.body) };
+      if ((await liveTargets(redis, config)).has(job.data.target)) {
+        // Another live process has that URL: offer the delivery again soon, without spending an attempt.
+        await job.moveToDelayed(Date.now() + HAND_BACK_MS, token);
+        throw new DelayedError();
+      }
+      // No live process has that URL any more (changed or removed): this process's URLs get the
+      // alert instead, each once (delivery ids are per alert and target).
+      const alertId = String(job.id).slice('alert.'.length, -(job.data.target.length + 1));
+      const retargeted = [...byTarget.keys()];
+      await Promise.all(retargeted.map((target) => outbox.queueFor(alertId, target, job.data)));
+      logger.info({ alert: alertId, type: job.data.type, from: job.data.target, to: retargeted }, 'Alert redirected: no running process has its webhook URL any more');
+      return { retargeted };
     },
     {
       connection,
       prefix: queuePrefix(config, ALERTS_QUEUE),
       concurrency: 4,
+      autorun: false,
       settings: {
         backoffStrategy: (attemptsMade: number) => Math.min(retryDelayMs * 2 ** Math.max(0, attemptsMade - 1), retryMaxDelayMs),
       },
     },
   );
+  // Deliveries start once this process's claims are written, so none of its own is handed back.
+  void claiming.then(() => worker.run()).catch(() => {});
   worker.on('error', (err) => logger.debug({ err: err.message }, 'Alert delivery worker error'));
   worker.on('failed', (job, err) => {
     if (!job) return;
@@ -158,10 +216,16 @@ export function startAlertDelivery(options: { config: Config; logger: Logger; li
       final ? 'Alert could not be delivered; giving up' : 'Alert delivery failed; will retry',
     );
   });
-  worker.on('completed', (job) => logger.info({ alert: job.id, type: job.data.type, target: job.data.target }, 'Alert delivered'));
+  worker.on('completed', (job) => {
+    if (byTarget.has(job.data.target)) logger.info({ alert: job.id, type: job.data.type, target: job.data.target }, 'Alert delivered');
+  });
   lifecycle.add('alert delivery', worker, async () => {
+    clearInterval(renew);
     await worker.close();
-    await connection.quit().catch(() => {});
+    // Withdrawn, so deliveries to these URLs go elsewhere at once if no other process has them.
+    await redis.hdel(claimsKey(config), ...fields).catch(() => {});
+    await outbox.close().catch(() => {});
+    await Promise.all([connection.quit().catch(() => {}), redis.quit().catch(() => {})]);
   });
   return worker;
 }
