@@ -22,27 +22,29 @@ const int = (min: number, max: number) => {
     .pipe(z.number().int().min(min, allowed).max(max, allowed));
 };
 
-const hostPortList = z
-  .string()
-  .trim()
-  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
-  .pipe(
-    z
-      .array(
-        z
-          .string()
-          // No user info: `pw@host:6379` is a host name to the pattern, and every failed connection
-          // would then print the password as the host. Passwords come from REDIS_URL /
-          // REDIS_SENTINEL_PASSWORD.
-          .refine((e) => !e.includes('@'), 'each entry must be host:port, without user or password (those come from REDIS_URL; REDIS_SENTINEL_PASSWORD for sentinels)')
-          .regex(/^[^\s:]+:\d{1,5}$/, 'each entry must be host:port')
-          .refine((e) => {
-            const port = Number(e.slice(e.lastIndexOf(':') + 1));
-            return port >= 1 && port <= 65_535;
-          }, 'each port must be from 1 to 65535'),
-      )
-      .min(1, 'must list at least one host:port'),
-  );
+/** A comma-separated list (blank entries dropped) of at least one entry, each checked by `entry`. */
+function commaList(entry: z.ZodType<string, string>, empty: string) {
+  return z
+    .string()
+    .trim()
+    .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+    .pipe(z.array(entry).min(1, empty));
+}
+
+const hostPortList = commaList(
+  z
+    .string()
+    // No user info: `pw@host:6379` is a host name to the pattern, and every failed connection
+    // would then print the password as the host. Passwords come from REDIS_URL /
+    // REDIS_SENTINEL_PASSWORD.
+    .refine((e) => !e.includes('@'), 'each entry must be host:port, without user or password (those come from REDIS_URL; REDIS_SENTINEL_PASSWORD for sentinels)')
+    .regex(/^[^\s:]+:\d{1,5}$/, 'each entry must be host:port')
+    .refine((e) => {
+      const port = Number(e.slice(e.lastIndexOf(':') + 1));
+      return port >= 1 && port <= 65_535;
+    }, 'each port must be from 1 to 65535'),
+  'must list at least one host:port',
+);
 
 /** What is wrong with a redis:// URL that the pattern let through, or undefined (never echoes the password). */
 function redisUrlProblem(url: string): string | undefined {
@@ -77,23 +79,16 @@ function isProxyAddress(x: string): boolean {
 
 const optionalSecret = z.string().min(1).optional();
 
-const webhookUrls = z
-  .string()
-  .trim()
-  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
-  .pipe(
-    z
-      .array(
-        z
-          .string()
-          .regex(/^https?:\/\/[^\s,]+$/, 'each entry must be an http:// or https:// URL')
-          // fetch refuses it with an error that quotes the whole URL, which then went to the log and
-          // into Redis (the delivery job's failedReason). Credentials (user:password@) are fine:
-          // delivery sends them as Basic authentication (src/alerts/delivery.ts).
-          .refine((u) => URL.canParse(u), 'each entry must be a valid URL (percent-encode reserved characters)'),
-      )
-      .min(1, 'must list at least one URL'),
-  );
+const webhookUrls = commaList(
+  z
+    .string()
+    .regex(/^https?:\/\/[^\s,]+$/, 'each entry must be an http:// or https:// URL')
+    // fetch refuses it with an error that quotes the whole URL, which then went to the log and
+    // into Redis (the delivery job's failedReason). Credentials (user:password@) are fine:
+    // delivery sends them as Basic authentication (src/alerts/delivery.ts).
+    .refine((u) => URL.canParse(u), 'each entry must be a valid URL (percent-encode reserved characters)'),
+  'must list at least one URL',
+);
 
 const fraction = z
   .string()
