@@ -9,7 +9,7 @@ import { AuditLog } from '../server/audit.js';
 import type { AlertType } from './alert.js';
 import { AlertOutbox } from './delivery.js';
 import { alertOf, Incidents, type Condition } from './incidents.js';
-import { Lease } from './lease.js';
+import { Lease } from '../redis/lease.js';
 import { dueAt } from '../jobs/due.js';
 import { isRedisUnavailable } from '../errors.js';
 

@@ -3,6 +3,7 @@ import { BATCH_JOB_PREFIX, BATCH_THEN_PREFIX } from '../jobs/center-ids.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queues.js';
 import { centerKey } from '../redis/connection.js';
+import { RedisScript } from '../redis/script.js';
 import type { BatchStatus } from '../schemas/batch.js';
 
 /*
@@ -29,13 +30,13 @@ const GRACE_MS = 3000;
 const MISSING_AFTER_MS = 60_000;
 
 /** Cancels a batch's then before it fires: atomic with RECORD, which fires once (sets `fired`). */
-const CANCEL_THEN = `
+const CANCEL_THEN = new RedisScript('BatchCancelThen', `
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HGET', KEYS[1], 'fired') or not redis.call('HGET', KEYS[1], 'then') then return 0 end
 redis.call('HSET', KEYS[1], 'fired', ARGV[2], 'thenState', 'cancelled', 'withdrawn', ARGV[1])
 return 1
-`;
+`);
 
-const RECORD = `
+const RECORD = new RedisScript('BatchRecord', `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'unknown' end
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 'seen' end
 redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
@@ -44,14 +45,14 @@ if redis.call('SCARD', KEYS[2]) >= tonumber(redis.call('HGET', KEYS[1], 'total')
   if redis.call('HSETNX', KEYS[1], 'fired', ARGV[3]) == 1 then return 'fire' end
 end
 return 'counted'
-`;
+`);
 
 /** Writes a batch's state unless it exists (a retry with the same key). KEYS: state. ARGV: field, value, … */
-const OPEN_ONCE = `
+const OPEN_ONCE = new RedisScript('BatchOpenOnce', `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
-`;
+`);
 
 export interface BatchThen {
   readonly queue: string;
@@ -111,7 +112,7 @@ export class Batches {
     const now = String(Date.now());
     // `join`: its members are reported by watches (and the continuation sweep), not polled by ours.
     const fields = { total: String(spec.members.length), completed: '0', failed: '0', on: spec.on, members: JSON.stringify(spec.members), then: JSON.stringify(spec.then), join: '1', createdAt: now, updatedAt: now };
-    const created = (await this.queues.redis.eval(OPEN_ONCE, 1, this.#state(id), ...Object.entries(fields).flat())) === 1;
+    const created = (await OPEN_ONCE.run(this.queues.redis, [this.#state(id)], Object.entries(fields).flat())) === 1;
     await this.queues.redis.sadd(this.#open, id);
     return created;
   }
@@ -129,14 +130,14 @@ export class Batches {
   async cancelThen(ref: { id: string }, by: string): Promise<boolean> {
     if (!ref.id.startsWith(BATCH_THEN_PREFIX)) return false;
     const id = ref.id.slice(BATCH_THEN_PREFIX.length);
-    const done = await this.queues.redis.eval(CANCEL_THEN, 1, this.#state(id), `Cancelled by ${by}`, String(Date.now()));
+    const done = await CANCEL_THEN.run(this.queues.redis, [this.#state(id)], [`Cancelled by ${by}`, Date.now()]);
     if (done === 1) await this.queues.redis.srem(this.#open, id);
     return done === 1;
   }
 
   /** Reports that `member` (`queue/id`) ended for good; adds `then` when it was the last one. */
   async record(id: string, member: string, outcome: 'completed' | 'failed'): Promise<void> {
-    const r = await this.queues.redis.eval(RECORD, 2, this.#state(id), this.#done(id), member, outcome, String(Date.now()));
+    const r = await RECORD.run(this.queues.redis, [this.#state(id), this.#done(id)], [member, outcome, Date.now()]);
     if (r === 'fire') await this.#fire(id);
   }
 

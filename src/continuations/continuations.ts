@@ -10,6 +10,7 @@ import { release } from './release.js';
 import { sweep } from './sweep.js';
 import { CONTINUATION_PREFIX, KEEP_SECONDS, type ContinuationDeps, type ContinueOn, type JobRef } from './types.js';
 import { pointerOf } from './pointer.js';
+import { runScript } from './scripts.js';
 
 /**
  * Continuations: "run job B after job A finishes", for a job A that already exists (BullMQ flows
@@ -91,13 +92,7 @@ export class Continuations {
     const pointed = await pointerOf(this.deps, ref.queue, ref.id);
     if (!pointed || pointed.parentQueue === 'released') return false;
     const { queue, parentQueue } = pointed;
-    const done = await queues.redis.eval(
-      "if redis.call('HGET', KEYS[1], 'state') == 'awaiting' then redis.call('HSET', KEYS[1], 'state', 'withdrawn', 'withdrawnBy', ARGV[1]) redis.call('EXPIRE', KEYS[1], ARGV[2]) return 1 end return 0",
-      1,
-      keys.spec(parentQueue, queue, ref.id),
-      by,
-      KEEP_SECONDS,
-    );
+    const done = await runScript(queues.redis, 'jcContWithdraw', [keys.spec(parentQueue, queue, ref.id)], [by, KEEP_SECONDS]);
     if (done !== 1) return false;
     // Continuations registered on this one would otherwise await a job that never comes (its
     // pointer would name its parent forever): it ended for good, as failed ("Cancelled by …"), so

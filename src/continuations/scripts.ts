@@ -1,4 +1,5 @@
 import type { RedisClient } from '../redis/connection.js';
+import { RedisScript } from '../redis/script.js';
 
 /*
  * The Lua steps of continuations. Each runs over the keys of ONE queue's slot (see keys.ts), so a
@@ -107,17 +108,27 @@ redis.call('ZADD', KEYS[1], 'XX', now + wait, ARGV[1])
 return 1
 `;
 
-const SCRIPTS = { jcContRegister: REGISTER, jcContRelease: RELEASE, jcContClaim: CLAIM, jcContReschedule: RESCHEDULE } as const;
+/**
+ * Withdrawal of an awaiting continuation (a cancel). KEYS: spec. ARGV: who, seconds to keep it.
+ * Returns 1 when it was awaiting (now withdrawn), 0 otherwise.
+ */
+const WITHDRAW = `
+if redis.call('HGET', KEYS[1], 'state') ~= 'awaiting' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'withdrawn', 'withdrawnBy', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+`;
+
+const SCRIPTS = {
+  jcContRegister: new RedisScript('ContRegister', REGISTER),
+  jcContRelease: new RedisScript('ContRelease', RELEASE),
+  jcContClaim: new RedisScript('ContClaim', CLAIM),
+  jcContReschedule: new RedisScript('ContReschedule', RESCHEDULE),
+  jcContWithdraw: new RedisScript('ContWithdraw', WITHDRAW),
+} as const;
 export type ScriptName = keyof typeof SCRIPTS;
 
-const defined = new WeakSet<RedisClient>();
-
-/** Runs one of the scripts above (EVALSHA, loading it on first use per connection). */
-export async function runScript(redis: RedisClient, name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-  if (!defined.has(redis)) {
-    for (const [n, lua] of Object.entries(SCRIPTS)) redis.defineCommand(n, { lua });
-    defined.add(redis);
-  }
-  const command = (redis as unknown as Record<ScriptName, (...a: (string | number)[]) => Promise<unknown>>)[name];
-  return command.call(redis, keys.length, ...keys, ...args);
+/** Runs one of the scripts above. */
+export function runScript(redis: RedisClient, name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  return SCRIPTS[name].run(redis, keys, args);
 }
