@@ -116,17 +116,30 @@ export function createRedis(config: Config, role: ConnectionRole, logger?: Logge
       if (!closedByOwner && owned.status === 'end') owned.connect().catch(() => {});
     }, 500).unref();
   });
-  let lastLog = 0;
+  // An outage is logged when it starts and when it ends. A short one (Redis restarted within the
+  // first reconnect delay) raises no error at all: the connection closes and the next attempt
+  // succeeds, and the process said nothing about it.
+  let lastError = 0;
+  let wasReady = false;
+  let troubled = false;
+  client.on('close', () => {
+    if (closedByOwner || !wasReady || troubled) return;
+    troubled = true;
+    logger?.warn({ role }, 'Redis connection lost; reconnecting');
+  });
   client.on('error', (err: Error) => {
+    troubled = true;
     const now = Date.now();
-    if (now - lastLog > 5000) {
-      lastLog = now;
+    if (now - lastError > 5000) {
+      lastError = now;
       logger?.warn({ err: err.message, role }, 'Redis connection error; reconnecting with backoff');
     }
   });
   client.on('ready', () => {
-    if (lastLog) logger?.info({ role }, 'Redis connection restored');
-    lastLog = 0;
+    if (troubled) logger?.info({ role }, 'Redis connection restored');
+    troubled = false;
+    lastError = 0;
+    wasReady = true;
   });
   return client;
 }
