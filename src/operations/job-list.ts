@@ -8,6 +8,7 @@ export const SCAN_PER_STATE = 2000;
 
 interface Found {
   job: Job;
+  /** The BullMQ queue (a shard's name, `batch.2`, on a sharded queue): orders the page and names the cursor. */
   queue: string;
   state: string;
 }
@@ -25,7 +26,11 @@ const keyOf = (f: Found) => ({ ts: f.job.timestamp, queue: f.queue, id: String(f
  * the {@link SCAN_PER_STATE} most recent jobs of each queue and state with BullMQ's `getJobs`.
  */
 export async function listJobs(queues: Queues, query: Omit<JobListQuery, 'limit'> & { limit: number }): Promise<JobList> {
-  const names = query.queue !== undefined ? [queues.get(query.queue).name] : queues.all().map((q) => q.name);
+  // A logical queue is every shard of it (get() would read shard 0 only: a sharded queue's other
+  // shards were never listed); a shard's own name (`batch.2`, as the board shows it) is that shard.
+  const targets =
+    query.queue === undefined ? queues.all() : queues.logicalOf(query.queue).queue === query.queue ? queues.shardsOf(query.queue) : [queues.get(query.queue)];
+  const names = targets.map((q) => q.name);
   const states = query.state !== undefined ? [query.state] : [...LISTABLE_STATES];
   const from = query.from !== undefined ? Date.parse(query.from) : -Infinity;
   const to = query.to !== undefined ? Date.parse(query.to) : Infinity;
@@ -54,5 +59,11 @@ export async function listJobs(queues: Queues, query: Omit<JobListQuery, 'limit'
   const last = page[page.length - 1];
   const nextCursor =
     found.length > query.limit && last ? `${last.job.timestamp}~${encodeURIComponent(last.queue)}~${encodeURIComponent(String(last.job.id))}` : null;
-  return { jobs: page.map((f) => toInfo(f.job, f.queue, f.state)), nextCursor };
+  // Reported as getJob reports a job: by its logical queue, with its shard when the queue is sharded
+  // (the shard's BullMQ name, `batch.2`, listed jobs under a queue no other answer names).
+  const info = (f: Found) => {
+    const { queue, shard } = queues.logicalOf(f.queue);
+    return { ...toInfo(f.job, queue, f.state), ...(queues.isSharded(queue) ? { shard } : {}) };
+  };
+  return { jobs: page.map(info), nextCursor };
 }
