@@ -236,7 +236,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
    * change something: their error says whether the outcome is known, and carries the idempotency
    * key (`jobId`) to retry with.
    */
-  async #guard<T>(fn: () => Promise<T>, write?: { jobId?: string; jobIds?: readonly string[]; idempotent?: boolean }): Promise<T> {
+  async #guard<T>(fn: () => Promise<T>, write?: WriteKind): Promise<T> {
     // A client is used right after it is made (ready() is optional): its first connection is
     // waited for, within the connect timeout. Afterwards a fail-fast connection that is not ready
     // would reject anyway, so answer at once. Nothing was sent: that much is certain.
@@ -257,7 +257,12 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
         // Redis failed while the call was under way: the command may have run before the
         // connection went. Say so; the idempotency key makes the retry safe either way.
         const how =
-          write.jobId !== undefined
+          write.batchId !== undefined
+            ? // A batch takes no caller ids: a new call is a new batch.
+              `GET /api/batches/${write.batchId} (client.getBatch) says whether this batch was created; check it before calling again, as a new call creates another batch`
+            : write.dedupeKey !== undefined
+              ? `retry with the same dedupe key ${JSON.stringify(write.dedupeKey)}: deduplication keeps one job`
+              : write.jobId !== undefined
             ? `retry with the same jobId ${JSON.stringify(write.jobId)}: it creates the job at most once`
             : write.jobIds !== undefined
               ? 'retry with the same jobIds (listed in jobIds): each job is created at most once'
@@ -362,7 +367,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
       }
       const job = await queue.add(p.name, p.data, p.opts);
       return this.#created(queue, p, job);
-    }, { jobId: p.opts.jobId });
+    }, { jobId: p.opts.jobId, ...(p.dedupeId !== undefined && opts.dedupe ? { dedupeKey: opts.dedupe.key } : {}) });
   }
 
   /**
@@ -458,7 +463,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
         jobs: created.map(({ id: jobId, queue, name, state }) => ({ id: jobId, queue, name, state })),
         then: then ? { queue: then.queue, id: thenId(id), name: then.name } : null,
       };
-    }, { jobIds: prepared.map((p) => p.opts.jobId!) });
+    }, { jobIds: prepared.map((p) => p.opts.jobId!), batchId: id });
   }
 
   /** A batch's progress (total, completed, failed, pending) and its `then` job's state; undefined when unknown. */
@@ -801,8 +806,22 @@ function firstAttempt(redis: Queues['redis']): Promise<void> {
 }
 
 /** How to retry a call that failed on the connection (built only on a failure). */
-function retryHint(write: { jobId?: string; jobIds?: readonly string[] } | undefined): string {
-  return write?.jobId !== undefined
+/** What a guarded call writes, for its error when Redis fails: what makes a retry safe. */
+interface WriteKind {
+  jobId?: string;
+  jobIds?: readonly string[];
+  /** A batch: its id (a retry is a new batch; the caller checks this one first). */
+  batchId?: string;
+  /** An enqueue with dedupe (which takes no jobId): the key that makes a retry safe. */
+  dedupeKey?: string;
+  idempotent?: boolean;
+}
+
+/** The retry advice of an error that is sure nothing was written. */
+function retryHint(write: WriteKind | undefined): string {
+  return write?.batchId !== undefined || write?.dedupeKey !== undefined
+    ? '; retry later'
+    : write?.jobId !== undefined
     ? `; retry with the same jobId ${JSON.stringify(write.jobId)}`
     : write?.jobIds !== undefined
       ? '; retry with the same jobIds (listed in jobIds)'

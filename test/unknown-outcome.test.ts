@@ -166,11 +166,16 @@ describe('enqueue while Redis dies', () => {
       const run = runCli(['enqueue', '--file', file], env);
       const cancel = ops.cancelJob(parent).catch((e: unknown) => e);
       const pause = ops.pauseQueue('batch').catch((e: unknown) => e);
-      // Both the CLI's bulk add and the client's calls are sent and held (flag b) before Redis dies.
+      // A batch and a deduplicated enqueue take no caller ids: their advice must not be "retry with
+      // the same jobIds", which the API then refuses (a batch names its jobs; dedupe takes no jobId).
+      const batch = ops.batch([{ name: 'sleep', data: { ms: 1 } }]).catch((e: unknown) => e);
+      const deduped = ops.enqueue('sleep', { ms: 1 }, { dedupe: { key: 'held-dedupe' } }).catch((e: unknown) => e);
+      // The CLI's bulk add and the client's calls are sent and held (flag b) before Redis dies
+      // (the client's share one connection: one held command, the rest queued behind it).
       await waitFor(async () => {
         const list = String(await admin.call('CLIENT', 'LIST'));
-        return list.split('\n').filter((l) => /flags=\S*b/.test(l)).length >= 3;
-      }, 'three held writes', 20_000);
+        return list.split('\n').filter((l) => /flags=\S*b/.test(l)).length >= 2;
+      }, 'held writes', 20_000);
       // SIGKILL: a SHUTDOWN would itself wait out the pause, and the held writes would run first.
       const exited = new Promise((r) => redis.server.process.once('exit', r));
       redis.server.process.kill('SIGKILL');
@@ -186,6 +191,14 @@ describe('enqueue while Redis dies', () => {
         assert.equal(e.outcome, 'unknown', e.message);
         assert.match(e.message, /repeating the same call is safe/);
       }
+      const b = await batch;
+      assert.ok(b instanceof UnavailableError, String(b));
+      assert.equal(b.outcome, 'unknown', b.message);
+      assert.match(b.message, /GET \/api\/batches\/[0-9a-f-]{36} \(client\.getBatch\) says whether this batch was created/);
+      assert.doesNotMatch(b.message, /retry with the same jobIds/);
+      const d = await deduped;
+      assert.ok(d instanceof UnavailableError, String(d));
+      assert.match(d.message, /retry with the same dedupe key "held-dedupe"/);
     } finally {
       await redis.restart();
       await ops.close();
