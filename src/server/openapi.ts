@@ -42,7 +42,7 @@ const unavailableSchema = errorSchema.extend({
     .enum(['not-written', 'unknown'])
     .describe('not-written: Redis was down before the call, nothing was written; unknown: it failed during the call, the write may have happened'),
   jobId: z.string().optional().describe('An enqueue: its idempotency key; retry with it, it creates the job at most once'),
-  jobIds: z.array(z.string()).optional().describe('A bulk enqueue or batch: the keys of its jobs, in request order; retry with them'),
+  jobIds: z.array(z.string()).optional().describe('A bulk enqueue: the keys of its jobs, in request order; retry with them. A batch: its jobs\' ids, to look them up (a batch takes no ids: check GET /api/batches/{id}, named in error, before calling again)'),
 });
 
 function toJson(schema: z.ZodType, io: 'input' | 'output', name: string, into: Record<string, Schema>): Schema {
