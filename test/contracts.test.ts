@@ -6,6 +6,7 @@ import { ValidationError } from '../src/errors.js';
 import { defineJob, parsePayload, type PayloadInput } from '../src/jobs/contract.js';
 import { JobCatalog } from '../src/jobs/catalog.js';
 import { jobOptions, validateJobId } from '../src/jobs/options.js';
+import { runAt } from '../src/schemas/fields.js';
 
 describe('job contracts', () => {
   it('declare the four example jobs with retention so Redis does not grow forever', () => {
@@ -67,5 +68,14 @@ describe('job contracts', () => {
     assert.equal(defineJob({ name: 'ok', queue: 'q', schema: z.object({}), defaults: { backoff: 500, timeoutMs: 0 } }).defaults.backoff, 500);
     assert.equal(validateJobId('order-42'), 'order-42');
     for (const id of ['42', 'a:b', '', 'x'.repeat(200)]) assert.throws(() => validateJobId(id), ValidationError, id);
+  });
+});
+
+describe('runAt', () => {
+  it('a value that is no time at all (offset +25:00) gets the format message only, not "within 10 years"', () => {
+    const messages = (v: string) => runAt.safeParse(v).error?.issues.map((i) => i.message) ?? [];
+    assert.deepEqual(messages('2030-01-01T09:00:00+25:00'), ['must be an ISO 8601 date-time with offset, e.g. 2030-01-01T09:00:00Z']);
+    assert.deepEqual(messages('9999-01-01T00:00:00Z'), ['must be within 10 years from now']);
+    assert.deepEqual(messages('2030-01-01T09:00:00Z'), []);
   });
 });

@@ -69,7 +69,8 @@ export const delayMs = z
 export const runAt = z.iso
   .datetime({ offset: true, error: 'must be an ISO 8601 date-time with offset, e.g. 2030-01-01T09:00:00Z' })
   // The same bound as delay: a time decades away is a unit or typing mistake, not a plan.
-  .refine((s) => Date.parse(s) - Date.now() <= MAX_DELAY_MS, 'must be within 10 years from now')
+  // (Not a time at all, e.g. offset +25:00: the format's message says so; "within 10 years" misled.)
+  .refine((s) => Number.isNaN(Date.parse(s)) || Date.parse(s) - Date.now() <= MAX_DELAY_MS, 'must be within 10 years from now')
   .describe('ISO 8601 time with offset; a time in the past runs now');
 
 // BullMQ's own bound (2^21 - 1): its add throws above it, after our validation would have passed.
