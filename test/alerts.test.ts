@@ -324,6 +324,25 @@ describe('alert delivery and the detector lease', () => {
     for (const p of [a, b]) assert.ok(!p.lines.some((l) => String(l.msg).startsWith('Alert delivery failed')), `${p.name} failed a delivery`);
   });
 
+  it("a lease holder whose clock runs 2 minutes ahead still queues its alerts for the other processes' webhook URLs", async () => {
+    const { env, group, client, receiver: first } = await setup();
+    const second = await WebhookReceiver.start(SECRET);
+    receivers.push(second);
+    const skewed = { ...env, ALERT_WEBHOOK_URL: second.url, NODE_OPTIONS: `--import=${resolve('test/fixtures/skewed-clock.mjs')}`, CLOCK_SKEW_MS: '120000' };
+    // b starts first and holds the lease; a, on time, only delivers to its URL.
+    const b = producer(group, skewed, 'b');
+    await b.waitForMessage('Detector lease taken', 30_000);
+    const a = producer(group, env, 'a');
+    await a.waitForMessage('Schedules synced', 30_000);
+    const claims = `${client.queues.config.prefix}:jc:alerts:targets`;
+    await waitFor(async () => (await center.redis.client.hlen(claims)) === 2, 'both claims', 10_000, 20);
+    await client.recurring.upsert('skewed-holder', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
+    await second.waitFor((x) => x.type === 'schedule.overdue' && x.schedule === 'skewed-holder', 'schedule.overdue at the holder\'s URL', 20_000);
+    // b judged a's claim by its own clock: two minutes old, a process gone, so a's URL got nothing.
+    await first.waitFor((x) => x.type === 'schedule.overdue' && x.schedule === 'skewed-holder', 'schedule.overdue at the other process\'s URL', 10_000);
+    assert.ok(!a.lines.some((l) => l.msg === 'Alert redirected: no running process has its webhook URL any more'), 'a redirected a delivery');
+  });
+
   it('deliveries queued for a webhook URL that no running process has any more go to the URL that replaced it, once', async () => {
     const { env, group, client, receiver: old } = await setup();
     const replacement = await WebhookReceiver.start(SECRET);

@@ -42,10 +42,21 @@ function claimsKey(config: Config): string {
   return centerKey(config, 'alerts', 'targets');
 }
 
+/**
+ * The Redis server's clock, in ms: claims are stamped and judged by it, the one clock every process
+ * shares. By its own clock, a process running minutes ahead would find every other claim stale
+ * (dropping their URLs' alerts and deleting their claims), and one running behind would find its
+ * own claims judged stale by every other process.
+ */
+async function redisNow(redis: RedisClient): Promise<number> {
+  const [seconds, micros] = await redis.time();
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}
+
 /** The targets some live process delivers to. */
 async function liveTargets(redis: RedisClient, config: Config): Promise<Set<string>> {
   const claims = await redis.hgetall(claimsKey(config));
-  const now = Date.now();
+  const now = await redisNow(redis);
   const live = new Set<string>();
   for (const [field, at] of Object.entries(claims)) if (now - Number(at) < CLAIM_TTL_MS) live.add(field.split(' ')[0]!);
   return live;
@@ -168,7 +179,7 @@ export function startAlertDelivery(options: { config: Config; logger: Logger; li
   const fields = [...byTarget.keys()].map((target) => `${target} ${self}`);
   // Renews this process's claims and drops those of processes gone without withdrawing theirs.
   const claim = async () => {
-    const now = Date.now();
+    const now = await redisNow(redis);
     const claims = await redis.hgetall(claimsKey(config));
     const stale = Object.entries(claims).filter(([, at]) => now - Number(at) >= CLAIM_TTL_MS).map(([field]) => field);
     await redis.hset(claimsKey(config), Object.fromEntries(fields.map((f) => [f, String(now)])));
@@ -184,7 +195,8 @@ export function startAlertDelivery(options: { config: Config; logger: Logger; li
       if (url) return { status: await post(config, url, job.data.body) };
       if ((await liveTargets(redis, config)).has(job.data.target)) {
         // Another live process has that URL: offer the delivery again soon, without spending an attempt.
-        await job.moveToDelayed(Date.now() + HAND_BACK_MS, token);
+        // Soon by Redis's clock too: by this process's own, running minutes ahead, it was minutes away.
+        await job.moveToDelayed((await redisNow(redis)) + HAND_BACK_MS, token);
         throw new DelayedError();
       }
       // No live process has that URL any more (changed or removed): this process's URLs get the
