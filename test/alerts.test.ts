@@ -343,6 +343,32 @@ describe('alert delivery and the detector lease', () => {
     assert.ok(!a.lines.some((l) => l.msg === 'Alert redirected: no running process has its webhook URL any more'), 'a redirected a delivery');
   });
 
+  it('after a Redis outage longer than a claim lives, each process claims its webhook URL again at once: both URLs get the next alert', async () => {
+    const { env, group, client, receiver: first } = await setup();
+    const second = await WebhookReceiver.start(SECRET);
+    receivers.push(second);
+    const a = producer(group, env, 'a');
+    await a.waitForMessage('Detector lease taken', 30_000);
+    const b = producer(group, { ...env, ALERT_WEBHOOK_URL: second.url }, 'b');
+    await b.waitForMessage('Schedules synced', 30_000);
+    const claims = `${client.queues.config.prefix}:jc:alerts:targets`;
+    const redis = center.redis.client;
+    await waitFor(async () => (await redis.hlen(claims)) === 2, 'both claims', 10_000, 20);
+    // The claims as an outage of 100 s leaves them (no renewal reached Redis): older than their
+    // 90 s life. A Redis that comes back without them (no persistence, a failover) is the same.
+    const [seconds] = await redis.time();
+    const aged = Number(seconds) * 1000 - 100_000;
+    for (const field of Object.keys(await redis.hgetall(claims))) await redis.hset(claims, field, String(aged));
+    await center.redis.restart();
+    await Promise.all([a, b].map((p) => p.waitForMessage('Redis connection restored', 20_000)));
+    // Renewed within moments, not at the next 30 s renewal; and no process's renewal deleted its own
+    // claim (stale when read, renewed, then dropped as stale).
+    await waitFor(async () => Object.values(await redis.hgetall(claims)).filter((at) => Number(at) > aged).length === 2, 'both claims renewed', 5_000, 20);
+    await client.recurring.upsert('after-outage', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
+    for (const r of [first, second]) await r.waitFor((x) => x.type === 'schedule.overdue' && x.schedule === 'after-outage', 'schedule.overdue', 20_000);
+    assert.ok(![a, b].some((p) => p.lines.some((l) => String(l.msg).startsWith('Alert redirected'))), 'a delivery was redirected');
+  });
+
   it('deliveries queued for a webhook URL that no running process has any more go to the URL that replaced it, once', async () => {
     const { env, group, client, receiver: old } = await setup();
     const replacement = await WebhookReceiver.start(SECRET);

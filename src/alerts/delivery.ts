@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import { centerKey, createRedis, queuePrefix, type RedisClient } from '../redis/connection.js';
+import { RedisScript } from '../redis/script.js';
 import type { Alert } from './alert.js';
 
 /** The center's own queue of webhook deliveries (not a job queue of the contracts). */
@@ -61,6 +62,19 @@ async function liveTargets(redis: RedisClient, config: Config): Promise<Set<stri
   for (const [field, at] of Object.entries(claims)) if (now - Number(at) < CLAIM_TTL_MS) live.add(field.split(' ')[0]!);
   return live;
 }
+
+/**
+ * Renews a process's claims and deletes the stale ones. KEYS: the claims hash. ARGV: now (ms, Redis
+ * clock), the cutoff (a claim renewed at or before it is stale), then the process's fields.
+ */
+const CLAIM = new RedisScript('AlertTargetsClaim', `
+for i = 3, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], ARGV[1]) end
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if (tonumber(all[i + 1]) or 0) <= tonumber(ARGV[2]) then redis.call('HDEL', KEYS[1], all[i]) end
+end
+return 1
+`);
 
 const deliveryId = (alertId: string, target: string): string => `alert.${alertId}.${target}`;
 
@@ -177,17 +191,20 @@ export function startAlertDelivery(options: { config: Config; logger: Logger; li
   const { retryDelayMs, retryMaxDelayMs } = config.alerts;
   const self = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   const fields = [...byTarget.keys()].map((target) => `${target} ${self}`);
-  // Renews this process's claims and drops those of processes gone without withdrawing theirs.
+  // Renews this process's claims and drops those of processes gone without withdrawing theirs, in
+  // one script: read first and deleted after, a claim stale when read but renewed meanwhile (this
+  // process's own, or another's, after an outage longer than CLAIM_TTL_MS) was deleted fresh.
   const claim = async () => {
     const now = await redisNow(redis);
-    const claims = await redis.hgetall(claimsKey(config));
-    const stale = Object.entries(claims).filter(([, at]) => now - Number(at) >= CLAIM_TTL_MS).map(([field]) => field);
-    await redis.hset(claimsKey(config), Object.fromEntries(fields.map((f) => [f, String(now)])));
-    if (stale.length > 0) await redis.hdel(claimsKey(config), ...stale);
+    await CLAIM.run(redis, [claimsKey(config)], [now, now - CLAIM_TTL_MS, ...fields]);
   };
   const claiming = claim().catch((err: Error) => logger.warn({ err: err.message }, 'Could not claim the webhook targets of this process'));
   const renew = setInterval(() => void claim().catch((err: Error) => logger.debug({ err: err.message }, 'Could not renew webhook target claims')), CLAIM_RENEW_MS);
   renew.unref();
+  // Again as soon as Redis is back, not at the next renewal: after an outage longer than
+  // CLAIM_TTL_MS, or a Redis that came back without them, this process's URLs counted as served
+  // by no one meanwhile (alerts not queued for them, their deliveries redirected elsewhere).
+  redis.on('ready', () => void claim().catch((err: Error) => logger.debug({ err: err.message }, 'Could not renew webhook target claims')));
   const worker = new Worker(
     ALERTS_QUEUE,
     async (job: Job<DeliveryData>, token?: string) => {
