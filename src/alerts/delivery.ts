@@ -204,7 +204,11 @@ export function startAlertDelivery(options: { config: Config; logger: Logger; li
   // Again as soon as Redis is back, not at the next renewal: after an outage longer than
   // CLAIM_TTL_MS, or a Redis that came back without them, this process's URLs counted as served
   // by no one meanwhile (alerts not queued for them, their deliveries redirected elsewhere).
-  redis.on('ready', () => void claim().catch((err: Error) => logger.debug({ err: err.message }, 'Could not renew webhook target claims')));
+  // Not once stopping: the claims withdrawn on stop would be written back by a reconnect meanwhile.
+  let stopping = false;
+  redis.on('ready', () => {
+    if (!stopping) void claim().catch((err: Error) => logger.debug({ err: err.message }, 'Could not renew webhook target claims'));
+  });
   const worker = new Worker(
     ALERTS_QUEUE,
     async (job: Job<DeliveryData>, token?: string) => {
@@ -249,6 +253,7 @@ export function startAlertDelivery(options: { config: Config; logger: Logger; li
     if (byTarget.has(job.data.target)) logger.info({ alert: job.id, type: job.data.type, target: job.data.target }, 'Alert delivered');
   });
   lifecycle.add('alert delivery', worker, async () => {
+    stopping = true;
     clearInterval(renew);
     await worker.close();
     // Withdrawn, so deliveries to these URLs go elsewhere at once if no other process has them.
