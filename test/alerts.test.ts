@@ -197,6 +197,24 @@ describe('schedule alerts', () => {
     await receiver.waitFor((a) => a.type === 'schedule.overdue' && a.schedule === 'still-watched', 'schedule.overdue', 20_000);
     assert.ok((await client.recurring.list()).some((s) => s.id === 'still-watched'));
   });
+  it('an incident entry that is not JSON silences no other alert, and GET /api/alerts lists the others', async () => {
+    const token = 'api-token-for-alert-tests-7c1e';
+    const { env, group, client, receiver } = await setup({ API_TOKEN: token });
+    const server = await startServer(group, env);
+    const redis = center.redis.client;
+    const key = (name: string) => `${client.queues.config.prefix}:jc:alerts:${name}`;
+    // One failed every pass (no alert raised nor recovered any more), the other failed every listing.
+    await redis.hset(key('open'), 'schedule.failed|s:damaged', '{not json');
+    await redis.hset(key('incidents'), 'damaged-incident', '{not json');
+    await redis.zadd(key('recent'), Date.now(), 'damaged-incident');
+    await client.recurring.upsert('watched-beside-incident', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
+    await receiver.waitFor((a) => a.type === 'schedule.overdue' && a.schedule === 'watched-beside-incident', 'schedule.overdue', 20_000);
+    const res = await fetch(`${server.base}/api/alerts?limit=10`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { incidents: { schedule?: string }[] };
+    assert.ok(body.incidents.some((i) => i.schedule === 'watched-beside-incident'), JSON.stringify(body));
+    assert.ok((await client.alerts.list()).some((i) => i.schedule === 'watched-beside-incident'));
+  });
   it('a run history entry that is not JSON does not silence the alerts of every other schedule', async () => {
     const { env, group, client, receiver } = await setup();
     await startServer(group, env);

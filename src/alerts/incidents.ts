@@ -11,6 +11,20 @@ export type Condition = { type: AlertType; schedule: string } | { type: AlertTyp
 
 const conditionKey = (c: Condition): string => `${c.type}|${'schedule' in c ? `s:${c.schedule}` : `q:${c.queue}`}`;
 
+/**
+ * A stored incident, or undefined when the entry is not an incident's JSON (damaged, or written
+ * by something else): skipped, so that one such entry fails neither every detector pass (no alert
+ * raised or recovered any more) nor every listing of `GET /api/alerts` (a 500).
+ */
+function parsed(raw: string): Incident | undefined {
+  try {
+    const value = JSON.parse(raw) as Incident | null;
+    return typeof value === 'object' && value !== null && typeof value.id === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A new incident id: time-ordered, unique, usable in a BullMQ job id (no ":"). */
 function newId(): string {
   return `${Date.now().toString(36)}-${randomBytes(5).toString('hex')}`;
@@ -62,12 +76,12 @@ export class Incidents {
   /** The open incident of a condition, if any. */
   async openOf(c: Condition): Promise<Incident | undefined> {
     const raw = await this.redis.hget(this.#key('open'), conditionKey(c));
-    return raw ? (JSON.parse(raw) as Incident) : undefined;
+    return raw ? parsed(raw) : undefined;
   }
 
   async allOpen(): Promise<Incident[]> {
     const all = await this.redis.hvals(this.#key('open'));
-    return all.map((r) => JSON.parse(r) as Incident);
+    return all.map(parsed).filter((i): i is Incident => i !== undefined);
   }
 
   /**
@@ -135,7 +149,7 @@ export class Incidents {
     const ids = await this.redis.zrevrange(this.#key('recent'), 0, Math.max(0, limit - 1));
     if (ids.length === 0) return [];
     const raw = await this.redis.hmget(this.#key('incidents'), ...ids);
-    return raw.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as Incident);
+    return raw.map((r) => (r === null ? undefined : parsed(r))).filter((i): i is Incident => i !== undefined);
   }
 }
 
