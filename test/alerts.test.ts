@@ -321,9 +321,11 @@ describe('alert delivery and the detector lease', () => {
     // Before, the holder queued nothing: no URL of its own.
     await receiver.waitFor((x) => x.type === 'schedule.overdue' && x.schedule === 'no-url-holder', 'schedule.overdue from the holder without a URL', 20_000);
     assert.ok(a.lines.some((l) => String(l.msg).startsWith('Detector lease taken')) && !b.lines.some((l) => String(l.msg).startsWith('Detector lease taken')), 'a raised it');
-    // A stopped process withdraws its claim.
+    // A stopped process's claim is kept a while (a restart keeps its deliveries), then expires.
     await b.stop();
-    assert.equal(await center.redis.client.hlen(claims), 0);
+    const [[, at], [seconds]] = [Object.entries(await center.redis.client.hgetall(claims))[0]!, await center.redis.client.time()];
+    const expiresIn = Number(at) + 90_000 - Number(seconds) * 1000;
+    assert.ok(expiresIn > 25_000 && expiresIn <= 31_000, `the stopped process's claim expires in ${expiresIn} ms`);
   });
 
   it('two processes with different webhook URLs: each URL gets the alert once, and neither spends an attempt on the other\'s', async () => {
@@ -387,6 +389,32 @@ describe('alert delivery and the detector lease', () => {
     assert.ok(![a, b].some((p) => p.lines.some((l) => String(l.msg).startsWith('Alert redirected'))), 'a delivery was redirected');
   });
 
+  it('a process restarted gracefully (same URL) gets the deliveries that waited for its URL, not the other process\'s URL', async () => {
+    const { env, group, client, receiver: mine } = await setup();
+    const others = await WebhookReceiver.start(SECRET);
+    receivers.push(others);
+    mine.refuse = true;
+    // The server holds the lease (it starts first) and delivers to another URL.
+    const server = await startServer(group, { ...env, ALERT_WEBHOOK_URL: others.url });
+    await server.proc.waitForMessage('Detector lease taken', 30_000);
+    const a = producer(group, env, 'a');
+    await a.waitForMessage('Schedules synced', 30_000);
+    const claims = `${client.queues.config.prefix}:jc:alerts:targets`;
+    await waitFor(async () => (await center.redis.client.hlen(claims)) === 2, 'both claims', 10_000, 20);
+    await client.recurring.upsert('restarted', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
+    await others.waitFor((x) => x.type === 'schedule.overdue' && x.schedule === 'restarted', 'the alert at the other URL', 20_000);
+    await waitFor(() => mine.refused >= 1, "a refused delivery to the producer's URL", 20_000, 20);
+    // A deploy: stopped, started again 8 s later with the same URL (longer than the delivery's
+    // retry delay, 2 s at most here, plus a worker's 5 s wait for its next job: the server takes
+    // the waiting delivery meanwhile).
+    await a.stop();
+    await new Promise((r) => setTimeout(r, 8000));
+    mine.refuse = false;
+    producer(group, env, 'a2');
+    await mine.waitFor((x) => x.type === 'schedule.overdue' && x.schedule === 'restarted', "the alert at the restarted producer's URL", 30_000);
+    assert.ok(!server.proc.lines.some((l) => String(l.msg).startsWith('Alert redirected')), 'the server did not redirect it');
+  });
+
   it('deliveries queued for a webhook URL that no running process has any more go to the URL that replaced it, once', async () => {
     const { env, group, client, receiver: old } = await setup();
     const replacement = await WebhookReceiver.start(SECRET);
@@ -400,7 +428,8 @@ describe('alert delivery and the detector lease', () => {
     // The URL changed (a rotated token): the pending delivery was failed by every process that
     // lacked it, then dropped.
     const b = producer(group, { ...env, ALERT_WEBHOOK_URL: replacement.url }, 'b');
-    const alert = await replacement.waitFor((x) => x.type === 'schedule.overdue' && x.schedule === 'url-rotated', 'the alert at the new URL', 20_000);
+    // After the stopped process's 30 s of grace (it could have been a restart with the same URL).
+    const alert = await replacement.waitFor((x) => x.type === 'schedule.overdue' && x.schedule === 'url-rotated', 'the alert at the new URL', 60_000);
     await b.waitForMessage('Alert redirected: no running process has its webhook URL any more', 5_000);
     // Once: the incident was open already (b raises no second alert), and the redirect is keyed.
     await new Promise((r) => setTimeout(r, 2000));

@@ -26,7 +26,7 @@ export function targetOf(url: string): string {
  * lease may have no ALERT_WEBHOOK_URL (its alerts were then never queued), and a URL may be
  * changed (rotated token) while deliveries to the old one still wait (they failed everywhere,
  * then were dropped). So each delivery worker claims its targets in Redis, renewed while it
- * runs and withdrawn when it stops; alerts are queued for every live target, a delivery for a
+ * runs and withdrawn 30 s after it stops; alerts are queued for every live target, a delivery for a
  * target another live process serves is handed back without spending an attempt, and one for a
  * target no live process serves any more goes to this process's URLs instead.
  */
@@ -35,6 +35,8 @@ export function targetOf(url: string): string {
 const CLAIM_RENEW_MS = 30_000;
 /** A claim older than this is a process gone without withdrawing it (killed): no longer live. */
 const CLAIM_TTL_MS = 90_000;
+/** How long a stopped process's claims still count: a restart within it finds its deliveries waiting. */
+const STOP_GRACE_MS = 30_000;
 /** How soon a delivery meant for another live process's URL is offered again. */
 const HAND_BACK_MS = 1000;
 
@@ -204,7 +206,7 @@ export function startAlertDelivery(options: { config: Config; logger: Logger; li
   // Again as soon as Redis is back, not at the next renewal: after an outage longer than
   // CLAIM_TTL_MS, or a Redis that came back without them, this process's URLs counted as served
   // by no one meanwhile (alerts not queued for them, their deliveries redirected elsewhere).
-  // Not once stopping: the claims withdrawn on stop would be written back by a reconnect meanwhile.
+  // Not once stopping: the claims expiring after a stop would be renewed by a reconnect meanwhile.
   let stopping = false;
   redis.on('ready', () => {
     if (!stopping) void claim().catch((err: Error) => logger.debug({ err: err.message }, 'Could not renew webhook target claims'));
@@ -256,8 +258,13 @@ export function startAlertDelivery(options: { config: Config; logger: Logger; li
     stopping = true;
     clearInterval(renew);
     await worker.close();
-    // Withdrawn, so deliveries to these URLs go elsewhere at once if no other process has them.
-    await redis.hdel(claimsKey(config), ...fields).catch(() => {});
+    // Withdrawn after STOP_GRACE_MS, not at once: a graceful restart (a deploy) must keep its URLs'
+    // pending deliveries. Withdrawn at once, they were redirected elsewhere meanwhile and this URL
+    // never got them (only, later, their *.recovered). A URL changed by the restart is redirected
+    // to once the grace is over.
+    await redisNow(redis)
+      .then((now) => redis.hset(claimsKey(config), Object.fromEntries(fields.map((f) => [f, String(now - CLAIM_TTL_MS + STOP_GRACE_MS)]))))
+      .catch(() => {});
     await outbox.close().catch(() => {});
     await Promise.all([connection.quit().catch(() => {}), redis.quit().catch(() => {})]);
   });
