@@ -267,6 +267,14 @@ const envSchema = z
         message: 'is required when ALERT_WEBHOOK_URL is set: every alert is signed with it (openssl rand -hex 32)',
       });
     }
+    if (env.ALERT_RETRY_MAX_DELAY_MS < env.ALERT_RETRY_DELAY_MS) {
+      // Accepted, every retry waited the smaller cap: 30 attempts spent in seconds, not hours.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ALERT_RETRY_MAX_DELAY_MS'],
+        message: `must be at least ALERT_RETRY_DELAY_MS (${env.ALERT_RETRY_DELAY_MS}): it caps the doubling retry delay`,
+      });
+    }
     if (env.API_TOKEN && env.API_TOKENS?.some((t) => t.name === 'api-token' || t.token === env.API_TOKEN)) {
       ctx.addIssue({
         code: 'custom',

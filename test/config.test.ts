@@ -70,6 +70,8 @@ describe('config', () => {
       [{ TRUST_PROXY: '10.0.0.0/99' }, /TRUST_PROXY=/],
       [{ BOARD_BASE_PATH: '/api' }, /BOARD_BASE_PATH="\/api" must not be .*server's own paths/],
       [{ BOARD_BASE_PATH: '/metrics/board' }, /BOARD_BASE_PATH=/],
+      // Accepted, it capped every retry below the first delay: the attempts ran out in seconds.
+      [{ ALERT_RETRY_DELAY_MS: '200', ALERT_RETRY_MAX_DELAY_MS: '10' }, /ALERT_RETRY_MAX_DELAY_MS=.*must be at least ALERT_RETRY_DELAY_MS \(200\)/],
     ] as const) {
       assert.match(configError(env).message, pattern, JSON.stringify(env));
     }
