@@ -197,7 +197,7 @@ describe('schedule alerts', () => {
     await receiver.waitFor((a) => a.type === 'schedule.overdue' && a.schedule === 'still-watched', 'schedule.overdue', 20_000);
     assert.ok((await client.recurring.list()).some((s) => s.id === 'still-watched'));
   });
-  it('an incident entry that is not JSON silences no other alert, and GET /api/alerts lists the others', async () => {
+  it('an incident entry that is not JSON silences no alert (its own condition\'s included), and GET /api/alerts lists the others', async () => {
     const token = 'api-token-for-alert-tests-7c1e';
     const { env, group, client, receiver } = await setup({ API_TOKEN: token });
     const server = await startServer(group, env);
@@ -205,6 +205,9 @@ describe('schedule alerts', () => {
     const key = (name: string) => `${client.queues.config.prefix}:jc:alerts:${name}`;
     // One failed every pass (no alert raised nor recovered any more), the other failed every listing.
     await redis.hset(key('open'), 'schedule.failed|s:damaged', '{not json');
+    // And one on the watched schedule's own condition: skipped, it still blocked that condition's
+    // incident for good (HSETNX found the field taken).
+    await redis.hset(key('open'), 'schedule.overdue|s:watched-beside-incident', '{not json');
     await redis.hset(key('incidents'), 'damaged-incident', '{not json');
     await redis.zadd(key('recent'), Date.now(), 'damaged-incident');
     await client.recurring.upsert('watched-beside-incident', { every: 1000 }, 'hello-world', {}, { grace: 1000 });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import { centerKey, type RedisClient } from '../redis/connection.js';
+import { RedisScript } from '../redis/script.js';
 import { SEVERITY, type Alert, type AlertType, type Incident } from './alert.js';
 
 /** Incidents kept for `GET /api/alerts`. */
@@ -24,6 +25,13 @@ function parsed(raw: string): Incident | undefined {
     return undefined;
   }
 }
+
+/** Sets hash field ARGV[1] to ARGV[3] if it still holds ARGV[2]. KEYS: the hash. */
+const REPLACE_IF_SAME = new RedisScript('HashReplaceIfSame', `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`);
 
 /** A new incident id: time-ordered, unique, usable in a BullMQ job id (no ":"). */
 function newId(): string {
@@ -90,7 +98,15 @@ export class Incidents {
    */
   async open(c: Condition, message: string, details: Record<string, unknown>): Promise<Incident | undefined> {
     const incident = newIncident(c, message, details, new Date().toISOString(), null);
-    const created = await this.redis.hsetnx(this.#key('open'), conditionKey(c), JSON.stringify(incident));
+    const json = JSON.stringify(incident);
+    let created = await this.redis.hsetnx(this.#key('open'), conditionKey(c), json);
+    if (created !== 1) {
+      // Taken by an entry that is no incident (damaged): replaced, or this condition could never
+      // open an incident again. Only that same entry is replaced (another detector may have opened
+      // a real one meanwhile).
+      const raw = await this.redis.hget(this.#key('open'), conditionKey(c));
+      if (raw !== null && parsed(raw) === undefined) created = Number(await REPLACE_IF_SAME.run(this.redis, [this.#key('open')], [conditionKey(c), raw, json]));
+    }
     if (created !== 1) return undefined;
     await this.#remember(incident);
     return incident;
