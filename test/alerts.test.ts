@@ -21,9 +21,15 @@ after(async () => {
   await Promise.all(receivers.map((r) => r.close()));
 });
 
-async function setup(extra: Record<string, string> = {}, webhookUrl: (r: WebhookReceiver) => string = (r) => r.url) {
+/** A webhook receiver, closed after the file. */
+async function startReceiver(): Promise<WebhookReceiver> {
   const receiver = await WebhookReceiver.start(SECRET);
   receivers.push(receiver);
+  return receiver;
+}
+
+async function setup(extra: Record<string, string> = {}, webhookUrl: (r: WebhookReceiver) => string = (r) => r.url) {
+  const receiver = await startReceiver();
   const ctx = await center.setup({
     ...BOARD,
     ALERT_WEBHOOK_URL: webhookUrl(receiver),
@@ -265,6 +271,13 @@ describe('queue alerts', () => {
   });
 });
 
+/** The hash of webhook target claims (src/alerts/delivery.ts). */
+const claimsKey = (client: { queues: { config: { prefix: string } } }) => `${client.queues.config.prefix}:jc:alerts:targets`;
+
+/** Until `n` claims stand: each delivering process has claimed its URL. */
+const claimsStand = (client: { queues: { config: { prefix: string } } }, n: number) =>
+  waitFor(async () => (await center.redis.client.hlen(claimsKey(client))) === n, `${n} webhook target claims`, 10_000, 20);
+
 describe('alert delivery and the detector lease', () => {
   it('a receiver that refuses for 30 s, while every process restarts, later gets every alert exactly once', { timeout: 180_000 }, async () => {
     const { env, group, client, receiver } = await setup();
@@ -318,8 +331,8 @@ describe('alert delivery and the detector lease', () => {
     await a.waitForMessage('Detector lease taken', 30_000);
     const b = producer(group, env, 'b');
     await b.waitForMessage('Schedules synced', 30_000);
-    const claims = `${client.queues.config.prefix}:jc:alerts:targets`;
-    await waitFor(async () => (await center.redis.client.hlen(claims)) === 1, "b's claim of its webhook target", 10_000, 20);
+    const claims = claimsKey(client);
+    await claimsStand(client, 1);
     await client.recurring.upsert('no-url-holder', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
     // Before, the holder queued nothing: no URL of its own.
     await receiver.waitFor((x) => x.type === 'schedule.overdue' && x.schedule === 'no-url-holder', 'schedule.overdue from the holder without a URL', 20_000);
@@ -333,13 +346,11 @@ describe('alert delivery and the detector lease', () => {
 
   it('two processes with different webhook URLs: each URL gets the alert once, and neither spends an attempt on the other\'s', async () => {
     const { env, group, client, receiver: first } = await setup();
-    const second = await WebhookReceiver.start(SECRET);
-    receivers.push(second);
+    const second = await startReceiver();
     const a = producer(group, env, 'a');
     const b = producer(group, { ...env, ALERT_WEBHOOK_URL: second.url }, 'b');
     await Promise.all([a, b].map((p) => p.waitForMessage('Schedules synced', 30_000)));
-    const claims = `${client.queues.config.prefix}:jc:alerts:targets`;
-    await waitFor(async () => (await center.redis.client.hlen(claims)) === 2, 'both claims', 10_000, 20);
+    await claimsStand(client, 2);
     await client.recurring.upsert('two-urls', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
     for (const r of [first, second]) await r.waitFor((x) => x.type === 'schedule.overdue' && x.schedule === 'two-urls', 'schedule.overdue', 20_000);
     await new Promise((r) => setTimeout(r, 1500));
@@ -349,16 +360,14 @@ describe('alert delivery and the detector lease', () => {
 
   it("a lease holder whose clock runs 2 minutes ahead still queues its alerts for the other processes' webhook URLs", async () => {
     const { env, group, client, receiver: first } = await setup();
-    const second = await WebhookReceiver.start(SECRET);
-    receivers.push(second);
+    const second = await startReceiver();
     const skewed = { ...env, ALERT_WEBHOOK_URL: second.url, NODE_OPTIONS: `--import=${resolve('test/fixtures/skewed-clock.mjs')}`, CLOCK_SKEW_MS: '120000' };
     // b starts first and holds the lease; a, on time, only delivers to its URL.
     const b = producer(group, skewed, 'b');
     await b.waitForMessage('Detector lease taken', 30_000);
     const a = producer(group, env, 'a');
     await a.waitForMessage('Schedules synced', 30_000);
-    const claims = `${client.queues.config.prefix}:jc:alerts:targets`;
-    await waitFor(async () => (await center.redis.client.hlen(claims)) === 2, 'both claims', 10_000, 20);
+    await claimsStand(client, 2);
     await client.recurring.upsert('skewed-holder', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
     await second.waitFor((x) => x.type === 'schedule.overdue' && x.schedule === 'skewed-holder', 'schedule.overdue at the holder\'s URL', 20_000);
     // b judged a's claim by its own clock: two minutes old, a process gone, so a's URL got nothing.
@@ -368,15 +377,14 @@ describe('alert delivery and the detector lease', () => {
 
   it('after a Redis outage longer than a claim lives, each process claims its webhook URL again at once: both URLs get the next alert', async () => {
     const { env, group, client, receiver: first } = await setup();
-    const second = await WebhookReceiver.start(SECRET);
-    receivers.push(second);
+    const second = await startReceiver();
     const a = producer(group, env, 'a');
     await a.waitForMessage('Detector lease taken', 30_000);
     const b = producer(group, { ...env, ALERT_WEBHOOK_URL: second.url }, 'b');
     await b.waitForMessage('Schedules synced', 30_000);
-    const claims = `${client.queues.config.prefix}:jc:alerts:targets`;
+    const claims = claimsKey(client);
     const redis = center.redis.client;
-    await waitFor(async () => (await redis.hlen(claims)) === 2, 'both claims', 10_000, 20);
+    await claimsStand(client, 2);
     // The claims as an outage of 100 s leaves them (no renewal reached Redis): older than their
     // 90 s life. A Redis that comes back without them (no persistence, a failover) is the same.
     const [seconds] = await redis.time();
@@ -394,16 +402,14 @@ describe('alert delivery and the detector lease', () => {
 
   it('a process restarted gracefully (same URL) gets the deliveries that waited for its URL, not the other process\'s URL', async () => {
     const { env, group, client, receiver: mine } = await setup();
-    const others = await WebhookReceiver.start(SECRET);
-    receivers.push(others);
+    const others = await startReceiver();
     mine.refuse = true;
     // The server holds the lease (it starts first) and delivers to another URL.
     const server = await startServer(group, { ...env, ALERT_WEBHOOK_URL: others.url });
     await server.proc.waitForMessage('Detector lease taken', 30_000);
     const a = producer(group, env, 'a');
     await a.waitForMessage('Schedules synced', 30_000);
-    const claims = `${client.queues.config.prefix}:jc:alerts:targets`;
-    await waitFor(async () => (await center.redis.client.hlen(claims)) === 2, 'both claims', 10_000, 20);
+    await claimsStand(client, 2);
     await client.recurring.upsert('restarted', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
     await others.waitFor((x) => x.type === 'schedule.overdue' && x.schedule === 'restarted', 'the alert at the other URL', 20_000);
     await waitFor(() => mine.refused >= 1, "a refused delivery to the producer's URL", 20_000, 20);
@@ -420,8 +426,7 @@ describe('alert delivery and the detector lease', () => {
 
   it('deliveries queued for a webhook URL that no running process has any more go to the URL that replaced it, once', async () => {
     const { env, group, client, receiver: old } = await setup();
-    const replacement = await WebhookReceiver.start(SECRET);
-    receivers.push(replacement);
+    const replacement = await startReceiver();
     old.refuse = true;
     const a = producer(group, env, 'a');
     await a.waitForMessage('Detector lease taken', 30_000);
