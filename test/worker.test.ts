@@ -283,6 +283,38 @@ describe('worker runtime: cancels', () => {
       await lifecycle.shutdown();
     }
   });
+  it('cancels the right job when two queues run jobs with the same id in one process', async () => {
+    const { env, client } = await setup();
+    const lifecycle = new Lifecycle(silentLogger);
+    const started: string[] = [];
+    // Both wait for their signal: the one cancelled must fail "Cancelled by", the other run on.
+    const waitForAbort = (queue: string) => async (_data: unknown, ctx: { signal: AbortSignal }) => {
+      started.push(queue);
+      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+      return 'aborted';
+    };
+    const runtime = await startWorkerRuntime({
+      config: testConfig({ ...env, WORKER_CONCURRENCY: '2', SHUTDOWN_TIMEOUT_MS: '500' }),
+      logger: silentLogger,
+      lifecycle,
+      handlers: [defineHandler(fail, waitForAbort('default')), defineHandler(sleep, waitForAbort('batch'))],
+    });
+    try {
+      // A caller's own job id (an order number) is unique per queue only.
+      const a = await client.enqueue('fail', { message: 'x' }, { jobId: 'order-42', attempts: 1 });
+      await waitFor(async () => started.includes('default'), 'the default job to start');
+      const b = await client.enqueue('sleep', { ms: 60_000 }, { jobId: 'order-42', attempts: 1 });
+      await waitFor(async () => started.includes('batch'), 'the batch job to start');
+      const failed = nextEvent(runtime.events, 'job.failed', (job) => job.queueName === 'default' && job.id === a.id, 'the cancelled default job to fail');
+      const answer = await client.cancelJob(a, 'tester');
+      const [, err] = await failed;
+      assert.match(err.message, /Cancelled by tester/);
+      assert.equal(answer.state, 'failed');
+      assert.equal(await state(client, b), 'active', 'the other queue\'s job runs on');
+    } finally {
+      await lifecycle.shutdown();
+    }
+  });
 });
 
 describe('worker runtime: what handlers return', () => {

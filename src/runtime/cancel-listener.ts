@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { cancelChannel, cancelledBy, cancelMessage } from '../operations/cancel-signal.js';
 import { createRedis } from '../redis/connection.js';
-import type { ActiveJob } from './processor.js';
+import { activeKey, type ActiveJob } from './processor.js';
 
 /** How long a cancel for a job this process is not running (yet) is remembered. */
 const EARLY_CANCEL_MS = 10_000;
@@ -20,15 +20,17 @@ export class EarlyCancels {
   remember(queue: string, id: string, actor: string): void {
     const now = Date.now();
     for (const [key, p] of this.#pending) if (p.until < now) this.#pending.delete(key);
-    this.#pending.set(id, { queue, actor, until: now + EARLY_CANCEL_MS });
+    // Per queue and id: one id may name jobs of two queues (see activeKey).
+    this.#pending.set(activeKey(queue, id), { queue, actor, until: now + EARLY_CANCEL_MS });
   }
 
   /** The abort reason for a job cancelled before it started here, if one was heard. */
   take(queue: string, id: string): Error | undefined {
     if (this.#pending.size === 0) return undefined;
-    const p = this.#pending.get(id);
-    if (!p || p.queue !== queue) return undefined;
-    this.#pending.delete(id);
+    const key = activeKey(queue, id);
+    const p = this.#pending.get(key);
+    if (!p) return undefined;
+    this.#pending.delete(key);
     return p.until >= Date.now() ? new UnrecoverableError(cancelledBy(p.actor)) : undefined;
   }
 }
@@ -55,8 +57,8 @@ export async function listenForCancels(
     }
     if (!parsed.success) return;
     const { queue, id, actor } = parsed.data;
-    const running = active.get(id);
-    if (!running || running.job.queueName !== queue) {
+    const running = active.get(activeKey(queue, id));
+    if (!running) {
       // Perhaps taken by this process and not registered yet (or run by another process).
       early.remember(queue, id, actor);
       return;

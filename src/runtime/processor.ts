@@ -30,6 +30,14 @@ export function asError(thrown: unknown): Error {
 /** The abort reason of jobs still running at the shutdown deadline. */
 export const SHUTDOWN = Symbol('shutdown');
 
+/**
+ * The key of a running job in `active`: its BullMQ queue and its id. A job id is unique per queue
+ * only (a caller's own jobId, an order number, may name a job in two queues): keyed by id alone, the
+ * second job of a process replaced the first, so a cancel of the first was not heard (it ran to its
+ * end) and shutdown never aborted it (a handler ignoring its signal held shutdown).
+ */
+export const activeKey = (queue: string, id: string): string => `${queue}\n${id}`;
+
 /** A running job, as shutdown sees it. */
 export interface ActiveJob {
   readonly job: Job;
@@ -48,6 +56,7 @@ export function processorFor(options: {
   routing: Routing;
   hooks: readonly JobHook[];
   logger: Logger;
+  /** Keyed by `activeKey`. */
   active: Map<string, ActiveJob>;
   /**
    * True once the shutdown deadline has passed. A job BullMQ had already taken when shutdown began
@@ -79,7 +88,8 @@ export function processorFor(options: {
       if (before?.skip) return before.skip.returnValue;
       const parent = before?.results.find((r) => r.parent)?.parent;
       const abort = new JobAbort();
-      active.set(id, { job, abort });
+      const key = activeKey(job.queueName, id);
+      active.set(key, { job, abort });
       if (shutdownPassed()) abort.abort(SHUTDOWN); // shutdown's sweep of `active` is over: see shutdownPassed
       const cancelled = earlyCancels?.take(job.queueName, id);
       if (cancelled) abort.abort(cancelled);
@@ -107,7 +117,7 @@ export function processorFor(options: {
         throw asError(err);
       } finally {
         ctx.end();
-        active.delete(id);
+        active.delete(key);
       }
     } finally {
       if (before) {
