@@ -23,6 +23,7 @@ import { after as afterSchema, continueOptions, dedupe as dedupeSchema, enqueueO
 import type { JobInfo, JobMoved } from './schemas/jobs.js';
 import { Batches, memberId, thenId, type BatchThen } from './batches/batches.js';
 import { batchRequest, type BatchCreated, type BatchStatus } from './schemas/batch.js';
+import { cancelMarkKey } from './operations/cancel-signal.js';
 import { Operations } from './operations/operations.js';
 import { listJobs } from './operations/job-list.js';
 import { toInfo, iso } from './operations/job-info.js';
@@ -665,6 +666,8 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
       if (!job) throw new NotFoundError(`No job ${ref.queue}/${ref.id} (never existed, or removed by retention)`);
       const state = await job.getState();
       if (state !== 'failed') throw new ConflictError(`Only failed jobs can be retried; ${ref.queue}/${ref.id} is ${state}`);
+      // A cancel that is still waiting for a run of this job must not cancel the run asked for now.
+      await this.#queues.redis.del(cancelMarkKey(this.#queues.config, job.queueName, ref.id));
       await job.retry('failed');
       return { queue: ref.queue, id: ref.id, state: 'waiting' };
     }, { idempotent: true });

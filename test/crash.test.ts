@@ -28,6 +28,31 @@ describe('worker crashes', () => {
     await second.waitForMessage('Job stalled');
   });
 
+  it('a cancel of a job whose worker was SIGKILLed is applied when another worker runs it again (the API answered cancelling)', async () => {
+    const { group, client } = await setup({ WORKER_MAX_STALLED_COUNT: '1' });
+    const first = group.start('worker');
+    await first.waitForMessage('Worker started');
+    const ref = await client.enqueue('sleep', { ms: 15_000, result: 'ran anyway' }, { jobId: 'cancel-orphan' });
+    await waitFor(async () => (await client.getJob(ref))?.state === 'active', 'job active');
+    first.kill('SIGKILL');
+    await first.exited;
+    // Nobody hears the cancel: the job stays "active" until its lock expires.
+    const cancelled = await client.cancelJob(ref);
+    assert.equal(cancelled.outcome, 'cancelling');
+    const second = group.start('worker');
+    // Run again after the stall, it ran its 15 s to the end and completed.
+    const ended = await waitFor(async () => {
+      const j = await client.getJob(ref);
+      return j?.state === 'failed' || j?.state === 'completed' ? j : undefined;
+    }, 'the job ended', 30_000);
+    assert.equal(ended.state, 'failed', JSON.stringify(ended));
+    assert.match(ended.failedReason ?? '', /^Cancelled by /);
+    await second.waitForMessage('Job stalled');
+    // The mark is spent: a retry asked for now runs.
+    await client.retry(ref);
+    await waitFor(async () => (await client.getJob(ref))?.state === 'active', 'the retried job runs', 20_000);
+  });
+
   it('a job that keeps killing its workers ends failed after WORKER_MAX_STALLED_COUNT, not in a loop', async () => {
     const { group, client } = await setup({ WORKER_MAX_STALLED_COUNT: '1' });
     const ref = await client.enqueue('sleep', { ms: 60_000 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Config } from '../config.js';
-import { centerKey } from '../redis/connection.js';
+import { centerKey, queueKey, type RedisClient } from '../redis/connection.js';
 
 /*
  * Cancelling an active job is a message to whichever worker process runs it: the client publishes
@@ -15,6 +15,29 @@ export function cancelChannel(config: Config): string {
 
 export const cancelMessage = z.object({ queue: z.string(), id: z.string(), actor: z.string() });
 export type CancelMessage = z.output<typeof cancelMessage>;
+
+/**
+ * A cancel of an active job is also kept in Redis, under this key (in the job's queue slot), in
+ * case no worker hears the message: the job's worker had died, so BullMQ ran the job again after
+ * its lock expired (the API had answered `cancelling`), and it ran to its end. A worker checks it
+ * for jobs that run again (`attemptsStarted > 1`) only: first runs pay nothing. Whoever applies
+ * the cancel deletes it; the API deletes it when the job left "active" while it waited.
+ */
+export function cancelMarkKey(config: Config, queue: string, id: string): string {
+  return queueKey(config, queue, 'cancelled', id);
+}
+
+/** How long a cancel mark waits for a run of its job (workers may all be down a while). */
+export const CANCEL_MARK_MS = 24 * 3600 * 1000;
+
+/** The cancel mark of a job that runs again, applied (deleted) when there is one: its abort reason. */
+export async function takeCancelMark(redis: RedisClient, config: Config, queue: string, id: string): Promise<string | undefined> {
+  const key = cancelMarkKey(config, queue, id);
+  const actor = await redis.get(key);
+  if (actor === null) return undefined;
+  await redis.del(key);
+  return cancelledBy(actor);
+}
 
 /** The failure reason of a job cancelled while it ran. */
 export const cancelledBy = (actor: string): string => `Cancelled by ${actor}`;

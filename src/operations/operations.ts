@@ -5,7 +5,7 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import type { Queues } from '../queues.js';
 import type { JobMoved } from '../schemas/jobs.js';
 import type { Cancelled, JobLogs, QueueSummary } from '../schemas/operations.js';
-import { cancelChannel, type CancelMessage } from './cancel-signal.js';
+import { CANCEL_MARK_MS, cancelChannel, cancelMarkKey, type CancelMessage } from './cancel-signal.js';
 import { dueAt } from '../jobs/due.js';
 
 /** How long a cancel waits for an active job to end before answering `cancelling`. */
@@ -90,6 +90,8 @@ export class Operations {
   async #cancelActive(ref: JobRef, queue: Queue, actor: string): Promise<Cancelled> {
     // Workers match the job by its BullMQ queue (the shard), as they run it.
     const message: CancelMessage = { queue: queue.name, id: ref.id, actor };
+    const mark = cancelMarkKey(this.queues.config, queue.name, ref.id);
+    await this.queues.redis.set(mark, actor, 'PX', CANCEL_MARK_MS);
     await this.queues.redis.publish(cancelChannel(this.queues.config), JSON.stringify(message));
     const deadline = Date.now() + ACTIVE_CANCEL_WAIT_MS;
     let state = 'active';
@@ -98,6 +100,9 @@ export class Operations {
       if (state !== 'active') break;
       await new Promise((r) => setTimeout(r, 50));
     }
+    // Still active: its worker may be gone, and the mark cancels the run BullMQ will make of it.
+    // Otherwise the job's run is over (cancelled, or it finished first): nothing is left to cancel.
+    if (state !== 'active') await this.queues.redis.del(mark);
     return { ...ref, outcome: state === 'active' ? 'cancelling' : 'cancelled', state };
   }
 

@@ -1,8 +1,8 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { cancelChannel, cancelledBy, cancelMessage } from '../operations/cancel-signal.js';
-import { createRedis } from '../redis/connection.js';
+import { cancelChannel, cancelledBy, cancelMarkKey, cancelMessage, takeCancelMark } from '../operations/cancel-signal.js';
+import { createRedis, type RedisClient } from '../redis/connection.js';
 import { activeKey, type ActiveJob } from './processor.js';
 
 /** How long a cancel for a job this process is not running (yet) is remembered. */
@@ -16,6 +16,27 @@ const EARLY_CANCEL_MS = 10_000;
  */
 export class EarlyCancels {
   readonly #pending = new Map<string, { queue: string; actor: string; until: number }>();
+
+  /** `redis`: commands (the marks of cancels no worker heard, see cancelMarkKey). */
+  constructor(
+    private readonly config: Config,
+    private readonly redis: RedisClient,
+  ) {}
+
+  /**
+   * For a job that runs again (its worker died, or an attempt failed): the abort reason of a cancel
+   * sent while nobody ran it, if any. First runs do not ask (one GET per re-run only).
+   */
+  async marked(queue: string, id: string): Promise<Error | undefined> {
+    // Unreadable (Redis failing just now): the run goes on, rather than failing an attempt for it.
+    const reason = await takeCancelMark(this.redis, this.config, queue, id).catch(() => undefined);
+    return reason === undefined ? undefined : new UnrecoverableError(reason);
+  }
+
+  /** A cancel was applied here: its mark is spent. */
+  applied(queue: string, id: string): void {
+    void this.redis.del(cancelMarkKey(this.config, queue, id)).catch(() => {});
+  }
 
   remember(queue: string, id: string, actor: string): void {
     const now = Date.now();
@@ -65,6 +86,7 @@ export async function listenForCancels(
     }
     logger.info({ queue, job: id, actor }, 'Cancelling active job on request');
     running.abort.abort(new UnrecoverableError(cancelledBy(actor)));
+    early.applied(queue, id);
   });
   await sub.subscribe(cancelChannel(config));
   return {

@@ -65,7 +65,7 @@ export function processorFor(options: {
    */
   shutdownPassed?: () => boolean;
   /** Cancels heard before a job reached the processor (cancel-listener.ts); none when omitted. */
-  earlyCancels?: { take(queue: string, id: string): Error | undefined };
+  earlyCancels?: { take(queue: string, id: string): Error | undefined; marked(queue: string, id: string): Promise<Error | undefined> };
   /** Lines of `ctx.log` copied to the job's own log per run (0: none). @defaultValue 100 */
   jobLogMaxLines?: number;
 }): (job: Job, token?: string) => Promise<unknown> {
@@ -91,7 +91,7 @@ export function processorFor(options: {
       const key = activeKey(job.queueName, id);
       active.set(key, { job, abort });
       if (shutdownPassed()) abort.abort(SHUTDOWN); // shutdown's sweep of `active` is over: see shutdownPassed
-      const cancelled = earlyCancels?.take(job.queueName, id);
+      const cancelled = earlyCancels?.take(job.queueName, id) ?? (job.attemptsStarted > 1 ? await earlyCancels?.marked(job.queueName, id) : undefined);
       if (cancelled) abort.abort(cancelled);
       const ctx = new RunContext(job, abort, where, parent);
       const timeoutMs = handler.contract.defaults.timeoutMs;

@@ -87,7 +87,7 @@ export async function startWorkerRuntime(options: {
   const continuations = new Continuations(queues, logger);
   const schedules = new Schedules(queues);
   const active = new Map<string, ActiveJob>();
-  const earlyCancels = new EarlyCancels();
+  const earlyCancels = new EarlyCancels(config, queues.redis);
   /** Set when the shutdown deadline passes; jobs that start later are handed back at once. */
   let shutdownPassed = false;
   const continued = new ContinuedParents(continuations.deps, logger);
