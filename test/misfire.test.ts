@@ -113,6 +113,33 @@ describe('misfire policies', () => {
     }
   });
 
+  it('all: an endDate passed during the outage still catches up the ticks before it, none after', async () => {
+    // BullMQ schedules no next tick once the window has ended, and leaves `next` at the stale tick:
+    // the missed ticks inside the window were neither run nor recorded as missed.
+    const { client, group } = await center.setup({ WORKER_CONCURRENCY: '1' });
+    const end = Math.ceil((Date.now() + 4.5 * SECOND) / SECOND) * SECOND;
+    const endDate = new Date(end).toISOString();
+    await client.recurring.upsert('end-every', { every: SECOND, endDate }, 'scheduler-test', {}, { misfire: 'all' });
+    await client.recurring.upsert('end-cron', { cron: '* * * * * *', endDate }, 'scheduler-test', {}, { misfire: 'all' });
+    const firstOf = async (id: string) => Date.parse((await client.recurring.get(id))!.next!);
+    const windowOf = (first: number) => Array.from({ length: Math.floor((end - first) / SECOND) + 1 }, (_, k) => first + k * SECOND);
+    const expected = { 'end-every': windowOf(await firstOf('end-every')), 'end-cron': windowOf(await firstOf('end-cron')) };
+    // No worker until the window has ended: every tick of both schedules is missed.
+    await waitFor(async () => Date.now() > end + 1.5 * SECOND || undefined, 'the end of the window', 10_000);
+    const worker = group.start('worker');
+    await worker.waitForMessage('Worker started', 30_000);
+    const runsOf = async (): Promise<Job[]> => (await client.queues.get('default').getJobs(['completed'])).filter(Boolean);
+    for (const [id, ticks] of Object.entries(expected)) {
+      const done = await waitFor(async () => {
+        const mine = (await runsOf()).filter((j) => scheduleOf(j) === id && ran(j));
+        return ticks.every((t) => mine.some((j) => tickOfRun(j) === t)) ? mine : undefined;
+      }, `every tick of ${id} up to its endDate`, 20_000).catch(async () => (await runsOf()).filter((j) => scheduleOf(j) === id && ran(j)));
+      const got = done.map(tickOfRun).sort((a, b) => a - b);
+      assert.deepEqual(got.map((t) => new Date(t).toISOString()), ticks.map((t) => new Date(t).toISOString()), `${id}: each tick of the window ran once`);
+      assert.ok(got.every((t) => t <= end), `${id}: nothing ran past endDate`);
+    }
+  });
+
   it('misfire and maxCatchUp are validated (naming the field) and listed', async () => {
     const { client } = await center.setup();
     await assert.rejects(

@@ -120,8 +120,14 @@ export function misfireHook(options: { queues: Queues; schedules: Schedules; his
     if (policy.misfire === 'once') return undefined;
     const queue = queues.get(job.queueName);
     // BullMQ scheduled the next tick when this job was taken: the ticks before it are the missed ones.
-    const next = (await queue.getJobScheduler(id))?.next ?? now;
-    const between = ticksIn(repeat, tick, Math.min(Number(next), now + 1), MAX_TICKS_EXAMINED);
+    // When the window ended during the outage (endDate passed), BullMQ schedules no next tick and
+    // leaves `next` at this very tick: the ticks missed are then the ones up to endDate, which
+    // were inside the window (they were lost, neither caught up nor recorded as missed). A
+    // schedule that ran its `limit` has no tick left at all. Never past endDate, whatever `next` is.
+    const next = Number((await queue.getJobScheduler(id))?.next ?? now);
+    const limitReached = repeat.limit !== undefined && (repeat.count ?? 0) >= repeat.limit;
+    const until = next > tick ? next : end !== undefined && !limitReached ? end + 1 : tick;
+    const between = ticksIn(repeat, tick, Math.min(until, now + 1, end !== undefined ? end + 1 : Infinity), MAX_TICKS_EXAMINED);
 
     if (policy.misfire === 'skip') {
       const tolerance = Math.max(
