@@ -140,6 +140,33 @@ describe('misfire policies', () => {
     }
   });
 
+  it('all: catch-up runs still queued when their schedule is paused or removed do not run', async () => {
+    const { client, group } = await center.setup({ WORKER_CONCURRENCY: '1' });
+    // 1 s runs on one worker: the catch-ups of a 6 s outage take several seconds to drain.
+    for (const id of ['cu-pause', 'cu-remove']) {
+      await client.recurring.upsert(id, { every: SECOND }, 'sleep', { ms: SECOND }, { misfire: 'all' });
+    }
+    await new Promise((r) => setTimeout(r, 6 * SECOND));
+    const worker = group.start('worker');
+    await worker.waitForMessage('Worker started', 30_000);
+    const queue = client.queues.get('batch');
+    const catchUps = async (states: ('waiting' | 'active' | 'completed')[]) =>
+      (await queue.getJobs(states)).filter((j) => j && ['cu-pause', 'cu-remove'].includes(catchUpOf(j)?.schedule ?? ''));
+    await waitFor(async () => {
+      const queued = await catchUps(['waiting']);
+      return ['cu-pause', 'cu-remove'].every((id) => queued.some((j) => catchUpOf(j)!.schedule === id)) || undefined;
+    }, 'catch-up runs of both schedules queued', 30_000);
+    await client.recurring.pause('cu-pause');
+    await client.recurring.remove('cu-remove');
+    const stoppedAt = Date.now();
+    await waitFor(async () => ((await catchUps(['waiting', 'active'])).length === 0 ? true : undefined), 'the catch-up backlog drained', 30_000);
+    // One catch-up may have been running already when the schedule stopped; none started after.
+    const ranAfter = (await catchUps(['completed'])).filter((j) => ran(j) && j.processedOn! > stoppedAt);
+    assert.deepEqual(ranAfter.map((j) => j.id), [], 'no catch-up run started after its schedule was paused or removed');
+    assert.equal((await client.recurring.get('cu-pause'))!.paused, true);
+    assert.deepEqual(await client.recurring.runs('cu-pause', { limit: 100 }).then((r) => r.filter((x) => Date.parse(x.finishedAt ?? '') > stoppedAt + SECOND)), []);
+  });
+
   it('misfire and maxCatchUp are validated (naming the field) and listed', async () => {
     const { client } = await center.setup();
     await assert.rejects(

@@ -157,16 +157,34 @@ export function misfireHook(options: { queues: Queues; schedules: Schedules; his
     return undefined;
   }
 
+  /**
+   * A catch-up run whose schedule was paused or removed after it was queued does not run: pause
+   * and removal take the scheduler and its pending tick, but the catch-ups already queued (up to
+   * maxCatchUp of them) went on firing for as long as the backlog lasted. Read as the run starts
+   * (not cached): one read per catch-up run, none for other jobs.
+   */
+  async function catchUpGate(job: Job): Promise<BeforeRunResult | undefined> {
+    const c = catchUpOf(job);
+    if (!c) return undefined;
+    const meta = await schedules.meta(c.schedule);
+    if (meta && !meta.paused) return undefined;
+    const reason = `schedule ${c.schedule} was ${meta ? 'paused' : 'removed'} after this catch-up run was queued`;
+    return { skip: { returnValue: { skipped: true, withdrawn: true, reason } } };
+  }
+
   return {
     name: 'misfire',
     applies: (job) => Boolean(job.repeatJobKey) || String(job.id).startsWith(CATCH_UP_PREFIX),
     beforeRun(job) {
-      return job.repeatJobKey ? beforeRun(job) : undefined;
+      return job.repeatJobKey ? beforeRun(job) : catchUpGate(job);
     },
     afterFinish(job, outcome) {
       // Catch-up runs are not BullMQ scheduler jobs: record them in their schedule's history here.
       const c = job.repeatJobKey || !outcome.final ? undefined : catchUpOf(job);
       if (!c) return undefined;
+      // Withdrawn by a pause or removal: not a run (a removed schedule's history is gone; writing
+      // it again would leave a history without schedule).
+      if (outcome.state === 'completed' && (outcome.returnValue as { withdrawn?: unknown } | null)?.withdrawn === true) return undefined;
       const run = outcome.state === 'completed' ? runOf(job, 'completed') : runOf(job, 'failed', outcome.failedReason);
       const started = job.processedOn ?? null;
       return history
