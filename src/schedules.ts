@@ -559,7 +559,9 @@ export class Schedules {
         { paused: info.paused, ended: ended ?? false, next: info.next ? Date.parse(info.next) : null, graceMs: info.grace, lastRun },
         now,
       );
-      return { ...rest, queue: this.queues.logicalOf(rest.queue).queue, lastRun, health };
+      // BullMQ keeps an ended scheduler's last tick (already run) or, for an interval, a tick past
+      // endDate (never run) as its `next`: an ended schedule has no next run (null, as documented).
+      return { ...rest, ...(ended ? { next: null } : {}), queue: this.queues.logicalOf(rest.queue).queue, lastRun, health };
     });
   }
 

@@ -53,6 +53,10 @@ describe('schedule window: startDate, endDate, limit', () => {
       const listed = new Map((await client.recurring.list()).map((s) => [s.id, s]));
       assert.equal(listed.get('windowed')?.health, 'ended');
       assert.equal(listed.get('limited')?.health, 'ended');
+      // An ended schedule has no next run: BullMQ keeps the last tick (already run) as its next.
+      assert.equal(listed.get('windowed')?.next, null, 'windowed: no next run once ended');
+      assert.equal(listed.get('limited')?.next, null, 'limited: no next run once ended');
+      assert.equal((await client.recurring.get('limited'))?.next, null);
       assert.notEqual(listed.get('later')?.health, 'overdue');
     } finally {
       await lifecycle.shutdown();
