@@ -167,6 +167,43 @@ describe('misfire policies', () => {
     assert.deepEqual(await client.recurring.runs('cu-pause', { limit: 100 }).then((r) => r.filter((x) => Date.parse(x.finishedAt ?? '') > stoppedAt + SECOND)), []);
   });
 
+  it('a run handed back by a stopping worker is restarted, not taken as a misfire (all: no tick runs twice; skip: not dropped)', async () => {
+    // Runs of 4 s, one per second: a worker stopped with SHUTDOWN_TIMEOUT_MS 300 hands back the
+    // ones it is running; the next worker restarts them more than a second after their ticks.
+    const { client, group } = await center.setup({ WORKER_CONCURRENCY: '10', SHUTDOWN_TIMEOUT_MS: '300' });
+    for (const misfire of ['all', 'skip'] as const) {
+      await client.recurring.upsert(`hb-${misfire}`, { every: SECOND }, 'sleep', { ms: 4 * SECOND }, { misfire });
+    }
+    const first = group.start('worker');
+    await first.waitForMessage('Worker started', 30_000);
+    const queue = client.queues.get('batch');
+    const jobsOf = async (id: string, states: ('active' | 'completed')[]) => (await queue.getJobs(states)).filter((j) => j && scheduleOf(j) === id);
+    await waitFor(async () => {
+      const active = await Promise.all(['hb-all', 'hb-skip'].map((id) => jobsOf(id, ['active'])));
+      return active.every((a) => a.length >= 2) || undefined;
+    }, 'two runs of each schedule active', 30_000);
+    await first.stop();
+    const second = group.start('worker');
+    await second.waitForMessage('Worker started', 30_000);
+    const restartedAt = Date.now();
+    // Every handed-back run restarted and finished.
+    const done = await waitFor(async () => {
+      const completed = await Promise.all(['hb-all', 'hb-skip'].map((id) => jobsOf(id, ['completed'])));
+      const late = completed.flat().filter((j) => j.attemptsStarted > 1);
+      return late.length >= 4 && late.every((j) => j.finishedOn! > restartedAt) ? completed : undefined;
+    }, 'the handed-back runs finished', 30_000);
+    await client.recurring.pause('hb-all');
+    await client.recurring.pause('hb-skip');
+    const [all, skip] = done;
+    // all: a tick the first worker had started runs again as its own job, not also as a catch-up.
+    const perTick = new Map<number, string[]>();
+    for (const j of all!.filter(ran)) perTick.set(tickOfRun(j), [...(perTick.get(tickOfRun(j)) ?? []), String(j.id)]);
+    assert.deepEqual([...perTick.values()].filter((ids) => ids.length > 1), [], 'all: no tick ran twice');
+    // skip: a handed-back run is restarted, not dropped as missed.
+    const dropped = skip!.filter((j) => j.attemptsStarted > 1 && !ran(j));
+    assert.deepEqual(dropped.map((j) => [j.id, (j.returnvalue as { reason?: string }).reason]), [], 'skip: handed-back runs ran');
+  });
+
   it('misfire and maxCatchUp are validated (naming the field) and listed', async () => {
     const { client } = await center.setup();
     await assert.rejects(

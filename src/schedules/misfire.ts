@@ -115,7 +115,10 @@ export function misfireHook(options: { queues: Queues; schedules: Schedules; his
       return { skip: { returnValue: { skipped: true, reason: `tick ${new Date(tick).toISOString()} is after the schedule's endDate` } } };
     }
     // On time, or a retry / a run restarted after its worker died (it did start on time): run it.
-    if (now - tick <= MIN_MISFIRE_TOLERANCE_MS || job.attemptsMade > 0 || job.stalledCounter > 0) return undefined;
+    // `attemptsStarted` also counts a run a stopping worker handed back (SHUTDOWN_TIMEOUT_MS, a
+    // deploy), which neither attemptsMade nor stalledCounter does: taken as a misfire, it was
+    // dropped as missed (skip), or caught up again the ticks after it that had already run (all).
+    if (now - tick <= MIN_MISFIRE_TOLERANCE_MS || job.attemptsMade > 0 || job.stalledCounter > 0 || job.attemptsStarted > 1) return undefined;
     const policy = await policyOf(id);
     if (policy.misfire === 'once') return undefined;
     const queue = queues.get(job.queueName);
