@@ -506,7 +506,16 @@ export class Schedules {
     await this.recreate(id);
     await this.#settle(id, JSON.stringify(rest), this.#queueOf(rest));
     const info = await this.get(id);
-    if (!info) throw new ConflictError(`Schedule ${id} has no tick left in its window; upsert it with a later endDate to run it again`);
+    if (!info) {
+      // BullMQ added no tick (the window's last one has passed): put the paused definition back,
+      // unless another call changed it meanwhile. Left unpaused without a scheduler, the schedule
+      // vanished from GET and the list, and DELETE answered 404, with its definition kept forever.
+      if ((await this.queues.redis.hget(this.#metaKey, id)) === JSON.stringify(rest)) {
+        await this.#writeMeta(id, meta);
+        await this.#settle(id, JSON.stringify(meta), this.#queueOf(meta));
+      }
+      throw new ConflictError(`Schedule ${id} has no tick left in its window; upsert it with a later endDate to run it again`);
+    }
     return info;
   }
 

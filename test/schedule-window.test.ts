@@ -102,6 +102,22 @@ describe('schedule window: startDate, endDate, limit', () => {
     assert.ok(await client.recurring.get('nightly'));
   });
 
+  it('a resume refused because no tick is left keeps the schedule paused, listed and removable', async () => {
+    const { client } = await center.setup();
+    // One tick inside the window (b), endDate 2 s after it; paused before b and resumed after it.
+    const b = Math.ceil((Date.now() + 1500) / 5000) * 5000;
+    const endDate = new Date(b + 2000).toISOString().replace('.000Z', 'Z');
+    await client.recurring.upsert('last-tick', { cron: '*/5 * * * * *', endDate }, 'scheduler-test', {});
+    await client.recurring.pause('last-tick');
+    await waitFor(async () => Date.now() > b + 300 || undefined, 'the last tick to pass', 10_000, 50);
+    await assert.rejects(() => client.recurring.resume('last-tick'), /no tick left in its window/);
+    // It was left with a live definition and no scheduler: gone from GET and the list, and DELETE answered 404.
+    assert.equal((await client.recurring.get('last-tick'))?.paused, true, 'still there, paused');
+    assert.ok((await client.recurring.list()).some((s) => s.id === 'last-tick' && s.paused));
+    assert.equal(await client.recurring.remove('last-tick'), true);
+    assert.equal(await client.schedules.meta('last-tick'), undefined, 'no definition left');
+  });
+
   it('pause and resume keep the run count: limit counts every tick, and a schedule at its limit does not resume', async () => {
     const { env, client } = await center.setup();
     await client.recurring.upsert('counted', { every: 1000, limit: 3 }, 'scheduler-test', {});
