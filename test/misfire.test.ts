@@ -140,6 +140,23 @@ describe('misfire policies', () => {
     }
   });
 
+  it('all with a limit: missed ticks are recorded as missed, not caught up, and the schedule runs its limit, no more', async () => {
+    const { client, group } = await center.setup({ WORKER_CONCURRENCY: '1' });
+    await client.recurring.upsert('limited', { every: SECOND, limit: 3 }, 'scheduler-test', {}, { misfire: 'all' });
+    // No worker for 5 ticks: the first tick waits, the next 4 are missed.
+    const createdAt = Date.now();
+    await waitFor(async () => Date.now() > createdAt + 5.5 * SECOND || undefined, 'an outage of 5 ticks', 10_000);
+    const worker = group.start('worker');
+    await worker.waitForMessage('Worker started', 30_000);
+    const runsOf = async (): Promise<Job[]> => (await client.queues.get('default').getJobs(['completed', 'active', 'waiting', 'delayed'])).filter((j) => j && scheduleOf(j) === 'limited');
+    await waitFor(async () => (await client.recurring.get('limited'))?.next === null || undefined, 'the schedule ended', 20_000);
+    await waitFor(async () => (await client.queues.get('default').getActiveCount()) === 0 || undefined, 'no run active', 10_000);
+    const ran = (await runsOf()).filter((j) => !(j.returnvalue as { skipped?: boolean } | null)?.skipped);
+    // Catch-ups ran on top of BullMQ's own ticks: 7 runs and more.
+    assert.equal(ran.length, 3, ran.map((j) => j.id).join(', '));
+    assert.ok((await client.recurring.runs('limited')).some((r) => r.outcome === 'missed'), 'the missed ticks are in its history');
+  });
+
   it('all: catch-up runs still queued when their schedule is paused or removed do not run', async () => {
     const { client, group } = await center.setup({ WORKER_CONCURRENCY: '1' });
     // 1 s runs on one worker: the catch-ups of a 6 s outage take several seconds to drain.
