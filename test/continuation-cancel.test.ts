@@ -6,8 +6,7 @@ import { startWorkerRuntime } from '../src/runtime/worker-runtime.js';
 import failHandler from '../workers/handlers/fail.js';
 import schedulerTestHandler from '../workers/handlers/scheduler-test.js';
 import sleepHandler from '../workers/handlers/sleep.js';
-import { silentLogger, testConfig, useTestCenter, type TestClient } from './support/center.js';
-import { waitFor } from './support/processes.js';
+import { jobSettled, silentLogger, testConfig, useTestCenter, type TestClient } from './support/center.js';
 
 /*
  * Cancelling around continuations, with the sweep off (CONTINUATION_SWEEP_MS of an hour): what is
@@ -17,12 +16,7 @@ import { waitFor } from './support/processes.js';
 
 const center = useTestCenter();
 
-async function settled(client: TestClient, ref: JobRef): Promise<JobInfo> {
-  return waitFor(async () => {
-    const job = await client.getJob(ref);
-    return job?.state === 'completed' || job?.state === 'failed' ? job : undefined;
-  }, `${ref.queue}/${ref.id} finished`, 10_000);
-}
+const settled = (client: TestClient, ref: JobRef): Promise<JobInfo> => jobSettled(client, ref, 10_000);
 
 describe('cancelling parents of continuations', () => {
   let client: TestClient;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { JobCenterClient, JobInfo, JobRef } from '../src/client.js';
 import type { CrashPoint } from '../src/config.js';
-import { useTestCenter } from './support/center.js';
+import { jobSettled, useTestCenter } from './support/center.js';
 import { waitFor, type CenterProcess, type ProcessGroup } from './support/processes.js';
 
 /*
@@ -16,12 +16,7 @@ import { waitFor, type CenterProcess, type ProcessGroup } from './support/proces
 
 const center = useTestCenter();
 
-async function settled(client: JobCenterClient, ref: JobRef): Promise<JobInfo> {
-  return waitFor(async () => {
-    const job = await client.getJob(ref);
-    return job?.state === 'completed' || job?.state === 'failed' ? job : undefined;
-  }, `${ref.queue}/${ref.id} finished`, 30_000);
-}
+const settled = (client: JobCenterClient, ref: JobRef): Promise<JobInfo> => jobSettled(client, ref, 30_000);
 
 function runsOf(worker: CenterProcess, id: string): number {
   return worker.lines.filter((l) => l.msg === 'Scheduled job test ran' && l.job === id).length;

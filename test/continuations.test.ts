@@ -11,7 +11,7 @@ import failHandler from '../workers/handlers/fail.js';
 import schedulerTestHandler from '../workers/handlers/scheduler-test.js';
 import sleepHandler from '../workers/handlers/sleep.js';
 import { NotFoundError } from '../src/errors.js';
-import { silentLogger, testConfig, useTestCenter } from './support/center.js';
+import { jobSettled, silentLogger, testConfig, useTestCenter } from './support/center.js';
 import { waitFor, type CenterProcess } from './support/processes.js';
 
 /*
@@ -24,12 +24,7 @@ import { waitFor, type CenterProcess } from './support/processes.js';
 const center = useTestCenter();
 const setup = (extra: Record<string, string> = {}) => center.setup({ CONTINUATION_SWEEP_MS: '200', ...extra });
 
-async function settled(client: JobCenterClient, ref: JobRef, what = `${ref.queue}/${ref.id} finished`): Promise<JobInfo> {
-  return waitFor(async () => {
-    const job = await client.getJob(ref);
-    return job?.state === 'completed' || job?.state === 'failed' ? job : undefined;
-  }, what, 20_000);
-}
+const settled = (client: JobCenterClient, ref: JobRef, what?: string): Promise<JobInfo> => jobSettled(client, ref, 20_000, what);
 
 /** Every job of `name` in `queue`, in any state: proves "exactly once" by counting. */
 async function jobsNamed(client: JobCenterClient, queue: string, name: string) {

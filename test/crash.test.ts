@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { useTestCenter } from './support/center.js';
+import { jobSettled, useTestCenter } from './support/center.js';
 import { waitFor } from './support/processes.js';
 
 const center = useTestCenter();
@@ -41,10 +41,7 @@ describe('worker crashes', () => {
     assert.equal(cancelled.outcome, 'cancelling');
     const second = group.start('worker');
     // Run again after the stall, it ran its 15 s to the end and completed.
-    const ended = await waitFor(async () => {
-      const j = await client.getJob(ref);
-      return j?.state === 'failed' || j?.state === 'completed' ? j : undefined;
-    }, 'the job ended', 30_000);
+    const ended = await jobSettled(client, ref, 30_000);
     assert.equal(ended.state, 'failed', JSON.stringify(ended));
     assert.match(ended.failedReason ?? '', /^Cancelled by /);
     await second.waitForMessage('Job stalled');

@@ -1,15 +1,23 @@
 import { after, before } from 'node:test';
 import { pino } from 'pino';
-import { JobCenterClient } from '../../src/client.js';
+import { JobCenterClient, type JobInfo, type JobRef } from '../../src/client.js';
 import { Continuations } from '../../src/continuations/index.js';
 import { Queues } from '../../src/queues.js';
 import { Schedules } from '../../src/schedules.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { jobs, type Jobs } from '../../contracts/index.js';
-import { ProcessGroup } from './processes.js';
+import { ProcessGroup, waitFor } from './processes.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from './redis.js';
 
 /** A config for the test process itself, from the same variables the processes read, with the app's catalog. */
+/** Waits until job `ref` has ended (completed or failed) and returns it. */
+export function jobSettled(client: JobCenterClient, ref: JobRef, timeoutMs: number, what = `${ref.queue}/${ref.id} finished`): Promise<JobInfo> {
+  return waitFor(async () => {
+    const job = await client.getJob(ref);
+    return job?.state === 'completed' || job?.state === 'failed' ? job : undefined;
+  }, what, timeoutMs);
+}
+
 export function testConfig(env: Record<string, string>): Config {
   return loadConfig({ LOG_LEVEL: 'silent', ...env }, { contracts: jobs });
 }
