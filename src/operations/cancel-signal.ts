@@ -32,11 +32,9 @@ export const CANCEL_MARK_MS = 24 * 3600 * 1000;
 
 /** The cancel mark of a job that runs again, applied (deleted) when there is one: its abort reason. */
 export async function takeCancelMark(redis: RedisClient, config: Config, queue: string, id: string): Promise<string | undefined> {
-  const key = cancelMarkKey(config, queue, id);
-  const actor = await redis.get(key);
-  if (actor === null) return undefined;
-  await redis.del(key);
-  return cancelledBy(actor);
+  // GETDEL: one round trip, and two workers running the job again cannot both apply it.
+  const actor = await redis.getdel(cancelMarkKey(config, queue, id));
+  return actor === null ? undefined : cancelledBy(actor);
 }
 
 /** The failure reason of a job cancelled while it ran. */

@@ -9,12 +9,13 @@ import { activeKey, type ActiveJob } from './processor.js';
 const EARLY_CANCEL_MS = 10_000;
 
 /**
- * Cancels that arrived before the job reached the processor: BullMQ marks a job active in Redis
- * (which is when a cancel is sent) a moment before the worker hands it to the processor, and a
- * cancel heard in between was lost: the job ran to its end (the API answered `cancelling`). The
- * processor asks here when it registers a job; the check costs a size test while none is pending.
+ * Cancels this worker has not applied yet, which the processor asks for when it registers a job:
+ * - heard early (`take`): BullMQ marks a job active in Redis (which is when a cancel is sent) a
+ *   moment before the worker hands it to the processor, and a cancel heard in between was lost:
+ *   the job ran to its end (the API answered `cancelling`). A size test while none is pending;
+ * - marked in Redis (`marked`): sent while no worker ran the job (see cancelMarkKey).
  */
-export class EarlyCancels {
+export class PendingCancels {
   readonly #pending = new Map<string, { queue: string; actor: string; until: number }>();
 
   /** `redis`: commands (the marks of cancels no worker heard, see cancelMarkKey). */
@@ -60,13 +61,13 @@ export class EarlyCancels {
  * Subscribes to cancel requests (`client.cancelJob` of an active job) and aborts the named job
  * if this process is running it: its `ctx.signal` fires and it fails with "Cancelled by <actor>"
  * as an UnrecoverableError, so it is not retried. One subscriber connection per worker process.
- * A cancel for a job it is not running is kept a while in `early` (see EarlyCancels).
+ * A cancel for a job it is not running is kept a while in `pending` (see PendingCancels).
  */
 export async function listenForCancels(
   config: Config,
   logger: Logger,
   active: ReadonlyMap<string, ActiveJob>,
-  early: EarlyCancels,
+  pending: PendingCancels,
 ): Promise<{ close(): Promise<void> }> {
   const sub = createRedis(config, 'worker', logger);
   sub.on('message', (_channel: string, text: string) => {
@@ -81,12 +82,12 @@ export async function listenForCancels(
     const running = active.get(activeKey(queue, id));
     if (!running) {
       // Perhaps taken by this process and not registered yet (or run by another process).
-      early.remember(queue, id, actor);
+      pending.remember(queue, id, actor);
       return;
     }
     logger.info({ queue, job: id, actor }, 'Cancelling active job on request');
     running.abort.abort(new UnrecoverableError(cancelledBy(actor)));
-    early.applied(queue, id);
+    pending.applied(queue, id);
   });
   await sub.subscribe(cancelChannel(config));
   return {

@@ -64,12 +64,12 @@ export function processorFor(options: {
    * instead of being run to its end (with SHUTDOWN_TIMEOUT_MS=0 a 20 s job held shutdown 20 s).
    */
   shutdownPassed?: () => boolean;
-  /** Cancels heard before a job reached the processor (cancel-listener.ts); none when omitted. */
-  earlyCancels?: { take(queue: string, id: string): Error | undefined; marked(queue: string, id: string): Promise<Error | undefined> };
+  /** Cancels not applied yet: heard before the job reached the processor, or marked in Redis (cancel-listener.ts); none when omitted. */
+  pendingCancels?: { take(queue: string, id: string): Error | undefined; marked(queue: string, id: string): Promise<Error | undefined> };
   /** Lines of `ctx.log` copied to the job's own log per run (0: none). @defaultValue 100 */
   jobLogMaxLines?: number;
 }): (job: Job, token?: string) => Promise<unknown> {
-  const { queue, routing, hooks, logger, active, shutdownPassed = () => false, earlyCancels, jobLogMaxLines = 100 } = options;
+  const { queue, routing, hooks, logger, active, shutdownPassed = () => false, pendingCancels, jobLogMaxLines = 100 } = options;
   const where = { queue, logger, jobLogMaxLines };
   // Two parameters on purpose: BullMQ creates an AbortController per job for processors that
   // declare a third (signal) parameter (worker.js processorAcceptsSignal); we cancel with our own.
@@ -91,7 +91,7 @@ export function processorFor(options: {
       const key = activeKey(job.queueName, id);
       active.set(key, { job, abort });
       if (shutdownPassed()) abort.abort(SHUTDOWN); // shutdown's sweep of `active` is over: see shutdownPassed
-      const cancelled = earlyCancels?.take(job.queueName, id) ?? (job.attemptsStarted > 1 ? await earlyCancels?.marked(job.queueName, id) : undefined);
+      const cancelled = pendingCancels?.take(job.queueName, id) ?? (job.attemptsStarted > 1 ? await pendingCancels?.marked(job.queueName, id) : undefined);
       if (cancelled) abort.abort(cancelled);
       const ctx = new RunContext(job, abort, where, parent);
       const timeoutMs = handler.contract.defaults.timeoutMs;

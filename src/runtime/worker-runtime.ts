@@ -16,7 +16,7 @@ import { misfireHook } from '../schedules/misfire.js';
 import { Batches } from '../batches/batches.js';
 import { batchHook } from '../batches/hook.js';
 import { thenHook } from '../schedules/then-hook.js';
-import { EarlyCancels, listenForCancels } from './cancel-listener.js';
+import { PendingCancels, listenForCancels } from './cancel-listener.js';
 import type { BoundHandler } from './handler.js';
 import { runAfterHooks, type FinishOutcome, type JobHook } from './hooks.js';
 import { overlapLockHook } from './overlap-lock.js';
@@ -87,7 +87,7 @@ export async function startWorkerRuntime(options: {
   const continuations = new Continuations(queues, logger);
   const schedules = new Schedules(queues);
   const active = new Map<string, ActiveJob>();
-  const earlyCancels = new EarlyCancels(config, queues.redis);
+  const pendingCancels = new PendingCancels(config, queues.redis);
   /** Set when the shutdown deadline passes; jobs that start later are handed back at once. */
   let shutdownPassed = false;
   const continued = new ContinuedParents(continuations.deps, logger);
@@ -123,7 +123,7 @@ export async function startWorkerRuntime(options: {
     consumed.add(bullName);
     const connection = createRedis(config, 'worker', logger);
     connections.push(connection);
-    const worker = new CenterWorker(bullName, processorFor({ queue, routing, hooks, logger, active, shutdownPassed: () => shutdownPassed, earlyCancels, jobLogMaxLines: config.worker.jobLogMaxLines }), {
+    const worker = new CenterWorker(bullName, processorFor({ queue, routing, hooks, logger, active, shutdownPassed: () => shutdownPassed, pendingCancels, jobLogMaxLines: config.worker.jobLogMaxLines }), {
       connection,
       prefix: queuePrefix(config, bullName),
       concurrency: config.worker.concurrency,
@@ -248,7 +248,7 @@ export async function startWorkerRuntime(options: {
   await checkTimerPrecision(queues.redis, logger);
   // Before the first job: a finishing job must find its parent entry if somebody continues it.
   await continued.start();
-  cancels.current = await listenForCancels(config, logger, active, earlyCancels);
+  cancels.current = await listenForCancels(config, logger, active, pendingCancels);
   for (const w of workers) {
     void w.run().catch((err: Error) => logger.error({ err: err.message }, 'Worker stopped unexpectedly'));
   }
