@@ -395,6 +395,8 @@ describe('alert delivery and the detector lease', () => {
     // Renewed within moments, not at the next 30 s renewal; and no process's renewal deleted its own
     // claim (stale when read, renewed, then dropped as stale).
     await waitFor(async () => Object.values(await redis.hgetall(claims)).filter((at) => Number(at) > aged).length === 2, 'both claims renewed', 5_000, 20);
+    // The test's own client reconnects too (it fails fast while it has not).
+    await client.ready();
     await client.recurring.upsert('after-outage', { every: 1000 }, 'hello-world', {}, { grace: 1000 });
     for (const r of [first, second]) await r.waitFor((x) => x.type === 'schedule.overdue' && x.schedule === 'after-outage', 'schedule.overdue', 20_000);
     assert.ok(![a, b].some((p) => p.lines.some((l) => String(l.msg).startsWith('Alert redirected'))), 'a delivery was redirected');

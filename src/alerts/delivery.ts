@@ -45,35 +45,43 @@ function claimsKey(config: Config): string {
   return centerKey(config, 'alerts', 'targets');
 }
 
-/**
- * The Redis server's clock, in ms: claims are stamped and judged by it, the one clock every process
- * shares. By its own clock, a process running minutes ahead would find every other claim stale
- * (dropping their URLs' alerts and deleting their claims), and one running behind would find its
- * own claims judged stale by every other process.
+/*
+ * Claims are stamped and judged by the Redis server's clock (TIME, inside the scripts below), the
+ * one clock every process shares. By its own clock, a process running minutes ahead found every
+ * other claim stale (dropping their URLs' alerts and deleting their claims), and one running behind
+ * had its own claims judged stale by every other process.
  */
-async function redisNow(redis: RedisClient): Promise<number> {
-  const [seconds, micros] = await redis.time();
-  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-}
+const REDIS_NOW_MS = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
 
-/** The targets some live process delivers to. */
-async function liveTargets(redis: RedisClient, config: Config): Promise<Set<string>> {
-  const claims = await redis.hgetall(claimsKey(config));
-  const now = await redisNow(redis);
-  const live = new Set<string>();
-  for (const [field, at] of Object.entries(claims)) if (now - Number(at) < CLAIM_TTL_MS) live.add(field.split(' ')[0]!);
-  return live;
-}
-
-/**
- * Renews a process's claims and deletes the stale ones. KEYS: the claims hash. ARGV: now (ms, Redis
- * clock), the cutoff (a claim renewed at or before it is stale), then the process's fields.
- */
-const CLAIM = new RedisScript('AlertTargetsClaim', `
-for i = 3, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], ARGV[1]) end
+/** The Redis time (ms) and the targets claimed within ARGV[1] ms. KEYS: the claims hash. */
+const LIVE = new RedisScript('AlertTargetsLive', `
+${REDIS_NOW_MS}
+local out = {string.format('%d', now)}
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
-  if (tonumber(all[i + 1]) or 0) <= tonumber(ARGV[2]) then redis.call('HDEL', KEYS[1], all[i]) end
+  if now - (tonumber(all[i + 1]) or 0) < tonumber(ARGV[1]) then out[#out + 1] = string.match(all[i], '^%S+') end
+end
+return out
+`);
+
+/** The targets some live process delivers to, and the Redis time they were read at (ms). */
+async function liveTargets(redis: RedisClient, config: Config): Promise<{ live: Set<string>; now: number }> {
+  const [now, ...live] = (await LIVE.run(redis, [claimsKey(config)], [CLAIM_TTL_MS])) as string[];
+  return { live: new Set(live), now: Number(now) };
+}
+
+/**
+ * Stamps a process's claims `now + ARGV[2]` (0 to renew them; minus the time left to live, for
+ * the grace after a stop) and deletes the stale ones, in one step: read first and deleted after,
+ * a claim stale when read but renewed meanwhile (this process's own, or another's, after an outage
+ * longer than CLAIM_TTL_MS) was deleted fresh. KEYS: the claims hash. ARGV: ttl, offset, fields.
+ */
+const CLAIM = new RedisScript('AlertTargetsClaim', `
+${REDIS_NOW_MS}
+for i = 3, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], string.format('%d', now + tonumber(ARGV[2]))) end
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if now - (tonumber(all[i + 1]) or 0) >= tonumber(ARGV[1]) then redis.call('HDEL', KEYS[1], all[i]) end
 end
 return 1
 `);
@@ -109,7 +117,7 @@ export class AlertOutbox {
 
   /** Queues `alert` for this process's webhook URLs and those other live processes deliver to. */
   async send(alert: Alert): Promise<void> {
-    const targets = new Set([...this.config.alerts.webhookUrls.map(targetOf), ...(await liveTargets(this.redis, this.config))]);
+    const targets = new Set([...this.config.alerts.webhookUrls.map(targetOf), ...(await liveTargets(this.redis, this.config)).live]);
     const body = JSON.stringify(alert);
     await Promise.all([...targets].map((target) => this.queueFor(alert.id, target, { target, body, type: alert.type })));
   }
@@ -196,10 +204,7 @@ export function startAlertDelivery(options: { config: Config; logger: Logger; li
   // Renews this process's claims and drops those of processes gone without withdrawing theirs, in
   // one script: read first and deleted after, a claim stale when read but renewed meanwhile (this
   // process's own, or another's, after an outage longer than CLAIM_TTL_MS) was deleted fresh.
-  const claim = async () => {
-    const now = await redisNow(redis);
-    await CLAIM.run(redis, [claimsKey(config)], [now, now - CLAIM_TTL_MS, ...fields]);
-  };
+  const claim = (offsetMs = 0) => CLAIM.run(redis, [claimsKey(config)], [CLAIM_TTL_MS, offsetMs, ...fields]);
   const claiming = claim().catch((err: Error) => logger.warn({ err: err.message }, 'Could not claim the webhook targets of this process'));
   const renew = setInterval(() => void claim().catch((err: Error) => logger.debug({ err: err.message }, 'Could not renew webhook target claims')), CLAIM_RENEW_MS);
   renew.unref();
@@ -216,10 +221,11 @@ export function startAlertDelivery(options: { config: Config; logger: Logger; li
     async (job: Job<DeliveryData>, token?: string) => {
       const url = byTarget.get(job.data.target);
       if (url) return { status: await post(config, url, job.data.body) };
-      if ((await liveTargets(redis, config)).has(job.data.target)) {
+      const { live, now } = await liveTargets(redis, config);
+      if (live.has(job.data.target)) {
         // Another live process has that URL: offer the delivery again soon, without spending an attempt.
         // Soon by Redis's clock too: by this process's own, running minutes ahead, it was minutes away.
-        await job.moveToDelayed((await redisNow(redis)) + HAND_BACK_MS, token);
+        await job.moveToDelayed(now + HAND_BACK_MS, token);
         throw new DelayedError();
       }
       // No live process has that URL any more (changed or removed): this process's URLs get the
@@ -262,9 +268,7 @@ export function startAlertDelivery(options: { config: Config; logger: Logger; li
     // pending deliveries. Withdrawn at once, they were redirected elsewhere meanwhile and this URL
     // never got them (only, later, their *.recovered). A URL changed by the restart is redirected
     // to once the grace is over.
-    await redisNow(redis)
-      .then((now) => redis.hset(claimsKey(config), Object.fromEntries(fields.map((f) => [f, String(now - CLAIM_TTL_MS + STOP_GRACE_MS)]))))
-      .catch(() => {});
+    await claim(STOP_GRACE_MS - CLAIM_TTL_MS).catch(() => {});
     await outbox.close().catch(() => {});
     await Promise.all([connection.quit().catch(() => {}), redis.quit().catch(() => {})]);
   });
