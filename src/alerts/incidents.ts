@@ -26,10 +26,18 @@ function parsed(raw: string): Incident | undefined {
   }
 }
 
-/** Sets hash field ARGV[1] to ARGV[3] if it still holds ARGV[2]. KEYS: the hash. */
-const REPLACE_IF_SAME = new RedisScript('HashReplaceIfSame', `
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+/**
+ * Opens an incident: sets field ARGV[1] to ARGV[2] unless it holds an incident already. An entry
+ * that is no incident (damaged; see `parsed`) is replaced: it blocked its condition for good.
+ * KEYS: the open-incidents hash. Returns 1 when set.
+ */
+const OPEN = new RedisScript('IncidentOpen', `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local ok, v = pcall(cjson.decode, cur)
+  if ok and type(v) == 'table' and type(v.id) == 'string' then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `);
 
@@ -98,15 +106,7 @@ export class Incidents {
    */
   async open(c: Condition, message: string, details: Record<string, unknown>): Promise<Incident | undefined> {
     const incident = newIncident(c, message, details, new Date().toISOString(), null);
-    const json = JSON.stringify(incident);
-    let created = await this.redis.hsetnx(this.#key('open'), conditionKey(c), json);
-    if (created !== 1) {
-      // Taken by an entry that is no incident (damaged): replaced, or this condition could never
-      // open an incident again. Only that same entry is replaced (another detector may have opened
-      // a real one meanwhile).
-      const raw = await this.redis.hget(this.#key('open'), conditionKey(c));
-      if (raw !== null && parsed(raw) === undefined) created = Number(await REPLACE_IF_SAME.run(this.redis, [this.#key('open')], [conditionKey(c), raw, json]));
-    }
+    const created = await OPEN.run(this.redis, [this.#key('open')], [conditionKey(c), JSON.stringify(incident)]);
     if (created !== 1) return undefined;
     await this.#remember(incident);
     return incident;
