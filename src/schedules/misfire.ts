@@ -25,8 +25,6 @@ import { runOf, tickOf, type RunHistory, type RunRecord } from './history.js';
  * scheduler read and one write.
  */
 
-/** Prefix of catch-up job ids: `catchup-<tick millis>-<schedule id>` (a caller's job id may not take it). */
-export { CATCH_UP_PREFIX };
 /** A run that starts within this of its tick is never a misfire, whatever the period. */
 export const MIN_MISFIRE_TOLERANCE_MS = 1000;
 const POLICY_TTL_MS = 5000;
@@ -114,11 +112,11 @@ export function misfireHook(options: { queues: Queues; schedules: Schedules; his
     if (end !== undefined && tick > end) {
       return { skip: { returnValue: { skipped: true, reason: `tick ${new Date(tick).toISOString()} is after the schedule's endDate` } } };
     }
-    // On time, or a retry / a run restarted after its worker died (it did start on time): run it.
-    // `attemptsStarted` also counts a run a stopping worker handed back (SHUTDOWN_TIMEOUT_MS, a
-    // deploy), which neither attemptsMade nor stalledCounter does: taken as a misfire, it was
-    // dropped as missed (skip), or caught up again the ticks after it that had already run (all).
-    if (now - tick <= MIN_MISFIRE_TOLERANCE_MS || job.attemptsMade > 0 || job.stalledCounter > 0 || job.attemptsStarted > 1) return undefined;
+    // On time, or started before (it did start on time): a retry, a run restarted after its worker
+    // died, or one a stopping worker handed back (SHUTDOWN_TIMEOUT_MS, a deploy). `attemptsStarted`
+    // counts all three; attemptsMade and stalledCounter missed the last, which, taken as a misfire,
+    // was dropped as missed (skip), or caught up again the ticks after it that had already run (all).
+    if (now - tick <= MIN_MISFIRE_TOLERANCE_MS || job.attemptsStarted > 1) return undefined;
     const policy = await policyOf(id);
     if (policy.misfire === 'once') return undefined;
     const queue = queues.get(job.queueName);

@@ -4,7 +4,8 @@ import type { Logger } from '../logger.js';
 import type { BeforeRunResult, JobHook } from '../runtime/hooks.js';
 import type { Schedules } from '../schedules.js';
 import type { ThenSpec } from '../schemas/schedule-semantics.js';
-import { CATCH_UP_PREFIX, catchUpOf, scheduledTickOf } from './misfire.js';
+import { CATCH_UP_PREFIX } from '../jobs/center-ids.js';
+import { catchUpOf, scheduledTickOf } from './misfire.js';
 
 const POLICY_TTL_MS = 5000;
 
