@@ -308,6 +308,9 @@ describe('board behind authentication', () => {
       assert.equal(res.status, 400, `${JSON.stringify(body)}: ${res.text}`);
       assert.ok(res.json<{ error: string }>().error.length > 0);
     }
+    // A refused payload names its field, as POST /api/jobs does.
+    const missing = await board('/api/queues/default/add', { method: 'POST', auth: ADMIN, body: { name: 'fail', data: {}, options: {} } });
+    assert.ok(missing.json<{ details: { field: string }[] }>().details.some((d) => d.field === 'data.message'), missing.text);
     const ok = await board('/api/queues/default/add', { method: 'POST', auth: ADMIN, body: { name: 'fail', data: { message: 'added <b>from</b> the board' }, options: { delay: 3_600_000 } } });
     assert.equal(ok.status, 200, ok.text);
     const id = ok.json<{ job: { id: string } }>().job.id;

@@ -4,8 +4,8 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Config } from '../config.js';
-import { ConfigError, isRedisUnavailable } from '../errors.js';
-import { checkPayload } from '../jobs/contract.js';
+import { ConfigError, ValidationError, isRedisUnavailable } from '../errors.js';
+import { checkPayload, type JobContract } from '../jobs/contract.js';
 import { jobOptions } from '../jobs/options.js';
 import { isQueueKeyName } from '../schemas/fields.js';
 import type { ServerDeps } from './app.js';
@@ -232,18 +232,21 @@ function addsByContract(deps: ServerDeps): RequestHandler {
       if (err) return next(err);
       const body = (req.body ?? {}) as { name?: unknown; data?: unknown; options?: unknown };
       const logical = deps.service.queueShard(queue).queue;
-      const contracts = deps.config.catalog.contracts;
-      const name = typeof body.name === 'string' ? body.name : '';
-      const contract = Object.hasOwn(contracts, name) ? contracts[name] : undefined;
-      if (!contract || contract.queue !== logical) {
-        const known = Object.values(contracts).filter((c) => c.queue === logical).map((c) => c.name);
-        res.status(400).json(errorBody(`No job ${JSON.stringify(name)} in queue ${JSON.stringify(logical)}; its jobs: ${known.join(', ') || '(none)'}`, [{ field: 'name', message: 'use a job name of this queue' }]));
-        return;
-      }
+      const { catalog } = deps.config;
+      let contract: JobContract;
       try {
+        // The catalog's own checks, as client.enqueue makes them (their field details kept).
+        contract = catalog.contractFor(body.name);
+        if (contract.queue !== logical) {
+          const known = Object.values(catalog.contracts).filter((c) => c.queue === logical).map((c) => c.name);
+          throw new ValidationError(`No job ${JSON.stringify(contract.name)} in queue ${JSON.stringify(logical)}; its jobs: ${known.join(', ') || '(none)'}`, [
+            { field: 'name', message: 'use a job name of this queue' },
+          ]);
+        }
         checkPayload(contract, body.data ?? {});
       } catch (error) {
-        res.status(400).json(errorBody((error as Error).message, [{ field: 'data', message: `the payload of ${name} (see its contract)` }]));
+        if (!(error instanceof ValidationError)) return next(error);
+        res.status(400).json(errorBody(error.message, [...error.details]));
         return;
       }
       const given = typeof body.options === 'object' && body.options !== null && !Array.isArray(body.options) ? body.options : {};
