@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { UnavailableError } from '../src/errors.js';
 import { testClient, type TestClient } from './support/center.js';
-import { ProcessGroup } from './support/processes.js';
+import { ProcessGroup, waitFor } from './support/processes.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from './support/redis.js';
 
 /*
@@ -63,18 +63,10 @@ describe('Redis out of memory (noeviction)', () => {
     const before = worker.lines.length;
     await redis.client.config('SET', 'maxmemory', '0');
     await client.resumeQueue('batch');
-    const startedBy = Date.now() + 15_000;
-    while (((await client.queueSummary('batch')).counts.completed ?? 0) < 2) {
-      assert.ok(Date.now() < startedBy, `the worker took no job after the resume:\n${worker.output()}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(async () => ((await client.queueSummary('batch')).counts.completed ?? 0) >= 2 || undefined, 'the worker taking jobs after the resume', 15_000, 20);
     const atFull = await fetchRefusals();
     await redis.client.config('SET', 'maxmemory', '1');
-    const refusedBy = Date.now() + 15_000;
-    while ((await fetchRefusals()) === atFull) {
-      assert.ok(Date.now() < refusedBy, `the worker was never refused a job:\n${worker.output()}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(async () => (await fetchRefusals()) > atFull || undefined, 'a refused job fetch', 15_000, 20);
     // A plain 3 s window after the first refusal (what is measured is how little happens in it).
     const inWindow = await fetchRefusals();
     await new Promise((r) => setTimeout(r, 3000));
@@ -90,13 +82,7 @@ describe('Redis out of memory (noeviction)', () => {
 
     // With room again the worker takes the jobs that waited (it was not left paused).
     await redis.client.config('SET', 'maxmemory', '0');
-    const drainedBy = Date.now() + 30_000;
-    for (;;) {
-      const { counts } = await client.queueSummary('batch');
-      // (A job whose completion was refused stays active until its lock runs out: stalled, requeued.)
-      if (counts.waiting === 0) break;
-      assert.ok(Date.now() < drainedBy, `the worker took no job once memory was back: ${JSON.stringify(counts)}\n${worker.output()}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // (A job whose completion was refused stays active until its lock runs out: stalled, requeued.)
+    await waitFor(async () => (await client.queueSummary('batch')).counts.waiting === 0 || undefined, 'the waiting jobs taken once memory was back', 30_000, 100);
   });
 });
