@@ -79,15 +79,29 @@ async function openAs(credentials: { username: string; password: string }): Prom
   return { page, errors };
 }
 
-/** Names (tooltips) of the action buttons on the first job card of the page. */
+/**
+ * Names (tooltips) of the action buttons on the first job card of the page. The board re-renders the
+ * list on its polling refresh; a button replaced under a resting mouse gets no new hover, and no
+ * tooltip opens. So each read starts with the mouse away and no tooltip open, and a hover that opened
+ * nothing within 3 s is tried again.
+ */
 async function jobActions(page: Page): Promise<string[]> {
   const buttons = page.locator('[class*="jobActions"]').first().locator('[data-base-ui-tooltip-trigger]');
+  const open = page.locator('[data-base-ui-portal] [data-open]:not([role])');
   const names: string[] = [];
   for (let i = 0; i < (await buttons.count()); i++) {
-    await buttons.nth(i).hover();
-    const tip = page.locator('[data-base-ui-portal] [data-open]:not([role])').last();
-    await tip.waitFor();
-    names.push((await tip.textContent())?.trim() ?? '');
+    for (let attempt = 1; ; attempt++) {
+      await page.mouse.move(0, 0);
+      await open.first().waitFor({ state: 'hidden' });
+      await buttons.nth(i).hover();
+      try {
+        await open.first().waitFor({ timeout: 3_000 });
+        names.push((await open.first().textContent())?.trim() ?? '');
+        break;
+      } catch (error) {
+        if (attempt === 5) throw error;
+      }
+    }
   }
   return names;
 }
