@@ -692,7 +692,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
    * Cancels or removes a job. Waiting, delayed, prioritized or finished: removed. An awaiting
    * continuation: withdrawn, it never runs. Active: its worker aborts `ctx.signal` and the job
    * ends failed with "Cancelled by <by>", without retries (`outcome: 'cancelling'` when it had not
-   * ended within 5 s).
+   * ended within 5 s; `'finished'` when it ended on its own before the abort reached it).
    * @param by who cancels, for the failure reason and the audit. @defaultValue 'client'
    */
   cancelJob(ref: JobRef, by = 'client'): Promise<Cancelled> {

@@ -5,7 +5,7 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import type { Queues } from '../queues.js';
 import type { JobMoved } from '../schemas/jobs.js';
 import type { Cancelled, JobLogs, QueueSummary } from '../schemas/operations.js';
-import { CANCEL_MARK_MS, cancelChannel, cancelMarkKey, type CancelMessage } from './cancel-signal.js';
+import { CANCEL_MARK_MS, cancelChannel, cancelledBy, cancelMarkKey, type CancelMessage } from './cancel-signal.js';
 import { dueAt } from '../jobs/due.js';
 
 /** How long a cancel waits for an active job to end before answering `cancelling`. */
@@ -62,29 +62,33 @@ export class Operations {
       }
       throw noJob(ref);
     }
-    const { queue, state } = found;
-    if (state !== 'active') {
-      const job = await queue.getJob(ref.id);
-      if (job) {
-        try {
-          await job.remove();
-        } catch (err) {
-          // It became active between the state read and the remove: cancel it as active.
-          if ((await queue.getJobState(ref.id)) !== 'active') throw err;
-          return this.#cancelActive(ref, queue, actor);
-        }
-        // Its continuations would wait for the sweep's next look at it (up to an hour): settle them
-        // now, as for a parent that no longer exists (on: success → cancelled, on: finished → run).
-        // A finished job was released already: this changes nothing then.
-        await this.continuations.resolve({ queue: queue.name, id: ref.id });
-        // A batch's job that will never run counts as failed now, not at the batch sweep's
-        // "missing for a minute" rule. A finished one was counted already: this changes nothing then.
-        const batch = batchOf(ref.id);
-        if (batch) await this.batches.record(batch, `${queue.name}/${ref.id}`, 'failed');
+    return found.state === 'active' ? this.#cancelActive(ref, found.queue, actor) : this.#remove(ref, found.queue, actor);
+  }
+
+  /**
+   * Removes a job that is not running. One that became active meanwhile is cancelled as active,
+   * unless `afterAbort` (the abort was sent already, and its mark stands for the run it began).
+   */
+  async #remove(ref: JobRef, queue: Queue, actor: string, afterAbort = false): Promise<Cancelled> {
+    const job = await queue.getJob(ref.id);
+    if (job) {
+      try {
+        await job.remove();
+      } catch (err) {
+        if ((await queue.getJobState(ref.id)) !== 'active') throw err;
+        return afterAbort ? { ...ref, outcome: 'cancelling', state: 'active' } : this.#cancelActive(ref, queue, actor);
       }
-      return { ...ref, outcome: 'removed', state: 'removed' };
+      if (afterAbort) await this.queues.redis.del(cancelMarkKey(this.queues.config, queue.name, ref.id));
+      // Its continuations would wait for the sweep's next look at it (up to an hour): settle them
+      // now, as for a parent that no longer exists (on: success → cancelled, on: finished → run).
+      // A finished job was released already: this changes nothing then.
+      await this.continuations.resolve({ queue: queue.name, id: ref.id });
+      // A batch's job that will never run counts as failed now, not at the batch sweep's
+      // "missing for a minute" rule. A finished one was counted already: this changes nothing then.
+      const batch = batchOf(ref.id);
+      if (batch) await this.batches.record(batch, `${queue.name}/${ref.id}`, 'failed');
     }
-    return this.#cancelActive(ref, queue, actor);
+    return { ...ref, outcome: 'removed', state: 'removed' };
   }
 
   async #cancelActive(ref: JobRef, queue: Queue, actor: string): Promise<Cancelled> {
@@ -101,9 +105,19 @@ export class Operations {
       await new Promise((r) => setTimeout(r, 50));
     }
     // Still active: its worker may be gone, and the mark cancels the run BullMQ will make of it.
-    // Otherwise the job's run is over (cancelled, or it finished first): nothing is left to cancel.
-    if (state !== 'active') await this.queues.redis.del(mark);
-    return { ...ref, outcome: state === 'active' ? 'cancelling' : 'cancelled', state };
+    if (state === 'active') return { ...ref, outcome: 'cancelling', state };
+    if (state !== 'completed' && state !== 'failed' && state !== 'unknown') {
+      // Back to waiting or delayed: its run failed on its own as the abort was sent, and it has
+      // attempts left. Nothing aborted it, and it would run again: remove it.
+      return this.#remove(ref, queue, actor, true);
+    }
+    await this.queues.redis.del(mark);
+    if (state === 'failed' && (await queue.getJob(ref.id))?.failedReason?.startsWith(cancelledBy(''))) {
+      return { ...ref, outcome: 'cancelled', state };
+    }
+    // It ended before the abort reached it (or, `unknown`, it ended and retention removed it at once,
+    // so whether the abort ended it is not known): nothing is left to cancel, and nothing was.
+    return { ...ref, outcome: 'finished', state };
   }
 
   /** Moves a delayed job to waiting now. @throws ConflictError when it is not delayed. */

@@ -86,12 +86,15 @@ export const cancelled = z.object({
   queue: z.string(),
   id: z.string(),
   outcome: z
-    .enum(['removed', 'cancelled', 'cancelling'])
+    .enum(['removed', 'cancelled', 'cancelling', 'finished'])
     .describe(
-      'removed: it was waiting, delayed, prioritized or finished, and is gone; cancelled: an awaiting continuation will never run, ' +
-        'or an active job was aborted and ended failed; cancelling: the abort was sent but the job had not ended when the answer was sent',
+      'removed: it was waiting, delayed, prioritized or finished, and is gone (also an active job whose run failed on its own as the ' +
+        'abort was sent, and was waiting for its next attempt); cancelled: an awaiting continuation will never run, or an active job ' +
+        'was aborted and ended failed; cancelling: the abort was sent but the job had not ended when the answer was sent; ' +
+        'finished: the active job ended (completed, or failed on its own) before the abort reached it, and nothing was cancelled ' +
+        '(state unknown: it ended and retention removed it at once, so whether the abort ended it is not known)',
     ),
-  state: z.string().describe('The state now (removed, cancelled, failed, or active while cancelling)'),
+  state: z.string().describe('The state now (removed, cancelled, failed, completed, unknown, or active while cancelling)'),
 });
 export type Cancelled = z.output<typeof cancelled>;
 

@@ -144,7 +144,7 @@ export const jobRoutes: Route[] = [
     description:
       'Waiting, delayed, prioritized or finished: removed. An awaiting continuation: withdrawn (never runs). Active: its worker aborts ' +
       'ctx.signal and the job ends failed with "Cancelled by <token name>", without retries; 202 with outcome cancelling when it had ' +
-      'not ended within 5 s.',
+      'not ended within 5 s; outcome finished when it ended on its own before the abort reached it (nothing was cancelled).',
     scope: 'admin',
     action: 'job.cancel',
     params: jobPath,
