@@ -21,7 +21,7 @@ import type { Health } from './schedules/health.js';
 import type { RunOutcome, RunRecord } from './schedules/history.js';
 import { after as afterSchema, continueOptions, dedupe as dedupeSchema, enqueueOptions, type Created } from './schemas/enqueue.js';
 import type { JobInfo, JobMoved } from './schemas/jobs.js';
-import { Batches, memberId, thenId, type BatchThen } from './batches/batches.js';
+import { Batches, batchFingerprint, memberId, thenId, type BatchThen } from './batches/batches.js';
 import { batchRequest, type BatchCreated, type BatchStatus } from './schemas/batch.js';
 import { cancelMarkKey } from './operations/cancel-signal.js';
 import { Operations } from './operations/operations.js';
@@ -103,6 +103,12 @@ export type BulkJobOf<C extends ContractMap> = JobOf<C> & { opts?: EnqueueOption
 
 /** Options of {@link JobCenterClient.batchUnchecked}: `then` takes any job name and data. */
 export interface BatchOptions {
+  /**
+   * The batch's id, a UUID, for a safe retry: a call with the id of a batch that exists creates
+   * nothing new but the batch's jobs that are missing and have not finished (`duplicate: true`);
+   * another request with that id is a ConflictError. @defaultValue a generated UUID
+   */
+  id?: string;
   /** Runs once after every job of the batch finished; `data` defaults to `{}`. */
   then?: { name: string; data?: unknown };
   /** `success` (default): `then` runs only if every job completed; `finished`: in any case. */
@@ -259,8 +265,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
         // connection went. Say so; the idempotency key makes the retry safe either way.
         const how =
           write.batchId !== undefined
-            ? // A batch takes no caller ids: a new call is a new batch.
-              `GET /api/batches/${write.batchId} (client.getBatch) says whether this batch was created; check it before calling again, as a new call creates another batch`
+            ? `retry with the same batch id ${JSON.stringify(write.batchId)} (id in the request): it creates the batch at most once and adds only its missing jobs`
             : write.dedupeKey !== undefined
               ? `retry with the same dedupe key ${JSON.stringify(write.dedupeKey)}: deduplication keeps one job`
               : write.jobId !== undefined
@@ -427,7 +432,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
 
   /** Untyped {@link batch} for names known only at run time (HTTP, CLI); validates the same way. */
   async batchUnchecked(jobs: readonly BulkJob[], options: BatchOptions = {}): Promise<BatchCreated> {
-    parseRequest(
+    const { id: givenId, ...request } = parseRequest(
       batchRequest,
       {
         jobs: Array.isArray(jobs) ? jobs.map((j) => ({ name: j?.name, ...(j?.data !== undefined ? { data: j.data } : {}), ...toRequestOptions(j?.opts ?? {}) })) : jobs,
@@ -447,7 +452,7 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
         throw new ValidationError(`then: ${err.message}`, err.details.map((d) => ({ field: `then.${d.field}`, message: `then.${d.message}` })));
       }
     }
-    const id = randomUUID();
+    const id = givenId ?? randomUUID();
     prepared.forEach((p, i) => {
       p.opts = { ...p.opts, jobId: memberId(id, i) };
       // On a sharded queue the member goes to the shard of its id, where lookups find it.
@@ -457,12 +462,23 @@ export class JobCenterClient<C extends ContractMap = ContractMap> {
     // Members by BullMQ queue (a shard's name on a sharded queue), as the worker's hook reports them.
     const members = prepared.map((p, i) => `${p.bull.name}/${memberId(id, i)}`);
     return this.#guard(async () => {
-      await this.#batches.open(id, { members, on: options.on ?? 'success', ...(then ? { then } : {}) });
-      const created = await this.#addPrepared(prepared);
+      const opened = await this.#batches.open(id, { members, on: options.on ?? 'success', ...(then ? { then } : {}), fingerprint: batchFingerprint(request) });
+      // A retry adds what the first call did not (BullMQ ignores the ids that exist), but not the
+      // jobs that finished: retention may have removed them, and they would run again.
+      const finished = opened.created ? new Set<string>() : opened.finished;
+      const created = await this.#addPrepared(prepared.filter((_, i) => !finished.has(members[i]!)));
+      const jobs = await Promise.all(
+        prepared.map(async (p, i) => {
+          if (!finished.has(members[i]!)) return created.shift()!;
+          const state = await p.bull.getJobState(memberId(id, i));
+          return { id: memberId(id, i), queue: p.queue, name: p.name, state: state === 'unknown' ? 'removed' : state };
+        }),
+      );
       return {
         id,
-        jobs: created.map(({ id: jobId, queue, name, state }) => ({ id: jobId, queue, name, state })),
+        jobs: jobs.map(({ id: jobId, queue, name, state }) => ({ id: jobId, queue, name, state })),
         then: then ? { queue: then.queue, id: thenId(id), name: then.name } : null,
+        ...(opened.created ? {} : { duplicate: true }),
       };
     }, { jobIds: prepared.map((p) => p.opts.jobId!), batchId: id });
   }
@@ -813,7 +829,7 @@ function firstAttempt(redis: Queues['redis']): Promise<void> {
 interface WriteKind {
   jobId?: string;
   jobIds?: readonly string[];
-  /** A batch: its id (a retry is a new batch; the caller checks this one first). */
+  /** A batch: its id, which makes a retry safe. */
   batchId?: string;
   /** An enqueue with dedupe (which takes no jobId): the key that makes a retry safe. */
   dedupeKey?: string;
@@ -822,7 +838,9 @@ interface WriteKind {
 
 /** The retry advice of an error that is sure nothing was written. */
 function retryHint(write: WriteKind | undefined): string {
-  return write?.batchId !== undefined || write?.dedupeKey !== undefined
+  return write?.batchId !== undefined
+    ? `; retry with the same batch id ${JSON.stringify(write.batchId)}`
+    : write?.dedupeKey !== undefined
     ? '; retry later'
     : write?.jobId !== undefined
     ? `; retry with the same jobId ${JSON.stringify(write.jobId)}`

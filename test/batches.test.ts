@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { startServer } from './board-support.js';
 import { testClient, type TestClient } from './support/center.js';
@@ -91,6 +92,49 @@ describe('batches', () => {
     assert.equal((await call('GET', '/api/batches/not-a-batch')).status, 404, 'a well-formed id (a batch or a join) that names nothing');
     assert.equal((await call('GET', '/api/batches/a:b')).status, 400);
     assert.equal((await call('GET', '/api/batches/00000000-0000-4000-8000-000000000000')).status, 404);
+  });
+
+  it('a batch with an id is created once: the same request again adds only its missing jobs, never a finished one; another request with that id is a 409', async () => {
+    const id = randomUUID();
+    const jobs = ['a', 'b', 'c'].map((result) => ({ name: 'sleep', data: { ms: 10, result } }));
+    const request = { id, jobs, then: { name: 'scheduler-test', data: { note: `retry ${id}` } } };
+    const queue = client.queues.get('batch');
+    await queue.pause();
+    let ids: string[];
+    try {
+      const first = await call('POST', '/api/batches', request);
+      assert.equal(first.status, 201, JSON.stringify(first.body));
+      assert.equal(first.body.id, id);
+      ids = (first.body.jobs as { id: string }[]).map((j) => j.id);
+      // As if the first call had been cut off after writing the batch and two of its jobs.
+      await (await queue.getJob(ids[1]!))!.remove();
+      // The same request, its keys in another order.
+      const again = await call('POST', '/api/batches', { then: request.then, jobs: jobs.map(({ name, data }) => ({ data, name })), id });
+      assert.equal(again.status, 200, JSON.stringify(again.body));
+      assert.equal(again.body.duplicate, true);
+      assert.deepEqual((again.body.jobs as { id: string }[]).map((j) => j.id), ids);
+      assert.ok(await queue.getJob(ids[1]!), 'the missing job was added');
+      assert.equal((await queue.getJobs(['waiting'])).filter((j) => j.id?.includes(id)).length, 3, 'and nothing twice');
+      const other = await call('POST', '/api/batches', { ...request, jobs: jobs.slice(0, 2) });
+      assert.equal(other.status, 409, JSON.stringify(other.body));
+      assert.match(String(other.body.error), /exists for other jobs/);
+      assert.equal((await call('POST', '/api/batches', { ...request, id: 'not-a-uuid' })).status, 400);
+    } finally {
+      await queue.resume();
+    }
+    const done = await waitFor(async () => {
+      const s = await client.getBatch(id);
+      return s?.then?.state === 'completed' ? s : undefined;
+    }, 'the then job to complete', 30_000);
+    assert.deepEqual([done.total, done.completed, done.failed], [3, 3, 0]);
+    // A finished job that retention removed is not added again by a late retry.
+    await (await queue.getJob(ids[0]!))!.remove();
+    const late = await call('POST', '/api/batches', request);
+    assert.equal(late.status, 200, JSON.stringify(late.body));
+    assert.equal((late.body.jobs as { state: string }[])[0]!.state, 'removed');
+    assert.equal(await queue.getJob(ids[0]!), undefined);
+    const thens = (await client.queues.get('default').getJobs(['completed', 'waiting', 'active', 'delayed'])).filter((j) => (j.data as { note?: string }).note === `retry ${id}`);
+    assert.equal(thens.length, 1, 'then ran once');
   });
 
   it('a batch of 500 with a worker SIGKILLed midway runs its then job exactly once', async () => {

@@ -166,8 +166,8 @@ describe('enqueue while Redis dies', () => {
       const run = runCli(['enqueue', '--file', file], env);
       const cancel = ops.cancelJob(parent).catch((e: unknown) => e);
       const pause = ops.pauseQueue('batch').catch((e: unknown) => e);
-      // A batch and a deduplicated enqueue take no caller ids: their advice must not be "retry with
-      // the same jobIds", which the API then refuses (a batch names its jobs; dedupe takes no jobId).
+      // A batch and a deduplicated enqueue take no caller job ids: their advice must not be "retry
+      // with the same jobIds", which the API then refuses; a batch is retried by its batch id.
       const batch = ops.batch([{ name: 'sleep', data: { ms: 1 } }]).catch((e: unknown) => e);
       const deduped = ops.enqueue('sleep', { ms: 1 }, { dedupe: { key: 'held-dedupe' } }).catch((e: unknown) => e);
       // The CLI's bulk add and the client's calls are sent and held (flag b) before Redis dies
@@ -194,7 +194,7 @@ describe('enqueue while Redis dies', () => {
       const b = await batch;
       assert.ok(b instanceof UnavailableError, String(b));
       assert.equal(b.outcome, 'unknown', b.message);
-      assert.match(b.message, /GET \/api\/batches\/[0-9a-f-]{36} \(client\.getBatch\) says whether this batch was created/);
+      assert.match(b.message, /retry with the same batch id "[0-9a-f-]{36}" \(id in the request\): it creates the batch at most once/);
       assert.doesNotMatch(b.message, /retry with the same jobIds/);
       const d = await deduped;
       assert.ok(d instanceof UnavailableError, String(d));

@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
+import stableStringify from 'safe-stable-stringify';
 import type { JobsOptions } from 'bullmq';
 import { BATCH_JOB_PREFIX, BATCH_THEN_PREFIX } from '../jobs/center-ids.js';
+import { ConflictError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queues.js';
 import { centerKey } from '../redis/connection.js';
@@ -47,9 +50,12 @@ end
 return 'counted'
 `);
 
-/** Writes a batch's state unless it exists (a retry with the same key). KEYS: state. ARGV: field, value, … */
+/**
+ * Writes a batch's state unless it exists (a retry with the same key). KEYS: state. ARGV: field,
+ * value, … Returns 1 when written, else the existing batch's request fingerprint ('' for a join).
+ */
 const OPEN_ONCE = new RedisScript('BatchOpenOnce', `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HGET', KEYS[1], 'fingerprint') or '' end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 `);
@@ -64,6 +70,14 @@ export interface BatchThen {
 /** The batch id of a member job id, or undefined. */
 export function batchOf(jobId: string): string | undefined {
   return jobId.startsWith(BATCH_JOB_PREFIX) ? jobId.slice(BATCH_JOB_PREFIX.length, BATCH_JOB_PREFIX.length + ID_LENGTH) : undefined;
+}
+
+/**
+ * What proves a retry is the same batch request: a hash of its jobs, `then` and `on`, with object
+ * keys in a stable order (a client may send them in another order).
+ */
+export function batchFingerprint(request: unknown): string {
+  return createHash('sha256').update(stableStringify(request) ?? '').digest('base64url');
 }
 
 export const memberId = (batchId: string, index: number): string => `${BATCH_JOB_PREFIX}${batchId}-${index}`;
@@ -87,20 +101,42 @@ export class Batches {
     return centerKey(this.queues.config, 'batches-open');
   }
 
-  /** Writes the batch before its jobs exist, so the first job to finish finds it. */
-  async open(id: string, spec: { members: readonly string[]; on: 'success' | 'finished'; then?: BatchThen }): Promise<void> {
+  /**
+   * Writes the batch before its jobs exist, so the first job to finish finds it, unless a batch
+   * with this id exists (a retry): then it answers which of its jobs finished, which a retry must
+   * not add again (retention may have removed them, and BullMQ would add them anew).
+   * @param fingerprint the request's, so that a retry proves it is the same batch.
+   * @throws ConflictError when a batch with this id exists for another request.
+   */
+  async open(
+    id: string,
+    spec: { members: readonly string[]; on: 'success' | 'finished'; then?: BatchThen; fingerprint: string },
+  ): Promise<{ created: true } | { created: false; finished: ReadonlySet<string> }> {
     const now = String(Date.now());
-    await this.queues.redis.hset(this.#state(id), {
+    const fields = {
       total: String(spec.members.length),
       completed: '0',
       failed: '0',
       on: spec.on,
       members: JSON.stringify(spec.members),
       ...(spec.then ? { then: JSON.stringify(spec.then) } : {}),
+      fingerprint: spec.fingerprint,
       createdAt: now,
       updatedAt: now,
-    });
+    };
+    const opened = await OPEN_ONCE.run(this.queues.redis, [this.#state(id)], Object.entries(fields).flat());
+    if (opened !== 1) {
+      if (opened !== spec.fingerprint) {
+        throw new ConflictError(`Batch ${id} exists for other jobs, then or on: a retry must send the same request; give a new id (or none) for a new batch`);
+      }
+      const [finished, fired] = await Promise.all([this.queues.redis.smembers(this.#done(id)), this.queues.redis.hget(this.#state(id), 'fired')]);
+      // The first call may have been cut off before it listed the batch for the sweep (which
+      // reports what crashed workers did not). A fired batch stays off: the sweep would fire it again.
+      if (!fired) await this.queues.redis.sadd(this.#open, id);
+      return { created: false, finished: new Set(finished) };
+    }
     await this.queues.redis.sadd(this.#open, id);
+    return { created: true };
   }
 
   /**

@@ -11,6 +11,13 @@ export const batchThen = z.object({ name: jobName, data: payload.optional() }).s
 /** `POST /api/batches` and `client.batch`: jobs run as usual; `then` runs once, after all of them finished. */
 export const batchRequest = z
   .object({
+    id: z
+      .uuid({ message: 'must be a UUID, e.g. from crypto.randomUUID()' })
+      .optional()
+      .describe(
+        "The batch's id, for a safe retry (generated when not given): a call with the id of a batch that exists creates nothing new; " +
+          "it adds only the batch's jobs that are missing and have not finished (200, duplicate: true), and a different request with that id is a 409",
+      ),
     jobs: z.array(bulkItem).min(1, 'needs at least one job').max(MAX_BATCH_JOBS, `at most ${MAX_BATCH_JOBS} jobs`),
     then: batchThen.optional(),
     on: continueOn.optional().describe('success (default): then runs only if every job completed; finished: in any case'),
@@ -53,5 +60,6 @@ export const batchCreated = z.object({
   id: z.string(),
   jobs: z.array(z.object({ id: z.string(), queue: z.string(), name: z.string(), state: z.string() })),
   then: z.object({ queue: z.string(), id: z.string(), name: z.string() }).nullable(),
+  duplicate: z.boolean().optional().describe('Present (true) when a batch with this id existed: nothing new was created but its missing jobs'),
 });
 export type BatchCreated = z.output<typeof batchCreated>;

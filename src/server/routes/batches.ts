@@ -13,19 +13,24 @@ export const batchRoutes: Route[] = [
     operationId: 'createBatch',
     summary: 'Enqueue jobs as a batch, with one job (then) that runs once after all of them finished',
     description:
-      "on: success (default) runs then only if every job completed; finished runs it in any case. Jobs are validated first, all or none. Progress: GET /api/batches/{id}.",
+      "on: success (default) runs then only if every job completed; finished runs it in any case. Jobs are validated first, all or none. Progress: GET /api/batches/{id}. " +
+      'Give an id (a UUID) to make a retry safe: the same request again with that id creates nothing twice.',
     scope: 'enqueue',
     action: 'batch.create',
     body: batchRequest,
     bodyLimit: '5mb',
-    responses: { 201: { description: 'Created', schema: batchCreated } },
+    responses: {
+      201: { description: 'Created', schema: batchCreated },
+      200: { description: 'A batch with this id existed (a retry): only its missing jobs were added (duplicate: true)', schema: batchCreated },
+      409: { description: 'A batch with this id exists for another request' },
+    },
     async handle({ body }, { service, audit }) {
       const created = await service.batchUnchecked(
         body.jobs.map(({ name, data, runAt, ...opts }: BulkItem) => ({ name, data: data ?? {}, opts: { ...opts, ...(runAt !== undefined ? { at: new Date(runAt) } : {}) } })),
-        { ...(body.then ? { then: body.then } : {}), ...(body.on ? { on: body.on } : {}) },
+        { ...(body.id ? { id: body.id } : {}), ...(body.then ? { then: body.then } : {}), ...(body.on ? { on: body.on } : {}) },
       );
-      audit.detail = `batch ${created.id}: ${created.jobs.length} jobs${created.then ? `, then ${created.then.name}` : ''}`;
-      return { status: 201, body: created, location: `/batches/${created.id}` };
+      audit.detail = `batch ${created.id}: ${created.duplicate ? 'duplicate' : `${created.jobs.length} jobs${created.then ? `, then ${created.then.name}` : ''}`}`;
+      return { status: created.duplicate ? 200 : 201, body: created, location: `/batches/${created.id}` };
     },
   }),
   defineRoute({
