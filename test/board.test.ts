@@ -256,12 +256,13 @@ describe('board behind authentication', () => {
     }
   });
 
-  it("a Bull Board error (BullMQ refusing a job id) answers without a stack unless EXPOSE_ERROR_STACKS=true, even with NODE_ENV=development", async () => {
-    // Bull Board hands the options to BullMQ, which throws on a job id with ':': a real 500 from inside the board.
-    const refuse = (url: string) => http(`${url}/api/queues/default/add`, { method: 'POST', auth: ADMIN, body: { name: 'hello-world', data: {}, options: { jobId: 'a:b' } } });
+  it("a Bull Board error (BullMQ refusing an option) answers without a stack unless EXPOSE_ERROR_STACKS=true, even with NODE_ENV=development", async () => {
+    // Bull Board hands the options to BullMQ, which throws on a priority out of its range: a real 500 from inside the board.
+    // (Job ids are checked before, as the API checks them: see the add test below.)
+    const refuse = (url: string) => http(`${url}/api/queues/default/add`, { method: 'POST', auth: ADMIN, body: { name: 'hello-world', data: {}, options: { priority: 1.5 } } });
     const hidden = await refuse(`${base}/ops/board`);
     assert.equal(hidden.status, 500, hidden.text);
-    assert.match(hidden.text, /[Cc]ustom ?[Ii]d|:/, 'the error says what was wrong');
+    assert.match(hidden.text, /[Pp]riority/, 'the error says what was wrong');
     assert.doesNotMatch(hidden.text, /\bat .*\.(js|ts):\d+/, 'no stack frames (absolute paths) leave the server');
     const exposing = await startApp({
       REDIS_URL: redis.url,
@@ -319,6 +320,21 @@ describe('board behind authentication', () => {
     assert.equal(job.opts.delay, 3_600_000, "the form's own options are kept");
     assert.ok(job.opts.removeOnComplete !== undefined && job.opts.removeOnFail !== undefined, `retention of the contract: ${JSON.stringify(job.opts)}`);
     await job.remove();
+  });
+
+  it("refuses a board add whose jobId the API refuses (400 naming options.jobId): `wait` wrote the job onto the queue's wait list and broke every later add (500 WRONGTYPE)", async () => {
+    const queue = client.queues.get('default');
+    for (const jobId of ['wait', 'meta', 'a:b', '42', 'cont-x']) {
+      const res = await board('/api/queues/default/add', { method: 'POST', auth: ADMIN, body: { name: 'hello-world', data: {}, options: { jobId } } });
+      assert.equal(res.status, 400, `${jobId}: ${res.text}`);
+      assert.ok(res.json<{ details: { field: string }[] }>().details.some((d) => d.field === 'options.jobId'), res.text);
+    }
+    assert.notEqual(await redis.client.type(`${prefix}:default:wait`), 'hash', 'no job hash was written onto the wait list');
+    // The queue still takes jobs, from the board (with a good id) and from the API.
+    const ok = await board('/api/queues/default/add', { method: 'POST', auth: ADMIN, body: { name: 'hello-world', data: {}, options: { jobId: 'board-order-1', delay: 3_600_000 } } });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json<{ job: { id: string } }>().job.id, 'board-order-1');
+    await (await queue.getJob('board-order-1'))?.remove();
   });
 
   it("removes or edits a job scheduler only on the queue the request names (404 elsewhere): another queue's remove removed it", async () => {

@@ -6,7 +6,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import { ConfigError, ValidationError, isRedisUnavailable } from '../errors.js';
 import { checkPayload, type JobContract } from '../jobs/contract.js';
-import { jobOptions } from '../jobs/options.js';
+import { jobOptions, validateJobId } from '../jobs/options.js';
 import { isQueueKeyName } from '../schemas/fields.js';
 import type { ServerDeps } from './app.js';
 import { auditBoardMutations, boardAction, decodeSegment } from './audit.js';
@@ -244,6 +244,11 @@ function addsByContract(deps: ServerDeps): RequestHandler {
           ]);
         }
         checkPayload(contract, body.data ?? {});
+        // The form's jobId goes to BullMQ as the job's key (`<prefix>:<queue>:<jobId>`): unchecked,
+        // `wait` wrote the job's hash onto the queue's wait list and every later add of the queue
+        // failed WRONGTYPE (500), `cont-…` posed as a continuation. The API's rule, as the API checks it.
+        const jobId = (body.options as { jobId?: unknown } | undefined)?.jobId;
+        if (jobId !== undefined && jobId !== null && jobId !== '') validateJobId(jobId, 'options.jobId');
       } catch (error) {
         if (!(error instanceof ValidationError)) return next(error);
         res.status(400).json(errorBody(error.message, [...error.details]));
