@@ -4,7 +4,7 @@ import { ConfigError } from './errors.js';
 import { EMPTY_CATALOG, JobCatalog } from './jobs/catalog.js';
 import type { ContractMap } from './jobs/contract.js';
 import { MAX_SHARDS } from './queues/shards.js';
-import { GENERATE_HINT, redactUrls, weakSecretReason } from './secrets.js';
+import { GENERATE_HINT, redactUrlValue, weakSecretReason } from './secrets.js';
 
 /** Fault-injection points of the continuation steps (tests only): see src/continuations/crash-points.ts. */
 export const CRASH_POINTS = ['register:after-pointer', 'register:after-script', 'release:after-complete', 'release:after-mark', 'release:after-add'] as const;
@@ -459,7 +459,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
       // A host list with `@` holds user info pasted where it does not belong.
       const secret = /PASSWORD|TOKEN|SECRET|WEBHOOK_URL/.test(name) || (/^REDIS_(SENTINELS|CLUSTER_NODES)$/.test(name) && raw[name]?.includes('@') === true);
       // Any other value may be a URL with a password in it (REDIS_URL): never echo the password.
-      const value = raw[name] === undefined ? '(unset)' : secret ? '(hidden)' : JSON.stringify(redactUrls(raw[name]));
+      const value = raw[name] === undefined ? '(unset)' : secret ? '(hidden)' : JSON.stringify(redactUrlValue(raw[name]));
       return { field: name, message: `${name}=${value} ${issue.message}` };
     });
     throw new ConfigError(details);

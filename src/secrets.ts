@@ -122,3 +122,17 @@ export function redactUrls(text: string): string {
     return `${scheme}${colon >= 0 ? `${userinfo.slice(0, colon)}:***` : '***'}@`;
   });
 }
+
+/**
+ * {@link redactUrls} for a value that is one URL as a whole (an environment variable's): its user
+ * info runs from `scheme://` to the value's *last* `@`, whitespace included. In running text a URL
+ * ends at whitespace, so redactUrls left `redis://app:my secret@host` (a password pasted with a
+ * space, which REDIS_URL's pattern refuses) whole in the very message that refused it.
+ */
+export function redactUrlValue(value: string): string {
+  const m = /^(\s*[a-z][a-z0-9+.-]*:\/\/)([\s\S]*)@/i.exec(value);
+  if (!m) return redactUrls(value);
+  const userinfo = m[2]!;
+  const colon = userinfo.indexOf(':');
+  return `${m[1]}${colon >= 0 ? `${userinfo.slice(0, colon)}:***` : '***'}@${value.slice(m[0].length)}`;
+}

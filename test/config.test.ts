@@ -126,6 +126,19 @@ describe('.env.example and secrets in messages (issue 10)', () => {
     assert.doesNotMatch(err.message, /s3cret-pw-0123/);
   });
 
+  it('a REDIS_URL whose password holds a space (refused by the pattern) is reported without its password', () => {
+    for (const url of ['redis://app:my s3cret-pw@h:6379', 'redis://app:s3cret-pw @h:6379', 'redis://:\ts3cret-pw@h:6379/0', 'redis://app:s3cret @pw/x@h:6379']) {
+      assert.throws(
+        () => load({ REDIS_URL: url }),
+        (e: Error) => {
+          assert.match(e.message, /REDIS_URL="redis:\/\/(app)?:\*\*\*@h:6379/, e.message);
+          assert.doesNotMatch(e.message, /s3cret/, e.message);
+          return true;
+        },
+      );
+    }
+  });
+
   it('EXPOSE_ERROR_STACKS is off unless set to true, whatever NODE_ENV says', () => {
     assert.equal(load({ NODE_ENV: 'development' }).server.exposeErrorStacks, false);
     assert.equal(load({ EXPOSE_ERROR_STACKS: 'true' }).server.exposeErrorStacks, true);
