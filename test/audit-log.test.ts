@@ -80,6 +80,30 @@ describe('audit log', () => {
     }
   });
 
+  it("names a schedule page write sent with a trailing '/', which Express routes to the action (it was an unnamed board.schedule.post)", async () => {
+    const app = await startApp(env());
+    try {
+      const api = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+      const put = await fetch(`${app.base}/api/recurring/slash-page`, { method: 'PUT', headers: api, body: JSON.stringify({ name: 'hello-world', every: 3_600_000 }) });
+      assert.equal(put.status, 200, await put.text());
+      const res = await fetch(`${app.base}/schedules/slash-page/pause/`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${ADMIN.user}:${ADMIN.password}`).toString('base64')}`,
+          origin: app.base,
+          'x-requested-with': 'schedule-page',
+        },
+      });
+      assert.equal(res.status, 200, await res.text());
+      const line = await app.proc.waitForLog((l) => l.audit === true && typeof l.action === 'string' && l.action.startsWith('board.schedule.'), 5000);
+      assert.equal(line.action, 'board.schedule.pause', JSON.stringify(line));
+      assert.equal(line.schedule, 'slash-page', JSON.stringify(line));
+      assert.equal(line.result, 'ok');
+    } finally {
+      await app.close();
+    }
+  });
+
   it('records an API write whose client went away before the answer, with the answer it got', async () => {
     const app = await startApp(env());
     try {

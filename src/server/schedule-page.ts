@@ -122,7 +122,9 @@ const ACTIONS = { run: 'trigger', pause: 'pause', resume: 'resume' } as const;
 function auditScheduleWrites(audit: AuditLog): RequestHandler {
   return (req, res, next) => {
     if (req.method !== 'POST') return next();
-    const m = /^\/([^/]+)\/([^/]+)$/.exec(req.path);
+    // With the one trailing "/" that Express's routing accepts too: `/<id>/pause/` pauses, and was
+    // on record as an unnamed `board.schedule.post` without its schedule.
+    const m = /^\/([^/]+)\/([^/]+)\/?$/.exec(req.path);
     // Only the page's own actions name the record: any other segment (it is the caller's, refused
     // or not) would be an action of its choosing, control characters included.
     const name = decodeSegment(m?.[2]);
