@@ -108,6 +108,14 @@ export interface ApiTokenSpec {
 
 const TOKEN_NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 const MIN_TOKEN_LENGTH = 16;
+/**
+ * A bearer token travels as `Authorization: Bearer <token>`, which ends at whitespace (the server
+ * reads one run of non-space characters, src/server/auth.ts): a token holding a space, a tab or a
+ * control character (a quoted .env value with a stray space) was accepted and could never log in,
+ * and each try counted as a failed login.
+ */
+const TOKEN_CHARS_RE = /^[^\s\p{Cc}]+$/u;
+const TOKEN_CHARS_MESSAGE = 'must not hold spaces, tabs or control characters: an Authorization header cannot carry them (generate one with: openssl rand -base64 24)';
 
 /** `API_TOKENS=name:scope:token,...`; names and tokens unique, tokens at least 16 characters. */
 const apiTokens = z
@@ -131,6 +139,8 @@ const apiTokens = z
         ctx.addIssue({ code: 'custom', message: `${where}: the scope must be one of ${API_SCOPES.join(', ')} (format name:scope:token)` });
       } else if (token.length < MIN_TOKEN_LENGTH) {
         ctx.addIssue({ code: 'custom', message: `${where}: the token must be at least ${MIN_TOKEN_LENGTH} characters (generate one with: openssl rand -base64 24)` });
+      } else if (!TOKEN_CHARS_RE.test(token)) {
+        ctx.addIssue({ code: 'custom', message: `${where}: the token ${TOKEN_CHARS_MESSAGE}` });
       } else if (out.some((t) => t.name === name)) {
         ctx.addIssue({ code: 'custom', message: `${where}: the name ${name} is used twice; the audit log names callers by it` });
       } else if (out.some((t) => t.token === token)) {
@@ -212,7 +222,7 @@ const envSchema = z
 
     HOST: z.string().trim().min(1).default('127.0.0.1'),
     PORT: int(0, 65535).default(3000),
-    API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    API_TOKEN: z.string().min(16, 'must be at least 16 characters').regex(TOKEN_CHARS_RE, TOKEN_CHARS_MESSAGE).optional(),
     API_TOKENS: apiTokens.optional(),
     API_BODY_LIMIT: z
       .string()

@@ -92,6 +92,22 @@ describe('config', () => {
     assert.doesNotMatch(err.message, /short/);
   });
 
+  it('refuses an API token with whitespace or control characters, which no Authorization header can carry (it was accepted and never matched)', () => {
+    for (const env of <Record<string, string>[]>[
+      { API_TOKEN: ' Zq8vK2mP9xL4tR7wY1nB' },
+      { API_TOKEN: 'Zq8vK2mP9xL4tR7wY1nB ' },
+      { API_TOKEN: 'Zq8vK2mP9x L4tR7wY1nB' },
+      { API_TOKEN: 'Zq8vK2mP9x\tL4tR7wY1nB' },
+      { API_TOKENS: 'ops:admin:Zq8vK2mP9x L4tR7wY1nB' },
+      { API_TOKENS: 'ops:admin:Zq8vK2mP9x\u0007L4tR7wY1nB' },
+    ]) {
+      const err = configError(env);
+      assert.match(err.message, /must not hold spaces, tabs or control characters/, JSON.stringify(env));
+      assert.doesNotMatch(err.message, /Zq8vK2mP9x/, 'the token is not shown');
+    }
+    assert.equal(load({ API_TOKENS: 'ops:admin:Zq8vK2mP9x:L4tR7wY1nB' }).server.apiTokens[0]?.token, 'Zq8vK2mP9x:L4tR7wY1nB', 'visible characters, ":" included, are fine');
+  });
+
   for (const kind of ['worker', 'producer'] as const) {
     it(`${kind} process exits 1 with the message on a bad variable`, async () => {
       const p = new CenterProcess(kind, ENTRIES[kind], { WORKER_CONCURRENCY: '-3', REDIS_URL: 'redis://127.0.0.1:1' });
