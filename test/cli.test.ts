@@ -75,7 +75,7 @@ describe('CLI', () => {
       cli(['schedule', 'hello-world'], down),
       cli(['job', 'cancel', 'no-slash'], down),
       cli(['queue', 'clean', 'default', '--state', 'completed', '--older-than', 'soon'], down),
-      cli(['job', 'status', 'default/1', '--timeout', '300'], down),
+      cli(['job', 'status', 'default/1', '--timeout', '300'], { REDIS_URL: 'redis://only-a-secret@127.0.0.1:1' }),
     ]);
     assert.equal(noWhen.code, 2, noWhen.stderr);
     assert.match(noWhen.stderr, /exactly one of --delay and --at/);
@@ -86,6 +86,7 @@ describe('CLI', () => {
     // A valid command still waits for Redis and says it is unreachable (exit 1).
     assert.equal(offline.code, 1, offline.stderr);
     assert.match(offline.stderr, /did not answer within 300 ms/);
+    assert.doesNotMatch(offline.stderr, /only-a-secret/, 'a user part alone, which some clients take as the password, is not printed');
   });
 
   it('enqueue, schedule (--delay / --at) and job status print JSON', async () => {

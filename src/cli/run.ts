@@ -10,6 +10,7 @@ import { ConfigError, NotFoundError, UnavailableError, ValidationError, type Fie
 import { bulkItem, type BulkItem } from '../schemas/enqueue.js';
 import { fieldIssues } from '../schemas/parse.js';
 import type { MisfirePolicy } from '../schemas/schedule-semantics.js';
+import { redactUrlValue } from '../secrets.js';
 import { COMMAND_USAGE, MAIN_USAGE } from './usage.js';
 
 /*
@@ -433,9 +434,9 @@ function jobCatalog(jobs: ContractMap): unknown {
 function redactedRedis(config: Config): string {
   if (config.redis.clusterNodes) return `cluster ${config.redis.clusterNodes.join(',')}`;
   if (config.redis.sentinels) return `sentinels ${config.redis.sentinels.join(',')}`;
-  const u = new URL(config.redis.url);
-  if (u.password) u.password = '***';
-  return u.toString();
+  // The shared redaction: a URL with a user part alone (`redis://secret@host`, as some clients
+  // take a password) is hidden too, as in every other message.
+  return redactUrlValue(config.redis.url);
 }
 
 /**
