@@ -4,7 +4,7 @@ import express from 'express';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../src/redis/redis-server.js';
 import { boardAction, resultOf } from '../src/server/audit.js';
-import { AuthFailures, bearerToken, boardAccounts, requireBearer, safeEqual } from '../src/server/auth.js';
+import { AuthFailures, bearerToken, boardAccounts, requireBearer, safeEqual, trustProxyRisk } from '../src/server/auth.js';
 import { checkServerConfig } from '../src/server/board.js';
 import { http } from './board-support.js';
 import { testConfig } from './support/center.js';
@@ -76,6 +76,11 @@ describe('TRUST_PROXY', () => {
       false, false, true, 1, 'loopback, 10.0.0.0/8',
     ]);
     assert.throws(() => trust('$(rm -rf)'), /TRUST_PROXY/);
+  });
+
+  it('true is warned about at start (any client picks its address), a hop count or addresses are not', () => {
+    assert.match(trustProxyRisk(true) ?? '', /believes every X-Forwarded-For.*TRUST_PROXY=1/);
+    for (const safe of [false, 1, 'loopback, 10.0.0.0/8']) assert.equal(trustProxyRisk(safe), undefined);
   });
 });
 

@@ -6,6 +6,18 @@ import type { ApiScope, ApiTokenSpec, Config } from '../config.js';
 import { errorBody } from './http-errors.js';
 
 /**
+ * Why a TRUST_PROXY setting weakens the login limit, or undefined. `true` believes every
+ * X-Forwarded-For header, so any client picks the address the limit counts and the audit records:
+ * it escapes the limit, or locks another address out. A hop count or the proxies' addresses do not.
+ */
+export function trustProxyRisk(trust: boolean | number | string): string | undefined {
+  return trust === true
+    ? 'TRUST_PROXY=true believes every X-Forwarded-For header: a client can choose the address the login limit and the audit log see ' +
+        '(escape the limit, or lock another address out). Set the number of proxies in front instead (e.g. TRUST_PROXY=1), or their addresses (e.g. TRUST_PROXY=10.0.0.0/8)'
+    : undefined;
+}
+
+/**
  * Compares two secrets in constant time. Both sides are hashed first so that neither the length
  * nor the content of the expected secret leaks through timing.
  */

@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import { Queues } from '../queues.js';
 import { buildApp } from './app.js';
 import { AuditLog } from './audit.js';
+import { trustProxyRisk } from './auth.js';
 import { checkServerConfig } from './board.js';
 
 /** A started server: where it listens, and the client behind it. */
@@ -53,6 +54,8 @@ export async function startServer(ctx: { config: Config; logger: Logger; lifecyc
   if (config.catalog.names.length === 0) {
     logger.warn('No job catalog: the board shows no queues and nothing can be enqueued (pass `contracts`, or set JOB_CATALOG)');
   }
+  const proxyRisk = trustProxyRisk(config.server.trustProxy);
+  if (proxyRisk) logger.warn(proxyRisk);
   const client = new JobCenterClient(config, logger, lifecycle);
   const app = buildApp({ config, logger, service: client, audit: new AuditLog(logger) });
   const port = await listen(app, config.server.port, config.server.host, lifecycle);
