@@ -337,6 +337,31 @@ describe('board behind authentication', () => {
     await (await queue.getJob('board-order-1'))?.remove();
   });
 
+  it('a board "Duplicate" of a job (its own options, its id included) is a 409 naming the fix, not an "added" that added nothing; repeat and parent options are refused', async () => {
+    const queue = client.queues.get('default');
+    const schedulers = await queue.getJobSchedulersCount();
+    const original = await client.enqueue('scheduler-test', { note: 'original' }, { delay: 3_600_000 });
+    const stored = (await queue.getJob(original.id))!;
+    const dup = await board('/api/queues/default/add', { method: 'POST', auth: ADMIN, body: { name: stored.name, data: stored.data, options: stored.opts } });
+    assert.equal(dup.status, 409, dup.text);
+    assert.match(dup.json<{ error: string }>().error, /remove jobId from the options/);
+    const { jobId: _id, ...withoutId } = stored.opts;
+    const copy = await board('/api/queues/default/add', { method: 'POST', auth: ADMIN, body: { name: stored.name, data: stored.data, options: withoutId } });
+    assert.equal(copy.status, 200, copy.text);
+    const copyId = copy.json<{ job: { id: string } }>().job.id;
+    assert.notEqual(copyId, original.id, 'a copy was added');
+    for (const [options, field] of [
+      [{ repeat: { every: 60_000 }, repeatJobKey: 'k' }, 'options.repeat'],
+      [{ parent: { id: original.id, queue: `${prefix}:default` } }, 'options.parent'],
+    ] as const) {
+      const res = await board('/api/queues/default/add', { method: 'POST', auth: ADMIN, body: { name: 'hello-world', data: {}, options } });
+      assert.equal(res.status, 400, res.text);
+      assert.ok(res.json<{ details: { field: string }[] }>().details.some((d) => d.field === field), res.text);
+    }
+    assert.equal(await queue.getJobSchedulersCount(), schedulers, 'no scheduler was made');
+    await Promise.all([original.id, copyId].map(async (id) => (await queue.getJob(id))?.remove()));
+  });
+
   it("removes or edits a job scheduler only on the queue the request names (404 elsewhere): another queue's remove removed it", async () => {
     await client.recurring.upsert('board-elsewhere', { every: 3_600_000 }, 'hello-world', {});
     for (const [path, options] of [

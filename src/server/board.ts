@@ -4,7 +4,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Config } from '../config.js';
-import { ConfigError, ValidationError, isRedisUnavailable } from '../errors.js';
+import { ConfigError, ConflictError, ValidationError, isRedisUnavailable, type FieldIssue } from '../errors.js';
 import { checkPayload, type JobContract } from '../jobs/contract.js';
 import { jobOptions, validateJobId } from '../jobs/options.js';
 import { isQueueKeyName } from '../schemas/fields.js';
@@ -214,6 +214,30 @@ export function mountBoard(app: Express, deps: ServerDeps, failures: AuthFailure
 }
 
 /**
+ * Options of the board's "add job" that would make something other than one job of the center:
+ * `repeat` a BullMQ repeatable job or scheduler beside the center's schedules (their definitions,
+ * history and alerts), `parent` a child of another job's flow. "Duplicate" of a scheduled run
+ * fills in `repeat` and `repeatJobKey`. @throws ValidationError naming the option.
+ */
+function checkBoardAddOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null) return;
+  const o = options as Record<string, unknown>;
+  const refused: FieldIssue[] = [];
+  for (const key of ['repeat', 'repeatJobKey'] as const) {
+    if (o[key] !== undefined) {
+      refused.push({ field: `options.${key}`, message: `remove ${key}: schedules are made with PUT /api/recurring/<id>, the CLI or a producer` });
+    }
+  }
+  if (o.parent !== undefined) refused.push({ field: 'options.parent', message: 'remove parent: continue a job with after (POST /api/jobs) instead' });
+  if (refused.length > 0) {
+    throw new ValidationError(
+      `The board adds one job: ${refused.map((r) => r.field).join(', ')} would make it a schedule or part of a flow outside the center (to run a scheduled job once more, remove repeat and repeatJobKey)`,
+      refused,
+    );
+  }
+}
+
+/**
  * Bull Board's "add job" adds to the BullMQ queue directly: a name the queue has no contract for, or
  * a payload its contract refuses, was added (200, "added") and failed at once in the worker, and
  * every job added so lacked its contract's attempts, backoff and retention (kept forever). Here the
@@ -249,14 +273,33 @@ function addsByContract(deps: ServerDeps): RequestHandler {
         // failed WRONGTYPE (500), `cont-…` posed as a continuation. The API's rule, as the API checks it.
         const jobId = (body.options as { jobId?: unknown } | undefined)?.jobId;
         if (jobId !== undefined && jobId !== null && jobId !== '') validateJobId(jobId, 'options.jobId');
+        checkBoardAddOptions(body.options);
       } catch (error) {
         if (!(error instanceof ValidationError)) return next(error);
         res.status(400).json(errorBody(error.message, [...error.details]));
         return;
       }
       const given = typeof body.options === 'object' && body.options !== null && !Array.isArray(body.options) ? body.options : {};
-      req.body = { ...body, options: { ...jobOptions(contract), ...given } };
-      next();
+      const id = (given as { jobId?: unknown }).jobId;
+      // "Duplicate" fills the form with the job's own options, its id included (every job the center
+      // adds has one: its idempotency key). BullMQ then adds nothing and answers with the job that
+      // stands, so the board said "added" and no copy ever ran.
+      const existing = typeof id === 'string' && id !== '' ? queue.getJob(id) : Promise.resolve(undefined);
+      existing.then(
+        (job) => {
+          if (job) {
+            return next(
+              new ConflictError(
+                `Job ${JSON.stringify(id)} exists in ${queue.name}: a job id is an idempotency key, so adding it again adds nothing. ` +
+                  'To duplicate the job, remove jobId from the options (a new id is given)',
+              ),
+            );
+          }
+          req.body = { ...body, options: { ...jobOptions(contract), ...given } };
+          next();
+        },
+        (error: unknown) => next(error),
+      );
     });
   };
 }
