@@ -362,6 +362,21 @@ describe('board behind authentication', () => {
     await Promise.all([original.id, copyId].map(async (id) => (await queue.getJob(id))?.remove()));
   });
 
+  it("a board edit of a job's data is checked against its contract: 400 naming the field, nothing written", async () => {
+    const queue = client.queues.get('default');
+    const job = await client.enqueue('scheduler-test', { note: 'before' }, { delay: 3_600_000 });
+    const path = `/api/queues/default/${encodeURIComponent(job.id)}/update-data`;
+    for (const jobData of [{ note: 5 }, { note: 'x', extra: true }, 'text', null]) {
+      const res = await board(path, { method: 'PATCH', auth: ADMIN, body: { jobData } });
+      assert.equal(res.status, 400, `${JSON.stringify(jobData)}: ${res.text}`);
+    }
+    assert.deepEqual((await queue.getJob(job.id))!.data, { note: 'before' }, 'nothing was written');
+    const ok = await board(path, { method: 'PATCH', auth: ADMIN, body: { jobData: { note: 'after' } } });
+    assert.equal(ok.status, 200, ok.text);
+    assert.deepEqual((await queue.getJob(job.id))!.data, { note: 'after' });
+    await (await queue.getJob(job.id))?.remove();
+  });
+
   it("removes or edits a job scheduler only on the queue the request names (404 elsewhere): another queue's remove removed it", async () => {
     await client.recurring.upsert('board-elsewhere', { every: 3_600_000 }, 'hello-world', {});
     for (const [path, options] of [

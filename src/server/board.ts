@@ -208,9 +208,43 @@ export function mountBoard(app: Express, deps: ServerDeps, failures: AuthFailure
     refuseQueueKeyIds,
     refuseWhileRedisDown(deps),
     addsByContract(deps),
+    dataEditsByContract(deps),
     schedulersThroughTheCenter(deps),
     ...boards,
   );
+}
+
+/**
+ * Bull Board's "edit data" replaces a job's data with whatever JSON its form holds: data the job's
+ * contract refuses was stored (200), and the job failed at its next run or retry. Checked here as
+ * the center checks a payload (400 naming the field), before anything is written.
+ */
+function dataEditsByContract(deps: ServerDeps): RequestHandler {
+  const json = express.json({ limit: '1mb' });
+  return (req, res, next) => {
+    if (req.method !== 'PATCH') return next();
+    const { action, queue: queueName, job: jobId } = boardAction(req.method, req.path);
+    const queue = deps.service.bullQueues().find((q) => q.name === queueName);
+    // An unknown queue or job is Bull Board's own 404.
+    if (action !== 'board.job.update-data' || !queue || jobId === undefined) return next();
+    json(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      queue.getJob(jobId).then(
+        (job) => {
+          if (!job) return next();
+          try {
+            checkPayload(deps.config.catalog.contractFor(job.name), (req.body as { jobData?: unknown } | undefined)?.jobData);
+          } catch (error) {
+            if (!(error instanceof ValidationError)) return next(error);
+            res.status(400).json(errorBody(error.message, [...error.details]));
+            return;
+          }
+          next();
+        },
+        (error: unknown) => next(error),
+      );
+    });
+  };
 }
 
 /**
