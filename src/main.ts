@@ -5,6 +5,7 @@ import { importCatalog } from './jobs/catalog.js';
 import type { ContractMap } from './jobs/contract.js';
 import { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
+import { STARTED_MESSAGE } from './process-started.js';
 
 export interface RunProcessOptions {
   /**
@@ -56,14 +57,18 @@ export function runProcess(
     process.on('unhandledRejection', (reason) => {
       logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'Unhandled rejection');
     });
-    start({ config, logger, lifecycle }).catch((err: unknown) => {
-      if (err instanceof ConfigError) {
-        void lifecycle.shutdown(5000).finally(() => configError(err));
-        return;
-      }
-      const message = err instanceof Error ? err.message : String(err);
-      logger.fatal({ err: message }, `Failed to start ${name}`);
-      void lifecycle.shutdown(5000).finally(() => process.exit(1));
-    });
+    start({ config, logger, lifecycle }).then(
+      // Run by the `npm start` supervisor: tell it this process started (see process-started.ts).
+      () => process.send?.(STARTED_MESSAGE),
+      (err: unknown) => {
+        if (err instanceof ConfigError) {
+          void lifecycle.shutdown(5000).finally(() => configError(err));
+          return;
+        }
+        const message = err instanceof Error ? err.message : String(err);
+        logger.fatal({ err: message }, `Failed to start ${name}`);
+        void lifecycle.shutdown(5000).finally(() => process.exit(1));
+      },
+    );
   })();
 }

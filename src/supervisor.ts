@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from './config.js';
 import { ConfigError } from './errors.js';
 import { importCatalog } from './jobs/catalog.js';
+import { STARTED_MESSAGE } from './process-started.js';
 import { hasRedisServer, startRedisServer, type RedisServer } from './redis/redis-server.js';
 
 /*
@@ -134,11 +135,17 @@ async function main(): Promise<void> {
     running.set(name, child);
     pipeWithPrefix(child, name);
     const startedAt = Date.now();
+    let started = false;
+    child.on('message', (m) => {
+      if (m === STARTED_MESSAGE) started = true;
+    });
     child.once('exit', (code, signal) => {
       running.delete(name);
       if (stopping) return;
-      // A config error (exit 1 within a second) will not heal by restarting: stop everything.
-      if (code === 1 && Date.now() - startedAt < 3000 && restarts === 0) {
+      // A first start that failed (a config error, its port taken: exit 1 before the child said it
+      // started) will not heal by restarting: stop everything. Not judged by how long it ran: see
+      // process-started.ts.
+      if (code === 1 && !started && restarts === 0) {
         out(`[supervisor] ${name} could not start (exit 1); stopping`);
         void stop(1);
         return;

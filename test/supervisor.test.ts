@@ -92,6 +92,33 @@ describe('npm start (supervisor)', () => {
     }
   });
 
+  it('a second npm start (its server PORT taken) exits 1 naming PORT instead of restarting the server forever', async () => {
+    // The server of a first `npm start`: what a second one in the same directory finds on PORT.
+    const port = await freePort();
+    const first = createServer((socket) => socket.destroy());
+    await new Promise<void>((done) => first.listen(port, '127.0.0.1', done));
+    const dir = mkdtempSync(join(tmpdir(), 'jc-second-'));
+    dirs.push(dir);
+    const sup = new CenterProcess('supervisor', ENTRIES.supervisor, {
+      LOCAL_REDIS_PORT: String(await freePort()),
+      LOCAL_REDIS_DIR: dir,
+      PORT: String(port),
+      QUEUE_PREFIX: 'second',
+    });
+    try {
+      // Before, a server that took over 3 s (tsx, a busy machine) to fail was restarted with backoff forever.
+      const exited = await Promise.race([sup.exited, sup.waitForMessage('[supervisor] server exited', 60_000).then(() => undefined)]);
+      assert.equal(exited?.code, 1, `the supervisor stops instead of restarting the server:\n${sup.output()}`);
+      assert.match(sup.output(), new RegExp(`PORT=${port}: 127\\.0\\.0\\.1:${port} is already in use`));
+      assert.match(sup.output(), /server could not start \(exit 1\); stopping/);
+      assert.ok(sup.raw.some((l) => l.includes('Private redis-server stopped')), sup.output());
+      assert.doesNotMatch(sup.output(), /\n\s+at /, 'no stack trace');
+    } finally {
+      sup.kill('SIGKILL');
+      first.close();
+    }
+  });
+
   it('exits 1 with an actionable message on invalid configuration', async () => {
     const sup = new CenterProcess('supervisor', ENTRIES.supervisor, { WORKER_QUEUES: 'nope' });
     assert.equal((await sup.exited).code, 1);

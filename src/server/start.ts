@@ -3,6 +3,7 @@ import type { Express } from 'express';
 import { startAlerting } from '../alerts/index.js';
 import { JobCenterClient } from '../client.js';
 import type { Config } from '../config.js';
+import { ConfigError } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import { Queues } from '../queues.js';
@@ -20,6 +21,37 @@ export interface StartedServer {
 }
 
 /**
+ * Why the server cannot listen, as a ConfigError naming PORT or HOST and what to change (the
+ * process then exits 1 with it, and `npm start` stops instead of restarting the server): a bare
+ * "listen EADDRINUSE" named neither. Other errors are returned as they are.
+ */
+function listenError(err: NodeJS.ErrnoException, port: number, host: string): Error {
+  const where = `${host}:${port}`;
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new ConfigError([{
+        field: 'PORT',
+        message: `PORT=${port}: ${where} is already in use (another Job Center server, or a second npm start?); set PORT to a free port, or stop what listens there`,
+      }]);
+    case 'EACCES':
+      return new ConfigError([{
+        field: 'PORT',
+        message: `PORT=${port}: not permitted to listen on ${where} (ports below 1024 need privileges); set PORT to a port from 1024 to 65535`,
+      }]);
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+      return new ConfigError([{
+        field: 'HOST',
+        message: `HOST=${JSON.stringify(host)}: cannot listen on it (${err.code}: not an address of this machine); set HOST to one of its addresses, e.g. 127.0.0.1, or 0.0.0.0 for every interface`,
+      }]);
+    default:
+      return err;
+  }
+}
+
+/**
  * Listens with `app` and registers the server with `lifecycle` (closed with its open connections).
  * @returns the port (the one chosen when `port` is 0).
  */
@@ -27,7 +59,7 @@ export async function listen(app: Express, port: number, host: string, lifecycle
   const server = app.listen(port, host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
-    server.once('error', reject);
+    server.once('error', (err) => reject(listenError(err, port, host)));
   });
   lifecycle.add('http server', server, () => new Promise<void>((done) => {
     server.close(() => done());
