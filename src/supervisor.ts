@@ -47,6 +47,9 @@ function answers(port: number): Promise<boolean> {
   });
 }
 
+/** How the private redis-server is started, the first time and on each restart. */
+const privateRedis = (port: number, dir: string) => ({ port, dir, appendonly: true, detached: true });
+
 async function chooseRedis(config: Config): Promise<{ url?: string; server?: RedisServer }> {
   if (config.localRedis.urlGiven) return {};
   const port = config.localRedis.port;
@@ -65,7 +68,7 @@ async function chooseRedis(config: Config): Promise<{ url?: string; server?: Red
   const dir = resolve(base, config.localRedis.dir);
   let server: RedisServer;
   try {
-    server = await startRedisServer({ port, dir, appendonly: true, detached: true });
+    server = await startRedisServer(privateRedis(port, dir));
   } catch (err) {
     // Typically the port is taken by something that is not Redis (it did not answer PING).
     const reason = /Address already in use/.test((err as Error).message) ? `port ${port} is in use by something that is not Redis` : (err as Error).message;
@@ -124,6 +127,34 @@ async function main(): Promise<void> {
   const running = new Map<string, ChildProcess>();
   let stopping = false;
 
+  // The private redis-server is a child like the others: one that dies (killed, out of memory) is
+  // restarted on its port and AOF directory, with the same backoff, and the children reconnect by
+  // themselves. Before, nothing noticed: every process reconnected forever to a Redis that was gone.
+  let redisRestart: Promise<void> | undefined;
+  const keepRedis = (server: RedisServer, restarts = 0): void => {
+    const startedAt = Date.now();
+    server.process.once('exit', (code, signal) => {
+      if (stopping) return;
+      const wait = Math.min(30_000, 500 * 2 ** restarts);
+      out(`[supervisor] Private redis-server exited (${signal ?? code}); restarting it in ${wait} ms`);
+      setTimeout(() => {
+        if (stopping) return;
+        redisRestart = startRedisServer(privateRedis(server.port, server.dir)).then(
+          (next) => {
+            redis.server = next;
+            out(`[supervisor] Restarted the private redis-server on 127.0.0.1:${next.port}`);
+            keepRedis(next, Date.now() - startedAt > 60_000 ? 0 : restarts + 1);
+          },
+          (err: unknown) => {
+            out(`[supervisor] Could not restart the private redis-server on 127.0.0.1:${server.port} (LOCAL_REDIS_PORT): ${(err as Error).message}; stopping`);
+            void stop(1);
+          },
+        );
+      }, wait);
+    });
+  };
+  if (redis.server) keepRedis(redis.server);
+
   const startChild = (name: string, entry: string, restarts = 0): void => {
     const args = fromSource ? ['--import', 'tsx', join(base, entry)] : [join(base, 'dist', entry)];
     const child = spawn(process.execPath, args, {
@@ -175,6 +206,8 @@ async function main(): Promise<void> {
           }),
       ),
     );
+    // A restart under way ends first, so that the server it starts is the one stopped here.
+    await redisRestart;
     if (redis.server) {
       await redis.server.stop();
       out('[supervisor] Private redis-server stopped');

@@ -78,6 +78,37 @@ describe('npm start (supervisor)', () => {
     }
   });
 
+  it('restarts its private redis-server when it dies, and the heartbeat resumes; Ctrl-C then stops the new one too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jc-redis-dies-'));
+    dirs.push(dir);
+    const redisPort = await freePort();
+    const sup = new CenterProcess('supervisor', ENTRIES.supervisor, {
+      LOCAL_REDIS_PORT: String(redisPort),
+      LOCAL_REDIS_DIR: dir,
+      PORT: String(await freePort()),
+      QUEUE_PREFIX: 'redisdies',
+    });
+    const redisOf = () => childrenOf(sup.child.pid!).find((pid) => alive(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`redis-server`));
+    try {
+      await sup.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('[worker]') && l.msg.includes('Hello World!'), 30_000);
+      const first = redisOf();
+      assert.ok(first, 'a private redis-server runs');
+      process.kill(first, 'SIGKILL');
+      const beatsAtKill = sup.raw.filter((l) => l.includes('Hello World!')).length;
+      // Before, nothing restarted it: every child reconnected forever to a Redis that was gone.
+      await waitFor(() => sup.raw.filter((l) => l.includes('Hello World!')).length > beatsAtKill + 2, 'the heartbeat to resume on a restarted Redis', 30_000);
+      const second = redisOf();
+      assert.ok(second && second !== first, 'a new redis-server runs');
+
+      sup.kill('SIGINT');
+      assert.equal((await sup.exited).code, 0, sup.output());
+      await waitFor(() => !alive(second), 'the restarted redis-server to stop with the supervisor', 5000).catch(() => {});
+      assert.equal(alive(second), false, 'the restarted redis-server is not left behind');
+    } finally {
+      sup.kill('SIGKILL');
+    }
+  });
+
   it('exits 1 naming LOCAL_REDIS_PORT when its port is taken by something that is not Redis (a stack trace before)', async () => {
     const port = await freePort();
     const squatter = createServer((socket) => socket.destroy());
