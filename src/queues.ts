@@ -9,6 +9,7 @@ import { isQueueKeyName } from './schemas/fields.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { centerKey, createRedis, queuePrefix, type RedisClient } from './redis/connection.js';
+import { checkSelectedDatabase } from './redis/database-check.js';
 import { MAX_SHARDS, expectedShard, generatedJobId, parseShardQueueName, routingKey, shardInId, shardOf, shardQueueName } from './queues/shards.js';
 
 /** How stale the shard history may be when a lookup misses or an idempotency key is checked. */
@@ -40,6 +41,7 @@ interface Logical {
 export class Queues {
   /** The wait for the connection's next 'ready', shared by every caller of ready() meanwhile. */
   #connected: Promise<void> | undefined;
+  #database: Promise<void> | undefined;
   readonly redis: RedisClient;
   readonly #logical = new Map<string, Logical>();
   #history: Promise<void> | undefined;
@@ -108,6 +110,9 @@ export class Queues {
       );
       await this.#connected;
     }
+    // Once: a database the server refused fails every later ready() too, so a process stops at start.
+    this.#database ??= checkSelectedDatabase(this.redis);
+    await this.#database;
     await this.loadShards();
   }
 

@@ -364,7 +364,8 @@ export function startDetector(options: { config: Config; logger: Logger; lifecyc
   };
   const timer = setInterval(() => void tick(), Math.max(50, Math.round(interval / 5)));
   timer.unref();
-  void options.queues.ready().then(() => tick());
+  // A failed ready (a database REDIS_URL selects that the server refused) stops the process itself.
+  void options.queues.ready().then(() => tick(), () => {});
   lifecycle.add('detector', detector, async () => {
     clearInterval(timer);
     while (renewing || passing) await new Promise((r) => setTimeout(r, 20));

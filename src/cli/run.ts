@@ -537,7 +537,9 @@ export async function run(argv: string[], out: (s: string) => void, err: (s: str
     const timeout = v.timeout === undefined ? 5000 : (parseInteger(v.timeout, 'timeout') ?? 5000);
     let connecting: Promise<void> | undefined;
     const connected = () =>
-      (connecting ??= client.ready(timeout).catch(() => {
+      (connecting ??= client.ready(timeout).catch((e: unknown) => {
+        // Redis answered, and refused a setting (a database REDIS_URL selects that it does not have).
+        if (e instanceof ConfigError) throw e;
         throw new UnavailableError(`Redis at ${redactedRedis(config)} did not answer within ${timeout} ms (check REDIS_URL)`);
       }));
     const result = await command(waitingForRedis(client, connected), positionals.slice(grouped ? 2 : 1), v);
@@ -547,6 +549,11 @@ export async function run(argv: string[], out: (s: string) => void, err: (s: str
     if (e instanceof UsageError) {
       err(`error: ${e.message}\nRun "${name} --help" for usage.\n`);
       return 2;
+    }
+    if (e instanceof ConfigError) {
+      // A bad setting is a failed run (1), as at load; not a usage error.
+      err(`error: ${e.message}\n`);
+      return 1;
     }
     if (e instanceof ValidationError) {
       const extra = e.details.filter((d) => !e.message.includes(d.message));

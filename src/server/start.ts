@@ -97,7 +97,16 @@ export async function startServer(ctx: { config: Config; logger: Logger; lifecyc
     `Server listening on http://${host}:${port}: board at ${basePath} (admin ${JSON.stringify(admin?.user)}` +
       `${viewer ? `, read-only viewer ${JSON.stringify(viewer.user)}` : ', no viewer account'}), /healthz, /metrics`,
   );
-  void client.ready(Infinity).then(() => client.checkEvictionPolicy(), () => {});
+  void client.ready(Infinity).then(
+    () => client.checkEvictionPolicy(),
+    (err: unknown) => {
+      // The server listens while Redis is away (the board says so), so its start does not wait for
+      // Redis; a database REDIS_URL selects that the server refused stops it as any bad setting.
+      if (!(err instanceof ConfigError)) return;
+      logger.fatal({ err: err.message }, 'Invalid configuration; stopping');
+      void lifecycle.shutdown(5000).finally(() => process.exit(1));
+    },
+  );
   // Schedule and queue watching (one active detector per Redis) and alert delivery, on connections of their own.
   startAlerting({ config, logger, lifecycle, queues: new Queues(config, logger, lifecycle) });
   return { port, url: `http://${host}:${port}`, client };
