@@ -176,6 +176,7 @@ const envSchema = z
     REDIS_SENTINELS: hostPortList.optional(),
     REDIS_SENTINEL_MASTER: z.string().trim().min(1).optional(),
     REDIS_SENTINEL_PASSWORD: optionalSecret,
+    REDIS_COMMAND_TIMEOUT_MS: int(0, 600_000).default(10_000),
     QUEUE_PREFIX: z
       .string()
       .trim()
@@ -367,6 +368,12 @@ export interface Config {
     readonly sentinelMaster?: string;
     /** Password of the sentinels themselves (the data nodes' password comes from REDIS_URL). */
     readonly sentinelPassword?: string;
+    /**
+     * How long a command of a fail-fast connection (enqueue, operations, the board's reads) waits
+     * for its answer, in ms; 0: forever. A Redis that is frozen or cut off by a partition keeps its
+     * TCP connection open and answers nothing: without it, such calls hung. @defaultValue 10 000
+     */
+    readonly commandTimeoutMs: number;
   };
   readonly prefix: string;
   /**
@@ -499,6 +506,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
       sentinels: e.REDIS_SENTINELS,
       sentinelMaster: e.REDIS_SENTINEL_MASTER,
       sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
+      commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     },
     prefix: e.QUEUE_PREFIX,
     shards: { ...catalog.shards, ...shardOverrides },

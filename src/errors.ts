@@ -63,9 +63,13 @@ export class UnavailableError extends Error {
   readonly jobIds?: readonly string[];
 }
 
-/** True for an error of a connection to Redis refused, reset or closed (or a fail-fast one that queues nothing while offline). */
+/**
+ * True for an error of a connection to Redis refused, reset or closed (or a fail-fast one that
+ * queues nothing while offline), or of a command that got no answer in time (REDIS_COMMAND_TIMEOUT_MS:
+ * a frozen Redis, a partition; the command may still run).
+ */
 export function isConnectionLost(err: unknown): boolean {
-  return /Connection is closed|enableOfflineQueue|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|max retries/i.test(messageOf(err));
+  return /Connection is closed|enableOfflineQueue|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|max retries|Command timed out/i.test(messageOf(err));
 }
 
 /**

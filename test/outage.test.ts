@@ -99,6 +99,33 @@ describe('Redis outage', () => {
     assert.ok(redisLines().includes('Redis connection restored'), `worker logged the reconnect: ${redisLines().join(' | ')}`);
   });
 
+  it('a frozen Redis (alive, answering nothing) fails an enqueue within REDIS_COMMAND_TIMEOUT_MS, outcome unknown; its retry after the thaw adds it once', async () => {
+    const client = await testClient({ REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix(), REDIS_COMMAND_TIMEOUT_MS: '1000' });
+    clients.push(client);
+    const server = redis.server.process;
+    server.kill('SIGSTOP');
+    let failed: unknown;
+    const started = Date.now();
+    try {
+      // Bounded here, so that a hang fails this test instead of stalling the suite.
+      const hung = new Promise((r) => setTimeout(() => r('no answer within 8 s'), 8000).unref());
+      failed = await Promise.race([client.enqueue('hello-world', {}).catch((err: unknown) => err), hung]);
+    } finally {
+      server.kill('SIGCONT');
+    }
+    const waited = Date.now() - started;
+    assert.ok(failed instanceof UnavailableError, String(failed));
+    assert.equal(failed.outcome, 'unknown', failed.message);
+    assert.ok(waited < 5000, `answered after ${waited} ms`);
+    assert.equal(typeof failed.jobId, 'string', 'the key to retry with');
+    // The command reached the frozen Redis and ran when it thawed, or never did: the retry with the
+    // same key makes one job either way.
+    const retried = await client.enqueue('hello-world', {}, { jobId: failed.jobId });
+    assert.equal(retried.id, failed.jobId);
+    const jobs = await client.queues.get('default').getJobs(['waiting', 'active', 'completed', 'delayed']);
+    assert.equal(jobs.filter((j) => j.id === failed.jobId).length, 1);
+  });
+
   it('warns at start when Redis may evict keys', async () => {
     const lru = await startTestRedis({ appendonly: false, args: ['--maxmemory-policy', 'allkeys-lru'] });
     try {

@@ -60,6 +60,8 @@ export function createRedis(config: Config, role: ConnectionRole, logger?: Logge
     reconnectOnError: reconnectOnReadOnly,
     connectTimeout: 5000,
     lazyConnect: false,
+    // Fail-fast connections only: a worker's connections block on purpose (BullMQ waits for jobs).
+    ...(role === 'producer' && config.redis.commandTimeoutMs > 0 ? { commandTimeout: config.redis.commandTimeoutMs } : {}),
   };
   let client: RedisClient;
   if (config.redis.clusterNodes) {
