@@ -105,7 +105,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const env: NodeJS.ProcessEnv = { ...process.env };
-  env.LOG_FORMAT ??= 'pretty';
+  // Empty counts as unset, as in the config (`LOG_FORMAT=` in a .env).
+  if (!env.LOG_FORMAT?.trim()) env.LOG_FORMAT = 'pretty';
   const redis = await chooseRedis(config);
   if (redis.url) env.REDIS_URL = redis.url;
 

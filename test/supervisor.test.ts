@@ -45,6 +45,8 @@ describe('npm start (supervisor)', () => {
       LOCAL_REDIS_DIR: dir,
       PORT: String(await freePort()),
       QUEUE_PREFIX: 'startup',
+      // Empty is unset, as in the config: the children log for people (pretty), as by default.
+      LOG_FORMAT: '',
     });
     try {
       const t0 = Date.now();
@@ -52,6 +54,8 @@ describe('npm start (supervisor)', () => {
       await sup.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('[worker]') && l.msg.includes('Hello World!'), 15_000);
       const elapsed = Date.now() - t0;
       assert.ok(elapsed < 10_000, `first heartbeat after ${elapsed} ms`);
+      const heartbeat = sup.raw.find((l) => l.startsWith('[worker]') && l.includes('Hello World!'))!;
+      assert.ok(!heartbeat.includes('"msg"'), `pretty, not JSON: ${heartbeat}`);
       assert.ok(sup.raw.some((l) => /Board login .*admin \/ \S{12,}/.test(l)), 'prints the generated board login');
       await sup.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('[server]') && l.msg.includes('Server listening'));
       const kids = childrenOf(sup.child.pid!);
