@@ -35,19 +35,25 @@ const alive = (pid: number) => {
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
+/** `npm start` with a private Redis on a free port, its AOF in a fresh folder, and `env` on top. */
+async function startSupervisor(prefix: string, env: NodeJS.ProcessEnv = {}): Promise<{ sup: CenterProcess; redisPort: number }> {
+  const dir = mkdtempSync(join(tmpdir(), `jc-${prefix}-`));
+  dirs.push(dir);
+  const redisPort = await freePort();
+  const sup = new CenterProcess('supervisor', ENTRIES.supervisor, {
+    LOCAL_REDIS_PORT: String(redisPort),
+    LOCAL_REDIS_DIR: dir,
+    PORT: String(await freePort()),
+    QUEUE_PREFIX: prefix,
+    ...env,
+  });
+  return { sup, redisPort };
+}
+
 describe('npm start (supervisor)', () => {
   it('starts a private Redis, producer, worker and server; heartbeat within 10 s; Ctrl-C leaves nothing behind', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'jc-start-'));
-    dirs.push(dir);
-    const redisPort = await freePort();
-    const sup = new CenterProcess('supervisor', ENTRIES.supervisor, {
-      LOCAL_REDIS_PORT: String(redisPort),
-      LOCAL_REDIS_DIR: dir,
-      PORT: String(await freePort()),
-      QUEUE_PREFIX: 'startup',
-      // Empty is unset, as in the config: the children log for people (pretty), as by default.
-      LOG_FORMAT: '',
-    });
+    // LOG_FORMAT empty is unset, as in the config: the children log for people (pretty), as by default.
+    const { sup, redisPort } = await startSupervisor('startup', { LOG_FORMAT: '' });
     try {
       const t0 = Date.now();
       await sup.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes(`private redis-server on 127.0.0.1:${redisPort}`));
@@ -83,15 +89,7 @@ describe('npm start (supervisor)', () => {
   });
 
   it('restarts its private redis-server when it dies, and the heartbeat resumes; Ctrl-C then stops the new one too', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'jc-redis-dies-'));
-    dirs.push(dir);
-    const redisPort = await freePort();
-    const sup = new CenterProcess('supervisor', ENTRIES.supervisor, {
-      LOCAL_REDIS_PORT: String(redisPort),
-      LOCAL_REDIS_DIR: dir,
-      PORT: String(await freePort()),
-      QUEUE_PREFIX: 'redisdies',
-    });
+    const { sup } = await startSupervisor('redisdies');
     const redisOf = () => childrenOf(sup.child.pid!).find((pid) => alive(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`redis-server`));
     try {
       await sup.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('[worker]') && l.msg.includes('Hello World!'), 30_000);
@@ -132,14 +130,7 @@ describe('npm start (supervisor)', () => {
     const port = await freePort();
     const first = createServer((socket) => socket.destroy());
     await new Promise<void>((done) => first.listen(port, '127.0.0.1', done));
-    const dir = mkdtempSync(join(tmpdir(), 'jc-second-'));
-    dirs.push(dir);
-    const sup = new CenterProcess('supervisor', ENTRIES.supervisor, {
-      LOCAL_REDIS_PORT: String(await freePort()),
-      LOCAL_REDIS_DIR: dir,
-      PORT: String(port),
-      QUEUE_PREFIX: 'second',
-    });
+    const { sup } = await startSupervisor('second', { PORT: String(port) });
     try {
       // Before, a server that took over 3 s (tsx, a busy machine) to fail was restarted with backoff forever.
       const exited = await Promise.race([sup.exited, sup.waitForMessage('[supervisor] server exited', 60_000).then(() => undefined)]);
