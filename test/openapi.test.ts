@@ -57,6 +57,14 @@ describe('OpenAPI document', () => {
     }
   });
 
+  it('documents the errors the service throws: 404 for a search of an unknown queue, 409 for a resume that cannot run', () => {
+    // GET /api/jobs?queue=nope answers 404 (NotFoundError, as the client throws); resuming a schedule
+    // that has run its limit or whose endDate has passed answers 409 (docs/SCHEDULES.md). Thrown
+    // errors bypass the router's declared-status check, so these were answered but not documented.
+    assert.ok('404' in doc.paths['/api/jobs']!.get!.responses, 'listJobs documents 404');
+    assert.ok('409' in doc.paths['/api/recurring/{id}/resume']!.post!.responses, 'resumeRecurring documents 409');
+  });
+
   it('the retry response has state; request bodies come from the shared schemas with the catalog', () => {
     const retry = doc.paths['/api/jobs/{queue}/{id}/retry']!.post!.responses['202']!.content!['application/json'].schema.$ref;
     const schema = doc.components.schemas[retry.slice('#/components/schemas/'.length)]!;

@@ -118,7 +118,7 @@ export const jobRoutes: Route[] = [
       '(GET /api/jobs/{queue}/{id} shows one). Pass nextCursor as cursor for the next page.',
     scope: 'read',
     query: jobListQuery,
-    responses: { 200: { description: 'A page of jobs', schema: jobList } },
+    responses: { 200: { description: 'A page of jobs', schema: jobList }, 404: { description: 'Unknown queue' } },
     async handle({ query }, { service }) {
       return { status: 200, body: await service.listJobs(query) };
     },

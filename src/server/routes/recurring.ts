@@ -139,7 +139,11 @@ export const recurringRoutes: Route[] = [
     action: 'recurring.resume',
     target: (p) => ({ schedule: p.id }),
     params: idPath,
-    responses: { 200: { description: 'Resumed (or was not paused)', schema: scheduleInfo }, 404: { description: 'No such recurring job' } },
+    responses: {
+      200: { description: 'Resumed (or was not paused)', schema: scheduleInfo },
+      404: { description: 'No such recurring job' },
+      409: { description: 'It has run its limit, or its window has ended: upsert it with a higher limit or a later endDate' },
+    },
     async handle({ params }, { service, audit }) {
       const info = await service.recurring.resume(params.id);
       Object.assign(audit, { queue: info.queue });
