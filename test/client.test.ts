@@ -324,6 +324,22 @@ describe('typed client', () => {
     assert.ok(added.every((j) => !j.duplicate) && retried.every((j) => j.duplicate === true), 'bulk: created once, then duplicates');
   });
 
+  it('cancelJob and promoteJob answer { queue, id, … } only, whatever else the ref passed carries', async () => {
+    // The README passes enqueue results to them; a duplicate's answer came back with duplicate: true,
+    // a join's with join, and every one with the job's name, as if the cancel or promote had said so.
+    const client = await setup();
+    await client.enqueue('hello-world', {}, { jobId: 'to-cancel', delay: 3_600_000 });
+    const dup = await client.enqueue('hello-world', {}, { jobId: 'to-cancel', delay: 3_600_000 });
+    assert.equal(dup.duplicate, true);
+    assert.deepEqual(await client.cancelJob(dup, 'ops'), { queue: 'default', id: 'to-cancel', outcome: 'removed', state: 'removed' });
+    const later = await client.schedule('hello-world', {}, { delay: 3_600_000 });
+    assert.deepEqual(await client.promoteJob(later), { queue: 'default', id: later.id, state: 'waiting' });
+    const parent = await client.schedule('hello-world', {}, { delay: 3_600_000 });
+    const join = await client.continueWith([parent, later], 'scheduler-test', {}, { jobId: 'join-1' });
+    assert.equal(join.join, 'join-1');
+    assert.deepEqual(await client.cancelJob(join, 'ops'), { queue: 'default', id: join.id, outcome: 'cancelled', state: 'cancelled' });
+  });
+
   it('getJob reports state and data, awaiting continuations, and undefined / NotFound for unknowns', async () => {
     const client = await setup();
     const ref = await client.enqueue('fail', { message: 'x' });

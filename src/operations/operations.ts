@@ -53,7 +53,10 @@ export class Operations {
    * continuation → withdrawn; active → its worker aborts `ctx.signal` and fails it with
    * "Cancelled by <actor>" (no retry).
    */
-  async cancel(ref: JobRef, actor: string): Promise<Cancelled> {
+  async cancel(given: JobRef, actor: string): Promise<Cancelled> {
+    // The answer names the job: only queue and id of what the caller passed (an enqueue result also
+    // has name, duplicate, join…, which a cancel result would otherwise repeat as its own).
+    const ref = { queue: given.queue, id: given.id };
     const found = await this.queues.locate(ref.queue, ref.id);
     if (!found) {
       // Not a job yet: an awaiting continuation, or a batch's (a join's) then job.
@@ -126,7 +129,7 @@ export class Operations {
     const state = await job.getState();
     if (state !== 'delayed') throw new ConflictError(`Only delayed jobs can be promoted; ${ref.queue}/${ref.id} is ${state}`);
     await job.promote();
-    return { ...ref, state: await job.getState() };
+    return { queue: ref.queue, id: ref.id, state: await job.getState() };
   }
 
   /** Retries every failed job of a queue (of every shard), or only those named `name`. */
