@@ -229,6 +229,29 @@ describe('operations from anywhere', () => {
     assert.deepEqual((list.body as unknown as { name: string }[]).map((q) => q.name).sort(), ['batch', 'default']);
   });
 
+  it('retry all failed of one name retries each failed job once, even one that fails again at once', async () => {
+    // It paged through the failed set while retrying: a job the worker failed again before the next
+    // page was read was retried again (and counted again), for as long as the worker kept up.
+    const failedOfName = async () =>
+      ((await call('GET', '/api/jobs?queue=default&state=failed&name=fail&limit=500')).body.jobs as { id: string }[]).length;
+    const failing = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => call('POST', '/api/jobs', { json: { name: 'fail', data: { message: `always ${i}` }, attempts: 1 } })),
+    );
+    const ids = failing.map((f) => String(f.body.id));
+    const attempts = async () => Promise.all(ids.map(async (id) => (await call('GET', `/api/jobs/default/${id}`)).body));
+    const settle = (n: number) =>
+      waitFor(async () => (await attempts()).every((j) => j.state === 'failed' && j.attemptsMade === n), `every job failed after ${n} attempts`);
+    await settle(1);
+    for (let round = 1; round <= 3; round++) {
+      const standing = await failedOfName();
+      const all = await call('POST', '/api/queues/default/retry', { json: { name: 'fail' } });
+      assert.equal(all.status, 202, JSON.stringify(all.body));
+      assert.equal(all.body.retried, standing, `round ${round}: one retry per failed job`);
+      await new Promise((r) => setTimeout(r, 300));
+      await settle(round + 1);
+    }
+  });
+
   it('dedupe: drop keeps the job that stands, replace keeps only the latest (debounce); bad dedupe names the field', async () => {
     const first = await call('POST', '/api/jobs', { json: { name: 'scheduler-test', data: { note: 'a' }, delay: 60_000, dedupe: { key: 'invoice-9' } } });
     const second = await call('POST', '/api/jobs', { json: { name: 'scheduler-test', data: { note: 'b' }, delay: 60_000, dedupe: { key: 'invoice-9' } } });

@@ -145,20 +145,27 @@ export class Operations {
       await queue.retryJobs({ state: 'failed', count: 1000 });
       return count;
     }
-    let retried = 0;
+    // The failed jobs of that name as they stand now, then each retried once. Retrying while paging
+    // re-read the failed set from the start, so a job that failed again at once (a worker was quick)
+    // was retried again and counted twice, and the loop ran for as long as the worker kept up.
+    const ids = new Set<string>();
     const page = 500;
-    // Retrying moves jobs out of the failed set, so re-reading from the start pages through it.
-    for (let start = 0; ; ) {
+    for (let start = 0; ; start += page) {
       const failed = await queue.getFailed(start, start + page - 1);
-      if (failed.length === 0) break;
-      let moved = 0;
-      for (const job of failed) {
-        if (job?.name !== name) continue;
+      for (const job of failed) if (job?.name === name && job.id) ids.add(job.id);
+      if (failed.length < page) break;
+    }
+    let retried = 0;
+    for (const id of ids) {
+      const job = await queue.getJob(id);
+      if (!job) continue;
+      try {
         await job.retry('failed');
-        moved++;
+        retried++;
+      } catch (err) {
+        // Retried or removed by someone else meanwhile: not ours to count.
+        if ((await queue.getJobState(id)) === 'failed') throw err;
       }
-      retried += moved;
-      start += failed.length - moved;
     }
     return retried;
   }
