@@ -41,7 +41,6 @@ interface Logical {
 export class Queues {
   /** The wait for the connection's next 'ready', shared by every caller of ready() meanwhile. */
   #connected: Promise<void> | undefined;
-  #database: Promise<void> | undefined;
   readonly redis: RedisClient;
   readonly #logical = new Map<string, Logical>();
   #history: Promise<void> | undefined;
@@ -110,9 +109,8 @@ export class Queues {
       );
       await this.#connected;
     }
-    // Once: a database the server refused fails every later ready() too, so a process stops at start.
-    this.#database ??= checkSelectedDatabase(this.redis);
-    await this.#database;
+    // A database the server refused (REDIS_URL): a process stops at start, a client refuses.
+    checkSelectedDatabase(this.redis);
     await this.loadShards();
   }
 

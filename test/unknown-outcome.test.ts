@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { JobCenterClient } from '../src/client.js';
@@ -154,16 +151,21 @@ describe('enqueue while Redis dies', () => {
   it('cut off mid-call, the CLI prints the generated jobIds to retry with, and queue and job operations say the outcome is unknown', async () => {
     const env = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix() };
     const ops = await testClient(env);
-    const dir = mkdtempSync(join(tmpdir(), 'jc-unknown-'));
     try {
       const parent = await ops.schedule('sleep', { ms: 1 }, { delay: 60_000 });
-      const file = join(dir, 'jobs.ndjson');
-      writeFileSync(file, '{"name":"sleep","data":{"ms":1}}\n{"name":"hello-world"}\n');
-      // Writes wait inside Redis (CLIENT PAUSE), then Redis goes away under them.
+      // The CLI, under a prefix of its own, reads its jobs from stdin: it connects and sets up its
+      // queues (BullMQ writes each queue's meta as it connects) while the test waits, and gets its
+      // jobs once writes are paused. Paused before it had set up, its first read waited behind
+      // that setup, and it reported Redis unreachable instead of its cut-off enqueue.
+      const cliEnv = { ...env, QUEUE_PREFIX: uniquePrefix() };
+      let sendJobs!: (text: string) => void;
+      const run = runCli(['enqueue', '--file', '-'], cliEnv, { input: new Promise<string>((r) => (sendJobs = r)) });
       const admin = new Redis(redis.url, { maxRetriesPerRequest: null });
       admin.on('error', () => {});
+      await waitFor(async () => (await admin.exists(`${cliEnv.QUEUE_PREFIX}:batch:meta`, `${cliEnv.QUEUE_PREFIX}:default:meta`)) === 2, 'the CLI set up', 30_000);
+      // Writes wait inside Redis (CLIENT PAUSE), then Redis goes away under them.
       await admin.call('CLIENT', 'PAUSE', '30000', 'WRITE');
-      const run = runCli(['enqueue', '--file', file], env);
+      sendJobs('{"name":"sleep","data":{"ms":1}}\n{"name":"hello-world"}\n');
       const cancel = ops.cancelJob(parent).catch((e: unknown) => e);
       const pause = ops.pauseQueue('batch').catch((e: unknown) => e);
       // A batch and a deduplicated enqueue take no caller job ids: their advice must not be "retry
@@ -202,7 +204,6 @@ describe('enqueue while Redis dies', () => {
     } finally {
       await redis.restart();
       await ops.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { text as streamText } from 'node:stream/consumers';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -174,7 +175,8 @@ type Command = (client: JobCenterClient, args: string[], v: Values) => Promise<u
 async function enqueueFile(client: JobCenterClient, file: string): Promise<unknown> {
   let text: string;
   try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+    // stdin is read without blocking: the client connects (and sets up its queues) meanwhile.
+    text = file === '-' ? await streamText(process.stdin) : readFileSync(file, 'utf8');
   } catch (err) {
     fail(`--file ${file}: cannot read it (${(err as Error).message})`);
   }

@@ -1,6 +1,7 @@
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { watchSelect } from './database-check.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -92,6 +93,7 @@ export function createRedis(config: Config, role: ConnectionRole, logger?: Logge
   } else {
     client = new Redis({ ...common, ...base });
   }
+  watchSelect(client);
   // A connection must only end when its owner closes it. ioredis can end one on its own during a
   // Sentinel failover race (seen in the failover test); reconnect then instead of failing forever.
   let closedByOwner = false;

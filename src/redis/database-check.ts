@@ -1,34 +1,39 @@
-import { Cluster } from 'ioredis';
+import { Redis } from 'ioredis';
 import { ConfigError } from '../errors.js';
 import type { RedisClient } from './connection.js';
 
-/**
- * Checks that the connection uses the database REDIS_URL selects (`redis://host:6379/3`).
+/*
+ * The database REDIS_URL selects (`redis://host:6379/3`), checked at start.
  *
- * A number the server does not have (it has `CONFIG GET databases`, 16 by default) makes ioredis
- * report the refused SELECT and carry on in database 0: the center then wrote its jobs and
- * schedules among whatever lives there, and read none of those in the database meant. The
- * connection's own database, as the server sees it (`CLIENT INFO`, Redis 6.2+), tells. A Cluster
- * has database 0 only and selects nothing; an older server is not checked.
- * @throws ConfigError naming REDIS_URL when the server did not select that database.
+ * A number the server does not have (below its `databases` setting, 16 by default) makes ioredis
+ * report the refused SELECT as a connection error and carry on in database 0: the center then
+ * wrote its jobs and schedules among whatever lives there, and read none of those in the database
+ * meant. The refusal comes while the connection is set up, before it is ready, so it is noted
+ * then and read at start without a command of its own (a command would wait behind BullMQ's first
+ * writes while Redis pauses writes, as in a failover).
  */
-export async function checkSelectedDatabase(redis: RedisClient): Promise<void> {
-  if (redis instanceof Cluster) return;
-  const wanted = redis.options.db ?? 0;
-  let info: string;
-  try {
-    info = String(await redis.call('CLIENT', 'INFO'));
-  } catch {
-    return;
-  }
-  const db = /(?:^|\s)db=(\d+)/.exec(info)?.[1];
-  if (db === undefined || Number(db) === wanted) return;
+
+const refused = new WeakSet<RedisClient>();
+
+/** Notes a connection's refused SELECT. Called once per connection, as it is made. */
+export function watchSelect(client: RedisClient): void {
+  client.on('error', (err: Error) => {
+    if (/DB index is out of range|invalid DB index/i.test(err.message)) refused.add(client);
+  });
+}
+
+/**
+ * @throws ConfigError naming REDIS_URL when the server refused the connection's database.
+ */
+export function checkSelectedDatabase(client: RedisClient): void {
+  if (!refused.has(client)) return;
+  const db = client instanceof Redis ? client.options.db : undefined;
   throw new ConfigError([
     {
       field: 'REDIS_URL',
       message:
-        `REDIS_URL selects database ${wanted}, which this Redis refused (it uses database ${db}): the number after the address is a ` +
-        'database index, below the server\'s "databases" setting (16 by default); use one it has, or none for 0',
+        `REDIS_URL selects database ${db ?? '?'}, which this Redis refused (ERR DB index is out of range): the number after the ` +
+        'address is a database index, below the server\'s "databases" setting (16 by default); use one it has, or none for 0',
     },
   ]);
 }

@@ -13,9 +13,9 @@ export interface CliRun {
 /**
  * Runs the CLI as the installed `job-center` command does (compiled, see nodeCommand; the app's
  * catalog in JOB_CATALOG) with only `env` besides PATH and HOME, and resolves once it exited.
- * `input` goes to its stdin.
+ * `input` goes to its stdin (once it resolves, when a promise: the CLI reads it as it comes).
  */
-export function runCli(args: string[], env: Record<string, string>, options: { input?: string; timeoutMs?: number } = {}): Promise<CliRun> {
+export function runCli(args: string[], env: Record<string, string>, options: { input?: string | Promise<string>; timeoutMs?: number } = {}): Promise<CliRun> {
   const command = nodeCommand(ENTRIES.cli);
   return new Promise((done) => {
     const child = execFile(
@@ -27,6 +27,6 @@ export function runCli(args: string[], env: Record<string, string>, options: { i
         done({ code: typeof code === 'number' ? code : null, stdout, stderr, json: <T>() => JSON.parse(stdout) as T });
       },
     );
-    child.stdin?.end(options.input ?? '');
+    void Promise.resolve(options.input ?? '').then((text) => child.stdin?.end(text));
   });
 }
