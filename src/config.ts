@@ -305,6 +305,8 @@ const envSchema = z
           message: `must be set together with ${env[user] ? user : pass}`,
         });
       }
+      // A name of spaces alone is a typo or a mangled .env, not a login anyone means.
+      if (env[user] !== undefined && env[user].trim() === '') ctx.addIssue({ code: 'custom', path: [user], message: 'is blank (only whitespace): set a user name' });
       const password = env[pass];
       if (password === undefined) continue;
       const weak = weakSecretReason(password, env.NODE_ENV, 'password');

@@ -99,6 +99,8 @@ export function weakSecretReason(value: string, env: string, kind: SecretKind): 
 }
 
 function rulesBroken(value: string, env: string, kind: SecretKind): string | undefined {
+  // Whitespace alone is no secret anywhere (development too): a mangled .env line, not a choice.
+  if (value.trim() === '') return 'is blank (only whitespace)';
   const production = env === 'production';
   if (kind === 'password') {
     if (COMMON.has(value.trim().toLowerCase())) return 'is a common password that attackers try first';

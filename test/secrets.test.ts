@@ -35,6 +35,12 @@ describe('weak secrets', () => {
     }
   });
 
+  it('refuses blank secrets and user names (only whitespace), in development too', () => {
+    assert.match(refusal({ BOARD_USER: 'root', BOARD_PASSWORD: ' '.repeat(20) }), /BOARD_PASSWORD=\(hidden\) is blank/);
+    assert.match(refusal({ BOARD_USER: '   ', BOARD_PASSWORD: STRONG }), /BOARD_USER=.* is blank \(only whitespace\): set a user name/);
+    assert.match(refusal({ ALERT_WEBHOOK_SECRET: '\t'.repeat(20) }), /ALERT_WEBHOOK_SECRET=\(hidden\) is blank/);
+  });
+
   it('refuses a password equal to its user name', () => {
     assert.match(refusal({ BOARD_USER: 'operator', BOARD_PASSWORD: 'Operator' }), /BOARD_PASSWORD=\(hidden\) must differ from BOARD_USER/);
   });
