@@ -35,8 +35,12 @@ const alive = (pid: number) => {
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-/** `npm start` with a private Redis on a free port, its AOF in a fresh folder, and `env` on top. */
-async function startSupervisor(prefix: string, env: NodeJS.ProcessEnv = {}): Promise<{ sup: CenterProcess; redisPort: number }> {
+/**
+ * `npm start` with a private Redis on a free port, its AOF in a fresh folder, and `env` on top.
+ * `kill()` SIGKILLs it and its children: a test that failed midway leaves no redis-server (detached)
+ * or center process behind.
+ */
+async function startSupervisor(prefix: string, env: NodeJS.ProcessEnv = {}): Promise<{ sup: CenterProcess; redisPort: number; kill: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), `jc-${prefix}-`));
   dirs.push(dir);
   const redisPort = await freePort();
@@ -47,13 +51,23 @@ async function startSupervisor(prefix: string, env: NodeJS.ProcessEnv = {}): Pro
     QUEUE_PREFIX: prefix,
     ...env,
   });
-  return { sup, redisPort };
+  const kill = (): void => {
+    for (const pid of childrenOf(sup.child.pid!)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    sup.kill('SIGKILL');
+  };
+  return { sup, redisPort, kill };
 }
 
 describe('npm start (supervisor)', () => {
   it('starts a private Redis, producer, worker and server; heartbeat within 10 s; Ctrl-C leaves nothing behind', async () => {
     // LOG_FORMAT empty is unset, as in the config: the children log for people (pretty), as by default.
-    const { sup, redisPort } = await startSupervisor('startup', { LOG_FORMAT: '' });
+    const { sup, redisPort, kill } = await startSupervisor('startup', { LOG_FORMAT: '' });
     try {
       const t0 = Date.now();
       await sup.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes(`private redis-server on 127.0.0.1:${redisPort}`));
@@ -84,12 +98,12 @@ describe('npm start (supervisor)', () => {
       await waitFor(() => ours.every((pid) => !alive(pid)), 'every child to be gone', 5000).catch(() => {});
       assert.deepEqual(ours.filter(alive).map(cmd), [], 'no child process left behind');
     } finally {
-      sup.kill('SIGKILL');
+      kill();
     }
   });
 
   it('restarts its private redis-server when it dies, and the heartbeat resumes; Ctrl-C then stops the new one too', async () => {
-    const { sup } = await startSupervisor('redisdies');
+    const { sup, kill } = await startSupervisor('redisdies');
     const redisOf = () => childrenOf(sup.child.pid!).find((pid) => alive(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`redis-server`));
     try {
       await sup.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('[worker]') && l.msg.includes('Hello World!'), 30_000);
@@ -107,7 +121,7 @@ describe('npm start (supervisor)', () => {
       await waitFor(() => !alive(second), 'the restarted redis-server to stop with the supervisor', 5000).catch(() => {});
       assert.equal(alive(second), false, 'the restarted redis-server is not left behind');
     } finally {
-      sup.kill('SIGKILL');
+      kill();
     }
   });
 
@@ -130,7 +144,7 @@ describe('npm start (supervisor)', () => {
     const port = await freePort();
     const first = createServer((socket) => socket.destroy());
     await new Promise<void>((done) => first.listen(port, '127.0.0.1', done));
-    const { sup } = await startSupervisor('second', { PORT: String(port) });
+    const { sup, kill } = await startSupervisor('second', { PORT: String(port) });
     try {
       // Before, a server that took over 3 s (tsx, a busy machine) to fail was restarted with backoff forever.
       const exited = await Promise.race([sup.exited, sup.waitForMessage('[supervisor] server exited', 60_000).then(() => undefined)]);
@@ -140,7 +154,7 @@ describe('npm start (supervisor)', () => {
       assert.ok(sup.raw.some((l) => l.includes('Private redis-server stopped')), sup.output());
       assert.doesNotMatch(sup.output(), /\n\s+at /, 'no stack trace');
     } finally {
-      sup.kill('SIGKILL');
+      kill();
       first.close();
     }
   });
