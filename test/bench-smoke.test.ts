@@ -26,13 +26,16 @@ function runBench(args: string[], timeoutMs: number): Promise<{ code: number | n
       cwd: ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: a timeout kills the bench with its worker children and its Redis
+      // (a SIGKILL of the bench alone left them running).
+      detached: true,
     });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      process.kill(-child.pid!, 'SIGKILL');
       reject(new Error(`bench did not finish within ${timeoutMs} ms:\n${stderr.slice(-3000)}`));
     }, timeoutMs);
     child.once('exit', (code) => {
