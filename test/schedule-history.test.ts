@@ -57,6 +57,12 @@ describe('schedule run history', () => {
     await assert.rejects(() => client.recurring.runs('busy', { limit: 0 }), /limit/);
     await assert.rejects(() => client.recurring.runs('no-such'), /No schedule/);
 
+    // Two overlapping runs end out of tick order (a late tick and the next one, concurrency > 1):
+    // listed by tick, the order recorded was the order they ended.
+    await client.schedules.history.record('default', 'busy', run(301));
+    await client.schedules.history.record('default', 'busy', run(300));
+    assert.deepEqual((await client.recurring.runs('busy', { limit: 2 })).map((r) => r.tick), [run(301).tick, run(300).tick]);
+
     const small = await center.setup({ SCHEDULE_HISTORY_LIMIT: '7' });
     await small.client.recurring.upsert('busy', { every: 3_600_000 }, 'hello-world', {});
     for (let i = 0; i < 20; i++) await small.client.schedules.history.record('default', 'busy', run(i));

@@ -60,11 +60,18 @@ export class RunHistory {
     await this.redis.multi().lpush(key, JSON.stringify(run)).ltrim(key, 0, this.limit - 1).exec();
   }
 
-  /** Newest first, at most `limit` (capped by the history size). */
+  /**
+   * The last `limit` runs to end (capped by the history size), newest tick first. Runs are recorded
+   * as they end, and two may overlap (a late tick and the next one it let through, with
+   * WORKER_CONCURRENCY > 1): the shorter one ends, and was listed, first.
+   */
   async runs(queue: string, scheduleId: string, limit = this.limit): Promise<RunRecord[]> {
     const n = Math.max(1, Math.min(limit, this.limit));
     const raw = await this.redis.lrange(historyKey(this.config, queue, scheduleId), 0, n - 1);
-    return raw.map(parseRecord).filter((r): r is RunRecord => r !== null);
+    return raw
+      .map(parseRecord)
+      .filter((r): r is RunRecord => r !== null)
+      .sort((a, b) => Date.parse(b.tick) - Date.parse(a.tick));
   }
 
   async last(queue: string, scheduleId: string): Promise<RunRecord | null> {
