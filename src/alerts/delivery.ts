@@ -226,6 +226,11 @@ export function startAlertDelivery(options: { config: Config; logger: Logger; li
         // Another live process has that URL: offer the delivery again soon, without spending an attempt.
         // Soon by Redis's clock too: by this process's own, running minutes ahead, it was minutes away.
         await job.moveToDelayed(now + HAND_BACK_MS, token);
+        // But BullMQ promotes a delayed job by the clock of the worker that asks for the next job: a
+        // process ahead of Redis's clock found its hand-back due at once and took it back itself,
+        // over and over, and the process the delivery is for got it only by chance. Such a process
+        // stops taking deliveries for a moment, so that the other one takes it.
+        if (Date.now() - now > HAND_BACK_MS / 2) yieldTurn();
         throw new DelayedError();
       }
       // No live process has that URL any more (changed or removed): this process's URLs get the
@@ -246,6 +251,17 @@ export function startAlertDelivery(options: { config: Config; logger: Logger; li
       },
     },
   );
+  let yielding = false;
+  const yieldTurn = (): void => {
+    if (yielding || stopping) return;
+    yielding = true;
+    // Not waiting for the running deliveries (one is the caller); BullMQ then fetches nothing after it.
+    void worker.pause(true).catch(() => {});
+    setTimeout(() => {
+      yielding = false;
+      if (!stopping) worker.resume();
+    }, 2 * HAND_BACK_MS).unref();
+  };
   // Deliveries start once this process's claims are written, so none of its own is handed back.
   void claiming.then(() => worker.run()).catch(() => {});
   worker.on('error', (err) => logger.debug({ err: err.message }, 'Alert delivery worker error'));
