@@ -77,6 +77,8 @@ function isProxyAddress(x: string): boolean {
   return /^\d{1,3}$/.test(bits) && n <= (isIP(ip) === 4 ? 32 : 128);
 }
 
+/** Said of a value given as spaces alone (zod's own words named a character count). */
+const BLANK = 'must not be empty or blank: give a value, or leave the variable unset for its default';
 const optionalSecret = z.string().min(1).optional();
 
 const webhookUrls = commaList(
@@ -174,7 +176,7 @@ const envSchema = z
       .default('redis://127.0.0.1:6379'),
     REDIS_CLUSTER_NODES: hostPortList.optional(),
     REDIS_SENTINELS: hostPortList.optional(),
-    REDIS_SENTINEL_MASTER: z.string().trim().min(1).optional(),
+    REDIS_SENTINEL_MASTER: z.string().trim().min(1, BLANK).optional(),
     REDIS_SENTINEL_PASSWORD: optionalSecret,
     REDIS_COMMAND_TIMEOUT_MS: int(0, 600_000).default(10_000),
     QUEUE_PREFIX: z
@@ -193,7 +195,7 @@ const envSchema = z
     SHUTDOWN_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
     JOB_LOG_MAX_LINES: int(0, 100_000).default(100),
     CONTINUATION_SWEEP_MS: int(100, 3_600_000).default(5_000),
-    TEST_CRASH_AFTER_COMPLETE: z.string().trim().min(1).optional(),
+    TEST_CRASH_AFTER_COMPLETE: z.string().trim().min(1, BLANK).optional(),
     TEST_CRASH_AT: z.enum(CRASH_POINTS).optional(),
     WORKER_METRICS: z.enum(['true', 'false']).default('true'),
     WORKER_TIMINGS_FLUSH_MS: int(100, 3_600_000).default(5_000),
@@ -219,9 +221,9 @@ const envSchema = z
     ALERT_TIMEOUT_MS: int(100, 600_000).default(10_000),
 
     LOCAL_REDIS_PORT: int(1, 65535).default(6379),
-    LOCAL_REDIS_DIR: z.string().trim().min(1).default('.data/redis'),
+    LOCAL_REDIS_DIR: z.string().trim().min(1, BLANK).default('.data/redis'),
 
-    HOST: z.string().trim().min(1).default('127.0.0.1'),
+    HOST: z.string().trim().min(1, BLANK).default('127.0.0.1'),
     PORT: int(0, 65535).default(3000),
     API_TOKEN: z.string().min(16, 'must be at least 16 characters').regex(TOKEN_CHARS_RE, TOKEN_CHARS_MESSAGE).optional(),
     API_TOKENS: apiTokens.optional(),
@@ -234,7 +236,7 @@ const envSchema = z
     BOARD_PASSWORD: optionalSecret,
     BOARD_VIEWER_USER: optionalSecret,
     BOARD_VIEWER_PASSWORD: optionalSecret,
-    BOARD_TITLE: z.string().trim().min(1).max(100).default('Job Center'),
+    BOARD_TITLE: z.string().trim().min(1, BLANK).max(100).default('Job Center'),
     BOARD_BASE_PATH: z
       .string()
       .trim()
