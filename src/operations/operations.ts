@@ -148,17 +148,15 @@ export class Operations {
     // The failed jobs of that name as they stand now, then each retried once. Retrying while paging
     // re-read the failed set from the start, so a job that failed again at once (a worker was quick)
     // was retried again and counted twice, and the loop ran for as long as the worker kept up.
-    const ids = new Set<string>();
+    const named = new Map<string, Job>();
     const page = 500;
     for (let start = 0; ; start += page) {
       const failed = await queue.getFailed(start, start + page - 1);
-      for (const job of failed) if (job?.name === name && job.id) ids.add(job.id);
+      for (const job of failed) if (job?.name === name && job.id) named.set(job.id, job);
       if (failed.length < page) break;
     }
     let retried = 0;
-    for (const id of ids) {
-      const job = await queue.getJob(id);
-      if (!job) continue;
+    for (const [id, job] of named) {
       try {
         await job.retry('failed');
         retried++;
