@@ -119,10 +119,13 @@ function rulesBroken(value: string, env: string, kind: SecretKind): string | und
  * (base64 holds `/`, people type `@`) is exactly the malformed URL whose error message echoes it.
  */
 export function redactUrls(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/{0,2})(\S*)@/gi, (_m, scheme: string, userinfo: string) => {
-    const colon = userinfo.indexOf(':');
-    return `${scheme}${colon >= 0 ? `${userinfo.slice(0, colon)}:***` : '***'}@`;
-  });
+  return text.replace(/([a-z][a-z0-9+.-]*:\/{0,2})(\S*)@/gi, (_m, scheme: string, userinfo: string) => `${scheme}${hiddenUserinfo(userinfo)}@`);
+}
+
+/** A URL's user info with the password hidden (`user:***`), or all of it when it has no `:` (some clients read a lone user part as the password). */
+function hiddenUserinfo(userinfo: string): string {
+  const colon = userinfo.indexOf(':');
+  return colon >= 0 ? `${userinfo.slice(0, colon)}:***` : '***';
 }
 
 /**
@@ -134,7 +137,5 @@ export function redactUrls(text: string): string {
 export function redactUrlValue(value: string): string {
   const m = /^(\s*[a-z][a-z0-9+.-]*:\/\/)([\s\S]*)@/i.exec(value);
   if (!m) return redactUrls(value);
-  const userinfo = m[2]!;
-  const colon = userinfo.indexOf(':');
-  return `${m[1]}${colon >= 0 ? `${userinfo.slice(0, colon)}:***` : '***'}@${value.slice(m[0].length)}`;
+  return `${m[1]}${hiddenUserinfo(m[2]!)}@${value.slice(m[0].length)}`;
 }
