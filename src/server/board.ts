@@ -2,7 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type NextFunction, type RequestHandler, type Response } from 'express';
 import type { Config } from '../config.js';
 import { ConfigError, ConflictError, ValidationError, isRedisUnavailable, type FieldIssue } from '../errors.js';
 import { checkPayload, type JobContract } from '../jobs/contract.js';
@@ -214,32 +214,43 @@ export function mountBoard(app: Express, deps: ServerDeps, failures: AuthFailure
   );
 }
 
+/** The body parser of the board's writes the center checks (a job's data and options). */
+const boardJson = express.json({ limit: '1mb' });
+
+/**
+ * Runs the center's `check` of a board write. @returns true when it refused the write: a
+ * ValidationError was answered as a 400 naming its fields (any other error went to `next`).
+ */
+function refusedAs400(res: Response, next: NextFunction, check: () => void): boolean {
+  try {
+    check();
+    return false;
+  } catch (error) {
+    if (error instanceof ValidationError) res.status(400).json(errorBody(error.message, [...error.details]));
+    else next(error);
+    return true;
+  }
+}
+
 /**
  * Bull Board's "edit data" replaces a job's data with whatever JSON its form holds: data the job's
  * contract refuses was stored (200), and the job failed at its next run or retry. Checked here as
  * the center checks a payload (400 naming the field), before anything is written.
  */
 function dataEditsByContract(deps: ServerDeps): RequestHandler {
-  const json = express.json({ limit: '1mb' });
   return (req, res, next) => {
     if (req.method !== 'PATCH') return next();
     const { action, queue: queueName, job: jobId } = boardAction(req.method, req.path);
     const queue = deps.service.bullQueues().find((q) => q.name === queueName);
     // An unknown queue or job is Bull Board's own 404.
     if (action !== 'board.job.update-data' || !queue || jobId === undefined) return next();
-    json(req, res, (err?: unknown) => {
+    boardJson(req, res, (err?: unknown) => {
       if (err) return next(err);
       queue.getJob(jobId).then(
         (job) => {
           if (!job) return next();
-          try {
-            checkPayload(deps.config.catalog.contractFor(job.name), (req.body as { jobData?: unknown } | undefined)?.jobData);
-          } catch (error) {
-            if (!(error instanceof ValidationError)) return next(error);
-            res.status(400).json(errorBody(error.message, [...error.details]));
-            return;
-          }
-          next();
+          const data = (req.body as { jobData?: unknown } | undefined)?.jobData;
+          if (!refusedAs400(res, next, () => checkPayload(deps.config.catalog.contractFor(job.name), data))) next();
         },
         (error: unknown) => next(error),
       );
@@ -279,20 +290,19 @@ function checkBoardAddOptions(options: unknown): void {
  * defaults fill in the options the form left out.
  */
 function addsByContract(deps: ServerDeps): RequestHandler {
-  const json = express.json({ limit: '1mb' });
   return (req, res, next) => {
     if (req.method !== 'POST') return next();
     const { action, queue: queueName } = boardAction(req.method, req.path);
     const queue = deps.service.bullQueues().find((q) => q.name === queueName);
     // An unknown queue is Bull Board's own 404.
     if (action !== 'board.job.add' || !queue) return next();
-    json(req, res, (err?: unknown) => {
+    boardJson(req, res, (err?: unknown) => {
       if (err) return next(err);
       const body = (req.body ?? {}) as { name?: unknown; data?: unknown; options?: unknown };
       const logical = deps.service.queueShard(queue).queue;
       const { catalog } = deps.config;
-      let contract: JobContract;
-      try {
+      let contract!: JobContract;
+      const refused = refusedAs400(res, next, () => {
         // The catalog's own checks, as client.enqueue makes them (their field details kept).
         contract = catalog.contractFor(body.name);
         if (contract.queue !== logical) {
@@ -308,11 +318,8 @@ function addsByContract(deps: ServerDeps): RequestHandler {
         const jobId = (body.options as { jobId?: unknown } | undefined)?.jobId;
         if (jobId !== undefined && jobId !== null && jobId !== '') validateJobId(jobId, 'options.jobId');
         checkBoardAddOptions(body.options);
-      } catch (error) {
-        if (!(error instanceof ValidationError)) return next(error);
-        res.status(400).json(errorBody(error.message, [...error.details]));
-        return;
-      }
+      });
+      if (refused) return;
       const given = typeof body.options === 'object' && body.options !== null && !Array.isArray(body.options) ? body.options : {};
       const id = (given as { jobId?: unknown }).jobId;
       // "Duplicate" fills the form with the job's own options, its id included (every job the center
