@@ -47,6 +47,15 @@ function answers(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * The restart backoff of every child (and of the private redis-server): 0.5 s doubling up to 30 s,
+ * back to 0.5 s for one that had run a minute before it exited.
+ */
+const restartBackoff = {
+  waitMs: (restarts: number): number => Math.min(30_000, 500 * 2 ** restarts),
+  next: (restarts: number, startedAt: number): number => (Date.now() - startedAt > 60_000 ? 0 : restarts + 1),
+};
+
 /** How the private redis-server is started, the first time and on each restart. */
 const privateRedis = (port: number, dir: string) => ({ port, dir, appendonly: true, detached: true });
 
@@ -136,7 +145,7 @@ async function main(): Promise<void> {
     const startedAt = Date.now();
     server.process.once('exit', (code, signal) => {
       if (stopping) return;
-      const wait = Math.min(30_000, 500 * 2 ** restarts);
+      const wait = restartBackoff.waitMs(restarts);
       out(`[supervisor] Private redis-server exited (${signal ?? code}); restarting it in ${wait} ms`);
       setTimeout(() => {
         if (stopping) return;
@@ -144,7 +153,7 @@ async function main(): Promise<void> {
           (next) => {
             redis.server = next;
             out(`[supervisor] Restarted the private redis-server on 127.0.0.1:${next.port}`);
-            keepRedis(next, Date.now() - startedAt > 60_000 ? 0 : restarts + 1);
+            keepRedis(next, restartBackoff.next(restarts, startedAt));
           },
           (err: unknown) => {
             out(`[supervisor] Could not restart the private redis-server on 127.0.0.1:${server.port} (LOCAL_REDIS_PORT): ${(err as Error).message}; stopping`);
@@ -182,9 +191,9 @@ async function main(): Promise<void> {
         void stop(1);
         return;
       }
-      const wait = Math.min(30_000, 500 * 2 ** restarts);
+      const wait = restartBackoff.waitMs(restarts);
       out(`[supervisor] ${name} exited (${signal ?? code}); restarting in ${wait} ms`);
-      setTimeout(() => !stopping && startChild(name, entry, Date.now() - startedAt > 60_000 ? 0 : restarts + 1), wait);
+      setTimeout(() => !stopping && startChild(name, entry, restartBackoff.next(restarts, startedAt)), wait);
     });
   };
 
