@@ -201,9 +201,7 @@ export function startAlertDelivery(options: { config: Config; logger: Logger; li
   const { retryDelayMs, retryMaxDelayMs } = config.alerts;
   const self = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   const fields = [...byTarget.keys()].map((target) => `${target} ${self}`);
-  // Renews this process's claims and drops those of processes gone without withdrawing theirs, in
-  // one script: read first and deleted after, a claim stale when read but renewed meanwhile (this
-  // process's own, or another's, after an outage longer than CLAIM_TTL_MS) was deleted fresh.
+  // Renews this process's claims and drops those of processes gone without withdrawing theirs (CLAIM).
   const claim = (offsetMs = 0) => CLAIM.run(redis, [claimsKey(config)], [CLAIM_TTL_MS, offsetMs, ...fields]);
   const claiming = claim().catch((err: Error) => logger.warn({ err: err.message }, 'Could not claim the webhook targets of this process'));
   const renew = setInterval(() => void claim().catch((err: Error) => logger.debug({ err: err.message }, 'Could not renew webhook target claims')), CLAIM_RENEW_MS);
